@@ -1,0 +1,153 @@
+/**
+ * `zgnet/buffer`: gnet's buffers, backed by the Zig core (native library or wasm module).
+ *
+ * - `RingBuffer(sizeBytes)`: grows on write with gnet's policy (1024 first, doubling below
+ *   4096, then +25%).
+ * - `ElasticRingBuffer()`: a ring that holds no memory while empty.
+ * - `LinkedListBuffer()`: a list of copied chunks.
+ * - `ElasticBuffer(maxStaticBytes)`: a ring up to `maxStaticBytes`, a list beyond; order kept.
+ *
+ * `peek(n)` returns ONE contiguous Buffer holding a copy of the first n bytes (never gnet's
+ * `[head, tail]` pair), so callers need not care whether the data wraps. `n <= 0` or omitted
+ * means everything, as in gnet.
+ */
+import { BufferInfo, BufferKind, check, type CoreBinding, type Mode } from '../core/binding.js';
+import { ownHandle } from '../core/handle.js';
+import { resolveBinding, type ModeOption } from '../core/select.js';
+import { coreBinding, decodeFrame, type FrameSource } from '../core/source.js';
+import { invalidOption } from '../errors.js';
+
+export interface BufferOptions {
+  /** Which artifact backs the buffer; defaults to `'auto'` (see the README's mode selection). */
+  mode?: ModeOption;
+}
+
+function byteLength(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw invalidOption(name, `must be a non-negative integer (got ${value})`);
+  return value;
+}
+
+function toBytes(data: Uint8Array | string): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data);
+  if (data instanceof Uint8Array) return data;
+  throw new TypeError('data must be a Uint8Array or a string');
+}
+
+abstract class CoreBuffer {
+  readonly [coreBinding]: CoreBinding;
+  /** The core's handle of this buffer (internal). */
+  protected readonly handle: number;
+
+  protected constructor(kind: number, size: number, options: BufferOptions = {}) {
+    const binding = resolveBinding(options.mode);
+    this[coreBinding] = binding;
+    this.handle = check(binding, binding.bufferNew(kind, size));
+    ownHandle(this, binding, this.handle);
+  }
+
+  get mode(): Mode {
+    return this[coreBinding].mode;
+  }
+
+  /** Appends all of `data`; returns its length. */
+  write(data: Uint8Array | string): number {
+    const bytes = toBytes(data);
+    const b = this[coreBinding];
+    return check(b, b.bufferWrite(this.handle, bytes));
+  }
+
+  /** Copies and consumes up to `target.length` bytes; returns how many. */
+  read(target: Uint8Array): number {
+    const b = this[coreBinding];
+    return check(b, b.bufferRead(this.handle, target));
+  }
+
+  /** A copy of the first `n` bytes (all when `n <= 0` or omitted; fewer if fewer are buffered). */
+  peek(n = 0): Buffer {
+    const available = this.buffered();
+    const want = n > 0 ? Math.min(n, available) : available;
+    const out = Buffer.allocUnsafe(want);
+    const b = this[coreBinding];
+    const got = check(b, b.bufferPeek(this.handle, out));
+    return got === want ? out : out.subarray(0, got);
+  }
+
+  /** Drops the first `n` bytes (all when `n <= 0` or omitted); returns how many. */
+  discard(n = 0): number {
+    const b = this[coreBinding];
+    const count = n > 0 ? n : this.buffered();
+    return check(b, b.bufferDiscard(this.handle, count));
+  }
+
+  buffered(): number {
+    return this.info(BufferInfo.buffered);
+  }
+
+  isEmpty(): boolean {
+    return this.info(BufferInfo.isEmpty) === 1;
+  }
+
+  /** Drops the content. */
+  reset(): void {
+    const b = this[coreBinding];
+    check(b, b.bufferReset(this.handle));
+  }
+
+  /** Drops the content and gives its memory back; the buffer stays usable. */
+  release(): void {
+    this.reset();
+  }
+
+  protected info(which: number): number {
+    const b = this[coreBinding];
+    return check(b, b.bufferInfo(this.handle, which));
+  }
+}
+
+/** Rings hold their bytes in at most two runs, which is what codecs decode from. */
+abstract class RingLike extends CoreBuffer implements FrameSource {
+  [decodeFrame](codec: number, out: Uint8Array, offset: number): number {
+    return this[coreBinding].codecDecode(codec, this.handle, out, offset);
+  }
+
+  /** Free bytes before the ring must grow. */
+  available(): number {
+    return this.info(BufferInfo.available);
+  }
+
+  /** Current capacity in bytes. */
+  cap(): number {
+    return this.info(BufferInfo.capacity);
+  }
+
+  isFull(): boolean {
+    return this.cap() > 0 && this.available() === 0;
+  }
+}
+
+export class RingBuffer extends RingLike {
+  constructor(sizeBytes = 0, options?: BufferOptions) {
+    super(BufferKind.ring, byteLength(sizeBytes, 'sizeBytes'), options);
+  }
+}
+
+export class ElasticRingBuffer extends RingLike {
+  constructor(options?: BufferOptions) {
+    super(BufferKind.elasticRing, 0, options);
+  }
+}
+
+export class LinkedListBuffer extends CoreBuffer {
+  constructor(options?: BufferOptions) {
+    super(BufferKind.linkedList, 0, options);
+  }
+}
+
+export class ElasticBuffer extends CoreBuffer {
+  constructor(maxStaticBytes: number, options?: BufferOptions) {
+    if (!Number.isSafeInteger(maxStaticBytes) || maxStaticBytes <= 0) {
+      throw invalidOption('maxStaticBytes', `must be a positive integer (got ${maxStaticBytes})`);
+    }
+    super(BufferKind.elastic, maxStaticBytes, options);
+  }
+}

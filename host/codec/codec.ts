@@ -1,0 +1,156 @@
+/**
+ * The shared machinery of the four codecs: one core codec object per artifact (created on
+ * first use, so the same codec works on connections of either mode), and decoding into a
+ * slab the way Node's Buffer pool works — every frame is an owned slice of a shared 64 KiB
+ * slab, so a frame costs neither an allocation nor an extra copy.
+ */
+import { BUFFER_TOO_SMALL, check, INCOMPLETE, statusError, type CoreBinding } from '../core/binding.js';
+import { ownHandle } from '../core/handle.js';
+import { resolveBinding } from '../core/select.js';
+import { coreBinding, decodeFrame, isFrameSource, type FrameSource } from '../core/source.js';
+import { statusCode } from '../core/status.js';
+import { invalidOption } from '../errors.js';
+
+const SLAB_BYTES = 64 * 1024;
+/** Frames bigger than this get a buffer of their own instead of wasting most of a slab. */
+const SLAB_FRAME_MAX = SLAB_BYTES / 4;
+/** wasm32 sizes are u32 and the host keeps them in i32 range. */
+export const FRAME_LENGTH_LIMIT = 0x7fff_ffff;
+export const DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024;
+
+/** What `codec.write` needs of a connection. */
+export interface Writable {
+  writev(chunks: Uint8Array[]): number;
+}
+
+export abstract class Codec {
+  private readonly handles = new Map<CoreBinding, number>();
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private slabUsed = 0;
+  private headerBytes = -1;
+  private trailerBytes = -1;
+  private trailerCache: Buffer | undefined;
+
+  protected constructor() {}
+
+  /** Creates this codec's core object in one artifact; returns its handle (or a negative status). */
+  protected abstract create(binding: CoreBinding): number;
+
+  /** Validates the configuration now, in the default artifact, so a bad one throws from the constructor. */
+  protected init(): void {
+    this.handleFor(resolveBinding());
+  }
+
+  private handleFor(binding: CoreBinding): number {
+    let handle = this.handles.get(binding);
+    if (handle === undefined) {
+      handle = check(binding, this.create(binding));
+      ownHandle(this, binding, handle);
+      this.handles.set(binding, handle);
+      if (this.headerBytes < 0) {
+        this.headerBytes = check(binding, binding.codecHeaderLen(handle));
+        this.trailerBytes = check(binding, binding.codecTrailerLen(handle));
+      }
+    }
+    return handle;
+  }
+
+  /**
+   * Consumes one whole frame from a connection (or a zgnet ring buffer) and returns its
+   * payload, or `null` while the frame is incomplete. Malformed or oversized input throws a
+   * `ZgnetError` and consumes nothing. The Buffer is the caller's to keep.
+   */
+  decode(source: FrameSource): Buffer | null {
+    if (!isFrameSource(source)) throw new TypeError('decode() takes a Conn, a RingBuffer or an ElasticRingBuffer');
+    const binding = source[coreBinding];
+    const handle = this.handleFor(binding);
+    const result = source[decodeFrame](handle, this.slab, this.slabUsed);
+    if (result >= 0) return this.takeFromSlab(result);
+    if (result === statusCode(binding, INCOMPLETE)) return null;
+    if (result !== statusCode(binding, BUFFER_TOO_SMALL)) throw statusError(binding, result);
+    return this.decodeLarge(source, binding, handle);
+  }
+
+  private takeFromSlab(length: number): Buffer {
+    const frame = this.slab.subarray(this.slabUsed, this.slabUsed + length);
+    // Keep slices 8-byte aligned so a user's typed-array view over a frame stays cheap.
+    this.slabUsed = Math.min(this.slab.length, (this.slabUsed + length + 7) & ~7);
+    return frame;
+  }
+
+  private decodeLarge(source: FrameSource, binding: CoreBinding, handle: number): Buffer {
+    const required = check(binding, binding.codecFrameLenRequired());
+    const target = required > SLAB_FRAME_MAX ? Buffer.allocUnsafe(required) : this.freshSlab();
+    const result = source[decodeFrame](handle, target, 0);
+    if (result < 0) throw statusError(binding, result);
+    if (target !== this.slab) return target.subarray(0, result);
+    return this.takeFromSlab(result);
+  }
+
+  private freshSlab(): Buffer {
+    this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    this.slabUsed = 0;
+    return this.slab;
+  }
+
+  /** Header + payload + trailer, as one new Buffer. */
+  encode(payload: Uint8Array): Buffer {
+    const binding = resolveBinding();
+    const handle = this.handleFor(binding);
+    const out = Buffer.allocUnsafe(this.headerBytes + payload.length + this.trailerBytes);
+    check(binding, binding.codecEncode(handle, payload, out));
+    return out;
+  }
+
+  /** Encodes and writes to a connection without joining header, payload and trailer. */
+  write(c: Writable, payload: Uint8Array): number {
+    const binding = resolveBinding();
+    const handle = this.handleFor(binding);
+    const chunks: Uint8Array[] = [];
+    if (this.headerBytes > 0) {
+      const header = Buffer.allocUnsafe(this.headerBytes);
+      check(binding, binding.codecHeader(handle, payload.length, header));
+      chunks.push(header);
+    } else {
+      // Still validates the payload length (fixed-length multiples, maxFrameLength).
+      check(binding, binding.codecHeader(handle, payload.length, EMPTY));
+    }
+    chunks.push(payload);
+    if (this.trailerBytes > 0) chunks.push(this.trailer(binding, handle));
+    return c.writev(chunks);
+  }
+
+  private trailer(binding: CoreBinding, handle: number): Buffer {
+    if (!this.trailerCache) {
+      const encoded = Buffer.allocUnsafe(this.trailerBytes);
+      check(binding, binding.codecEncode(handle, EMPTY, encoded));
+      this.trailerCache = encoded;
+    }
+    return this.trailerCache;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function frameLengthOption(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > FRAME_LENGTH_LIMIT) {
+    throw invalidOption(name, `must be an integer from 1 to ${FRAME_LENGTH_LIMIT} (got ${String(value)})`);
+  }
+  return value;
+}
+
+export function integerOption(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalidOption(name, `must be an integer from ${min} to ${max} (got ${String(value)})`);
+  }
+  return value;
+}
+
+/** Rejects option names the codec does not know, as the engine does for its options. */
+export function rejectUnknown(options: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw invalidOption(key, `is not an option of ${what}`);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Framing codecs, decoded and encoded by the Zig core. The same codec object works on
+ * connections of either mode and on zgnet ring buffers.
+ */
+import type { CoreBinding } from '../core/binding.js';
+import { ErrorCode, ZgnetError, invalidOption } from '../errors.js';
+import { Codec, DEFAULT_MAX_FRAME_LENGTH, frameLengthOption, integerOption, rejectUnknown } from './codec.js';
+
+export { Codec, DEFAULT_MAX_FRAME_LENGTH } from './codec.js';
+export type { Writable } from './codec.js';
+
+export interface DelimiterCodecOptions {
+  /** Longest payload accepted, delimiter excluded; default 16 MiB. */
+  maxFrameLength?: number;
+}
+
+/** Frames end with a delimiter of 1 to 64 bytes; the payload excludes it. */
+export class DelimiterCodec extends Codec {
+  readonly delimiter: Buffer;
+  readonly maxFrameLength: number;
+
+  constructor(delimiter: number | Uint8Array | string, options: DelimiterCodecOptions = {}) {
+    super();
+    rejectUnknown(options, ['maxFrameLength'], 'DelimiterCodec');
+    this.delimiter = delimiterBytes(delimiter);
+    this.maxFrameLength = frameLengthOption(options.maxFrameLength, 'maxFrameLength', DEFAULT_MAX_FRAME_LENGTH);
+    this.init();
+  }
+
+  protected create(binding: CoreBinding): number {
+    return binding.codecNewDelimiter(this.delimiter, this.maxFrameLength);
+  }
+}
+
+function delimiterBytes(delimiter: number | Uint8Array | string): Buffer {
+  if (typeof delimiter === 'number') {
+    if (!Number.isInteger(delimiter) || delimiter < 0 || delimiter > 255) {
+      throw invalidOption('delimiter', `must be a byte value from 0 to 255 (got ${delimiter})`);
+    }
+    return Buffer.from([delimiter]);
+  }
+  const bytes = typeof delimiter === 'string' ? Buffer.from(delimiter) : delimiter instanceof Uint8Array ? Buffer.from(delimiter) : null;
+  if (!bytes || bytes.length < 1 || bytes.length > 64) throw invalidOption('delimiter', 'must be 1 to 64 bytes');
+  return bytes;
+}
+
+/** `'\n'`-terminated lines; the frame excludes the `'\n'` (a `'\r'` before it is kept, as gnet). */
+export class LineCodec extends DelimiterCodec {
+  constructor(options: DelimiterCodecOptions = {}) {
+    super(0x0a, options);
+  }
+}
+
+/** Frames of exactly `frameLength` bytes; `encode` takes any multiple of it. */
+export class FixedLengthCodec extends Codec {
+  readonly frameLength: number;
+
+  constructor(frameLength: number) {
+    super();
+    this.frameLength = frameLengthOption(frameLength, 'frameLength', 0);
+    this.init();
+  }
+
+  protected create(binding: CoreBinding): number {
+    return binding.codecNewFixedLength(this.frameLength);
+  }
+}
+
+export interface LengthFieldCodecOptions {
+  byteOrder?: 'big' | 'little';
+  lengthFieldOffset?: number;
+  lengthFieldLength: 1 | 2 | 3 | 4 | 8;
+  lengthAdjustment?: number;
+  initialBytesToStrip?: number;
+  /** Longest whole frame (header included) accepted, checked from the header alone; default 16 MiB. */
+  maxFrameLength?: number;
+}
+
+const OFFSET_MAX = 65536;
+const ADJUSTMENT_LIMIT = 0x7fff_ffff;
+
+/**
+ * Netty's length-field framing: `lengthFieldOffset` bytes, a 1/2/3/4/8-byte length, the body.
+ * The frame is `offset + fieldLength + value + lengthAdjustment` bytes; `decode` returns it
+ * without its first `initialBytesToStrip` bytes; `encode` writes `offset` zero bytes and
+ * `value = payload.length - lengthAdjustment`.
+ */
+export class LengthFieldCodec extends Codec {
+  readonly byteOrder: 'big' | 'little';
+  readonly lengthFieldOffset: number;
+  readonly lengthFieldLength: number;
+  readonly lengthAdjustment: number;
+  readonly initialBytesToStrip: number;
+  readonly maxFrameLength: number;
+
+  constructor(options: LengthFieldCodecOptions) {
+    super();
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'must be an object');
+    rejectUnknown(
+      options,
+      ['byteOrder', 'lengthFieldOffset', 'lengthFieldLength', 'lengthAdjustment', 'initialBytesToStrip', 'maxFrameLength'],
+      'LengthFieldCodec',
+    );
+    const order = options.byteOrder ?? 'big';
+    if (order !== 'big' && order !== 'little') throw invalidOption('byteOrder', `must be 'big' or 'little'`);
+    this.byteOrder = order;
+    const length = options.lengthFieldLength as number;
+    if (![1, 2, 3, 4, 8].includes(length)) {
+      throw new ZgnetError(ErrorCode.UNSUPPORTED_LENGTH, `lengthFieldLength ${String(options.lengthFieldLength)}`);
+    }
+    this.lengthFieldLength = length;
+    this.lengthFieldOffset = integerOption(options.lengthFieldOffset, 'lengthFieldOffset', 0, 0, OFFSET_MAX);
+    this.lengthAdjustment = integerOption(options.lengthAdjustment, 'lengthAdjustment', 0, -ADJUSTMENT_LIMIT, ADJUSTMENT_LIMIT);
+    this.initialBytesToStrip = integerOption(options.initialBytesToStrip, 'initialBytesToStrip', 0, 0, ADJUSTMENT_LIMIT);
+    this.maxFrameLength = frameLengthOption(options.maxFrameLength, 'maxFrameLength', DEFAULT_MAX_FRAME_LENGTH);
+    this.init();
+  }
+
+  protected create(binding: CoreBinding): number {
+    return binding.codecNewLengthField(
+      this.byteOrder === 'big',
+      this.lengthFieldOffset,
+      this.lengthFieldLength,
+      this.lengthAdjustment,
+      this.initialBytesToStrip,
+      this.maxFrameLength,
+    );
+  }
+}

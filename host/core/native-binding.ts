@@ -1,0 +1,104 @@
+/**
+ * Loads the native library with koffi. Byte arguments are Buffers that koffi passes as
+ * pointers without copying (~42 ns a call, shared/DESIGN.md).
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ABI_VERSION, type CoreBinding } from './binding.js';
+
+const require = createRequire(import.meta.url);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Where `zig build` installs the library for this platform; `ZGNET_NATIVE_LIB` overrides it. */
+export function nativeLibraryPath(): string {
+  if (process.env.ZGNET_NATIVE_LIB) return process.env.ZGNET_NATIVE_LIB;
+  const file = process.platform === 'darwin' ? 'libzgnet.dylib' : 'libzgnet.so';
+  return path.resolve(here, '../../../zig-out/lib', file);
+}
+
+// koffi's own types are loose; the library handle is typed by what we declare below.
+type Koffi = typeof import('koffi');
+let koffiModule: Koffi | undefined;
+
+export function loadKoffi(): Koffi {
+  koffiModule ??= require('koffi') as Koffi;
+  return koffiModule;
+}
+
+export interface NativeLibrary {
+  koffi: Koffi;
+  lib: ReturnType<Koffi['load']>;
+}
+
+let loaded: NativeLibrary | undefined;
+
+/** Opens the shared library once; throws (with the reason) when it cannot be loaded. */
+export function openNativeLibrary(): NativeLibrary {
+  if (loaded) return loaded;
+  const koffi = loadKoffi();
+  const lib = koffi.load(nativeLibraryPath());
+  const version = lib.func('uint32_t zg_abi_version()')() as number;
+  if (version !== ABI_VERSION) {
+    lib.unload();
+    throw new Error(`native library speaks ABI ${version}, this host ${ABI_VERSION}: rebuild with 'npm run build'`);
+  }
+  loaded = { koffi, lib };
+  return loaded;
+}
+
+export function createNativeBinding(): CoreBinding {
+  const { lib } = openNativeLibrary();
+  const fn = (signature: string) => lib.func(signature) as (...args: unknown[]) => number;
+  const statusName = lib.func('const char *zg_status_name(int32_t code)') as (code: number) => string | null;
+  const release = fn('intptr_t zg_release(int32_t handle)');
+  const bufferNew = fn('intptr_t zg_buffer_new(uint32_t kind, uintptr_t size)');
+  const bufferWrite = fn('intptr_t zg_buffer_write(int32_t h, const uint8_t *ptr, uintptr_t len)');
+  const bufferRead = fn('intptr_t zg_buffer_read(int32_t h, uint8_t *ptr, uintptr_t len)');
+  const bufferPeek = fn('intptr_t zg_buffer_peek(int32_t h, uint8_t *ptr, uintptr_t len)');
+  const bufferDiscard = fn('intptr_t zg_buffer_discard(int32_t h, uintptr_t n)');
+  const bufferInfo = fn('intptr_t zg_buffer_info(int32_t h, uint32_t which)');
+  const bufferReset = fn('intptr_t zg_buffer_reset(int32_t h)');
+  const codecNewDelimiter = fn('intptr_t zg_codec_new_delimiter(const uint8_t *ptr, uintptr_t len, uintptr_t max)');
+  const codecNewFixedLength = fn('intptr_t zg_codec_new_fixed_length(uintptr_t n)');
+  const codecNewLengthField = fn(
+    'intptr_t zg_codec_new_length_field(uint32_t be, uintptr_t off, uintptr_t len, intptr_t adj, uintptr_t strip, uintptr_t max)',
+  );
+  const codecDecode = fn('intptr_t zg_codec_decode(int32_t codec, int32_t source, uint8_t *out, uintptr_t len, uintptr_t offset)');
+  const codecFrameLenRequired = fn('intptr_t zg_codec_frame_len_required()');
+  const codecEncode = fn('intptr_t zg_codec_encode(int32_t codec, const uint8_t *p, uintptr_t plen, uint8_t *out, uintptr_t olen)');
+  const codecHeader = fn('intptr_t zg_codec_header(int32_t codec, uintptr_t plen, uint8_t *out, uintptr_t olen)');
+  const codecHeaderLen = fn('intptr_t zg_codec_header_len(int32_t codec)');
+  const codecTrailerLen = fn('intptr_t zg_codec_trailer_len(int32_t codec)');
+  const lbNew = fn('intptr_t zg_lb_new(uint32_t policy, uint32_t loops)');
+  const lbNext = fn('intptr_t zg_lb_next(int32_t h, const uint8_t *addr, uintptr_t len)');
+  const lbUpdate = fn('intptr_t zg_lb_update(int32_t h, uint32_t index, int32_t delta)');
+
+  return {
+    mode: 'native',
+    statusName: (code) => statusName(code),
+    release: (h) => release(h),
+    bufferNew: (kind, size) => bufferNew(kind, size),
+    bufferWrite: (h, data) => bufferWrite(h, data, data.length),
+    bufferRead: (h, out) => bufferRead(h, out, out.length),
+    bufferPeek: (h, out) => bufferPeek(h, out, out.length),
+    bufferDiscard: (h, n) => bufferDiscard(h, n),
+    bufferInfo: (h, which) => bufferInfo(h, which),
+    bufferReset: (h) => bufferReset(h),
+    codecNewDelimiter: (d, max) => codecNewDelimiter(d, d.length, max),
+    codecNewFixedLength: (n) => codecNewFixedLength(n),
+    codecNewLengthField: (be, off, len, adj, strip, max) => codecNewLengthField(be ? 1 : 0, off, len, adj, strip, max),
+    codecDecode: (codec, source, out, offset) => codecDecode(codec, source, out, out.length, offset),
+    codecFrameLenRequired: () => codecFrameLenRequired(),
+    codecEncode: (codec, payload, out) => codecEncode(codec, payload, payload.length, out, out.length),
+    codecHeader: (codec, plen, out) => codecHeader(codec, plen, out, out.length),
+    codecHeaderLen: (codec) => codecHeaderLen(codec),
+    codecTrailerLen: (codec) => codecTrailerLen(codec),
+    lbNew: (policy, loops) => lbNew(policy, loops),
+    lbNext: (h, addr) => {
+      const bytes = Buffer.from(addr, 'latin1');
+      return lbNext(h, bytes, bytes.length);
+    },
+    lbUpdate: (h, index, delta) => lbUpdate(h, index, delta),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Mode selection: which artifact backs the core. `'auto'` (the default) takes the native
+ * library when it loads and the wasm module otherwise; `ZGNET_MODE` overrides `'auto'`.
+ */
+import { ErrorCode, ZgnetError, invalidOption } from '../errors.js';
+import { createWasmBinding } from '../../wasm/loader.js';
+import type { CoreBinding, Mode } from './binding.js';
+import { createNativeBinding, nativeLibraryPath } from './native-binding.js';
+
+export type ModeOption = Mode | 'auto';
+
+const bindings: Partial<Record<Mode, CoreBinding>> = {};
+let nativeFailure: Error | undefined;
+
+/** The binding of one mode; throws `ERR_NATIVE_UNAVAILABLE` when the native library cannot load. */
+export function bindingFor(mode: Mode): CoreBinding {
+  const existing = bindings[mode];
+  if (existing) return existing;
+  if (mode === 'wasm') return (bindings.wasm = createWasmBinding());
+  if (nativeFailure) throw nativeUnavailable(nativeFailure);
+  try {
+    return (bindings.native = createNativeBinding());
+  } catch (err) {
+    nativeFailure = err as Error;
+    throw nativeUnavailable(nativeFailure);
+  }
+}
+
+function nativeUnavailable(cause: Error): ZgnetError {
+  return new ZgnetError(ErrorCode.NATIVE_UNAVAILABLE, `${nativeLibraryPath()}: ${cause.message}`, { cause });
+}
+
+/** Why `'auto'` did not pick native, for the one debug line the engine logs. */
+export function nativeUnavailableReason(): string | undefined {
+  return nativeFailure?.message;
+}
+
+export function parseMode(value: unknown, name = 'mode'): ModeOption {
+  if (value === undefined) return 'auto';
+  if (value === 'native' || value === 'wasm' || value === 'auto') return value;
+  throw invalidOption(name, `must be 'native', 'wasm' or 'auto' (got ${JSON.stringify(value)})`);
+}
+
+/** Resolves a requested mode: explicit modes stand; `'auto'` honours `ZGNET_MODE`, then tries native. */
+export function resolveMode(requestedOption: unknown = 'auto'): Mode {
+  const requested = parseMode(requestedOption);
+  if (requested !== 'auto') {
+    bindingFor(requested);
+    return requested;
+  }
+  const fromEnv = process.env.ZGNET_MODE;
+  if (fromEnv !== undefined && fromEnv !== '' && fromEnv !== 'auto') {
+    const mode = parseMode(fromEnv, 'ZGNET_MODE') as Mode;
+    bindingFor(mode);
+    return mode;
+  }
+  try {
+    bindingFor('native');
+    return 'native';
+  } catch {
+    bindingFor('wasm');
+    return 'wasm';
+  }
+}
+
+/** The binding for a requested mode (see `resolveMode`). */
+export function resolveBinding(requested: unknown = 'auto'): CoreBinding {
+  return bindingFor(resolveMode(requested));
+}

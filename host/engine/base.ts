@@ -1,0 +1,160 @@
+/**
+ * The engine's lifecycle, common to the native and the fallback engine: bind, onBoot, start
+ * the loops and the ticker, and the shutdown flow of gnet (reference §3.6):
+ *   - `Shutdown` returned by a connection callback: that loop's connections close first
+ *     (onClose, err null), then onShutdown, then every other connection, then the listeners;
+ *   - `engine.stop()`, an aborted `signal`, or `Shutdown` from onTick: onShutdown first, then
+ *     every connection, then the listeners.
+ * `run()` resolves when all of that is done.
+ */
+import { Action, type Engine, type EventHandler, type Logger, type Network, type TickResult } from '../api.js';
+import type { ResolvedAddr } from '../address.js';
+import type { Mode } from '../core/binding.js';
+import { ErrorCode, ZgnetError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import { invoke } from './invoke.js';
+
+export type EngineState = 'created' | 'booting' | 'running' | 'stopping' | 'stopped';
+
+/** gnet waits 1 s when onTick returns nothing. */
+const TICK_DEFAULT_MS = 1000;
+
+export abstract class EngineBase implements Engine {
+  abstract readonly mode: Mode;
+  addrs: string[] = [];
+  state: EngineState = 'created';
+  protected readonly logger: Logger;
+  private tickTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private finished!: () => void;
+  /** Settles when the engine has fully shut down. */
+  readonly done: Promise<void> = new Promise((resolve) => (this.finished = resolve));
+  private abortListener: (() => void) | undefined;
+
+  constructor(
+    readonly handler: EventHandler,
+    readonly options: ResolvedOptions,
+  ) {
+    this.logger = options.logger;
+  }
+
+  // ---- what each engine implements --------------------------------------------------------
+
+  /** Binds every address; fills `addrs`. Throws a ZgnetError or a Node-shaped system error. */
+  protected abstract listen(addrs: ResolvedAddr[]): Promise<void>;
+  /** Starts accepting and serving. */
+  protected abstract startLoops(): void;
+  /** Closes the connections of one loop (or all when undefined); each gets onClose(c, null). */
+  protected abstract closeConnections(loopIndex?: number): Promise<void>;
+  /** Closes listeners and releases loops; after this no callback runs. */
+  protected abstract closeListeners(): Promise<void>;
+  abstract countConnections(): number;
+  abstract dup(): number;
+  abstract dupListener(network: Network, addr: string): number;
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  /** Binds, boots and starts; resolves when started (or when onBoot asked for Shutdown). */
+  async start(addrs: ResolvedAddr[]): Promise<void> {
+    if (this.options.signal?.aborted) throw abortError(this.options.signal);
+    this.state = 'booting';
+    await this.listen(addrs);
+    const boot = invoke(this.logger, 'onBoot', () => this.handler.onBoot?.(this));
+    if (boot.error) {
+      await this.closeListeners();
+      this.state = 'stopped';
+      throw boot.error;
+    }
+    if (boot.action === Action.Shutdown) {
+      // gnet: no loops start, no other callback runs, run() returns.
+      await this.closeListeners();
+      this.state = 'stopped';
+      this.finished();
+      return;
+    }
+    this.state = 'running';
+    this.startLoops();
+    if (this.options.ticker && this.handler.onTick) this.scheduleTick(0, true);
+    const signal = this.options.signal;
+    if (signal) {
+      this.abortListener = () => void this.shutdown('stop');
+      signal.addEventListener('abort', this.abortListener, { once: true });
+    }
+  }
+
+  /** engine.stop(): onShutdown, every onClose, listeners closed; then resolves. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
+    }
+    if (this.state !== 'running') throw new ZgnetError(ErrorCode.EMPTY_ENGINE, 'the engine has not started');
+    await this.shutdown('stop');
+  }
+
+  /**
+   * Begins the shutdown flow once; later calls wait for the same end. `fromLoop` is the loop
+   * whose callback returned Shutdown: its connections close before onShutdown, as in gnet.
+   */
+  shutdown(origin: 'stop' | 'action', fromLoop?: number): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return this.done;
+    this.state = 'stopping';
+    this.clearTick();
+    if (this.abortListener) this.options.signal?.removeEventListener('abort', this.abortListener);
+    void this.runShutdown(origin, fromLoop);
+    return this.done;
+  }
+
+  private async runShutdown(origin: 'stop' | 'action', fromLoop?: number): Promise<void> {
+    try {
+      if (origin === 'action' && fromLoop !== undefined) await this.closeConnections(fromLoop);
+      invoke(this.logger, 'onShutdown', () => this.handler.onShutdown?.(this));
+      await this.closeConnections();
+      await this.closeListeners();
+    } catch (err) {
+      this.logger.error('shutdown failed', err);
+    } finally {
+      this.state = 'stopped';
+      this.finished();
+    }
+  }
+
+  // ---- ticker -----------------------------------------------------------------------------
+
+  private scheduleTick(delayMs: number, first = false): void {
+    const tick = () => {
+      this.tickTimer = undefined;
+      if (this.state !== 'running') return;
+      let result: TickResult | void = undefined;
+      const outcome = invoke(this.logger, 'onTick', () => {
+        result = this.handler.onTick!();
+        return result?.action;
+      });
+      if (outcome.error === null && outcome.action === Action.Shutdown) {
+        void this.shutdown('stop');
+        return;
+      }
+      const requested = (result as TickResult | void)?.delayMs;
+      const next = typeof requested === 'number' && Number.isFinite(requested) && requested >= 0 ? requested : TICK_DEFAULT_MS;
+      this.scheduleTick(next);
+    };
+    // gnet fires the first tick right after boot; delay 0 means the next turn, never synchronously.
+    this.tickTimer = first || delayMs === 0 ? setImmediate(tick) : setTimeout(tick, delayMs);
+  }
+
+  private clearTick(): void {
+    if (this.tickTimer === undefined) return;
+    clearTimeout(this.tickTimer as NodeJS.Timeout);
+    clearImmediate(this.tickTimer as NodeJS.Immediate);
+    this.tickTimer = undefined;
+  }
+
+  protected ensureRunning(): void {
+    if (this.state === 'stopping' || this.state === 'stopped') throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
+  }
+}
+
+export function abortError(signal: AbortSignal): Error {
+  const err = new Error('The operation was aborted', { cause: signal.reason });
+  err.name = 'AbortError';
+  (err as Error & { code: string }).code = 'ABORT_ERR';
+  return err;
+}

@@ -1,0 +1,30 @@
+/**
+ * Calling user handlers the way gnet does, with Node's care: handlers are synchronous (a
+ * returned Promise is not awaited: it is `None`, with a warning), any unknown return value is
+ * `None`, and an exception never escapes into the engine.
+ */
+import { Action, type Logger } from '../api.js';
+
+/** The Action a callback returned; anything else, including undefined, is None. */
+export function toAction(value: unknown, logger: Logger, where: string): Action {
+  if (value === Action.Close || value === Action.Shutdown) return value;
+  if (value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function') {
+    logger.warn(`${where} returned a Promise: handlers are synchronous, it is treated as Action.None`);
+    // Keep an unhandled rejection from killing the process: the engine never awaits it.
+    (value as Promise<unknown>).then(undefined, (err) => logger.error(`${where}: the returned Promise rejected`, err));
+  }
+  return Action.None;
+}
+
+export type Outcome = { action: Action; error: null } | { action: Action; error: Error };
+
+/** Runs a callback; an exception becomes `{ error }` (logged), never a throw. */
+export function invoke(logger: Logger, where: string, fn: () => unknown): Outcome {
+  try {
+    return { action: toAction(fn(), logger, where), error: null };
+  } catch (thrown) {
+    const error = thrown instanceof Error ? thrown : new Error(`${where} threw ${String(thrown)}`, { cause: thrown });
+    logger.error(`${where} threw: ${error.message}`, error);
+    return { action: Action.Close, error };
+  }
+}

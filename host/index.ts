@@ -1,0 +1,28 @@
+/**
+ * zgnet: gnet's event-driven networking for Node.js, with its core in Zig.
+ */
+export { run, rotate } from './run.js';
+export { Action, BuiltinEventEngine } from './api.js';
+export type {
+  ClientOptions,
+  Conn,
+  Engine,
+  EventHandler,
+  EventLoop,
+  LoadBalancing,
+  Logger,
+  LogLevel,
+  Network,
+  Options,
+  TickResult,
+} from './api.js';
+export { ZgnetError, ErrorCode, systemError } from './errors.js';
+export type { SystemError, ErrorCodeName } from './errors.js';
+export { Codec, LineCodec, DelimiterCodec, FixedLengthCodec, LengthFieldCodec, DEFAULT_MAX_FRAME_LENGTH } from './codec/index.js';
+export type { DelimiterCodecOptions, LengthFieldCodecOptions, Writable } from './codec/index.js';
+export { resolveMode } from './core/select.js';
+export type { ModeOption } from './core/select.js';
+export type { Mode } from './core/binding.js';
+
+// Engines register themselves with run() (host/run.ts: engineFactories).
+// ENGINE REGISTRATIONS (one import line per engine):

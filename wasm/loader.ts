@@ -1,0 +1,199 @@
+/**
+ * Loads the wasm32-wasi reactor (zig-out/wasm/zgnet.wasm) with `node:wasi` and exposes it as a
+ * `CoreBinding`. A Zig module has no AssemblyScript runtime objects to lift, so
+ * `@assemblyscript/loader` has nothing to offer here: byte arguments are copied into a staging
+ * area of the module's memory, and views are re-derived whenever memory has grown (growth
+ * detaches every view).
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { WASI as WasiClass } from 'node:wasi';
+import { ABI_VERSION, type CoreBinding } from '../host/core/binding.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+/**
+ * Loads node:wasi without its one-time ExperimentalWarning on the user's stderr: zgnet uses
+ * only the stable preview1 surface, and the warning would otherwise greet every user of
+ * the fallback mode. Any other warning passes through.
+ */
+function loadWasiClass(): typeof WasiClass {
+  const original = process.emitWarning;
+  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
+    const text = typeof warning === 'string' ? warning : warning.message;
+    if (text.includes('WASI is an experimental feature')) return;
+    return (original as (...args: unknown[]) => void).call(process, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return (require('node:wasi') as { WASI: typeof WasiClass }).WASI;
+  } finally {
+    process.emitWarning = original;
+  }
+}
+
+export function wasmModulePath(): string {
+  return process.env.ZGNET_WASM_MODULE ?? path.resolve(here, '../../zig-out/wasm/zgnet.wasm');
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  zg_abi_version(): number;
+  zg_status_name(code: number): number;
+  zg_alloc(len: number): number;
+  zg_free(ptr: number, len: number): void;
+  zg_release(h: number): number;
+  zg_buffer_new(kind: number, size: number): number;
+  zg_buffer_write(h: number, ptr: number, len: number): number;
+  zg_buffer_read(h: number, ptr: number, len: number): number;
+  zg_buffer_peek(h: number, ptr: number, len: number): number;
+  zg_buffer_discard(h: number, n: number): number;
+  zg_buffer_info(h: number, which: number): number;
+  zg_buffer_reset(h: number): number;
+  zg_codec_new_delimiter(ptr: number, len: number, max: number): number;
+  zg_codec_new_fixed_length(n: number): number;
+  zg_codec_new_length_field(be: number, off: number, len: number, adj: number, strip: number, max: number): number;
+  zg_codec_decode(codec: number, source: number, out: number, len: number, offset: number): number;
+  zg_codec_frame_len_required(): number;
+  zg_codec_encode(codec: number, p: number, plen: number, out: number, olen: number): number;
+  zg_codec_header(codec: number, plen: number, out: number, olen: number): number;
+  zg_codec_header_len(codec: number): number;
+  zg_codec_trailer_len(codec: number): number;
+  zg_lb_new(policy: number, loops: number): number;
+  zg_lb_next(h: number, ptr: number, len: number): number;
+  zg_lb_update(h: number, index: number, delta: number): number;
+}
+
+/** wasm32 addresses and lengths are u32; the core's sizes never exceed this. */
+const WASM_LENGTH_MAX = 0x7fff_ffff;
+
+export class WasmCore {
+  readonly exports: Exports;
+  private bytes: Uint8Array;
+  private stagingPtr = 0;
+  private stagingLen = 0;
+
+  constructor(exports: Exports) {
+    this.exports = exports;
+    this.bytes = new Uint8Array(exports.memory.buffer);
+  }
+
+  /** The module's memory as bytes, re-derived after growth. */
+  memory(): Uint8Array {
+    if (this.bytes.buffer !== this.exports.memory.buffer) this.bytes = new Uint8Array(this.exports.memory.buffer);
+    return this.bytes;
+  }
+
+  /** A scratch region of at least `len` bytes inside wasm memory, reused between calls. */
+  staging(len: number): number {
+    if (len > WASM_LENGTH_MAX) throw new RangeError(`wasm staging of ${len} bytes`);
+    if (len > this.stagingLen) {
+      if (this.stagingPtr) this.exports.zg_free(this.stagingPtr, this.stagingLen);
+      const size = Math.max(len, 64 * 1024, this.stagingLen * 2);
+      this.stagingPtr = this.exports.zg_alloc(size);
+      if (this.stagingPtr === 0) {
+        this.stagingLen = 0;
+        throw new RangeError(`wasm memory exhausted allocating ${size} bytes`);
+      }
+      this.stagingLen = size;
+    }
+    return this.stagingPtr;
+  }
+
+  /** Copies `data` into staging at `offset`; returns its address. */
+  put(data: Uint8Array, offset = 0): number {
+    const ptr = this.staging(offset + data.length) + offset;
+    this.memory().set(data, ptr);
+    return ptr;
+  }
+
+  cString(ptr: number): string | null {
+    if (ptr === 0) return null;
+    const mem = this.memory();
+    let end = ptr;
+    while (mem[end] !== 0) end++;
+    return Buffer.from(mem.buffer, mem.byteOffset + ptr, end - ptr).toString('latin1');
+  }
+}
+
+let core: WasmCore | undefined;
+
+/** Instantiates the module once (synchronously: it is small) and returns it. */
+export function loadWasmCore(): WasmCore {
+  if (core) return core;
+  const module = new WebAssembly.Module(fs.readFileSync(wasmModulePath()));
+  const WASI = loadWasiClass();
+  const wasi = new WASI({ version: 'preview1', args: [], env: {}, returnOnExit: true });
+  const instance = new WebAssembly.Instance(module, wasi.getImportObject() as WebAssembly.Imports);
+  // A reactor has no _start; Zig emits no _initialize either, which initialize() accepts.
+  wasi.initialize(instance);
+  const exports = instance.exports as unknown as Exports;
+  const version = exports.zg_abi_version();
+  if (version !== ABI_VERSION) throw new Error(`wasm module speaks ABI ${version}, this host ${ABI_VERSION}: rebuild`);
+  core = new WasmCore(exports);
+  return core;
+}
+
+export function createWasmBinding(): CoreBinding {
+  const c = loadWasmCore();
+  const x = c.exports;
+  return {
+    mode: 'wasm',
+    statusName: (code) => c.cString(x.zg_status_name(code)),
+    release: (h) => x.zg_release(h),
+    bufferNew: (kind, size) => x.zg_buffer_new(kind, size),
+    bufferWrite: (h, data) => x.zg_buffer_write(h, c.put(data), data.length),
+    bufferRead: (h, out) => {
+      const ptr = c.staging(out.length);
+      const n = x.zg_buffer_read(h, ptr, out.length);
+      if (n > 0) out.set(c.memory().subarray(ptr, ptr + n));
+      return n;
+    },
+    bufferPeek: (h, out) => {
+      const ptr = c.staging(out.length);
+      const n = x.zg_buffer_peek(h, ptr, out.length);
+      if (n > 0) out.set(c.memory().subarray(ptr, ptr + n));
+      return n;
+    },
+    bufferDiscard: (h, n) => x.zg_buffer_discard(h, Math.min(n, WASM_LENGTH_MAX)),
+    bufferInfo: (h, which) => x.zg_buffer_info(h, which),
+    bufferReset: (h) => x.zg_buffer_reset(h),
+    codecNewDelimiter: (d, max) => x.zg_codec_new_delimiter(c.put(d), d.length, Math.min(max, WASM_LENGTH_MAX)),
+    codecNewFixedLength: (n) => x.zg_codec_new_fixed_length(Math.min(n, WASM_LENGTH_MAX)),
+    codecNewLengthField: (be, off, len, adj, strip, max) =>
+      x.zg_codec_new_length_field(be ? 1 : 0, off, len, adj, strip, Math.min(max, WASM_LENGTH_MAX)),
+    codecDecode: (codec, source, out, offset) => {
+      const room = out.length - offset;
+      const ptr = c.staging(room);
+      const n = x.zg_codec_decode(codec, source, ptr, room, 0);
+      if (n > 0) out.set(c.memory().subarray(ptr, ptr + n), offset);
+      return n;
+    },
+    codecFrameLenRequired: () => x.zg_codec_frame_len_required(),
+    codecEncode: (codec, payload, out) => {
+      // One staging region for both, reserved before copying (growing it moves it).
+      const ptr = c.staging(payload.length + out.length);
+      c.memory().set(payload, ptr);
+      const outPtr = ptr + payload.length;
+      const n = x.zg_codec_encode(codec, ptr, payload.length, outPtr, out.length);
+      if (n > 0) out.set(c.memory().subarray(outPtr, outPtr + n));
+      return n;
+    },
+    codecHeader: (codec, plen, out) => {
+      const ptr = c.staging(out.length);
+      const n = x.zg_codec_header(codec, plen, ptr, out.length);
+      if (n > 0) out.set(c.memory().subarray(ptr, ptr + n));
+      return n;
+    },
+    codecHeaderLen: (codec) => x.zg_codec_header_len(codec),
+    codecTrailerLen: (codec) => x.zg_codec_trailer_len(codec),
+    lbNew: (policy, loops) => x.zg_lb_new(policy, loops),
+    lbNext: (h, addr) => {
+      const bytes = Buffer.from(addr, 'latin1');
+      return x.zg_lb_next(h, c.put(bytes), bytes.length);
+    },
+    lbUpdate: (h, index, delta) => x.zg_lb_update(h, index, delta),
+  };
+}
