@@ -69,6 +69,17 @@ describe(`buffers (${testMode})`, () => {
     assert.deepEqual(buf.peek(), Buffer.concat(parts).subarray(5100));
   });
 
+  test('release empties a buffer that stays usable', () => {
+    for (const [, make] of kinds) {
+      const b = make();
+      b.write(Buffer.alloc(9000, 5));
+      b.release();
+      assert.equal(b.buffered(), 0);
+      b.write('again');
+      assert.equal(b.peek().toString(), 'again');
+    }
+  });
+
   test('ElasticBuffer refuses a non-positive maxStaticBytes', () => {
     assert.throws(() => new ElasticBuffer(0), { code: 'ERR_INVALID_OPTION' });
     assert.throws(() => new RingBuffer(-1), { code: 'ERR_INVALID_OPTION' });

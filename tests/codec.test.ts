@@ -77,6 +77,39 @@ describe(`codecs (${testMode})`, () => {
     );
   });
 
+  test('decoding in batches is invisible: mixing decode with peek, read and buffered', () => {
+    const codec = new LengthFieldCodec({ lengthFieldLength: 1, initialBytesToStrip: 1 });
+    const ring = new RingBuffer(0);
+    for (let i = 0; i < 10; i++) ring.write(codec.encode(Buffer.from(`f${i}`)));
+    assert.equal(codec.decode(ring)?.toString(), 'f0');
+    // The codec decoded all ten ahead, but the stream shows only f0 gone.
+    assert.equal(ring.buffered(), 27);
+    assert.deepEqual(ring.peek(3), Buffer.from('\x02f1'));
+    assert.equal(codec.decode(ring)?.toString(), 'f1');
+    // Reading by hand moves the front: the codec must not hand out f2 again.
+    const three = Buffer.alloc(3);
+    assert.equal(ring.read(three), 3);
+    assert.equal(three.toString(), '\x02f2');
+    assert.equal(codec.decode(ring)?.toString(), 'f3');
+    assert.equal(ring.discard(3), 3);
+    const rest: string[] = [];
+    for (let f = codec.decode(ring); f; f = codec.decode(ring)) rest.push(f.toString());
+    assert.deepEqual(rest, ['f5', 'f6', 'f7', 'f8', 'f9']);
+    assert.equal(ring.buffered(), 0);
+  });
+
+  test('two codecs on one stream take turns without losing frames', () => {
+    const a = new LineCodec();
+    const b = new LineCodec();
+    const ring = new ElasticRingBuffer();
+    ring.write('1\n2\n3\n4\n');
+    assert.equal(a.decode(ring)?.toString(), '1');
+    assert.equal(b.decode(ring)?.toString(), '2');
+    assert.equal(a.decode(ring)?.toString(), '3');
+    assert.equal(b.decode(ring)?.toString(), '4');
+    assert.equal(a.decode(ring), null);
+  });
+
   test('LineCodec keeps \\r and waits for the newline', () => {
     const codec = new LineCodec();
     const ring = new ElasticRingBuffer();

@@ -51,11 +51,11 @@ interface Exports {
   zg_buffer_peek(h: number, ptr: number, len: number): number;
   zg_buffer_discard(h: number, n: number): number;
   zg_buffer_info(h: number, which: number): number;
-  zg_buffer_reset(h: number): number;
+  zg_buffer_reset(h: number, release: number): number;
   zg_codec_new_delimiter(ptr: number, len: number, max: number): number;
   zg_codec_new_fixed_length(n: number): number;
   zg_codec_new_length_field(be: number, off: number, len: number, adj: number, strip: number, max: number): number;
-  zg_codec_decode(codec: number, source: number, out: number, len: number, offset: number): number;
+  zg_codec_scan(codec: number, source: number, discard: number, out: number, len: number, offset: number, frames: number, nframes: number): number;
   zg_codec_frame_len_required(): number;
   zg_codec_encode(codec: number, p: number, plen: number, out: number, olen: number): number;
   zg_codec_header(codec: number, plen: number, out: number, olen: number): number;
@@ -159,17 +159,26 @@ export function createWasmBinding(): CoreBinding {
     },
     bufferDiscard: (h, n) => x.zg_buffer_discard(h, Math.min(n, WASM_LENGTH_MAX)),
     bufferInfo: (h, which) => x.zg_buffer_info(h, which),
-    bufferReset: (h) => x.zg_buffer_reset(h),
+    bufferReset: (h, release) => x.zg_buffer_reset(h, release ? 1 : 0),
     codecNewDelimiter: (d, max) => x.zg_codec_new_delimiter(c.put(d), d.length, Math.min(max, WASM_LENGTH_MAX)),
     codecNewFixedLength: (n) => x.zg_codec_new_fixed_length(Math.min(n, WASM_LENGTH_MAX)),
     codecNewLengthField: (be, off, len, adj, strip, max) =>
       x.zg_codec_new_length_field(be ? 1 : 0, off, len, adj, strip, Math.min(max, WASM_LENGTH_MAX)),
-    codecDecode: (codec, source, out, offset) => {
+    codecScan: (codec, source, discard, out, offset, frames) => {
+      // Staging holds the frame table (i32-aligned) first, then the payload area.
       const room = out.length - offset;
-      const ptr = c.staging(room);
-      const n = x.zg_codec_decode(codec, source, ptr, room, 0);
-      if (n > 0) out.set(c.memory().subarray(ptr, ptr + n), offset);
-      return n;
+      const tableBytes = frames.length * 4;
+      const base = c.staging(tableBytes + room);
+      const count = x.zg_codec_scan(codec, source, discard, base + tableBytes, room, 0, base, frames.length);
+      if (count > 0) {
+        const mem = c.memory();
+        const table = new Int32Array(mem.buffer, mem.byteOffset + base, count * 2);
+        frames.set(table);
+        let bytes = 0;
+        for (let i = 0; i < count; i++) bytes += table[i * 2]!;
+        out.set(mem.subarray(base + tableBytes, base + tableBytes + bytes), offset);
+      }
+      return count;
     },
     codecFrameLenRequired: () => x.zg_codec_frame_len_required(),
     codecEncode: (codec, payload, out) => {

@@ -14,7 +14,7 @@
 import { BufferInfo, BufferKind, check, type CoreBinding, type Mode } from '../core/binding.js';
 import { ownHandle } from '../core/handle.js';
 import { resolveBinding, type ModeOption } from '../core/select.js';
-import { coreBinding, decodeFrame, type FrameSource } from '../core/source.js';
+import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 import { invalidOption } from '../errors.js';
 
 export interface BufferOptions {
@@ -37,6 +37,9 @@ abstract class CoreBuffer {
   readonly [coreBinding]: CoreBinding;
   /** The core's handle of this buffer (internal). */
   protected readonly handle: number;
+  /** Frames a codec handed out whose bytes are still to be removed (host/core/source.ts). */
+  [pendingConsume] = 0;
+  [streamVersion] = 0;
 
   protected constructor(kind: number, size: number, options: BufferOptions = {}) {
     const binding = resolveBinding(options.mode);
@@ -49,6 +52,15 @@ abstract class CoreBuffer {
     return this[coreBinding].mode;
   }
 
+  /** Removes the bytes of frames a codec has handed out (see host/core/source.ts). */
+  protected settle(): void {
+    const pending = this[pendingConsume];
+    if (pending === 0) return;
+    this[pendingConsume] = 0;
+    const b = this[coreBinding];
+    check(b, b.bufferDiscard(this.handle, pending));
+  }
+
   /** Appends all of `data`; returns its length. */
   write(data: Uint8Array | string): number {
     const bytes = toBytes(data);
@@ -58,12 +70,15 @@ abstract class CoreBuffer {
 
   /** Copies and consumes up to `target.length` bytes; returns how many. */
   read(target: Uint8Array): number {
+    this.settle();
+    this[streamVersion]++;
     const b = this[coreBinding];
     return check(b, b.bufferRead(this.handle, target));
   }
 
   /** A copy of the first `n` bytes (all when `n <= 0` or omitted; fewer if fewer are buffered). */
   peek(n = 0): Buffer {
+    this.settle();
     const available = this.buffered();
     const want = n > 0 ? Math.min(n, available) : available;
     const out = Buffer.allocUnsafe(want);
@@ -74,6 +89,8 @@ abstract class CoreBuffer {
 
   /** Drops the first `n` bytes (all when `n <= 0` or omitted); returns how many. */
   discard(n = 0): number {
+    this.settle();
+    this[streamVersion]++;
     const b = this[coreBinding];
     const count = n > 0 ? n : this.buffered();
     return check(b, b.bufferDiscard(this.handle, count));
@@ -89,16 +106,23 @@ abstract class CoreBuffer {
 
   /** Drops the content. */
   reset(): void {
-    const b = this[coreBinding];
-    check(b, b.bufferReset(this.handle));
+    this.clear(false);
   }
 
   /** Drops the content and gives its memory back; the buffer stays usable. */
   release(): void {
-    this.reset();
+    this.clear(true);
+  }
+
+  private clear(release: boolean): void {
+    this[pendingConsume] = 0;
+    this[streamVersion]++;
+    const b = this[coreBinding];
+    check(b, b.bufferReset(this.handle, release));
   }
 
   protected info(which: number): number {
+    this.settle();
     const b = this[coreBinding];
     return check(b, b.bufferInfo(this.handle, which));
   }
@@ -106,8 +130,8 @@ abstract class CoreBuffer {
 
 /** Rings hold their bytes in at most two runs, which is what codecs decode from. */
 abstract class RingLike extends CoreBuffer implements FrameSource {
-  [decodeFrame](codec: number, out: Uint8Array, offset: number): number {
-    return this[coreBinding].codecDecode(codec, this.handle, out, offset);
+  [scanFrames](codec: number, discard: number, out: Uint8Array, offset: number, frames: Int32Array): number {
+    return this[coreBinding].codecScan(codec, this.handle, discard, out, offset, frames);
   }
 
   /** Free bytes before the ring must grow. */

@@ -27,13 +27,13 @@ export interface CoreBinding {
   bufferPeek(handle: number, out: Uint8Array): number;
   bufferDiscard(handle: number, n: number): number;
   bufferInfo(handle: number, which: number): number;
-  bufferReset(handle: number): number;
+  bufferReset(handle: number, release: boolean): number;
 
   codecNewDelimiter(delimiter: Uint8Array, maxFrameLength: number): number;
   codecNewFixedLength(frameLength: number): number;
   codecNewLengthField(bigEndian: boolean, offset: number, length: number, adjustment: number, strip: number, max: number): number;
-  /** Decodes one frame from `source` into `out` at `offset`; returns the payload length or a status. */
-  codecDecode(codec: number, source: number, out: Uint8Array, offset: number): number;
+  /** See `zg_codec_scan`: discard, then decode frames ahead into `out` at `offset`; frame count or a status. */
+  codecScan(codec: number, source: number, discard: number, out: Uint8Array, offset: number, frames: Int32Array): number;
   codecFrameLenRequired(): number;
   codecEncode(codec: number, payload: Uint8Array, out: Uint8Array): number;
   codecHeader(codec: number, payloadLength: number, out: Uint8Array): number;

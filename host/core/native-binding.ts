@@ -58,13 +58,15 @@ export function createNativeBinding(): CoreBinding {
   const bufferPeek = fn('intptr_t zg_buffer_peek(int32_t h, uint8_t *ptr, uintptr_t len)');
   const bufferDiscard = fn('intptr_t zg_buffer_discard(int32_t h, uintptr_t n)');
   const bufferInfo = fn('intptr_t zg_buffer_info(int32_t h, uint32_t which)');
-  const bufferReset = fn('intptr_t zg_buffer_reset(int32_t h)');
+  const bufferReset = fn('intptr_t zg_buffer_reset(int32_t h, uint32_t release)');
   const codecNewDelimiter = fn('intptr_t zg_codec_new_delimiter(const uint8_t *ptr, uintptr_t len, uintptr_t max)');
   const codecNewFixedLength = fn('intptr_t zg_codec_new_fixed_length(uintptr_t n)');
   const codecNewLengthField = fn(
     'intptr_t zg_codec_new_length_field(uint32_t be, uintptr_t off, uintptr_t len, intptr_t adj, uintptr_t strip, uintptr_t max)',
   );
-  const codecDecode = fn('intptr_t zg_codec_decode(int32_t codec, int32_t source, uint8_t *out, uintptr_t len, uintptr_t offset)');
+  const codecScan = fn(
+    'intptr_t zg_codec_scan(int32_t codec, int32_t source, uintptr_t discard, uint8_t *out, uintptr_t len, uintptr_t offset, int32_t *frames, uintptr_t nframes)',
+  );
   const codecFrameLenRequired = fn('intptr_t zg_codec_frame_len_required()');
   const codecEncode = fn('intptr_t zg_codec_encode(int32_t codec, const uint8_t *p, uintptr_t plen, uint8_t *out, uintptr_t olen)');
   const codecHeader = fn('intptr_t zg_codec_header(int32_t codec, uintptr_t plen, uint8_t *out, uintptr_t olen)');
@@ -84,11 +86,12 @@ export function createNativeBinding(): CoreBinding {
     bufferPeek: (h, out) => bufferPeek(h, out, out.length),
     bufferDiscard: (h, n) => bufferDiscard(h, n),
     bufferInfo: (h, which) => bufferInfo(h, which),
-    bufferReset: (h) => bufferReset(h),
+    bufferReset: (h, release) => bufferReset(h, release ? 1 : 0),
     codecNewDelimiter: (d, max) => codecNewDelimiter(d, d.length, max),
     codecNewFixedLength: (n) => codecNewFixedLength(n),
     codecNewLengthField: (be, off, len, adj, strip, max) => codecNewLengthField(be ? 1 : 0, off, len, adj, strip, max),
-    codecDecode: (codec, source, out, offset) => codecDecode(codec, source, out, out.length, offset),
+    codecScan: (codec, source, discard, out, offset, frames) =>
+      codecScan(codec, source, discard, out, out.length, offset, frames, frames.length),
     codecFrameLenRequired: () => codecFrameLenRequired(),
     codecEncode: (codec, payload, out) => codecEncode(codec, payload, payload.length, out, out.length),
     codecHeader: (codec, plen, out) => codecHeader(codec, plen, out, out.length),

@@ -48,14 +48,17 @@ export fn zg_status_name(code: i32) ?[*:0]const u8 {
     return @as(Code, @enumFromInt(code)).name().ptr;
 }
 
-/// Memory the host fills before a call (wasm) — unused by the native host, harmless there.
+/// Staging memory the host fills before a call (wasm) — unused by the native host. 16-byte
+/// aligned so the host can lay typed arrays (the frame table) over it.
+const staging_alignment = 16;
+
 export fn zg_alloc(len: usize) ?[*]u8 {
-    const bytes = allocator.alloc(u8, @max(len, 1)) catch return null;
+    const bytes = allocator.alignedAlloc(u8, staging_alignment, @max(len, 1)) catch return null;
     return bytes.ptr;
 }
 
 export fn zg_free(ptr: ?[*]u8, len: usize) void {
-    const p = ptr orelse return;
+    const p: [*]align(staging_alignment) u8 = @alignCast(ptr orelse return);
     allocator.free(p[0..@max(len, 1)]);
 }
 
@@ -221,12 +224,15 @@ export fn zg_buffer_info(handle: i32, which: u32) isize {
     }.f);
 }
 
-/// Drops the content. For an elastic buffer `size` is the new max_static_bytes (0 keeps it).
-export fn zg_buffer_reset(handle: i32) isize {
-    return withBuffer(handle, {}, struct {
-        fn f(comptime kind: handles.Kind, slot: *handles.Slot, buffer: anytype, _: void) isize {
+/// Drops the content. `release` != 0 also gives the memory back (elastic buffer: its ring;
+/// elastic rings and lists free theirs on any reset; a plain ring keeps its capacity, as gnet's).
+export fn zg_buffer_reset(handle: i32, release: u32) isize {
+    return withBuffer(handle, release != 0, struct {
+        fn f(comptime kind: handles.Kind, slot: *handles.Slot, buffer: anytype, free_memory: bool) isize {
             slot.scan_hint = 0;
-            if (kind == .elastic) buffer.reset(buffer.max_static_bytes) else buffer.reset();
+            if (kind == .elastic) {
+                if (free_memory) buffer.release() else buffer.reset(buffer.max_static_bytes);
+            } else buffer.reset();
             return 0;
         }
     }.f);
@@ -274,55 +280,92 @@ export fn zg_codec_new_length_field(
     return adopt(.codec, .{ .length_field = c });
 }
 
-/// Size of the last frame that did not fit the caller's output (see `zg_codec_decode`).
+/// Size of the first frame that did not fit the caller's output (see `scanInto`).
 var frame_len_required: usize = 0;
 
 export fn zg_codec_frame_len_required() isize {
     return @intCast(frame_len_required);
 }
 
-/// Decodes one frame from a stream, copies its payload into `out` and consumes it.
-/// Returns the payload length; `incomplete` while the frame is not whole; `buffer_too_small`
-/// (nothing consumed; `zg_codec_frame_len_required` tells the size) when `out` is short;
-/// codec errors consume nothing.
-pub fn decodeInto(
-    codec: *const codec_mod.Codec,
-    input: codec_mod.Input,
-    scan_hint: *usize,
-    out: []u8,
-) DecodeResult {
-    const frame = (codec.decode(input, scan_hint) catch |err| return .{ .status = codecError(err) }) orelse
-        return .{ .status = fail(.incomplete) };
-    std.debug.assert(frame.payload_start + frame.payload_len <= frame.consume_len);
-    std.debug.assert(frame.consume_len <= input.len());
-    if (frame.payload_len > out.len) {
-        frame_len_required = frame.payload_len;
-        return .{ .status = fail(.buffer_too_small) };
+/// Each decoded frame is reported as two i32 in the caller's `frames` array:
+/// payload length, then how many stream bytes the frame occupies.
+pub const frame_record_words = 2;
+
+/// Decodes up to `frames.len / 2` whole frames from the front of `input` WITHOUT consuming
+/// them: payloads are copied one after another into `out`, their lengths into `frames`. The
+/// caller consumes a frame's bytes only when it hands the frame out, so frames decoded ahead
+/// but never asked for stay in the stream. Returns the number of frames (>= 1), or:
+/// `incomplete` when not even one frame is whole; `buffer_too_small` when the first frame does
+/// not fit `out` (`zg_codec_frame_len_required` tells its size); a codec error when the first
+/// frame is malformed (an error after some good frames ends the batch; the next scan reports it).
+pub fn scanInto(codec: *const codec_mod.Codec, input: codec_mod.Input, scan_hint: *usize, out: []u8, frames: []i32) isize {
+    std.debug.assert(frames.len >= frame_record_words);
+    const frames_max = frames.len / frame_record_words;
+    var count: usize = 0;
+    var scanned: usize = 0;
+    var written: usize = 0;
+    // Only the first frame uses the stream's scan hint: later frames start at a frame boundary.
+    var local_hint: usize = 0;
+    while (count < frames_max) {
+        const rest = input.advance(scanned);
+        const hint = if (count == 0) scan_hint else &local_hint;
+        local_hint = 0;
+        const frame = (codec.decode(rest, hint) catch |err| {
+            if (count == 0) return codecError(err);
+            break;
+        }) orelse {
+            if (count == 0) return fail(.incomplete);
+            break;
+        };
+        std.debug.assert(frame.consume_len > 0 and frame.consume_len <= rest.len());
+        std.debug.assert(frame.payload_start + frame.payload_len <= frame.consume_len);
+        if (frame.payload_len > out.len - written or frame.payload_len > std.math.maxInt(i32)) {
+            if (count == 0) {
+                frame_len_required = frame.payload_len;
+                return fail(.buffer_too_small);
+            }
+            break;
+        }
+        rest.copyOut(frame.payload_start, out[written..][0..frame.payload_len]);
+        frames[count * frame_record_words] = @intCast(frame.payload_len);
+        frames[count * frame_record_words + 1] = @intCast(frame.consume_len);
+        written += frame.payload_len;
+        scanned += frame.consume_len;
+        count += 1;
     }
-    input.copyOut(frame.payload_start, out[0..frame.payload_len]);
-    return .{ .status = @intCast(frame.payload_len), .consume_len = frame.consume_len };
+    std.debug.assert(count >= 1 and scanned <= input.len());
+    return @intCast(count);
 }
 
-pub const DecodeResult = struct { status: isize, consume_len: usize = 0 };
-
-/// `out` is `out_ptr[out_offset..out_len]`: the host hands one slab and moves along it, so
-/// frames are owned slices of it without a copy per frame or an FFI view per slab.
-export fn zg_codec_decode(codec_handle: i32, source: i32, out_ptr: ?[*]u8, out_len: usize, out_offset: usize) isize {
+/// Removes `discard` bytes from the front of a ring (the frames the host handed out since the
+/// last call), then `scanInto` from what remains. `out` is `out_ptr[out_offset..out_len]`: the
+/// host hands one slab and moves along it. One call per batch of frames, not per frame.
+export fn zg_codec_scan(
+    codec_handle: i32,
+    source: i32,
+    discard: usize,
+    out_ptr: ?[*]u8,
+    out_len: usize,
+    out_offset: usize,
+    frames_ptr: ?[*]i32,
+    frames_len: usize,
+) isize {
     const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
-    if (out_offset > out_len) return fail(.invalid_argument);
+    if (out_offset > out_len or frames_len < frame_record_words) return fail(.invalid_argument);
     const out = (bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument))[out_offset..];
+    const frames = (frames_ptr orelse return fail(.invalid_argument))[0..frames_len];
     const slot = table.lookup(source) orelse return fail(.invalid_handle);
     return switch (slot.kind) {
         inline .ring, .elastic_ring => |kind| blk: {
             const buffer: *KindType(kind) = @ptrCast(@alignCast(slot.ptr.?));
-            const parts = buffer.peek(buffer.buffered());
-            const input: codec_mod.Input = .{ .parts = .{ parts[0], parts[1], &.{} } };
-            const result = decodeInto(codec, input, &slot.scan_hint, out);
-            if (result.status >= 0) {
-                std.debug.assert(buffer.discard(result.consume_len) == result.consume_len);
+            if (discard > buffer.buffered()) break :blk fail(.invalid_argument);
+            if (discard > 0) {
+                std.debug.assert(buffer.discard(discard) == discard);
                 slot.scan_hint = 0;
             }
-            break :blk result.status;
+            const parts = buffer.peek(buffer.buffered());
+            const input: codec_mod.Input = .{ .parts = .{ parts[0], parts[1], &.{} } };
+            break :blk scanInto(codec, input, &slot.scan_hint, out, frames);
         },
         else => fail(.invalid_handle),
     };
@@ -403,7 +446,8 @@ test "core exports: a released handle is refused everywhere" {
     try std.testing.expectEqual(@as(isize, 0), zg_release(h));
     try std.testing.expectEqual(fail(.invalid_handle), zg_release(h));
     try std.testing.expectEqual(fail(.invalid_handle), zg_buffer_write(h, "abc", 3));
-    try std.testing.expectEqual(fail(.invalid_handle), zg_codec_decode(h, h, null, 0, 0));
+    var frames: [2]i32 = undefined;
+    try std.testing.expectEqual(fail(.invalid_handle), zg_codec_scan(h, h, 0, null, 0, 0, &frames, frames.len));
 }
 
 test "core exports: length-field decode from a ring, then a hostile header" {
@@ -412,11 +456,21 @@ test "core exports: length-field decode from a ring, then a hostile header" {
     const ring: i32 = @intCast(zg_buffer_new(@intFromEnum(BufferKind.elastic_ring), 0));
     defer _ = zg_release(ring);
     var out: [16]u8 = undefined;
+    var frames: [8]i32 = undefined;
     _ = zg_buffer_write(ring, "\x00\x03ab", 4);
-    try std.testing.expectEqual(fail(.incomplete), zg_codec_decode(codec, ring, &out, out.len, 0));
-    _ = zg_buffer_write(ring, "c\xff\xff", 3);
-    try std.testing.expectEqual(@as(isize, 3), zg_codec_decode(codec, ring, &out, out.len, 0));
-    try std.testing.expectEqualStrings("abc", out[0..3]);
-    try std.testing.expectEqual(fail(.frame_too_large), zg_codec_decode(codec, ring, &out, out.len, 0));
+    try std.testing.expectEqual(fail(.incomplete), zg_codec_scan(codec, ring, 0, &out, out.len, 0, &frames, frames.len));
+    _ = zg_buffer_write(ring, "c\x00\x01z\xff\xff", 6);
+    // Two frames, then a hostile header: the batch stops before it and consumes nothing.
+    try std.testing.expectEqual(@as(isize, 2), zg_codec_scan(codec, ring, 0, &out, out.len, 0, &frames, frames.len));
+    try std.testing.expectEqualStrings("abcz", out[0..4]);
+    try std.testing.expectEqualSlices(i32, &.{ 3, 5, 1, 3 }, frames[0..4]);
+    try std.testing.expectEqual(@as(isize, 10), zg_buffer_info(ring, @intFromEnum(BufferInfo.buffered)));
+    // The host hands both out, then scans again: the hostile header now fails, nothing consumed.
+    try std.testing.expectEqual(fail(.frame_too_large), zg_codec_scan(codec, ring, 8, &out, out.len, 0, &frames, frames.len));
     try std.testing.expectEqual(@as(isize, 2), zg_buffer_info(ring, @intFromEnum(BufferInfo.buffered)));
+    // A first frame larger than the output is reported with its size.
+    _ = zg_buffer_reset(ring, 0);
+    _ = zg_buffer_write(ring, "\x00\x14" ++ "x" ** 20, 22);
+    try std.testing.expectEqual(fail(.buffer_too_small), zg_codec_scan(codec, ring, 0, &out, out.len, 0, &frames, frames.len));
+    try std.testing.expectEqual(@as(isize, 20), zg_codec_frame_len_required());
 }

@@ -22,6 +22,22 @@ pub const Input = struct {
         return total;
     }
 
+    /// The stream without its first `n` bytes: lets a caller decode several frames in one pass
+    /// without consuming them from the buffer underneath.
+    pub fn advance(self: Input, n: usize) Input {
+        assert(n <= self.len());
+        var result = self;
+        var left = n;
+        for (&result.parts) |*part| {
+            const take = @min(left, part.len);
+            part.* = part.*[take..];
+            left -= take;
+        }
+        assert(left == 0);
+        assert(result.len() == self.len() - n);
+        return result;
+    }
+
     /// Copies the stream bytes [offset, offset + out.len) into `out`.
     pub fn copyOut(self: Input, offset: usize, out: []u8) void {
         assert(offset <= self.len());
@@ -62,6 +78,16 @@ pub const Input = struct {
         unreachable; // length > 0 and the range is in bounds, so some part holds `offset`.
     }
 };
+
+test "Input: advance drops leading bytes across part boundaries" {
+    const input: Input = .{ .parts = .{ "ab", "", "cdef" } };
+    var out: [3]u8 = undefined;
+    const rest = input.advance(3);
+    try std.testing.expectEqual(@as(usize, 3), rest.len());
+    rest.copyOut(0, &out);
+    try std.testing.expectEqualStrings("def", &out);
+    try std.testing.expectEqual(@as(usize, 0), input.advance(6).len());
+}
 
 test "Input: copyOut and contiguous across parts, empty parts included" {
     const whole = "abcdefghij";
