@@ -26,3 +26,5 @@ export type { Mode } from './core/binding.js';
 
 // Engines register themselves with run() (host/run.ts: engineFactories).
 // ENGINE REGISTRATIONS (one import line per engine):
+import './fallback/register.js';
+import './native/register.js';

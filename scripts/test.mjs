@@ -11,6 +11,16 @@ const modes = (process.env.ZGNET_TEST_MODES ?? 'native,wasm').split(',').filter(
 console.log('== zig build test');
 zig(['build', 'test', '--summary', 'all']);
 
+// The kqueue poller only compiles for macOS from here: cross-build the native library (and
+// compile, without running, its tests) so that the macOS side cannot rot unnoticed.
+for (const target of ['aarch64-macos', 'x86_64-macos']) {
+  console.log(`== cross-build ${target}`);
+  const prefix = path.join(os.tmpdir(), `zgnet-cross-${process.pid}-${target}`);
+  zig(['build', 'native', `-Dtarget=${target}`, '-Doptimize=ReleaseFast', '--prefix', prefix]);
+  zig(['test', 'zig-src/native_root.zig', '-target', target, '-lc', '--test-no-exec', `-femit-bin=${path.join(prefix, 'tests')}`]);
+  fs.rmSync(prefix, { recursive: true, force: true });
+}
+
 const testDir = path.join(root, 'dist', 'tests');
 const files = fs
   .readdirSync(testDir, { recursive: true })

@@ -6,7 +6,7 @@
  *
  *   zgnet-loadgen --proto tcp|udp|unix --addr 127.0.0.1:PORT|[::1]:PORT|/path.sock
  *                 -c CONNS -s SIZE -d SECONDS [--warmup SECONDS] [--pipeline K]
- *                 [--server-pid PID]
+ *                 [--server-pid PID] [--spin]
  *
  * Stream (tcp, unix): every connection sends SIZE-byte messages taken from a pseudo-random pool
  * at a per-connection, per-message offset, keeps K of them in flight (--pipeline, default 1),
@@ -63,6 +63,7 @@
 #define CONNECT_BATCH 64                  /* pending (not yet proven accepted) connections */
 #define CONNECT_TIMEOUT_NS (10ull * 1000000000ull)
 #define CONNECT_RETRY_NS (2ull * 1000000ull) /* unix connect() EAGAIN: backlog full, retry */
+#define DRAIN_NS (250ull * 1000000ull)   /* after the window: wait this long for in-flight echoes */
 #define UDP_TIMEOUT_NS (200ull * 1000000ull)
 #define UDP_SCAN_NS (5ull * 1000000ull)
 #define RBUF_SIZE (256 * 1024)
@@ -110,6 +111,7 @@ static double opt_seconds = 5.0;
 static double opt_warmup = 1.0;
 static long opt_pipeline = 1;
 static long opt_server_pid = 0;
+static int opt_spin = 0;
 
 static struct sockaddr_storage peer;
 static socklen_t peer_len;
@@ -122,6 +124,7 @@ static uint8_t *rbuf;
 static uint64_t now;           /* refreshed once per loop iteration and around syscalls */
 static uint64_t m_start = UINT64_MAX, m_end = UINT64_MAX;
 static volatile sig_atomic_t interrupted;
+static int draining;
 
 static uint64_t msgs, errors, lost, connect_failures;
 static uint64_t disconnects, late, refused, connect_retries;
@@ -347,6 +350,7 @@ __attribute__((format(printf, 2, 3))) static void conn_error(struct conn *c, con
 /* ---------------------------------------------------------------- stream (tcp, unix) */
 static void stream_send(struct conn *c) {
     const uint32_t size = (uint32_t)opt_size;
+    if (draining) return;
     for (;;) {
         uint64_t limit = c->recv_msgs + (uint64_t)opt_pipeline;
         if (c->next_msg >= limit) break;
@@ -443,12 +447,40 @@ static void stream_read(struct conn *c) {
             completed = 1;
         }
     }
+    if (draining) {
+        /* everything sent has come back: close now, so the server sees a FIN, not an RST
+         * (closing with unread data resets; an unhandled ECONNRESET kills a bare net server) */
+        if (c->recv_bytes == c->sent_bytes) conn_close(c);
+        return;
+    }
     if (completed) {
         if (c->state == S_ACTIVE) {
             c->state = S_ESTAB;
             pending--;
         }
         stream_send(c);
+    }
+}
+
+/* The window is over (or SIGINT): stop sending, let in-flight echoes arrive (still verified,
+ * not counted), close each connection once it has nothing outstanding. */
+static void start_drain(void) {
+    draining = 1;
+    for (long i = 0; i < opt_conns; i++) {
+        struct conn *c = &conns[i];
+        if (c->state == S_IDLE || c->state == S_RETRY || c->state == S_CONNECTING) {
+            conn_close(c); /* SIGINT during the connect phase */
+            continue;
+        }
+        if (c->state != S_ACTIVE && c->state != S_ESTAB) continue;
+        if (opt_proto == P_UDP || c->recv_bytes == c->sent_bytes) {
+            conn_close(c);
+            continue;
+        }
+        if (c->want_out) {
+            c->want_out = 0;
+            ep_set(c, EPOLLIN, EPOLL_CTL_MOD);
+        }
     }
 }
 
@@ -645,13 +677,15 @@ static void on_signal(int sig) {
 static void usage(FILE *f) {
     fputs("usage: zgnet-loadgen --proto tcp|udp|unix --addr 127.0.0.1:PORT|[::1]:PORT|/path.sock\n"
           "                     -c CONNS -s SIZE -d SECONDS [--warmup SECONDS] [--pipeline K]\n"
-          "                     [--server-pid PID]\n"
+          "                     [--server-pid PID] [--spin]\n"
           "  -c, --conns N       connections (udp: connected sockets), default 1\n"
           "  -s, --size BYTES    message size, default 64 (udp: at most 65507)\n"
           "  -d, --duration S    measured seconds (fractions allowed), default 5\n"
           "  -w, --warmup S      seconds run before measuring, default 1\n"
           "  -k, --pipeline K    messages in flight per connection (tcp/unix), default 1\n"
           "  -p, --server-pid P  also report CPU seconds used by process P in the window\n"
+          "      --spin          poll epoll without sleeping (burns a core; on VMs, avoids the\n"
+          "                      loadgen's vCPU halting between replies at low concurrency)\n"
           "prints one JSON line: proto conns size pipeline seconds msgs msgs_per_sec mib_per_sec\n"
           "p50_us p99_us errors lost connect_failures [server_cpu_s server_cpu_s_per_mmsg]\n",
           f);
@@ -679,7 +713,8 @@ int main(int argc, char **argv) {
         {"conns", required_argument, 0, 'c'},   {"size", required_argument, 0, 's'},
         {"duration", required_argument, 0, 'd'}, {"seconds", required_argument, 0, 'd'},
         {"warmup", required_argument, 0, 'w'},  {"pipeline", required_argument, 0, 'k'},
-        {"server-pid", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
+        {"server-pid", required_argument, 0, 'p'}, {"spin", no_argument, 0, 'S'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     int o;
@@ -698,6 +733,7 @@ int main(int argc, char **argv) {
         case 'w': opt_warmup = parse_secs(optarg, "--warmup", 0.0); break;
         case 'k': opt_pipeline = parse_long(optarg, "--pipeline", 1, 65536); break;
         case 'p': opt_server_pid = parse_long(optarg, "--server-pid", 1, INT_MAX); break;
+        case 'S': opt_spin = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -753,13 +789,24 @@ int main(int argc, char **argv) {
     uint64_t next_scan = 0;
     int cpu_started = 0;
     double cpu0 = 0, cpu1 = 0;
-    int cpu_ok = 0;
-    struct rusage ru0;
-    memset(&ru0, 0, sizeof ru0);
+    int cpu_ok = 0, cpu_ended = 0;
 
+    uint64_t drain_end = 0;
     for (;;) {
         now = now_ns();
-        if (interrupted) break;
+        if (!draining && (interrupted || now >= m_end)) {
+            if (now < m_end) m_end = now; /* interrupted: the window ends here */
+            if (opt_server_pid && cpu_started && !cpu_ended) {
+                cpu_ended = 1;
+                cpu_ok = cpu_ok && read_proc_cpu(opt_server_pid, &cpu1) == 0;
+            }
+            start_drain();
+            drain_end = now + DRAIN_NS;
+        }
+        if (draining) {
+            if (alive == 0 || now >= drain_end) break;
+            goto wait;
+        }
         if (connect_phase) {
             /* retries first, then new connections while fewer than CONNECT_BATCH are pending */
             if (opt_proto != P_UDP) {
@@ -798,19 +845,23 @@ int main(int argc, char **argv) {
                 m_end = m_start + dur_ns;
             }
         }
-        if (alive == 0 && !connect_phase) break;
+        if (alive == 0 && !connect_phase) {
+            if (now < m_end) m_end = now;
+            break;
+        }
         if (!connect_phase && !cpu_started && now >= m_start) {
             cpu_started = 1;
-            getrusage(RUSAGE_SELF, &ru0);
             if (opt_server_pid) cpu_ok = read_proc_cpu(opt_server_pid, &cpu0) == 0;
         }
-        if (now >= m_end) break;
         if (opt_proto == P_UDP && now >= next_scan) {
             udp_scan(now);
             next_scan = now + UDP_SCAN_NS;
         }
+    wait:;
         int timeout;
-        if (connect_phase) {
+        if (draining) {
+            timeout = 1;
+        } else if (connect_phase) {
             timeout = 2;
         } else {
             uint64_t until = (now < m_start ? m_start : m_end) - now;
@@ -818,6 +869,7 @@ int main(int argc, char **argv) {
             uint64_t cap = opt_proto == P_UDP ? 5 : 100;
             timeout = (int)(ms < cap ? ms : cap);
         }
+        if (opt_spin) timeout = 0;
         int n = epoll_wait(ep, evs, MAX_EVENTS, timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -833,10 +885,9 @@ int main(int argc, char **argv) {
             }
         }
     }
-    uint64_t t_end = now_ns();
-    if (t_end > m_end) t_end = m_end;
+    uint64_t t_end = m_end;
     double secs = (m_start != UINT64_MAX && t_end > m_start) ? (double)(t_end - m_start) / 1e9 : 0.0;
-    if (opt_server_pid && cpu_started) cpu_ok = cpu_ok && read_proc_cpu(opt_server_pid, &cpu1) == 0;
+    if (opt_server_pid && cpu_started && !cpu_ended) cpu_ok = cpu_ok && read_proc_cpu(opt_server_pid, &cpu1) == 0;
 
     double mps = secs > 0 ? (double)msgs / secs : 0.0;
     double mib = secs > 0 ? (double)msgs * (double)opt_size / 1048576.0 / secs : 0.0;

@@ -9,6 +9,7 @@ import { ownHandle } from '../core/handle.js';
 import { resolveBinding } from '../core/select.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 import { statusCode } from '../core/status.js';
+import type { Conn } from '../api.js';
 import { invalidOption } from '../errors.js';
 
 const SLAB_BYTES = 64 * 1024;
@@ -65,7 +66,9 @@ export abstract class Codec {
    * Frames are decoded in batches (host/core/source.ts): one boundary call decodes up to
    * `FRAMES_PER_SCAN` frames into the slab; later calls hand them out without crossing it.
    */
-  decode(source: FrameSource): Buffer | null {
+  decode(from: Conn | FrameSource): Buffer | null {
+    // Every Conn of either engine is a FrameSource; the public type names Conn as API.md does.
+    const source = from as FrameSource;
     if (source === this.queueSource && source[streamVersion] === this.queueVersion && this.queueNext < this.queueCount) {
       return this.handOut(source);
     }

@@ -23,7 +23,7 @@ export abstract class EngineBase implements Engine {
   abstract readonly mode: Mode;
   addrs: string[] = [];
   state: EngineState = 'created';
-  protected readonly logger: Logger;
+  readonly logger: Logger;
   private tickTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private finished!: () => void;
   /** Settles when the engine has fully shut down. */
@@ -57,7 +57,14 @@ export abstract class EngineBase implements Engine {
   async start(addrs: ResolvedAddr[]): Promise<void> {
     if (this.options.signal?.aborted) throw abortError(this.options.signal);
     this.state = 'booting';
-    await this.listen(addrs);
+    try {
+      await this.listen(addrs);
+    } catch (err) {
+      // rotate(): the addresses bound before the one that failed must not stay bound.
+      await this.closeListeners().catch((closeErr) => this.logger.error('closing listeners failed', closeErr));
+      this.state = 'stopped';
+      throw err;
+    }
     const boot = invoke(this.logger, 'onBoot', () => this.handler.onBoot?.(this));
     if (boot.error) {
       await this.closeListeners();
@@ -78,14 +85,19 @@ export abstract class EngineBase implements Engine {
     if (signal) {
       this.abortListener = () => void this.shutdown('stop');
       signal.addEventListener('abort', this.abortListener, { once: true });
+      // Aborted while binding or inside onBoot: the event has already fired.
+      if (signal.aborted) void this.shutdown('stop');
     }
   }
 
-  /** engine.stop(): onShutdown, every onClose, listeners closed; then resolves. */
+  /**
+   * engine.stop(): onShutdown, every onClose, listeners closed; then resolves. Once shut down
+   * it rejects ERR_ENGINE_IN_SHUTDOWN; while a shutdown is under way it waits for it (gnet's
+   * Stop validates, then waits for the shutdown it joined).
+   */
   async stop(): Promise<void> {
-    if (this.state === 'stopping' || this.state === 'stopped') {
-      throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
-    }
+    if (this.state === 'stopped') throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
+    if (this.state === 'stopping') return this.done;
     if (this.state !== 'running') throw new ZgnetError(ErrorCode.EMPTY_ENGINE, 'the engine has not started');
     await this.shutdown('stop');
   }

@@ -23,8 +23,16 @@ export function invoke(logger: Logger, where: string, fn: () => unknown): Outcom
   try {
     return { action: toAction(fn(), logger, where), error: null };
   } catch (thrown) {
-    const error = thrown instanceof Error ? thrown : new Error(`${where} threw ${String(thrown)}`, { cause: thrown });
-    logger.error(`${where} threw: ${error.message}`, error);
-    return { action: Action.Close, error };
+    return { action: Action.Close, error: handlerError(logger, where, thrown) };
   }
+}
+
+/**
+ * What a handler threw, as an Error (logged). For hot paths that call a handler inline
+ * instead of through `invoke` (no closure or result object per call).
+ */
+export function handlerError(logger: Logger, where: string, thrown: unknown): Error {
+  const error = thrown instanceof Error ? thrown : new Error(`${where} threw ${String(thrown)}`, { cause: thrown });
+  logger.error(`${where} threw: ${error.message}`, error);
+  return error;
 }

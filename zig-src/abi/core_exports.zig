@@ -105,6 +105,11 @@ fn adopt(comptime kind: handles.Kind, value: KindType(kind)) isize {
     return handle;
 }
 
+/// The codec a handle names, for the engine's decode of a connection's inbound stream.
+pub fn codecByHandle(handle: i32) ?*const codec_mod.Codec {
+    return object(.codec, handle);
+}
+
 fn object(comptime kind: handles.Kind, handle: i32) ?*KindType(kind) {
     const slot = table.get(handle, kind) orelse return null;
     return @ptrCast(@alignCast(slot.ptr.?));

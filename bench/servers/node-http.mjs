@@ -1,0 +1,23 @@
+// HTTP/1.1 plaintext server on node:http (what a Node user picks): GET /plaintext -> "Hello, World!".
+//   node bench/servers/node-http.mjs [--addr 127.0.0.1:0]
+// Prints "listening <host:port>"; SIGTERM/SIGINT exit 0.
+import http from 'node:http';
+import { arg, listenTarget, printListening } from './common.mjs';
+
+const BODY = 'Hello, World!';
+const server = http.createServer((req, res) => {
+  if (req.url === '/plaintext') {
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': BODY.length, Server: 'node' });
+    res.end(BODY);
+  } else {
+    res.writeHead(404, { 'Content-Type': 'text/plain', 'Content-Length': 9 });
+    res.end('Not Found');
+  }
+});
+server.keepAliveTimeout = 60_000;
+server.on('error', (err) => {
+  console.error(`node-http: ${err.code ?? ''} ${err.message}`);
+  process.exit(1);
+});
+server.listen(listenTarget('tcp', arg('addr', '')), () => printListening(server));
+for (const sig of ['SIGTERM', 'SIGINT']) process.once(sig, () => process.exit(0));

@@ -1,0 +1,203 @@
+/**
+ * The fallback engine ('wasm' mode): node:net and node:dgram sockets behind gnet's engine,
+ * with the Zig core compiled to wasm doing what is not I/O — each connection's unconsumed
+ * inbound bytes live in a wasm elastic ring, codecs decode from it, and the wasm load balancer
+ * assigns connections to the logical event loops. The lifecycle (bind, onBoot, ticker,
+ * shutdown order) is EngineBase's.
+ *
+ * WHERE NODE HIDES WHAT GNET OFFERS (the README's table comes from this list):
+ *
+ *   what                              | wasm mode
+ *   ----------------------------------|------------------------------------------------------
+ *   multicore, numEventLoop           | logical loops (index, load balancing, per-loop counts
+ *                                     |   and task queues) on Node's one thread: no parallelism
+ *   Conn.fd, Conn.dup()               | throws ERR_UNSUPPORTED_OP (Node hides the fd)
+ *   engine.dup(), engine.dupListener()| throws ERR_UNSUPPORTED_OP (dupListener with no matching
+ *                                     |   listener: ERR_INVALID_NETWORK_ADDRESS, as gnet)
+ *   Conn.setLinger(sec)               | throws ERR_UNSUPPORTED_OP (no SO_LINGER in Node)
+ *   Conn.setReadBuffer/setWriteBuffer | TCP/Unix: throws ERR_UNSUPPORTED_OP (no SO_RCVBUF/SO_SNDBUF
+ *                                     |   for net sockets); UDP: works (dgram)
+ *   Conn.setKeepAlive(on, idle, intvl,| TCP: SO_KEEPALIVE + idle applied; interval and count are
+ *     count), setKeepAlivePeriod      |   validated but not applied (Node 20 cannot set them)
+ *   tcpKeepIntervalMs, tcpKeepCount   | ignored (same reason); tcpKeepAliveMs works
+ *   socketRecvBuffer/socketSendBuffer | TCP/Unix listeners: ignored; UDP: applied
+ *   edgeTriggeredIO(+Chunk)           | ignored (Node does the reading; native mode only)
+ *   reusePort                         | ignored: Node 20 has no SO_REUSEPORT, so there is one
+ *                                     |   listener per address and every TCP/Unix connection is
+ *                                     |   assigned by the load balancer (gnet skips the balancer
+ *                                     |   in reuse-port mode); UDP datagrams all go to loop 0
+ *   reuseAddr                         | UDP: applied; TCP: always on (libuv sets SO_REUSEADDR)
+ *   bindToDevice (non-empty)          | run() rejects ERR_UNSUPPORTED_OP (as gnet off Linux)
+ *   multicastInterfaceIndex (non-0)   | run() rejects ERR_UNSUPPORTED_OP for a multicast UDP
+ *                                     |   listener (dgram names interfaces by address, not
+ *                                     |   index); index 0 joins the group on the OS's choice;
+ *                                     |   ignored for other listeners, as gnet
+ *   accept errors (EMFILE, ...)       | logged, the engine keeps running (gnet stops with
+ *                                     |   ERR_ACCEPT_SOCKET)
+ *   a failing write                   | Node reports it asynchronously: the connection closes
+ *                                     |   on the next turn with Node's error (gnet: inside write)
+ *   flush()                           | no-op: Node writes queued bytes as soon as it can
+ *   EventLoop.register/enroll         | reject ERR_UNSUPPORTED_OP (not implemented yet)
+ */
+import type net from 'node:net';
+import type { EventHandler, Network } from '../api.js';
+import { hostPort, type ResolvedAddr } from '../address.js';
+import { check, LbPolicy, type CoreBinding } from '../core/binding.js';
+import { bindingFor } from '../core/select.js';
+import { EngineBase } from '../engine/base.js';
+import { ErrorCode, ZgnetError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import { StreamConn, type ConnOwner } from './connection.js';
+import { unsupported } from './errors.js';
+import { FallbackEventLoop, type LoopOwner } from './event-loop.js';
+import { closeListener, isMulticast, listenDatagram, listenStream, type Listener, type StreamListener } from './listener.js';
+import { UdpEndpoint } from './udp.js';
+
+/**
+ * How long shutdown waits for closing sockets to flush before destroying them. gnet's close
+ * is a best-effort flush that never waits; Node's end() waits for the peer to read, forever
+ * if it never does, which would keep run() from resolving.
+ */
+const SHUTDOWN_FLUSH_MS = 1000;
+
+export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
+  readonly mode = 'wasm' as const;
+  readonly binding: CoreBinding = bindingFor('wasm');
+  readonly readBufferCap: number;
+  readonly loops: FallbackEventLoop[];
+  private lb = 0;
+  private readonly hashesSource: boolean;
+  private listeners: Listener[] = [];
+  private readonly udpEndpoints: UdpEndpoint[] = [];
+  /** Every accepted socket until Node closes it, closing ones included (shutdown waits for them). */
+  private readonly sockets = new Set<net.Socket>();
+  private connectionCount = 0;
+
+  constructor(handler: EventHandler, options: ResolvedOptions) {
+    super(handler, options);
+    this.readBufferCap = options.readBufferCap;
+    this.loops = Array.from({ length: options.numEventLoop }, (_, i) => new FallbackEventLoop(i, this));
+    this.hashesSource = options.lb === 'source-addr-hash';
+  }
+
+  // ---- EngineBase -------------------------------------------------------------------------
+
+  protected async listen(addrs: ResolvedAddr[]): Promise<void> {
+    const o = this.options;
+    if (o.bindToDevice !== '') throw unsupported('the bindToDevice option (SO_BINDTODEVICE)');
+    if (o.multicastInterfaceIndex !== 0 && addrs.some((a) => a.network === 'udp' && isMulticast(a.host))) {
+      throw unsupported('the multicastInterfaceIndex option');
+    }
+    this.lb = check(this.binding, this.binding.lbNew(LbPolicy[o.lb], this.loops.length));
+    for (const addr of addrs) {
+      if (addr.network === 'udp') {
+        let endpoint: UdpEndpoint | undefined;
+        const listener = await listenDatagram(addr, o, (msg, rinfo) => {
+          if (this.state === 'running') endpoint!.deliver(msg, rinfo);
+        });
+        endpoint = new UdpEndpoint(this, this.loops[0]!, listener.socket, listener.socketType, listener.addr);
+        // A failed send (no route, message too long) is reported here; UDP has no conn to close.
+        listener.socket.on('error', (err) => this.logger.warn(`${listener.addr}: ${err.message}`, err));
+        this.udpEndpoints.push(endpoint);
+        this.listeners.push(listener);
+      } else {
+        const listener: StreamListener = await listenStream(addr, o, (socket) => this.accept(socket, listener));
+        listener.server.on('error', (err) => this.logger.error(`${listener.addr}: accept failed: ${err.message}`, err));
+        this.listeners.push(listener);
+      }
+    }
+    this.addrs = this.listeners.map((l) => l.addr);
+  }
+
+  protected startLoops(): void {
+    // Nothing to start: the listeners accept from the moment they are bound, and nothing is
+    // accepted before this runs (bind, onBoot and this run without yielding to I/O in between).
+  }
+
+  protected async closeConnections(loopIndex?: number): Promise<void> {
+    if (loopIndex !== undefined) this.loops[loopIndex]?.closeAll();
+    else for (const loop of this.loops) loop.closeAll();
+  }
+
+  protected async closeListeners(): Promise<void> {
+    for (const endpoint of this.udpEndpoints) endpoint.detached = true;
+    const closing = this.listeners.map(closeListener);
+    // Accepted sockets are ending (onClose ran, bytes flushing); a peer that never reads must
+    // not hold run() forever.
+    const grace = setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, SHUTDOWN_FLUSH_MS);
+    await Promise.all(closing);
+    clearTimeout(grace);
+    this.listeners = [];
+    if (this.lb > 0) {
+      this.binding.release(this.lb);
+      this.lb = 0;
+    }
+  }
+
+  countConnections(): number {
+    return this.state === 'stopped' ? -1 : this.connectionCount;
+  }
+
+  dup(): number {
+    throw unsupported('engine.dup');
+  }
+
+  dupListener(network: Network, addr: string): number {
+    const found = this.listeners.some(
+      (l) => l.network === network && (l.addr === addr || l.addr === `${network}://${addr}` || (l.network === 'unix' && l.path === addr)),
+    );
+    if (!found) throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `no ${network} listener on ${addr}`);
+    throw unsupported('engine.dupListener');
+  }
+
+  // ---- connections --------------------------------------------------------------------------
+
+  private accept(socket: net.Socket, listener: StreamListener): void {
+    if (this.state !== 'running') {
+      socket.destroy();
+      return;
+    }
+    const remoteHost = socket.remoteAddress;
+    if (listener.network === 'tcp' && remoteHost === undefined) {
+      socket.destroy(); // reset before we saw it
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    let remote = 'unix://';
+    let local = listener.addr;
+    let source = '';
+    if (listener.network === 'tcp') {
+      source = hostPort(remoteHost!, socket.remotePort!);
+      remote = `tcp://${source}`;
+      local = `tcp://${hostPort(socket.localAddress!, socket.localPort!)}`;
+    }
+    // Only source-addr-hash reads the address: the others need not pay for the string.
+    let index = this.binding.lbNext(this.lb, this.hashesSource ? source : '');
+    if (index < 0) {
+      this.logger.error(`load balancer refused: ${this.binding.statusName(index)}; using loop 0`);
+      index = 0;
+    }
+    const conn = new StreamConn(this, this.loops[index]!, socket, listener.network, local, remote);
+    conn.open();
+  }
+
+  // ---- ConnOwner / LoopOwner ----------------------------------------------------------------
+
+  shutdownFromLoop(index: number): void {
+    void this.shutdown('action', index);
+  }
+
+  isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  loopCountChanged(index: number, delta: 1 | -1): void {
+    this.connectionCount += delta;
+    // Called from socket events: a refusal here is a zgnet bug to log, never an exception.
+    const result = this.lb > 0 ? this.binding.lbUpdate(this.lb, index, delta) : 0;
+    if (result < 0) this.logger.error(`load balancer update refused: ${this.binding.statusName(result)}`);
+  }
+}

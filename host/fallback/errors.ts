@@ -1,0 +1,52 @@
+/**
+ * The errors the fallback engine makes itself. System errors come from Node untouched
+ * (`ECONNRESET`, `EPIPE`, `EADDRINUSE` keep Node's `code`, `errno` and `syscall`).
+ */
+import { ErrorCode, ZgnetError, type SystemError } from '../errors.js';
+
+/** libuv's UV_EOF, the errno Node reports for end of stream. */
+const UV_EOF = -4095;
+
+/**
+ * gnet closes a connection whose peer sent FIN with `SyscallError("read", io.EOF)`; this is
+ * that error in Node's shape (libuv names it `EOF`).
+ */
+export function eofError(): SystemError {
+  const err = new Error('read EOF') as SystemError;
+  err.code = 'EOF';
+  err.errno = UV_EOF;
+  err.syscall = 'read';
+  return err;
+}
+
+/** Something gnet offers that Node's net/dgram hide (see the table in engine.ts). */
+export function unsupported(what: string): ZgnetError {
+  return new ZgnetError(ErrorCode.UNSUPPORTED_OP, `${what} is not available in wasm mode (node:net/node:dgram hide it)`);
+}
+
+/** What a UDP server connection or a stream connection cannot do at all, in either mode. */
+export function notForProtocol(what: string, network: string): ZgnetError {
+  return new ZgnetError(ErrorCode.UNSUPPORTED_OP, `${what} on a ${network} connection`);
+}
+
+export function connClosed(): ZgnetError {
+  return new ZgnetError(ErrorCode.CONN_CLOSED);
+}
+
+export function inShutdown(): ZgnetError {
+  return new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
+}
+
+/**
+ * A promise the caller may await or ignore: an ignored rejection (asyncWrite on a conn that
+ * closed meanwhile) must not become an unhandled rejection that kills the process.
+ */
+export function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/** The `invalid time duration` of gnet's keep-alive setters (they work in whole seconds). */
+export function invalidKeepAlive(detail: string): ZgnetError {
+  return new ZgnetError(ErrorCode.INVALID_ARGUMENT, `invalid time duration: ${detail}`);
+}

@@ -1,0 +1,148 @@
+/**
+ * Binding and closing the listeners: `net.Server` for TCP and Unix, `dgram.Socket` for UDP,
+ * with gnet's socket choices (reference §1.1): `tcp://:port` is one dual-stack IPv6 socket,
+ * `tcp6`/`udp6` are IPv6-only, UDP sockets get SO_BROADCAST, a Unix path is removed before
+ * bind and after close, the backlog is the kernel's somaxconn. Bind failures are Node's own
+ * errors (`code: 'EADDRINUSE'`, `errno`, `syscall`).
+ */
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+import type { ResolvedAddr } from '../address.js';
+import { formatAddr } from '../address.js';
+import type { ResolvedOptions } from '../options.js';
+
+export interface StreamListener {
+  readonly network: 'tcp' | 'unix';
+  readonly server: net.Server;
+  /** The bound address, `tcp://127.0.0.1:40123` or `unix:///tmp/x.sock`. */
+  readonly addr: string;
+  /** Unix socket path ('' for tcp). */
+  readonly path: string;
+}
+
+export interface DatagramListener {
+  readonly network: 'udp';
+  readonly socket: dgram.Socket;
+  readonly socketType: 'udp4' | 'udp6';
+  readonly addr: string;
+}
+
+export type Listener = StreamListener | DatagramListener;
+
+/** Linux's accept queue limit, as gnet reads it; Node's default (511) elsewhere. */
+const backlog: number = (() => {
+  try {
+    const value = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    return Number.isSafeInteger(value) && value > 0 ? value : 511;
+  } catch {
+    return 511;
+  }
+})();
+
+export async function listenStream(
+  addr: ResolvedAddr,
+  options: ResolvedOptions,
+  onConnection: (socket: net.Socket) => void,
+): Promise<StreamListener> {
+  const server = net.createServer({
+    // The engine ends the socket itself, after onClose and with queued bytes flushed.
+    allowHalfOpen: true,
+    noDelay: options.tcpNoDelay,
+    keepAlive: options.tcpKeepAliveMs > 0,
+    keepAliveInitialDelay: options.tcpKeepAliveMs,
+  });
+  server.on('connection', onConnection);
+  if (addr.network === 'unix') {
+    removeSocketFile(addr.path);
+    await bound(server, () => server.listen({ path: addr.path, backlog }));
+    return { network: 'unix', server, addr: formatAddr('unix', addr.path, 0), path: addr.path };
+  }
+  await bound(server, () => server.listen({ host: addr.host, port: addr.port, ipv6Only: addr.proto === 'tcp6', backlog }));
+  const info = server.address() as net.AddressInfo;
+  return { network: 'tcp', server, addr: formatAddr('tcp', info.address, info.port), path: '' };
+}
+
+/** Resolves once listening; rejects with the bind error (the server is then closed). */
+function bound(server: net.Server, listen: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error) => {
+      server.close();
+      reject(err);
+    };
+    server.once('error', fail);
+    server.once('listening', () => {
+      server.off('error', fail);
+      resolve();
+    });
+    listen();
+  });
+}
+
+export async function listenDatagram(
+  addr: ResolvedAddr,
+  options: ResolvedOptions,
+  onMessage: (msg: Buffer, rinfo: dgram.RemoteInfo) => void,
+): Promise<DatagramListener> {
+  // A wildcard without a family (udp://:port) is a dual-stack IPv6 socket, as for tcp.
+  const socketType = addr.family === 4 ? 'udp4' : 'udp6';
+  const socket = dgram.createSocket({
+    type: socketType,
+    reuseAddr: options.reuseAddr,
+    ipv6Only: addr.proto === 'udp6',
+    ...(options.socketRecvBuffer > 0 ? { recvBufferSize: options.socketRecvBuffer } : {}),
+    ...(options.socketSendBuffer > 0 ? { sendBufferSize: options.socketSendBuffer } : {}),
+  });
+  socket.on('message', onMessage);
+  await new Promise<void>((resolve, reject) => {
+    const fail = (err: Error) => {
+      socket.close();
+      reject(err);
+    };
+    socket.once('error', fail);
+    socket.bind({ address: addr.host, port: addr.port }, () => {
+      socket.off('error', fail);
+      resolve();
+    });
+  });
+  socket.setBroadcast(true);
+  if (isMulticast(addr.host)) socket.addMembership(addr.host);
+  const info = socket.address();
+  return { network: 'udp', socket, socketType, addr: formatAddr('udp', info.address, info.port) };
+}
+
+export function isMulticast(host: string): boolean {
+  if (net.isIPv4(host)) {
+    const first = Number(host.split('.')[0]);
+    return first >= 224 && first <= 239;
+  }
+  return net.isIPv6(host.replace(/%.*$/, '')) && /^ff/i.test(host);
+}
+
+/** Closes a listener; a stream listener resolves once its last connection has closed too. */
+export function closeListener(listener: Listener): Promise<void> {
+  if (listener.network === 'udp') {
+    return new Promise((resolve) => {
+      try {
+        listener.socket.close(() => resolve());
+      } catch {
+        resolve(); // already closed
+      }
+    });
+  }
+  return new Promise((resolve) => {
+    listener.server.close(() => {
+      if (listener.network === 'unix') removeSocketFile(listener.path);
+      resolve();
+    });
+  });
+}
+
+/** gnet removes the path before bind and after close; a directory there is left for bind to refuse. */
+function removeSocketFile(path: string): void {
+  try {
+    fs.rmSync(path, { force: true });
+  } catch {
+    // EISDIR or EACCES: listen() reports the real problem.
+  }
+}

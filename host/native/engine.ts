@@ -1,0 +1,281 @@
+/**
+ * The native engine: gnet's engine over the Zig event loops of zig-src/engine, driven from
+ * the JS thread (design A of shared/DESIGN.md). Lifecycle from EngineBase; here: binding
+ * (Zig sockets), starting the loops (poll watchers), closing, and the engine's methods.
+ */
+import type { EventHandler, Network } from '../api.js';
+import type { ResolvedAddr } from '../address.js';
+import { formatAddr, hostPort, parseProtoAddr } from '../address.js';
+import { statusError, type CoreBinding } from '../core/binding.js';
+import { bindingFor } from '../core/select.js';
+import { loadKoffi } from '../core/native-binding.js';
+import { ErrorCode, ZgnetError, systemError, type SystemError } from '../errors.js';
+import { EngineBase } from '../engine/base.js';
+import type { ResolvedOptions } from '../options.js';
+import { engineApi, NETWORK_IDS, SYSCALL_NAMES, type EngineApi } from './binding.js';
+import type { NativeConn } from './conn.js';
+import { NativeLoop } from './event-loop.js';
+
+/** How long shutdown waits for closed connections to hand their last bytes to the kernel. */
+const SHUTDOWN_DRAIN_MS = 3000;
+const REAP_INTERVAL_MS = 100;
+/** libuv's UV_EOF: the errno Node reports for end of stream. */
+const UV_EOF = -4095;
+
+const LB_IDS = { 'round-robin': 0, 'least-connections': 1, 'source-addr-hash': 2 } as const;
+
+interface ListenerInfo {
+  network: Network;
+  addr: string;
+  path: string;
+}
+
+export class NativeEngine extends EngineBase {
+  readonly mode = 'native' as const;
+  readonly api: EngineApi;
+  readonly binding: CoreBinding;
+  readonly koffi = loadKoffi();
+  handle = 0;
+  freed = false;
+  loops: NativeLoop[] = [];
+  connCount = 0;
+  listenerAddrs: string[] = [];
+  private listeners: ListenerInfo[] = [];
+  private dirtyLoops = new Set<NativeLoop>();
+  private reapTimer: NodeJS.Timeout | undefined;
+  private readonly systemStatus: number;
+
+  constructor(handler: EventHandler, options: ResolvedOptions) {
+    super(handler, options);
+    this.binding = bindingFor('native');
+    this.api = engineApi();
+    this.systemStatus = -16;
+    for (let code = -1; code > -1024; code--) {
+      const name = this.binding.statusName(code);
+      if (name === null) break;
+      if (name === 'ERR_SYSTEM') this.systemStatus = code;
+    }
+  }
+
+  // ---- errors -------------------------------------------------------------------------------
+
+  statusError(code: number): Error {
+    if (code === this.systemStatus) return systemError(this.api.lastErrno(), SYSCALL_NAMES[this.api.lastSyscall()] ?? 'syscall');
+    return statusError(this.binding, code);
+  }
+
+  check(result: number, _what: string): number {
+    if (result >= 0) return result;
+    throw this.statusError(result);
+  }
+
+  /** onClose's error for a connection Zig saw go: EOF (errno 0) or the failed syscall's errno. */
+  closeError(errno: number, syscall: number): Error {
+    if (errno === 0) {
+      const err = new Error('read EOF') as SystemError;
+      err.code = 'EOF';
+      err.errno = UV_EOF;
+      err.syscall = 'read';
+      return err;
+    }
+    return systemError(errno, SYSCALL_NAMES[syscall] ?? 'read');
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  protected async listen(addrs: ResolvedAddr[]): Promise<void> {
+    const o = this.options;
+    if (o.bindToDevice !== '' && process.platform !== 'linux') {
+      throw new ZgnetError(ErrorCode.UNSUPPORTED_OP, 'bindToDevice works on Linux only');
+    }
+    const values = new Int32Array(this.api.optionNames.length);
+    const seconds = (ms: number) => (ms > 0 ? Math.max(1, Math.floor(ms / 1000)) : 0);
+    const byName: Record<string, number> = {
+      loops_count: o.numEventLoop,
+      lb: LB_IDS[o.lb],
+      reuse_addr: o.reuseAddr ? 1 : 0,
+      reuse_port: o.reusePort ? 1 : 0,
+      read_buffer_cap: o.readBufferCap,
+      write_buffer_cap: o.writeBufferCap,
+      keep_alive_s: seconds(o.tcpKeepAliveMs),
+      keep_interval_s: seconds(o.tcpKeepIntervalMs),
+      keep_count: o.tcpKeepAliveMs > 0 ? o.tcpKeepCount : 0,
+      no_delay: o.tcpNoDelay ? 1 : 0,
+      recv_buffer: o.socketRecvBuffer,
+      send_buffer: o.socketSendBuffer,
+      edge_triggered: o.edgeTriggeredIO ? 1 : 0,
+      edge_chunk: Math.min(o.edgeTriggeredIOChunk, 0x7fffffff),
+    };
+    this.api.optionNames.forEach((name, i) => {
+      const v = byName[name];
+      if (v === undefined) throw new Error(`native option ${name} unknown to this host: rebuild`);
+      values[i] = v;
+    });
+    const device = Buffer.from(o.bindToDevice);
+    this.handle = this.check(this.api.engineNew(values, values.length, device.length > 0 ? device : null, device.length), 'engine');
+    for (const a of addrs) this.bind(a);
+    this.addrs = [...this.listenerAddrs];
+  }
+
+  private bind(a: ResolvedAddr): void {
+    const host = Buffer.from(a.network === 'unix' ? a.path : a.host);
+    const v6Only = a.proto === 'tcp6' || a.proto === 'udp6' ? 1 : 0;
+    const r = this.api.engineListen(this.handle, NETWORK_IDS[a.network], host, host.length, a.port, v6Only);
+    if (r < 0) {
+      const err = this.statusError(r) as Error & { address?: string; port?: number };
+      if (a.network !== 'unix') {
+        err.address = a.host;
+        err.port = a.port;
+      }
+      throw err;
+    }
+    const text = Buffer.allocUnsafe(256);
+    const n = this.check(this.api.listenerAddr(this.handle, r, text, text.length), 'address');
+    const bound = text.toString('latin1', 0, n);
+    const addr = a.network === 'unix' ? formatAddr('unix', a.path, 0) : `${a.network}://${bound}`;
+    this.listenerAddrs.push(addr);
+    this.listeners.push({ network: a.network, addr, path: a.path });
+  }
+
+  protected startLoops(): void {
+    for (let i = 0; i < this.options.numEventLoop; i++) this.loops.push(new NativeLoop(this, i, this.options.readBufferCap));
+    this.check(this.api.engineStart(this.handle), 'start');
+    for (const loop of this.loops) loop.startPolling();
+  }
+
+  protected async closeConnections(loopIndex?: number): Promise<void> {
+    const loops = loopIndex === undefined ? this.loops : this.loops.filter((l) => l.index === loopIndex);
+    for (const loop of loops) {
+      for (const conn of loop.openConns()) loop.runTask(() => loop.closeConn(conn, null));
+    }
+    this.flushAll();
+  }
+
+  protected async closeListeners(): Promise<void> {
+    if (this.handle === 0) return;
+    this.flushAll();
+    // Connections closed with bytes left keep writing while the loops still poll (bounded).
+    const deadline = Date.now() + SHUTDOWN_DRAIN_MS;
+    while (this.loops.length > 0 && this.reapAll() > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const loop of this.loops) loop.stopPolling();
+    if (this.reapTimer) clearInterval(this.reapTimer);
+    this.reapTimer = undefined;
+    this.api.engineFree(this.handle);
+    this.freed = true;
+    this.handle = 0;
+  }
+
+  isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  shutdownFromLoop(index: number): void {
+    void this.shutdown('action', index);
+  }
+
+  acceptFailed(errno: number): void {
+    const err = new ZgnetError(ErrorCode.ACCEPT_SOCKET, systemError(errno, 'accept').message);
+    this.logger.error(err.message, err);
+    void this.shutdown('stop');
+  }
+
+  // ---- batches ------------------------------------------------------------------------------
+
+  markDirty(loop: NativeLoop): void {
+    this.dirtyLoops.add(loop);
+  }
+
+  flushAll(): void {
+    if (this.dirtyLoops.size === 0 || this.freed) return;
+    for (const loop of this.dirtyLoops) loop.flushCommands();
+    this.dirtyLoops.clear();
+  }
+
+  private reapAll(): number {
+    if (this.freed) return 0;
+    let draining = 0;
+    for (const loop of this.loops) draining += Math.max(0, this.api.reap(this.handle, loop.index));
+    return draining;
+  }
+
+  watchDraining(): void {
+    if (this.reapTimer !== undefined) return;
+    this.reapTimer = setInterval(() => {
+      if (this.reapAll() === 0) {
+        clearInterval(this.reapTimer);
+        this.reapTimer = undefined;
+      }
+    }, REAP_INTERVAL_MS);
+  }
+
+  // ---- Engine -------------------------------------------------------------------------------
+
+  countConnections(): number {
+    return this.state === 'stopped' ? -1 : this.connCount;
+  }
+
+  private ensureListening(): void {
+    if (this.state === 'stopped' || this.freed) throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
+    if (this.handle === 0) throw new ZgnetError(ErrorCode.EMPTY_ENGINE);
+  }
+
+  dup(): number {
+    this.ensureListening();
+    if (this.listeners.length !== 1) throw new ZgnetError(ErrorCode.UNSUPPORTED_OP, 'dup() with several listeners: use dupListener()');
+    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, 0), 'listener')), 'dup');
+  }
+
+  dupListener(network: Network, addr: string): number {
+    this.ensureListening();
+    const index = this.listeners.findIndex(
+      (l) => l.network === network && (l.addr === addr || l.addr === `${network}://${addr}` || (l.network === 'unix' && l.path === addr)),
+    );
+    if (index < 0) throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `no ${network} listener on ${addr}`);
+    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, index), 'listener')), 'dup');
+  }
+
+  loopListenerFd(loopIndex: number, listener: number): number {
+    return this.check(this.api.loopListenerFd(this.handle, loopIndex, listener), 'listener');
+  }
+
+  /** Listener `i` of every loop serves the engine's address `i`. */
+  loopListenerSpec(_loopIndex: number, listener: number): number {
+    return listener;
+  }
+
+  unixAddrOf(_conn: NativeConn): string {
+    return this.listeners.find((l) => l.network === 'unix')?.addr ?? 'unix://';
+  }
+
+  /** `udp://host:port` of a raw sockaddr (sockaddr_in / sockaddr_in6 as the OS lays them out). */
+  formatSockaddr(raw: Uint8Array): string {
+    const view = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+    const port = view.readUInt16BE(2);
+    if (raw.length >= 28) {
+      const parts: string[] = [];
+      for (let i = 0; i < 8; i++) parts.push(view.readUInt16BE(8 + i * 2).toString(16));
+      const host = parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+      return `udp://${hostPort(host, port)}`;
+    }
+    return `udp://${raw[4]}.${raw[5]}.${raw[6]}.${raw[7]}:${port}`;
+  }
+
+  /** UDP sendTo: `udp://host:port` (or `host:port`) with an IP literal. */
+  sendTo(fd: number, data: Uint8Array | string, addr: string): number {
+    let host: string;
+    let port: number;
+    try {
+      const parsed = parseProtoAddr(addr.includes('://') ? addr : `udp://${addr}`);
+      if (parsed.network !== 'udp') throw new Error('not udp');
+      host = parsed.host;
+      port = parsed.port;
+    } catch {
+      throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, JSON.stringify(addr));
+    }
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const hostBytes = Buffer.from(host);
+    return this.check(this.api.udpSendto(fd, bytes, bytes.length, hostBytes, hostBytes.length, port), 'sendto');
+  }
+}

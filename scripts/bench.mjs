@@ -1,0 +1,558 @@
+// `npm run bench`: zgnet measured the way gnet measures itself, side by side with what a Node
+// user would otherwise pick, in one run. Echo ping-pong through bench/tools/loadgen.c (TCP, UDP,
+// Unix), HTTP plaintext through wrk, idle memory with 10,000 connections, and the codec micro
+// benchmark. Writes bench/results/latest.md and latest.svg (raw numbers: bench/results/raw/).
+//
+//   npm run bench                  quick (under 3 minutes): TCP 64 B × 8/64/500 and 4 KiB × 64, UDP 64 B;
+//                                  2 s per run, 3 rounds; zgnet native/wasm, node:net|dgram, C epoll
+//   npm run bench -- --full        the whole matrix (about 20 minutes)
+//   options: --only REGEX (case ids, e.g. 'tcp-64B|http'), --servers zgnet-native,net,...,
+//            --rounds N, --duration S, --warmup S, --loops N (zgnet event loops), --spin,
+//            --no-build, --no-micro, --time-limit S, --out DIR, --list, --help,
+//            --render FILE.json (rewrite latest.md/.svg from a raw result file, measuring nothing)
+//
+// Rules it keeps: network only on 127.0.0.1 and unix sockets under os.tmpdir(); every server
+// runs in its own process group and is killed at the end, even on failure or Ctrl-C; every wait
+// is bounded. Server and load generator are pinned to different CPUs with taskset.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { root, zigEnv, zigPath } from './zig.mjs';
+import { echoCompetitors, httpCompetitors, listenAddr, loadgenAddr } from '../bench/lib/competitors.mjs';
+import {
+  cpuPlan, cpuSampler, delay, installExitHooks, now, reasonFrom, resetPeakRss, runBounded, startServer, stopServer,
+  treeCpuSeconds, treeMemKb, which, wrap,
+} from '../bench/lib/proc.mjs';
+import { markdown, median, svg } from '../bench/lib/report.mjs';
+
+// ---------------------------------------------------------------------------------- options
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
+};
+if (flag('help')) {
+  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
+  process.exit(0);
+}
+const full = flag('full');
+const profile = full ? 'full' : 'quick';
+const rounds = Number(opt('rounds', '3'));
+const duration = Number(opt('duration', full ? '5' : '2'));
+const warmupFirst = Number(opt('warmup', full ? '1' : '0.5'));
+const warmupLater = Math.min(warmupFirst, full ? 0.5 : 0.1);
+const spin = flag('spin');
+const outDir = path.resolve(opt('out', path.join(root, 'bench', 'results')));
+const only = opt('only', null) ? new RegExp(opt('only')) : null;
+const serverFilter = opt('servers', null)?.split(',');
+const timeLimitS = Number(opt('time-limit', full ? '3600' : '175'));
+const plan = cpuPlan();
+const loops = Number(opt('loops', String(Math.max(1, plan.serverCpus))));
+const HTTP_CONNS = Number(opt('http-conns', '256'));
+const PIPELINE_DEPTH = 16;
+const IDLE_CONNS = Number(opt('idle-conns', '10000'));
+
+const LOADGEN = path.join(root, 'zig-out', 'bin', 'zgnet-loadgen');
+const started = now();
+const deadline = started + timeLimitS * 1000;
+const outOfTime = () => now() > deadline;
+const notes = [];
+
+// ---------------------------------------------------------------------------------- cases
+const sizeLabel = (s) => (s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
+const sizeId = (s) => (s >= 1024 ? `${s / 1024}KiB` : `${s}B`);
+function echoCase(proto, size, conns) {
+  const who = proto === 'udp' ? 'sockets' : 'conns';
+  return {
+    id: `${proto}-${sizeId(size)}-${conns}`,
+    kind: 'echo',
+    proto,
+    size,
+    conns,
+    label: `${proto.toUpperCase()} ${sizeLabel(size)} · ${conns} ${who}`,
+    short: `${proto.toUpperCase()} ${sizeLabel(size)} · ×${conns}`,
+  };
+}
+const quickCases = [echoCase('tcp', 64, 8), echoCase('tcp', 64, 64), echoCase('tcp', 64, 500), echoCase('tcp', 4096, 64), echoCase('udp', 64, 64)];
+const fullCases = [
+  ...[64, 512, 4096].flatMap((s) => [8, 64, 500].map((c) => echoCase('tcp', s, c))),
+  echoCase('udp', 64, 64),
+  echoCase('udp', 512, 64),
+  echoCase('unix', 512, 64),
+  { id: 'http-plaintext', kind: 'http', proto: 'http', pipeline: 1, label: `HTTP plaintext · ${HTTP_CONNS} conns`, short: 'HTTP · no pipelining' },
+  { id: 'http-pipeline16', kind: 'http', proto: 'http', pipeline: PIPELINE_DEPTH, label: `HTTP plaintext, pipelined ×${PIPELINE_DEPTH} · ${HTTP_CONNS} conns`, short: `HTTP · pipelined ×${PIPELINE_DEPTH}` },
+  { id: 'idle-10k', kind: 'idle', proto: 'tcp', label: `idle memory, ${IDLE_CONNS.toLocaleString('en-US')} connections` },
+];
+// --only picks from the whole matrix (every quick case is in it too)
+const cases = only ? fullCases.filter((c) => only.test(c.id)) : full ? fullCases : quickCases;
+if (flag('list')) {
+  for (const c of cases) console.log(`${c.id.padEnd(18)} ${c.label}`);
+  process.exit(0);
+}
+const runMicro = !flag('no-micro') && (!only || only.test('micro'));
+
+// ---------------------------------------------------------------------------------- build
+function rel(p) {
+  return path.relative(root, p);
+}
+
+/** zig build <args>, bounded; returns an error text or null. */
+function zigBuild(buildArgs, what) {
+  let zig;
+  try {
+    zig = zigPath();
+  } catch (err) {
+    return err.message;
+  }
+  const t = Date.now();
+  const r = spawnSync(zig, buildArgs, { cwd: root, env: zigEnv(), encoding: 'utf8', timeout: 600_000 });
+  if (r.error) return `${what}: ${r.error.message}`;
+  if (r.status !== 0) return `${what} failed: ${reasonFrom(`${r.stderr}`, `exit ${r.status}`)}`;
+  console.log(`bench: ${what}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  return null;
+}
+
+function build() {
+  if (flag('no-build')) return;
+  // Zig's cache makes these no-ops when nothing changed; they also make sure the engine we
+  // measure is ReleaseFast, not a Debug build someone left in zig-out.
+  const toolsErr = zigBuild(['build', 'bench-tools'], 'zig build bench-tools');
+  if (toolsErr) notes.push(`${toolsErr}${fs.existsSync(LOADGEN) ? ' (measured with the tools already in zig-out/bin)' : ''}`);
+  const libErr = zigBuild(['build', '-Doptimize=ReleaseFast', '-Dcpu=baseline'], 'zig build -Doptimize=ReleaseFast');
+  if (libErr) notes.push(`${libErr} (the zgnet engines use the artifacts already in zig-out, if any)`);
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const t = Date.now();
+  const r = spawnSync(process.execPath, [tsc, '-p', root], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  const errors = (r.stdout.match(/error TS\d+/g) ?? []).length;
+  console.log(`bench: tsc: ${((Date.now() - t) / 1000).toFixed(1)} s${errors ? ` (${errors} type errors, emitted anyway)` : ''}`);
+  const mine = r.stdout.split('\n').filter((l) => /^(bench|examples)\//.test(l));
+  if (mine.length) notes.push(`tsc: ${mine[0]}`);
+}
+
+// ---------------------------------------------------------------------------------- machine
+function machine() {
+  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
+  const git = (a) => spawnSync('git', a, { cwd: root, encoding: 'utf8' });
+  const head = git(['rev-parse', '--short', 'HEAD']).stdout?.trim() || 'unknown';
+  const dirty = (git(['status', '--porcelain', '--untracked-files=no']).stdout ?? '').trim() !== '';
+  return {
+    profile,
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    cpu,
+    cores: os.availableParallelism(),
+    memGiB: (os.totalmem() / 2 ** 30).toFixed(1),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    commit: `${head}${dirty ? ' + uncommitted changes' : ''}`,
+    loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    pinning: plan.note,
+    rounds,
+    method:
+      `${rounds} rounds per case, competitors alternating within each round (order rotated each round); ` +
+      `${duration} s measured per run after ${warmupFirst} s warm-up (${warmupLater} s in later rounds: servers stay up for all cases of a protocol); ` +
+      `ratios are per-round paired ratios to the baseline, median; server CPU from /proc/PID/stat over the measured window; peak RSS = VmHWM, reset per case; zgnet event loops: ${loops}`,
+    command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------- servers
+const env = { ...process.env };
+delete env.ZGNET_MODE; // each zgnet server names its mode; nothing may override it
+
+async function launch(comp, proto, { nofile = 0 } = {}) {
+  for (const f of comp.needs ?? []) if (!fs.existsSync(f)) return { na: `${rel(f)} missing (build failed?)` };
+  const requested = listenAddr(proto === 'http' ? 'tcp' : proto, comp.id);
+  const argv = wrap(comp.argv({ proto: proto === 'http' ? 'tcp' : proto, addr: requested }), { cpus: plan.server, nofile });
+  try {
+    const server = await startServer(argv, { cwd: root, env, label: comp.id });
+    return { server, requested, addr: loadgenAddr(server.line, proto === 'http' ? 'tcp' : proto, requested) };
+  } catch (err) {
+    return { na: err.message };
+  }
+}
+
+async function stop(comp, s, where) {
+  if (!s?.server) return;
+  const how = await stopServer(s.server);
+  if (!how.clean) notes.push(`${comp.label} (${where}): ${how.how}`);
+  if (s.requested?.startsWith('/')) fs.rmSync(s.requested, { force: true });
+}
+
+function rotate(list, k) {
+  const n = list.length;
+  return list.map((_, i) => list[(i + k) % n]);
+}
+
+function fmtRate(x) {
+  return x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(1)} k`;
+}
+
+// ---------------------------------------------------------------------------------- echo
+async function loadgenRun(kase, s, comp, warmup) {
+  const lg = [LOADGEN, '--proto', kase.proto, '--addr', s.addr, '-c', String(kase.conns), '-s', String(kase.size), '-d', String(duration), '--warmup', String(warmup), '--server-pid', String(s.server.pid)];
+  if (spin) lg.push('--spin');
+  const sampler = comp.multiProcess ? cpuSampler(s.server.pid) : null;
+  const r = await runBounded(wrap(lg, { cpus: plan.client }), { cwd: root, timeoutMs: (duration + warmup + 25) * 1000 });
+  const tEnd = now();
+  sampler?.stop();
+  const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
+  let j = null;
+  try {
+    j = line ? JSON.parse(line) : null;
+  } catch {}
+  const died = s.server.exited ? `server exited (${s.server.exited.signal ?? `exit ${s.server.exited.code}`}): ${reasonFrom(s.server.stderr(), 'no output')}` : null;
+  if (r.timedOut) return { ok: false, reason: died ?? `load generator timed out after ${(duration + warmup + 25).toFixed(0)} s` };
+  if (!j) return { ok: false, reason: died ?? `load generator failed (exit ${r.code}): ${reasonFrom(r.stderr, 'no output')}` };
+  if (r.code !== 0 || j.errors > 0 || j.connect_failures > 0) {
+    const why = j.errors > 0 ? `${j.errors} echo errors` : j.connect_failures > 0 ? `${j.connect_failures} of ${kase.conns} connections failed` : `exit ${r.code}`;
+    return { ok: false, reason: died ?? `${why}: ${reasonFrom(r.stderr, '')}` };
+  }
+  let cpuPerM = j.server_cpu_s_per_mmsg ?? null;
+  if (sampler && j.msgs > 0) {
+    // the window ended just before the load generator exited (its drain takes milliseconds)
+    const cpu = sampler.cpuBetween(tEnd - j.seconds * 1000, tEnd);
+    cpuPerM = cpu === null ? null : cpu / (j.msgs / 1e6);
+  }
+  return { ok: true, rate: j.msgs_per_sec, p50: j.p50_us, p99: j.p99_us, cpuPerM, lost: j.lost ?? 0, raw: j };
+}
+
+function summarize(kase, rows, baseId) {
+  const base = rows.find((r) => r.comp.id === baseId);
+  for (const r of rows) {
+    const ok = r.rounds.filter((x) => x.ok);
+    r.isBaseline = r.comp.id === baseId;
+    if (r.status === 'skipped' && ok.length === 0) continue;
+    if (ok.length === 0) {
+      r.status = 'na';
+      r.reason = r.reason ?? r.rounds.find((x) => !x.ok)?.reason ?? 'not run';
+      continue;
+    }
+    r.status = 'ok';
+    const failed = r.rounds.filter((x) => !x.ok);
+    if (failed.length) r.notes.push(`${failed.length} of ${r.rounds.length} rounds failed: ${failed[0].reason}`);
+    const lost = ok.reduce((a, x) => a + (x.lost ?? 0), 0);
+    if (lost) r.notes.push(`${lost} datagrams lost`);
+    r.median = {
+      rate: median(ok.map((x) => x.rate)),
+      p50: median(ok.map((x) => x.p50)),
+      p99: median(ok.map((x) => x.p99)),
+      cpuPerM: median(ok.map((x) => x.cpuPerM)),
+    };
+    r.cpuApprox = Boolean(r.comp.multiProcess);
+    const paired = [];
+    for (let i = 0; i < r.rounds.length; i++) {
+      const a = r.rounds[i];
+      const b = base?.rounds[i];
+      if (a?.ok && b?.ok) paired.push(a.rate / b.rate);
+    }
+    r.ratio = r.isBaseline ? 1 : median(paired);
+  }
+  if (base && base.status !== 'ok') for (const r of rows) if (r.status === 'ok' && !r.isBaseline) r.notes.push(`no ratio: baseline ${base.status}`);
+}
+
+async function runEchoGroup(proto, group, comps) {
+  const baseId = comps.find((c) => c.baseline?.includes(proto))?.id;
+  const servers = new Map();
+  const restarts = new Map();
+  const out = [];
+  try {
+    for (const comp of comps) {
+      const s = await launch(comp, proto);
+      servers.set(comp.id, s);
+      console.log(`bench: ${proto} ${comp.label}: ${s.na ? `n/a (${s.na})` : `listening ${s.addr} (pid ${s.server.pid})`}`);
+    }
+    for (const kase of group) {
+      const rows = comps.map((comp) => ({ comp, status: 'pending', reason: null, rounds: [], notes: [], rssMiB: null }));
+      for (const comp of comps) {
+        const s = servers.get(comp.id);
+        if (s?.server && !s.server.exited && !resetPeakRss(s.server.pid)) notes.push(`cannot reset VmHWM of ${comp.label}: peak RSS covers earlier cases too`);
+      }
+      for (let round = 0; round < rounds; round++) {
+        for (const comp of rotate(comps, round)) {
+          const row = rows.find((r) => r.comp.id === comp.id);
+          let s = servers.get(comp.id);
+          if (outOfTime()) {
+            row.rounds.push({ ok: false, reason: 'time limit' });
+            if (row.rounds.every((x) => !x.ok)) {
+              row.status = 'skipped';
+              row.reason = `time limit of ${timeLimitS} s reached`;
+            }
+            continue;
+          }
+          if (s.server?.exited && (restarts.get(comp.id) ?? 0) < 2) {
+            restarts.set(comp.id, (restarts.get(comp.id) ?? 0) + 1);
+            const died = `server had exited (${s.server.exited.signal ?? `exit ${s.server.exited.code}`}): ${reasonFrom(s.server.stderr(), 'no output')}`;
+            notes.push(`${comp.label} (${kase.id}): ${died}; restarted`);
+            s = await launch(comp, proto);
+            if (s.na) s.na = `${died}; restart failed: ${s.na}`;
+            servers.set(comp.id, s);
+          }
+          if (s.na || s.server.exited) {
+            row.rounds.push({ ok: false, reason: s.na ?? `server exited: ${reasonFrom(s.server.stderr(), 'no output')}` });
+            continue;
+          }
+          const res = await loadgenRun(kase, s, comp, round === 0 ? warmupFirst : warmupLater);
+          row.rounds.push(res);
+          console.log(
+            `  ${kase.label.padEnd(26)} round ${round + 1}/${rounds} ${comp.label.padEnd(18)} ` +
+              (res.ok ? `${fmtRate(res.rate).padStart(9)} msgs/s  p50 ${res.p50.toFixed(0)} µs  p99 ${res.p99.toFixed(0)} µs  cpu ${res.cpuPerM?.toFixed(2) ?? '—'} s/M` : `failed: ${res.reason}`),
+          );
+        }
+      }
+      for (const row of rows) {
+        const s = servers.get(row.comp.id);
+        if (s?.server && !s.server.exited) {
+          const kb = treeMemKb(s.server.pid, 'VmHWM');
+          row.rssMiB = kb === null ? null : kb / 1024;
+        }
+      }
+      summarize(kase, rows, baseId);
+      out.push({ case: kase, rows });
+    }
+  } finally {
+    for (const comp of comps) await stop(comp, servers.get(comp.id), proto);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------- http
+function ensureWrk() {
+  if (which('wrk')) return null;
+  if (process.getuid?.() !== 0 || !which('apt-get')) return 'wrk not installed (install the Debian package wrk)';
+  console.log('bench: installing wrk (apt-get install -y wrk)');
+  let r = spawnSync('apt-get', ['install', '-y', 'wrk'], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update'], { encoding: 'utf8', timeout: 300_000 });
+    r = spawnSync('apt-get', ['install', '-y', 'wrk'], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  return which('wrk') ? null : `wrk could not be installed: ${reasonFrom(`${r.stderr}`, `exit ${r.status}`)}`;
+}
+
+function wrkTime(text) {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!m) return null;
+  return Number(m[1]) * { us: 1, ms: 1e3, s: 1e6, m: 60e6 }[m[2]];
+}
+
+async function wrkRun(kase, s, seconds) {
+  const url = `http://${s.addr}/plaintext`;
+  const w = ['wrk', '-t', '1', '-c', String(HTTP_CONNS), '-d', `${seconds}s`, '--timeout', '8', '--latency'];
+  if (kase.pipeline > 1) w.push('-s', path.join(root, 'bench', 'pipeline.lua'), url, '--', String(kase.pipeline));
+  else w.push(url);
+  const cpu0 = treeCpuSeconds(s.server.pid);
+  const r = await runBounded(wrap(w, { cpus: plan.client }), { cwd: root, timeoutMs: (seconds + 30) * 1000 });
+  const cpu1 = treeCpuSeconds(s.server.pid);
+  const died = s.server.exited ? `server exited: ${reasonFrom(s.server.stderr(), 'no output')}` : null;
+  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(r.stdout);
+  const total = /^\s*(\d+) requests in/m.exec(r.stdout);
+  if (r.timedOut || !rps || !total) return { ok: false, reason: died ?? `wrk failed (exit ${r.code}): ${reasonFrom(`${r.stderr}\n${r.stdout}`, 'no output')}` };
+  const requests = Number(total[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  if (requests === 0) return { ok: false, reason: died ?? 'no request completed' };
+  if (non2xx > 0) return { ok: false, reason: `${non2xx} responses were not 2xx` };
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout);
+  // wrk prints 0.00us for a percentile it lost track of (seen with pipelining): unknown, not 0
+  const pct = (p) => wrkTime(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(r.stdout)?.[1] ?? '') || null;
+  return {
+    ok: true,
+    rate: Number(rps[1]),
+    p50: pct(50),
+    p99: pct(99),
+    cpuPerM: (cpu1 - cpu0) / (requests / 1e6),
+    socketErrors: sock ? sock.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0,
+    socketErrorText: sock?.[0],
+  };
+}
+
+async function runHttpGroup(group, comps) {
+  const wrkErr = ensureWrk();
+  const servers = new Map();
+  const out = [];
+  try {
+    for (const comp of comps) {
+      const s = wrkErr ? { na: wrkErr } : await launch(comp, 'http');
+      servers.set(comp.id, s);
+      console.log(`bench: http ${comp.label}: ${s.na ? `n/a (${s.na})` : `listening ${s.addr} (pid ${s.server.pid})`}`);
+    }
+    for (const kase of group) {
+      const rows = comps.map((comp) => ({ comp, status: 'pending', reason: null, rounds: [], notes: [], rssMiB: null }));
+      for (const comp of comps) {
+        const s = servers.get(comp.id);
+        if (s?.server && !s.server.exited) resetPeakRss(s.server.pid);
+      }
+      for (let round = 0; round < rounds; round++) {
+        for (const comp of rotate(comps, round)) {
+          const row = rows.find((r) => r.comp.id === comp.id);
+          const s = servers.get(comp.id);
+          if (outOfTime()) {
+            row.rounds.push({ ok: false, reason: 'time limit' });
+            row.status = 'skipped';
+            row.reason = `time limit of ${timeLimitS} s reached`;
+            continue;
+          }
+          if (s.na || s.server.exited) {
+            row.rounds.push({ ok: false, reason: s.na ?? `server exited: ${reasonFrom(s.server.stderr(), 'no output')}` });
+            continue;
+          }
+          if (round === 0) await wrkRun(kase, s, 1); // warm-up, discarded
+          const res = await wrkRun(kase, s, Math.max(1, Math.round(duration)));
+          row.rounds.push(res);
+          if (res.ok && res.socketErrors) row.notes.push(`round ${round + 1}: ${res.socketErrorText}`);
+          console.log(
+            `  ${kase.short.padEnd(26)} round ${round + 1}/${rounds} ${comp.label.padEnd(20)} ` +
+              (res.ok ? `${fmtRate(res.rate).padStart(9)} req/s  cpu ${res.cpuPerM.toFixed(2)} s/M` : `failed: ${res.reason}`),
+          );
+        }
+      }
+      for (const row of rows) {
+        const s = servers.get(row.comp.id);
+        if (s?.server && !s.server.exited) row.rssMiB = (treeMemKb(s.server.pid, 'VmHWM') ?? 0) / 1024;
+      }
+      summarize(kase, rows, 'node-http');
+      out.push({ case: kase, rows });
+    }
+  } finally {
+    for (const comp of comps) await stop(comp, servers.get(comp.id), 'http');
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------- idle memory
+async function runIdle(comps) {
+  const NOFILE = IDLE_CONNS + 4096;
+  const rows = [];
+  for (const comp of comps) {
+    const row = { comp, status: 'na', reason: null, notes: [] };
+    rows.push(row);
+    if (outOfTime()) {
+      row.status = 'skipped';
+      row.reason = 'time limit';
+      continue;
+    }
+    const s = await launch(comp, 'tcp', { nofile: NOFILE });
+    if (s.na) {
+      row.reason = s.na;
+      console.log(`bench: idle ${comp.label}: n/a (${s.na})`);
+      continue;
+    }
+    let client = null;
+    try {
+      await delay(1000);
+      const baseKb = treeMemKb(s.server.pid, 'VmRSS');
+      const idleClient = path.join(root, 'bench', 'lib', 'idle-client.mjs');
+      const argv = wrap([process.execPath, idleClient, '--addr', s.addr, '--conns', String(IDLE_CONNS), '--timeout-s', '60'], { cpus: plan.client, nofile: NOFILE });
+      try {
+        client = await startServer(argv, { cwd: root, env, readyMs: 90_000, label: 'idle-client', readyRe: /^ready (\d+) (\d+)(.*)$/m });
+      } catch (err) {
+        row.reason = `idle client: ${err.message}`;
+        continue;
+      }
+      const established = Number(client.match[1]);
+      const failed = Number(client.match[2]);
+      await delay(1500);
+      if (s.server.exited) {
+        row.reason = `server exited with ${established} connections: ${reasonFrom(s.server.stderr(), 'no output')}`;
+        continue;
+      }
+      const loadedKb = treeMemKb(s.server.pid, 'VmRSS');
+      if (failed > 0 || established < IDLE_CONNS) {
+        row.reason = `${established} of ${IDLE_CONNS} connections held (${failed} failed)${client.match[3] ? `,${client.match[3]}` : ''}: ${reasonFrom(client.stderr(), '')}`;
+        continue;
+      }
+      Object.assign(row, { status: 'ok', conns: established, baseKb, loadedKb, perConnBytes: ((loadedKb - baseKb) * 1024) / established });
+      console.log(`  idle ${comp.label.padEnd(18)} ${(baseKb / 1024).toFixed(1)} MiB -> ${(loadedKb / 1024).toFixed(1)} MiB with ${established} connections: ${row.perConnBytes.toFixed(0)} B each`);
+    } finally {
+      // the server goes first, so TIME_WAIT lands on its port and not on the client's ephemeral ones
+      await stop(comp, s, 'idle');
+      if (client) await stopServer(client, 5000);
+    }
+  }
+  const base = rows.find((r) => r.comp.id === 'net');
+  for (const r of rows) {
+    r.isBaseline = r.comp.id === 'net';
+    if (r.status === 'ok' && base?.status === 'ok') r.ratio = r.perConnBytes / base.perConnBytes;
+  }
+  return {
+    rows,
+    note:
+      `Server RSS (VmRSS, summed over its processes) once started, and again with ${IDLE_CONNS.toLocaleString('en-US')} loopback connections ` +
+      'held open after one 1-byte echo each; per connection = the difference / connections (lower is better; ratio to node:net).',
+  };
+}
+
+// ---------------------------------------------------------------------------------- micro
+async function runMicroBench() {
+  const script = path.join(root, 'dist', 'bench', 'micro', 'codec-decode.js');
+  if (!fs.existsSync(script)) return { ok: false, reason: `${rel(script)} missing` };
+  const frames = 1_000_000;
+  console.log(`bench: codec micro benchmark (${frames.toLocaleString('en-US')} frames)`);
+  const r = await runBounded(wrap([process.execPath, script, '--frames', String(frames)], { cpus: plan.server }), { cwd: root, env, timeoutMs: 240_000 });
+  if (r.code !== 0 || r.timedOut) return { ok: false, reason: r.timedOut ? 'timed out' : reasonFrom(r.stderr, `exit ${r.code}`) };
+  const i = r.stdout.indexOf('\ndecode ');
+  const text = (i >= 0 ? r.stdout.slice(i + 1) : r.stdout).trim();
+  return { ok: true, text };
+}
+
+// ---------------------------------------------------------------------------------- main
+function writeReport(results) {
+  fs.mkdirSync(outDir, { recursive: true });
+  const md = markdown(results);
+  fs.writeFileSync(path.join(outDir, 'latest.md'), md);
+  fs.writeFileSync(path.join(outDir, 'latest.svg'), svg(results));
+  return md;
+}
+
+async function main() {
+  if (opt('render', null)) {
+    writeReport(JSON.parse(fs.readFileSync(opt('render'), 'utf8')));
+    console.log(`bench: wrote ${rel(path.join(outDir, 'latest.md'))} and latest.svg from ${opt('render')}`);
+    return;
+  }
+  installExitHooks();
+  console.log(`bench: ${profile} run; ${plan.note}`);
+  build();
+  if (!fs.existsSync(LOADGEN)) {
+    console.error(`bench: ${rel(LOADGEN)} is missing and could not be built; nothing to measure with`);
+    process.exit(1);
+  }
+  const meta = machine();
+  const results = { meta, echo: [], http: [], idle: null, micro: null, notes };
+  const pick = (list) => (serverFilter ? list.filter((c) => serverFilter.includes(c.id)) : list);
+
+  if (runMicro) results.micro = await runMicroBench();
+  // quick: node:cluster only in the full run (on this 2-core machine its workers share the one server CPU anyway)
+  const echoComps = pick(echoCompetitors(root, { loops })).filter((c) => full || serverFilter || only || c.id !== 'net-cluster');
+  for (const proto of ['tcp', 'udp', 'unix']) {
+    const group = cases.filter((c) => c.kind === 'echo' && c.proto === proto).sort((a, b) => a.conns - b.conns || a.size - b.size);
+    if (group.length === 0) continue;
+    const comps = echoComps.filter((c) => c.protos.includes(proto));
+    results.echo.push(...(await runEchoGroup(proto, group, comps)));
+  }
+  // keep the report in the case order of the matrix
+  results.echo.sort((a, b) => cases.indexOf(a.case) - cases.indexOf(b.case));
+
+  const httpGroup = cases.filter((c) => c.kind === 'http');
+  if (httpGroup.length) {
+    results.httpNote =
+      `\`wrk -t1 -c${HTTP_CONNS} -d${Math.max(1, Math.round(duration))}s --timeout 8 --latency\` against GET /plaintext ` +
+      `(pipelined: \`-s bench/pipeline.lua -- ${PIPELINE_DEPTH}\`, as gnet's bench-http.sh), 1 s warm-up first. ` +
+      'zgnet runs examples/http-server.ts; the minimal net server is bench/servers/net-http.mjs. Latency percentiles are per wrk request (a pipelined batch counts once).';
+    results.http = await runHttpGroup(httpGroup, pick(httpCompetitors(root, { loops })));
+  }
+  if (cases.some((c) => c.kind === 'idle')) {
+    results.idle = await runIdle(pick(echoCompetitors(root, { loops })).filter((c) => ['zgnet-native', 'zgnet-wasm', 'net', 'c-epoll'].includes(c.id)));
+  }
+
+  meta.seconds = Math.round((now() - started) / 1000);
+  const md = writeReport(results);
+  fs.mkdirSync(path.join(outDir, 'raw'), { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'raw', 'latest.json'), JSON.stringify(results, (k, v) => (k === 'argv' || k === 'needs' ? undefined : v), 2));
+  console.log(`\n${md}`);
+  console.log(`bench: ${meta.seconds} s; wrote ${rel(path.join(outDir, 'latest.md'))}, ${rel(path.join(outDir, 'latest.svg'))}, ${rel(path.join(outDir, 'raw', 'latest.json'))}`);
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,428 @@
+//! The native engine's C ABI (design A of shared/DESIGN.md: everything on the host's
+//! thread). Per loop and per batch the host makes two calls, `zg_loop_drain` and
+//! `zg_loop_flush`; everything else is for rarer paths (a connection's inbound bytes once
+//! they live in its ring, socket options, big writes, UDP replies).
+//! Conventions of core_exports.zig: results are isize, negative = status.Code; a `system`
+//! status leaves the errno and syscall in `zg_last_errno` / `zg_last_syscall`.
+const std = @import("std");
+const posix = std.posix;
+const core = @import("../core/root.zig");
+const Code = core.status.Code;
+const core_exports = @import("core_exports.zig");
+const layout = @import("../engine/layout.zig");
+const socket = @import("../engine/socket.zig");
+const engine_mod = @import("../engine/engine.zig");
+const Engine = engine_mod.Engine;
+const EventLoop = @import("../engine/event_loop.zig").EventLoop;
+const Connection = @import("../engine/connection.zig").Connection;
+
+const allocator = std.heap.c_allocator;
+
+/// Engines alive at once in one process (each run()/rotate() is one).
+const engines_max = 255;
+var engines: [engines_max]?*Engine = [_]?*Engine{null} ** engines_max;
+var generations: [engines_max]u16 = [_]u16{0} ** engines_max;
+
+var last_errno: i32 = 0;
+var last_syscall: layout.Syscall = .none;
+
+fn fail(code: Code) isize {
+    std.debug.assert(code != .ok);
+    return @intFromEnum(code);
+}
+
+fn failSystem(err: socket.Error, syscall: layout.Syscall) isize {
+    last_errno = socket.errnoOf(err);
+    last_syscall = syscall;
+    return fail(.system);
+}
+
+fn engineOf(handle: i32) ?*Engine {
+    if (handle <= 0) return null;
+    const raw: u32 = @intCast(handle);
+    const index = (raw & 0xff);
+    if (index == 0 or index > engines_max) return null;
+    if (generations[index - 1] != @as(u16, @truncate(raw >> 8))) return null;
+    return engines[index - 1];
+}
+
+fn loopOf(handle: i32, loop_index: u32) ?*EventLoop {
+    const engine = engineOf(handle) orelse return null;
+    if (loop_index >= engine.loops.len) return null;
+    return &engine.loops[loop_index];
+}
+
+fn connOf(handle: i32, loop_index: u32, slot: u32, generation: u32) ?*Connection {
+    const loop = loopOf(handle, loop_index) orelse return null;
+    return loop.lookup(slot, generation);
+}
+
+fn bytesIn(ptr: ?[*]const u8, len: usize) ?[]const u8 {
+    if (len == 0) return &.{};
+    return (ptr orelse return null)[0..len];
+}
+
+fn bytesOut(ptr: ?[*]u8, len: usize) ?[]u8 {
+    if (len == 0) return &.{};
+    return (ptr orelse return null)[0..len];
+}
+
+// ---- layout and options ----------------------------------------------------------------
+
+pub export fn zg_engine_layout_count() u32 {
+    return layout.items.len;
+}
+
+pub export fn zg_engine_layout_name(i: u32) ?[*:0]const u8 {
+    if (i >= layout.items.len) return null;
+    return layout.items[i].name.ptr;
+}
+
+pub export fn zg_engine_layout(i: u32) isize {
+    if (i >= layout.items.len) return -1;
+    return @intCast(layout.items[i].value);
+}
+
+pub export fn zg_engine_option_name(i: u32) ?[*:0]const u8 {
+    if (i >= engine_mod.options_count) return null;
+    return @tagName(@as(engine_mod.Option, @enumFromInt(i))).ptr;
+}
+
+pub export fn zg_engine_read_area_size(read_buffer_cap: usize) usize {
+    return layout.readAreaSize(read_buffer_cap);
+}
+
+pub export fn zg_last_errno() i32 {
+    return last_errno;
+}
+
+pub export fn zg_last_syscall() i32 {
+    return @intFromEnum(last_syscall);
+}
+
+// ---- engine lifecycle ------------------------------------------------------------------
+
+pub export fn zg_engine_new(values_ptr: ?[*]const i32, values_len: usize, device_ptr: ?[*]const u8, device_len: usize) isize {
+    const values = (values_ptr orelse return fail(.invalid_argument))[0..values_len];
+    var config = engine_mod.Config.fromValues(values) catch return fail(.invalid_argument);
+    config.bind_to_device = bytesIn(device_ptr, device_len) orelse return fail(.invalid_argument);
+    const index = for (engines, 0..) |e, i| {
+        if (e == null) break i;
+    } else return fail(.out_of_memory);
+    const engine = Engine.create(allocator, config) catch |err| return switch (err) {
+        error.InvalidArgument => fail(.invalid_argument),
+        error.OutOfMemory => fail(.out_of_memory),
+        else => failSystem(error.ProcessFdQuotaExceeded, .none),
+    };
+    engines[index] = engine;
+    return @intCast((@as(u32, generations[index]) << 8) | @as(u32, @intCast(index + 1)));
+}
+
+/// Closes every socket (connections, listeners; unix paths removed) and frees the engine.
+pub export fn zg_engine_free(handle: i32) isize {
+    const engine = engineOf(handle) orelse return fail(.invalid_handle);
+    const index = (@as(u32, @intCast(handle)) & 0xff) - 1;
+    engine.destroy();
+    engines[index] = null;
+    generations[index] +%= 1;
+    return 0;
+}
+
+/// `network`: 0 tcp, 1 udp, 2 unix. `host` is an IP literal (wildcards included) or, for
+/// unix, the socket path. Returns the listener's index.
+pub export fn zg_engine_listen(handle: i32, network: u32, host_ptr: ?[*]const u8, host_len: usize, port: u32, v6_only: u32) isize {
+    const engine = engineOf(handle) orelse return fail(.invalid_handle);
+    if (engine.started) return fail(.invalid_argument);
+    const net = std.meta.intToEnum(socket.Network, network) catch return fail(.unsupported_protocol);
+    const host = bytesIn(host_ptr, host_len) orelse return fail(.invalid_argument);
+    if (port > std.math.maxInt(u16)) return fail(.invalid_network_address);
+    const address = parseAddress(net, host, @intCast(port)) orelse return fail(.invalid_network_address);
+    const index = engine.listen(net, address, v6_only != 0) catch |err| return switch (err) {
+        error.TooManyListeners => fail(.invalid_argument),
+        else => |e| failSystem(e, socket.listen_syscall),
+    };
+    return @intCast(index);
+}
+
+fn parseAddress(network: socket.Network, host: []const u8, port: u16) ?std.net.Address {
+    if (network == .unix) {
+        if (host.len == 0) return null;
+        return std.net.Address.initUnix(host) catch null;
+    }
+    return std.net.Address.resolveIp(host, port) catch null;
+}
+
+/// The bound address as Go prints it ("127.0.0.1:40123", "[::1]:9000", a unix path).
+pub export fn zg_engine_listener_addr(handle: i32, index: u32, out_ptr: ?[*]u8, out_len: usize) isize {
+    const engine = engineOf(handle) orelse return fail(.invalid_handle);
+    if (index >= engine.specs.len) return fail(.invalid_argument);
+    const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
+    return @intCast(engine_mod.formatHostPort(out, engine.specs.get(index).address).len);
+}
+
+pub export fn zg_engine_listener_fd(handle: i32, index: u32) isize {
+    const engine = engineOf(handle) orelse return fail(.invalid_handle);
+    if (index >= engine.specs.len) return fail(.invalid_argument);
+    return engine.specs.get(index).fd;
+}
+
+pub export fn zg_engine_start(handle: i32) isize {
+    const engine = engineOf(handle) orelse return fail(.invalid_handle);
+    if (engine.started) return fail(.invalid_argument);
+    engine.start() catch |err| return switch (err) {
+        error.InvalidArgument => fail(.invalid_argument),
+        error.OutOfMemory => fail(.out_of_memory),
+        else => |e| failSystem(e, socket.listen_syscall),
+    };
+    return 0;
+}
+
+// ---- loops -------------------------------------------------------------------------------
+
+pub export fn zg_loop_attach(
+    handle: i32,
+    loop_index: u32,
+    records_ptr: ?[*]i32,
+    records_len: usize,
+    area_ptr: ?[*]u8,
+    area_len: usize,
+    commands_ptr: ?[*]i32,
+    commands_len: usize,
+    arena_ptr: ?[*]u8,
+    arena_len: usize,
+) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    loop.attach(.{
+        .records = (records_ptr orelse return fail(.invalid_argument))[0..records_len],
+        .area = (area_ptr orelse return fail(.invalid_argument))[0..area_len],
+        .commands = (commands_ptr orelse return fail(.invalid_argument))[0..commands_len],
+        .arena = (arena_ptr orelse return fail(.invalid_argument))[0..arena_len],
+    }) catch return fail(.invalid_argument);
+    return 0;
+}
+
+/// The fd the host watches: readable whenever the loop has something to drain.
+pub export fn zg_loop_fd(handle: i32, loop_index: u32) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    return loop.poller.pollFd();
+}
+
+/// The fd of listener `index` of a loop (reuse-port loops have their own copies).
+pub export fn zg_loop_listener_fd(handle: i32, loop_index: u32, index: u32) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    if (index >= loop.listeners.items.len) return fail(.invalid_argument);
+    return loop.listeners.items[index].fd;
+}
+
+/// Dials host:port (or a unix path) from a loop; returns the slot (generation in the header).
+/// The open (or a close with errno and syscall connect) comes from a later drain.
+pub export fn zg_loop_register(handle: i32, loop_index: u32, network: u32, host_ptr: ?[*]const u8, host_len: usize, port: u32) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    if (loop.buffers == null) return fail(.invalid_argument);
+    const net = std.meta.intToEnum(socket.Network, network) catch return fail(.unsupported_protocol);
+    const host = bytesIn(host_ptr, host_len) orelse return fail(.invalid_argument);
+    if (port > std.math.maxInt(u16)) return fail(.invalid_network_address);
+    const address = parseAddress(net, host, @intCast(port)) orelse return fail(.invalid_network_address);
+    const conn = loop.register(net, address) catch |err| return switch (err) {
+        error.OutOfMemory => fail(.out_of_memory),
+        else => |e| failSystem(e, .connect),
+    };
+    return conn.slot;
+}
+
+/// Adopts a dup of `fd` (a connected socket of the host's); the original stays the host's to close.
+pub export fn zg_loop_enroll(handle: i32, loop_index: u32, fd: i32, network: u32) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    if (loop.buffers == null or fd < 0) return fail(.invalid_argument);
+    const net = std.meta.intToEnum(socket.Network, network) catch return fail(.unsupported_protocol);
+    const conn = loop.enroll(fd, net) catch |err| return switch (err) {
+        error.OutOfMemory => fail(.out_of_memory),
+        else => |e| failSystem(e, .none),
+    };
+    return conn.slot;
+}
+
+pub export fn zg_loop_drain(handle: i32, loop_index: u32) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    if (loop.buffers == null or !loop.engine.started) return fail(.invalid_argument);
+    return @intCast(loop.drain());
+}
+
+/// Runs `count` commands; returns how many closed connections still drain their output.
+pub export fn zg_loop_flush(handle: i32, loop_index: u32, count: u32) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    if (loop.buffers == null) return fail(.invalid_argument);
+    loop.flush(count) catch return fail(.invalid_argument);
+    return loop.draining_count;
+}
+
+pub export fn zg_loop_reap(handle: i32, loop_index: u32) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    return loop.reap();
+}
+
+// ---- connections -------------------------------------------------------------------------
+
+pub export fn zg_conn_write(handle: i32, loop_index: u32, slot: u32, generation: u32, ptr: ?[*]const u8, len: usize) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    const conn = loop.lookup(slot, generation) orelse return fail(.conn_closed);
+    const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
+    return switch (loop.writeDirect(conn, data)) {
+        .sent, .buffered => @intCast(len),
+        .failed => fail(.conn_closed),
+    };
+}
+
+pub export fn zg_conn_flush(handle: i32, loop_index: u32, slot: u32, generation: u32) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    const conn = loop.lookup(slot, generation) orelse return fail(.conn_closed);
+    loop.flushConn(conn);
+    return @intCast(conn.outbound.buffered());
+}
+
+pub export fn zg_conn_outbound(handle: i32, loop_index: u32, slot: u32, generation: u32) isize {
+    const conn = connOf(handle, loop_index, slot, generation) orelse return 0;
+    return @intCast(conn.outbound.buffered());
+}
+
+pub const InboundOp = enum(u32) { read = 0, peek = 1, discard = 2, buffered = 3 };
+
+/// The inbound ring: read (copy and consume), peek (copy), discard (`len` bytes), buffered.
+pub export fn zg_conn_inbound(handle: i32, loop_index: u32, slot: u32, generation: u32, op: u32, ptr: ?[*]u8, len: usize) isize {
+    const conn = connOf(handle, loop_index, slot, generation) orelse return fail(.conn_closed);
+    const which = std.meta.intToEnum(InboundOp, op) catch return fail(.invalid_argument);
+    switch (which) {
+        .read, .peek => {
+            const out = bytesOut(ptr, len) orelse return fail(.invalid_argument);
+            if (which == .read) {
+                conn.scan_hint = 0;
+                return @intCast(conn.inbound.read(out));
+            }
+            var copied: usize = 0;
+            for (conn.inbound.peek(out.len)) |part| {
+                @memcpy(out[copied..][0..part.len], part);
+                copied += part.len;
+            }
+            return @intCast(copied);
+        },
+        .discard => {
+            conn.scan_hint = 0;
+            return @intCast(conn.inbound.discard(len));
+        },
+        .buffered => return @intCast(conn.inbound.buffered()),
+    }
+}
+
+/// A codec's batch scan of the connection's stream (core_exports.scanInto): first
+/// `ring_discard` bytes leave the inbound ring (frames the host handed out), then frames are
+/// decoded, without consuming them, from the ring followed by `chunk` (the unread part of the
+/// bytes just read, still in the loop's area; the host consumes chunk bytes itself).
+pub export fn zg_conn_scan(
+    handle: i32,
+    loop_index: u32,
+    slot: u32,
+    generation: u32,
+    codec_handle: i32,
+    ring_discard: usize,
+    out_ptr: ?[*]u8,
+    out_len: usize,
+    out_offset: usize,
+    frames_ptr: ?[*]i32,
+    frames_len: usize,
+    chunk_offset: usize,
+    chunk_len: usize,
+    reset_hint: u32,
+) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    const conn = loop.lookup(slot, generation) orelse return fail(.conn_closed);
+    const codec = core_exports.codecByHandle(codec_handle) orelse return fail(.invalid_handle);
+    const buffers = loop.buffers orelse return fail(.invalid_argument);
+    if (out_offset > out_len or frames_len < core_exports.frame_record_words) return fail(.invalid_argument);
+    const out = (bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument))[out_offset..];
+    const frames = (frames_ptr orelse return fail(.invalid_argument))[0..frames_len];
+    if (chunk_offset > buffers.area.len or chunk_len > buffers.area.len - chunk_offset) return fail(.invalid_argument);
+    if (ring_discard > conn.inbound.buffered()) return fail(.invalid_argument);
+    const chunk = buffers.area[chunk_offset..][0..chunk_len];
+    if (reset_hint != 0) conn.scan_hint = 0;
+    if (ring_discard > 0) {
+        std.debug.assert(conn.inbound.discard(ring_discard) == ring_discard);
+        conn.scan_hint = 0;
+    }
+    const ring = conn.inbound.peek(conn.inbound.buffered());
+    const input: core.codec.Input = .{ .parts = .{ ring[0], ring[1], chunk } };
+    return core_exports.scanInto(codec, input, &conn.scan_hint, out, frames);
+}
+
+/// which: 0 local, 1 remote; Go's text form.
+pub export fn zg_conn_addr(handle: i32, loop_index: u32, slot: u32, generation: u32, which: u32, out_ptr: ?[*]u8, out_len: usize) isize {
+    const conn = connOf(handle, loop_index, slot, generation) orelse return fail(.conn_closed);
+    const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
+    const address = if (which == 1) conn.remote else socket.localAddress(conn.fd) catch |err| return failSystem(err, .none);
+    return @intCast(engine_mod.formatHostPort(out, address).len);
+}
+
+/// The text form of datagram record `record_index`'s sender.
+pub export fn zg_datagram_addr(handle: i32, loop_index: u32, record_index: u32, out_ptr: ?[*]u8, out_len: usize) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
+    const remote = loop.datagramRemote(record_index) orelse return fail(.conn_closed);
+    return @intCast(engine_mod.formatHostPort(out, remote).len);
+}
+
+/// Replies to the sender of datagram record `record_index` (gnet: UDP Write is sendto).
+pub export fn zg_datagram_reply(handle: i32, loop_index: u32, record_index: u32, ptr: ?[*]const u8, len: usize) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    const remote = loop.datagramRemote(record_index) orelse return fail(.conn_closed);
+    // The record array is the host's memory: re-check what it says before using it.
+    const listener_raw = loop.buffers.?.records[record_index * layout.record_words + layout.Field.slot];
+    if (listener_raw < 0 or listener_raw >= loop.listeners.items.len) return fail(.invalid_argument);
+    const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
+    const fd = loop.listeners.items[@intCast(listener_raw)].fd;
+    return @intCast(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+}
+
+/// sendto from a UDP socket `fd` to host:port.
+pub export fn zg_udp_sendto(fd: i32, ptr: ?[*]const u8, len: usize, host_ptr: ?[*]const u8, host_len: usize, port: u32) isize {
+    const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
+    const host = bytesIn(host_ptr, host_len) orelse return fail(.invalid_argument);
+    if (port > std.math.maxInt(u16) or fd < 0) return fail(.invalid_network_address);
+    const remote = std.net.Address.resolveIp(host, @intCast(port)) catch return fail(.invalid_network_address);
+    return @intCast(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+}
+
+/// sendto a raw sockaddr (a datagram's sender kept by the host after its callback).
+pub export fn zg_udp_sendto_raw(fd: i32, ptr: ?[*]const u8, len: usize, addr_ptr: ?[*]const u8, addr_len: usize) isize {
+    const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
+    const raw = bytesIn(addr_ptr, addr_len) orelse return fail(.invalid_argument);
+    if (fd < 0 or raw.len < @sizeOf(posix.sockaddr.in) or raw.len > @sizeOf(std.net.Address)) return fail(.invalid_network_address);
+    var remote: std.net.Address = undefined;
+    @memcpy(std.mem.asBytes(&remote)[0..raw.len], raw);
+    return @intCast(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+}
+
+// ---- sockets by fd (Conn.set*, dup) --------------------------------------------------------
+
+pub const SocketOption = enum(u32) { no_delay = 0, keep_alive = 1, linger = 2, recv_buffer = 3, send_buffer = 4 };
+
+pub export fn zg_socket_setopt(fd: i32, option: u32, a: i32, b: i32, c: i32, d: i32) isize {
+    if (fd < 0) return fail(.invalid_argument);
+    const which = std.meta.intToEnum(SocketOption, option) catch return fail(.invalid_argument);
+    const result = switch (which) {
+        .no_delay => socket.setNoDelay(fd, a != 0),
+        .keep_alive => socket.setKeepAlive(fd, a != 0, @intCast(@max(b, 0)), @intCast(@max(c, 0)), @intCast(@max(d, 0))),
+        .linger => socket.setLinger(fd, a),
+        .recv_buffer => socket.setRecvBuffer(fd, @intCast(@max(a, 0))),
+        .send_buffer => socket.setSendBuffer(fd, @intCast(@max(a, 0))),
+    };
+    result catch |err| return failSystem(err, .none);
+    return 0;
+}
+
+pub export fn zg_socket_dup(fd: i32) isize {
+    if (fd < 0) return fail(.invalid_argument);
+    return socket.dup(fd) catch |err| failSystem(err, .none);
+}
+
+comptime {
+    std.debug.assert(engines_max <= 255);
+}

@@ -1,0 +1,269 @@
+//! The engine's lifecycle (gnet's engine_unix.go), top-down:
+//!   init(config)        loops and their pollers exist; nothing is bound yet
+//!   listen(...)         binds each address (the host reports EADDRINUSE etc. from here)
+//!   attach buffers      per loop, the host's shared memory (event_loop.Buffers)
+//!   start()             listeners join the pollers: all on loop 0 in main-reactor mode
+//!                       (accepted connections spread by the load balancer), or one
+//!                       SO_REUSEPORT copy per loop in reuse-port mode (the kernel spreads)
+//!   ...drain/flush per loop, driven by the host...
+//!   deinit()            every socket closed, unix paths removed, memory freed
+const std = @import("std");
+const posix = std.posix;
+const assert = std.debug.assert;
+const core = @import("../core/root.zig");
+const socket = @import("socket.zig");
+const EventLoop = @import("event_loop.zig").EventLoop;
+const acceptor = @import("acceptor.zig");
+
+pub const loops_max = core.load_balancer.loops_max;
+const PollerError = @import("poller.zig").Error || error{OutOfMemory};
+
+/// Option ids the host passes as an array of i32, by name (zg_engine_option_name).
+pub const Option = enum(u8) {
+    loops_count,
+    lb,
+    reuse_addr,
+    reuse_port,
+    read_buffer_cap,
+    write_buffer_cap,
+    keep_alive_s,
+    keep_interval_s,
+    keep_count,
+    no_delay,
+    recv_buffer,
+    send_buffer,
+    edge_triggered,
+    edge_chunk,
+};
+pub const options_count = @typeInfo(Option).@"enum".fields.len;
+
+pub const Config = struct {
+    loops_count: u32 = 1,
+    lb: core.load_balancer.Policy = .round_robin,
+    reuse_addr: bool = false,
+    reuse_port: bool = false,
+    read_buffer_cap: usize = 64 * 1024,
+    write_buffer_cap: usize = 64 * 1024,
+    keep_alive_s: u32 = 0,
+    keep_interval_s: u32 = 0,
+    keep_count: u32 = 0,
+    no_delay: bool = true,
+    recv_buffer: u32 = 0,
+    send_buffer: u32 = 0,
+    edge_triggered: bool = false,
+    edge_chunk: usize = 1 << 20,
+    bind_to_device: []const u8 = "",
+
+    pub fn fromValues(values: []const i32) error{InvalidArgument}!Config {
+        if (values.len != options_count) return error.InvalidArgument;
+        for (values) |v| if (v < 0) return error.InvalidArgument;
+        const get = struct {
+            fn f(vs: []const i32, o: Option) u32 {
+                return @intCast(vs[@intFromEnum(o)]);
+            }
+        }.f;
+        const config: Config = .{
+            .loops_count = get(values, .loops_count),
+            .lb = std.meta.intToEnum(core.load_balancer.Policy, get(values, .lb)) catch return error.InvalidArgument,
+            .reuse_addr = get(values, .reuse_addr) != 0,
+            .reuse_port = get(values, .reuse_port) != 0,
+            .read_buffer_cap = get(values, .read_buffer_cap),
+            .write_buffer_cap = get(values, .write_buffer_cap),
+            .keep_alive_s = get(values, .keep_alive_s),
+            .keep_interval_s = get(values, .keep_interval_s),
+            .keep_count = get(values, .keep_count),
+            .no_delay = get(values, .no_delay) != 0,
+            .recv_buffer = get(values, .recv_buffer),
+            .send_buffer = get(values, .send_buffer),
+            .edge_triggered = get(values, .edge_triggered) != 0,
+            .edge_chunk = @max(get(values, .edge_chunk), 1),
+        };
+        if (config.loops_count == 0 or config.loops_count > loops_max) return error.InvalidArgument;
+        if (config.read_buffer_cap == 0 or config.write_buffer_cap == 0) return error.InvalidArgument;
+        return config;
+    }
+};
+
+/// An address as bound by `listen`.
+pub const ListenerSpec = struct {
+    network: socket.Network,
+    address: std.net.Address,
+    v6_only: bool,
+    fd: socket.fd_t,
+};
+
+/// Listeners per engine: rotate() takes a list of addresses; this bounds it.
+pub const listeners_max = 64;
+
+pub const Engine = struct {
+    allocator: std.mem.Allocator,
+    config: Config,
+    device: [64]u8 = undefined,
+    lb: core.load_balancer.LoadBalancer,
+    loops: []EventLoop,
+    specs: std.BoundedArray(ListenerSpec, listeners_max) = .{},
+    started: bool = false,
+
+    pub fn create(allocator: std.mem.Allocator, config: Config) !*Engine {
+        assert(config.loops_count >= 1 and config.loops_count <= loops_max);
+        const engine = try allocator.create(Engine);
+        errdefer allocator.destroy(engine);
+        if (config.bind_to_device.len > engine.device.len) return error.InvalidArgument;
+        engine.* = .{
+            .allocator = allocator,
+            .config = config,
+            .lb = core.load_balancer.LoadBalancer.init(config.lb, config.loops_count) catch return error.InvalidArgument,
+            .loops = try allocator.alloc(EventLoop, config.loops_count),
+        };
+        @memcpy(engine.device[0..config.bind_to_device.len], config.bind_to_device);
+        engine.config.bind_to_device = engine.device[0..config.bind_to_device.len];
+        var created: usize = 0;
+        errdefer {
+            for (engine.loops[0..created]) |*loop| loop.deinit();
+            allocator.free(engine.loops);
+        }
+        for (engine.loops, 0..) |*loop, i| {
+            loop.* = try EventLoop.init(engine, @intCast(i));
+            created += 1;
+        }
+        return engine;
+    }
+
+    pub fn destroy(engine: *Engine) void {
+        for (engine.loops) |*loop| loop.deinit();
+        for (engine.specs.slice()) |spec| closeSpec(spec);
+        engine.allocator.free(engine.loops);
+        engine.allocator.destroy(engine);
+    }
+
+    fn closeSpec(spec: ListenerSpec) void {
+        posix.close(spec.fd);
+        if (spec.network == .unix) socket.unlinkPath(&spec.address.un.path);
+    }
+
+    /// True when every loop owns its listeners (gnet's ReusePort mode).
+    pub fn reusePortMode(engine: *const Engine) bool {
+        return engine.config.reuse_port and engine.config.loops_count > 1;
+    }
+
+    fn listenOptions(engine: *const Engine, v6_only: bool) socket.ListenOptions {
+        const c = engine.config;
+        return .{
+            .reuse_addr = c.reuse_addr,
+            .reuse_port = c.reuse_port,
+            .v6_only = v6_only,
+            .no_delay = c.no_delay,
+            .keep_alive_s = c.keep_alive_s,
+            .keep_interval_s = c.keep_interval_s,
+            .keep_count = c.keep_count,
+            .recv_buffer = c.recv_buffer,
+            .send_buffer = c.send_buffer,
+            .bind_to_device = c.bind_to_device,
+        };
+    }
+
+    pub const ListenError = socket.Error || error{TooManyListeners};
+
+    /// Binds one address; returns its index. Port 0 binds an ephemeral port.
+    pub fn listen(engine: *Engine, network: socket.Network, address: std.net.Address, v6_only: bool) ListenError!u32 {
+        assert(!engine.started);
+        if (engine.specs.len == listeners_max) return error.TooManyListeners;
+        const fd = try socket.listen(network, address, engine.listenOptions(v6_only));
+        errdefer posix.close(fd);
+        const bound = if (network == .unix) address else try socket.localAddress(fd);
+        engine.specs.appendAssumeCapacity(.{ .network = network, .address = bound, .v6_only = v6_only, .fd = fd });
+        return @intCast(engine.specs.len - 1);
+    }
+
+    pub const StartError = socket.Error || error{OutOfMemory};
+
+    pub fn start(engine: *Engine) StartError!void {
+        assert(!engine.started);
+        for (engine.loops) |*loop| if (loop.buffers == null) return error.InvalidArgument;
+        for (engine.specs.slice(), 0..) |spec, i| {
+            engine.loops[0].addListener(.{ .fd = spec.fd, .network = spec.network, .spec_index = @intCast(i), .loop_owned = false }) catch |err|
+                return startError(err);
+            if (!engine.reusePortMode()) continue;
+            for (engine.loops[1..]) |*loop| {
+                const fd = try socket.listen(spec.network, spec.address, engine.listenOptions(spec.v6_only));
+                loop.addListener(.{ .fd = fd, .network = spec.network, .spec_index = @intCast(i), .loop_owned = true }) catch |err| {
+                    posix.close(fd);
+                    return startError(err);
+                };
+            }
+        }
+        engine.started = true;
+    }
+
+    fn startError(err: PollerError) StartError {
+        return switch (err) {
+            error.OutOfMemory => error.OutOfMemory,
+            error.ProcessFdQuotaExceeded => error.ProcessFdQuotaExceeded,
+            error.SystemFdQuotaExceeded => error.SystemFdQuotaExceeded,
+            error.SystemResources => error.SystemResources,
+            error.BadFileDescriptor, error.AlreadyRegistered, error.NotRegistered => error.BadFileDescriptor,
+            error.AccessDenied => error.AccessDenied,
+            error.Unexpected => error.Unexpected,
+        };
+    }
+
+    /// A connection `from` accepted: it joins `from` (reuse-port mode) or the loop the load
+    /// balancer picks, and is announced by that loop's next drain (or this one).
+    pub fn placeAccepted(engine: *Engine, from: *EventLoop, fd: socket.fd_t, network: socket.Network, remote: std.net.Address) void {
+        const target = if (engine.reusePortMode() or engine.loops.len == 1)
+            from
+        else blk: {
+            var text: [64]u8 = undefined;
+            const key = if (engine.config.lb == .source_addr_hash) formatHostPort(&text, remote) else "";
+            break :blk &engine.loops[engine.lb.next(key)];
+        };
+        if (network == .tcp and @import("builtin").os.tag != .linux and engine.config.keep_alive_s > 0) {
+            // Linux inherits keep-alive from the listener; other systems need it per socket.
+            const c = engine.config;
+            socket.setKeepAlive(fd, true, c.keep_alive_s, c.keep_interval_s, c.keep_count) catch {};
+        }
+        const conn = target.addConn(fd, network, remote) catch {
+            posix.close(fd);
+            return;
+        };
+        target.announce(conn);
+    }
+
+    pub fn connOpened(engine: *Engine, loop_index: u32) void {
+        engine.lb.connOpened(loop_index);
+    }
+
+    pub fn connClosed(engine: *Engine, loop_index: u32) void {
+        engine.lb.connClosed(loop_index);
+    }
+};
+
+/// Go's `Addr.String()`: "127.0.0.1:54321", "[::1]:5000" (v4-mapped v6 prints as v4);
+/// a unix peer is its path (usually empty).
+pub fn formatHostPort(out: []u8, address: std.net.Address) []const u8 {
+    switch (address.any.family) {
+        posix.AF.INET => return std.fmt.bufPrint(out, "{}", .{address.in}) catch out[0..0],
+        posix.AF.INET6 => {
+            const bytes = address.in6.sa.addr;
+            const mapped_prefix = [_]u8{0} ** 10 ++ [_]u8{ 0xff, 0xff };
+            if (std.mem.eql(u8, bytes[0..12], &mapped_prefix)) {
+                return std.fmt.bufPrint(out, "{d}.{d}.{d}.{d}:{d}", .{ bytes[12], bytes[13], bytes[14], bytes[15], address.getPort() }) catch out[0..0];
+            }
+            return std.fmt.bufPrint(out, "{}", .{address.in6}) catch out[0..0];
+        },
+        posix.AF.UNIX => {
+            const path = std.mem.sliceTo(&address.un.path, 0);
+            const n = @min(path.len, out.len);
+            @memcpy(out[0..n], path[0..n]);
+            return out[0..n];
+        },
+        else => return out[0..0],
+    }
+}
+
+test "formatHostPort: Go's forms" {
+    var buf: [64]u8 = undefined;
+    try std.testing.expectEqualStrings("127.0.0.1:80", formatHostPort(&buf, try std.net.Address.parseIp("127.0.0.1", 80)));
+    try std.testing.expectEqualStrings("[::1]:9000", formatHostPort(&buf, try std.net.Address.parseIp("::1", 9000)));
+    try std.testing.expectEqualStrings("10.0.0.1:5", formatHostPort(&buf, try std.net.Address.parseIp("::ffff:10.0.0.1", 5)));
+}

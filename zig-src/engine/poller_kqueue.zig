@@ -1,0 +1,170 @@
+//! The poller on macOS and the BSDs: kqueue, with EVFILT_USER as the wake source. Read and
+//! write readiness are separate filters, so one socket may yield two events per wait.
+const std = @import("std");
+const posix = std.posix;
+const assert = std.debug.assert;
+const contract = @import("poller.zig");
+const Event = contract.Event;
+const Trigger = contract.Trigger;
+const Error = contract.Error;
+
+const EV = std.c.EV;
+const EVFILT = std.c.EVFILT;
+const NOTE = std.c.NOTE;
+const Kevent = std.c.Kevent;
+
+/// The EVFILT_USER identifier of the wake source (any value unique within this kqueue).
+const wake_ident: usize = 0;
+
+pub const Poller = struct {
+    fd: posix.fd_t,
+    wake_pending: bool = false,
+    events: [contract.events_max]Kevent = undefined,
+
+    pub fn open() Error!Poller {
+        const fd = std.c.kqueue();
+        if (fd < 0) return switch (posix.errno(fd)) {
+            .MFILE => error.ProcessFdQuotaExceeded,
+            .NFILE => error.SystemFdQuotaExceeded,
+            .NOMEM => error.SystemResources,
+            else => |e| unexpected(e),
+        };
+        errdefer posix.close(fd);
+        // kqueue fds are not inherited across fork, but close-on-exec keeps exec'd children clean.
+        _ = std.c.fcntl(fd, posix.F.SETFD, @as(c_int, posix.FD_CLOEXEC));
+        var poller: Poller = .{ .fd = fd };
+        try poller.change(&.{kevent(wake_ident, EVFILT.USER, EV.ADD | EV.CLEAR, 0, contract.wake_token)});
+        return poller;
+    }
+
+    pub fn close(poller: *Poller) void {
+        posix.close(poller.fd);
+        poller.* = undefined;
+    }
+
+    pub fn pollFd(poller: *const Poller) posix.fd_t {
+        return poller.fd;
+    }
+
+    fn clearFlag(trigger: Trigger) u16 {
+        return if (trigger == .edge) EV.CLEAR else 0;
+    }
+
+    pub fn addRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+        assert(token != contract.wake_token);
+        const ident: usize = @intCast(fd);
+        if (trigger == .edge) {
+            try poller.change(&.{
+                kevent(ident, EVFILT.READ, EV.ADD | EV.CLEAR, 0, token),
+                kevent(ident, EVFILT.WRITE, EV.ADD | EV.CLEAR, 0, token),
+            });
+        } else {
+            try poller.change(&.{kevent(ident, EVFILT.READ, EV.ADD, 0, token)});
+        }
+    }
+
+    pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+        if (trigger == .edge) return; // ET connections watch writability from the start.
+        try poller.change(&.{kevent(@intCast(fd), EVFILT.WRITE, EV.ADD | clearFlag(trigger), 0, token)});
+    }
+
+    pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+        _ = token;
+        if (trigger == .edge) return;
+        poller.change(&.{kevent(@intCast(fd), EVFILT.WRITE, EV.DELETE, 0, 0)}) catch |err| switch (err) {
+            error.NotRegistered => {},
+            else => return err,
+        };
+    }
+
+    pub fn delete(poller: *Poller, fd: posix.fd_t) Error!void {
+        // Each filter separately: the write filter is often not registered.
+        const ident: usize = @intCast(fd);
+        poller.change(&.{kevent(ident, EVFILT.WRITE, EV.DELETE, 0, 0)}) catch |err| switch (err) {
+            error.NotRegistered => {},
+            else => return err,
+        };
+        try poller.change(&.{kevent(ident, EVFILT.READ, EV.DELETE, 0, 0)});
+    }
+
+    fn change(poller: *Poller, changes: []const Kevent) Error!void {
+        assert(changes.len <= 2);
+        var no_events: [0]Kevent = .{};
+        const timeout: posix.timespec = .{ .sec = 0, .nsec = 0 };
+        while (true) {
+            const rc = std.c.kevent(poller.fd, changes.ptr, @intCast(changes.len), &no_events, 0, &timeout);
+            if (rc >= 0) return;
+            return switch (posix.errno(rc)) {
+                .INTR => continue,
+                .BADF => error.BadFileDescriptor,
+                .NOENT => error.NotRegistered,
+                .NOMEM => error.SystemResources,
+                .ACCES => error.AccessDenied,
+                .INVAL, .FAULT, .SRCH => unreachable, // filters and arrays are ours
+                else => |e| unexpected(e),
+            };
+        }
+    }
+
+    pub fn wait(poller: *Poller, timeout_ms: i32) usize {
+        return poller.waitMax(contract.events_max, timeout_ms);
+    }
+
+    pub fn waitMax(poller: *Poller, max: usize, timeout_ms: i32) usize {
+        assert(max >= 1 and max <= contract.events_max);
+        const timeout: posix.timespec = .{
+            .sec = @divTrunc(@max(timeout_ms, 0), 1000),
+            .nsec = @rem(@max(timeout_ms, 0), 1000) * std.time.ns_per_ms,
+        };
+        const no_changes: [0]Kevent = .{};
+        while (true) {
+            const rc = std.c.kevent(poller.fd, &no_changes, 0, &poller.events, @intCast(max), if (timeout_ms < 0) null else &timeout);
+            if (rc >= 0) return @intCast(rc);
+            switch (posix.errno(rc)) {
+                .INTR => continue,
+                else => |e| std.debug.panic("kevent wait: {s}", .{@tagName(e)}),
+            }
+        }
+    }
+
+    pub fn eventAt(poller: *const Poller, index: usize) Event {
+        const ev = poller.events[index];
+        const eof = ev.flags & EV.EOF != 0;
+        const failed = ev.flags & EV.ERROR != 0;
+        return .{
+            .token = ev.udata,
+            .readable = ev.filter == EVFILT.READ,
+            .writable = ev.filter == EVFILT.WRITE,
+            // EV_EOF on the write filter: the peer is gone; on the read filter: data may remain.
+            .hangup = failed or (eof and ev.filter == EVFILT.WRITE),
+            .read_hangup = eof and ev.filter == EVFILT.READ,
+        };
+    }
+
+    pub fn wake(poller: *Poller) void {
+        if (poller.wake_pending) return;
+        poller.change(&.{kevent(wake_ident, EVFILT.USER, 0, NOTE.TRIGGER, contract.wake_token)}) catch |err|
+            std.debug.panic("kevent wake: {s}", .{@errorName(err)});
+        poller.wake_pending = true;
+    }
+
+    /// EV_CLEAR resets the user event when it is reported; only our flag needs clearing.
+    pub fn consumeWake(poller: *Poller) void {
+        poller.wake_pending = false;
+    }
+};
+
+fn kevent(ident: usize, filter: anytype, flags: anytype, fflags: u32, token: u64) Kevent {
+    var ev = std.mem.zeroes(Kevent);
+    ev.ident = ident;
+    ev.filter = @intCast(filter);
+    ev.flags = @intCast(flags);
+    ev.fflags = fflags;
+    ev.udata = @intCast(token);
+    return ev;
+}
+
+fn unexpected(e: posix.E) error{Unexpected} {
+    std.log.debug("poller: unexpected errno {s}", .{@tagName(e)});
+    return error.Unexpected;
+}

@@ -1,0 +1,206 @@
+//! Loopback tests that drive an engine through the same exported functions the host uses:
+//! attach buffers, listen, start, then drain/flush like the host's poll callback does.
+const std = @import("std");
+const posix = std.posix;
+const testing = std.testing;
+const layout = @import("layout.zig");
+const socket = @import("socket.zig");
+const exports = @import("../abi/engine_exports.zig");
+
+const Host = struct {
+    engine: i32,
+    records: []i32,
+    area: []u8,
+    commands: []i32,
+    arena: []u8,
+    commands_count: u32 = 0,
+    arena_used: usize = 0,
+
+    fn init(values: []const i32) !Host {
+        const gpa = testing.allocator;
+        const engine: i32 = @intCast(exports.zg_engine_new(values.ptr, values.len, null, 0));
+        try testing.expect(engine > 0);
+        const cap: usize = @intCast(values[@intFromEnum(@import("engine.zig").Option.read_buffer_cap)]);
+        const host: Host = .{
+            .engine = engine,
+            .records = try gpa.alloc(i32, (layout.records_max + 1) * layout.record_words),
+            .area = try gpa.alloc(u8, exports.zg_engine_read_area_size(cap)),
+            .commands = try gpa.alloc(i32, layout.commands_max * layout.command_words),
+            .arena = try gpa.alloc(u8, 64 * 1024),
+        };
+        const loops: u32 = @intCast(values[0]);
+        for (0..loops) |i| {
+            try testing.expectEqual(@as(isize, 0), exports.zg_loop_attach(engine, @intCast(i), host.records.ptr, host.records.len, host.area.ptr, host.area.len, host.commands.ptr, host.commands.len, host.arena.ptr, host.arena.len));
+        }
+        return host;
+    }
+
+    fn deinit(host: *Host) void {
+        const gpa = testing.allocator;
+        _ = exports.zg_engine_free(host.engine);
+        gpa.free(host.records);
+        gpa.free(host.area);
+        gpa.free(host.commands);
+        gpa.free(host.arena);
+    }
+
+    fn record(host: *const Host, i: usize) []const i32 {
+        return host.records[(i + 1) * layout.record_words ..][0..layout.record_words];
+    }
+
+    fn command(host: *Host, kind: layout.CommandKind, slot: i32, generation: i32, data: []const u8) void {
+        const c = host.commands[host.commands_count * layout.command_words ..][0..layout.command_words];
+        c[0] = @intFromEnum(kind);
+        c[1] = slot;
+        c[2] = generation;
+        c[3] = @intCast(host.arena_used);
+        c[4] = @intCast(data.len);
+        @memcpy(host.arena[host.arena_used..][0..data.len], data);
+        host.arena_used += data.len;
+        host.commands_count += 1;
+    }
+
+    fn flush(host: *Host) !void {
+        try testing.expect(exports.zg_loop_flush(host.engine, 0, host.commands_count) >= 0);
+        host.commands_count = 0;
+        host.arena_used = 0;
+    }
+
+    /// Drains until a record of `kind` shows up (bounded: about a second).
+    fn waitFor(host: *Host, kind: layout.RecordKind) ![]const i32 {
+        for (0..1000) |_| {
+            const n: usize = @intCast(exports.zg_loop_drain(host.engine, 0));
+            for (0..n) |i| {
+                if (host.record(i)[layout.Field.kind] == @intFromEnum(kind)) return host.record(i);
+            }
+            std.time.sleep(std.time.ns_per_ms);
+        }
+        return error.TimedOut;
+    }
+};
+
+fn defaultValues() [@import("engine.zig").options_count]i32 {
+    // loops, lb, reuse_addr, reuse_port, read cap, write cap, keepalive x3, nodelay, rcv, snd, et, chunk
+    return .{ 1, 0, 0, 0, 64 * 1024, 64 * 1024, 0, 0, 0, 1, 0, 0, 0, 0 };
+}
+
+fn readAll(fd: posix.fd_t, out: []u8) !void {
+    var got: usize = 0;
+    var tries: usize = 0;
+    while (got < out.len) : (tries += 1) {
+        try testing.expect(tries < 2000);
+        const n = socket.read(fd, out[got..]) catch |err| switch (err) {
+            error.WouldBlock => {
+                std.time.sleep(std.time.ns_per_ms);
+                continue;
+            },
+            else => return err,
+        };
+        try testing.expect(n > 0);
+        got += n;
+    }
+}
+
+test "engine: tcp echo through drain and flush, then peer EOF" {
+    const values = defaultValues();
+    var host = try Host.init(&values);
+    defer host.deinit();
+    const index = exports.zg_engine_listen(host.engine, 0, "127.0.0.1", 9, 0, 0);
+    try testing.expectEqual(@as(isize, 0), index);
+    try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
+    var text: [64]u8 = undefined;
+    const len: usize = @intCast(exports.zg_engine_listener_addr(host.engine, 0, &text, text.len));
+    const colon = std.mem.lastIndexOfScalar(u8, text[0..len], ':').?;
+    const port = try std.fmt.parseInt(u16, text[colon + 1 .. len], 10);
+    const client = try socket.connect(try std.net.Address.parseIp("127.0.0.1", port));
+    var client_open = true;
+    defer if (client_open) posix.close(client);
+
+    const open = try host.waitFor(.open);
+    const slot = open[layout.Field.slot];
+    const generation = open[layout.Field.generation];
+    _ = try socket.writev(client, &.{.{ .base = "hello", .len = 5 }});
+    const data = try host.waitFor(.data);
+    try testing.expectEqual(slot, data[layout.Field.slot]);
+    const offset: usize = @intCast(data[layout.Field.offset]);
+    const length: usize = @intCast(data[layout.Field.length]);
+    try testing.expectEqualStrings("hello", host.area[offset..][0..length]);
+    // Echo "hel" + "lo" as two writes (one writev), keep nothing.
+    host.command(.write, slot, generation, host.area[offset..][0..3]);
+    host.command(.write, slot, generation, host.area[offset + 3 ..][0..2]);
+    try host.flush();
+    var echoed: [5]u8 = undefined;
+    try readAll(client, &echoed);
+    try testing.expectEqualStrings("hello", &echoed);
+
+    // Unread bytes kept: the next chunk lands in the ring behind them.
+    _ = try socket.writev(client, &.{.{ .base = "ab", .len = 2 }});
+    const d1 = try host.waitFor(.data);
+    const o1: usize = @intCast(d1[layout.Field.offset]);
+    const c = host.commands[0..layout.command_words];
+    c[0] = @intFromEnum(layout.CommandKind.keep);
+    c[1] = slot;
+    c[2] = generation;
+    c[3] = @intCast(o1);
+    c[4] = 2;
+    host.commands_count = 1;
+    try host.flush();
+    _ = try socket.writev(client, &.{.{ .base = "cd", .len = 2 }});
+    const d2 = try host.waitFor(.data);
+    try testing.expectEqual(@as(i32, 4), d2[layout.Field.aux]);
+    var ring: [8]u8 = undefined;
+    try testing.expectEqual(@as(isize, 4), exports.zg_conn_inbound(host.engine, 0, @intCast(slot), @bitCast(generation), 0, &ring, ring.len));
+    try testing.expectEqualStrings("abcd", ring[0..4]);
+
+    posix.close(try socket.dup(client)); // a dup closing changes nothing
+    try socket.setLinger(client, 0);
+    posix.close(client);
+    client_open = false;
+    const closed = try host.waitFor(.close);
+    try testing.expectEqual(slot, closed[layout.Field.slot]);
+    try testing.expectEqual(@as(i32, @intFromEnum(posix.E.CONNRESET)), closed[layout.Field.aux]);
+    host.command(.close, slot, generation, "");
+    try host.flush();
+    // The name is stale now.
+    try testing.expect(exports.zg_conn_inbound(host.engine, 0, @intCast(slot), @bitCast(generation), 3, null, 0) < 0);
+}
+
+test "engine: udp datagram, reply to its sender" {
+    const values = defaultValues();
+    var host = try Host.init(&values);
+    defer host.deinit();
+    try testing.expectEqual(@as(isize, 0), exports.zg_engine_listen(host.engine, 1, "127.0.0.1", 9, 0, 0));
+    try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
+    const server_fd: posix.fd_t = @intCast(exports.zg_engine_listener_fd(host.engine, 0));
+    const server = try socket.localAddress(server_fd);
+    const client = try socket.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{});
+    defer posix.close(client);
+    _ = try socket.sendTo(client, "ping", &server);
+    _ = try host.waitFor(.datagram);
+    // waitFor returned a record; find its index for the reply.
+    var index: u32 = 1;
+    while (host.records[index * layout.record_words] != @intFromEnum(layout.RecordKind.datagram)) index += 1;
+    try testing.expectEqual(@as(isize, 4), exports.zg_datagram_reply(host.engine, 0, index, "pong", 4));
+    var buf: [8]u8 = undefined;
+    var tries: usize = 0;
+    const got = while (true) : (tries += 1) {
+        break socket.recvFrom(client, &buf) catch |err| switch (err) {
+            error.WouldBlock => {
+                try testing.expect(tries < 1000);
+                std.time.sleep(std.time.ns_per_ms);
+                continue;
+            },
+            else => return err,
+        };
+    };
+    try testing.expectEqualStrings("pong", buf[0..got.len]);
+}
+
+test "engine: layout names are unique and the option names cover the enum" {
+    const count = exports.zg_engine_layout_count();
+    for (0..count) |i| {
+        const a = std.mem.span(exports.zg_engine_layout_name(@intCast(i)).?);
+        for (i + 1..count) |j| try testing.expect(!std.mem.eql(u8, a, std.mem.span(exports.zg_engine_layout_name(@intCast(j)).?)));
+    }
+    try testing.expect(exports.zg_engine_option_name(@import("engine.zig").options_count) == null);
+}
