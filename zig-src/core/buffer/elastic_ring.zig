@@ -259,43 +259,4 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
     try expectContent(&buffer, model.items());
 }
 
-/// FIFO reference model: a plain byte array whose consumed front is dropped lazily, so the
-/// check stays cheap however large the backlog grows.
-const Model = struct {
-    bytes: std.ArrayList(u8),
-    head: usize,
-
-    fn init() Model {
-        return .{ .bytes = std.ArrayList(u8).init(testing.allocator), .head = 0 };
-    }
-
-    fn deinit(self: *Model) void {
-        self.bytes.deinit();
-    }
-
-    fn items(self: *const Model) []const u8 {
-        return self.bytes.items[self.head..];
-    }
-
-    fn append(self: *Model, bytes: []const u8) !void {
-        try self.bytes.appendSlice(bytes);
-    }
-
-    fn consume(self: *Model, n: usize) void {
-        self.head += n;
-        // Compact once the dead front outweighs the live bytes: the two do not overlap then.
-        if (self.head * 2 >= self.bytes.items.len) self.compact();
-    }
-
-    fn compact(self: *Model) void {
-        const live_bytes = self.bytes.items.len - self.head;
-        @memcpy(self.bytes.items[0..live_bytes], self.bytes.items[self.head..]);
-        self.bytes.shrinkRetainingCapacity(live_bytes);
-        self.head = 0;
-    }
-
-    fn clear(self: *Model) void {
-        self.bytes.clearRetainingCapacity();
-        self.head = 0;
-    }
-};
+const Model = @import("fifo_model.zig").Model;
