@@ -8,6 +8,7 @@
 //   npm run bench -- --full        the whole matrix (about 20 minutes)
 //   options: --only REGEX (case ids, e.g. 'tcp-64B|http'), --servers zgnet-native,net,...,
 //            --rounds N, --duration S, --warmup S, --loops N (zgnet event loops), --spin,
+//            --http-conns N (256), --idle-conns N (10000),
 //            --no-build, --no-micro, --time-limit S, --out DIR, --list, --help,
 //            --render FILE.json (rewrite latest.md/.svg from a raw result file, measuring nothing)
 //
@@ -21,7 +22,7 @@ import path from 'node:path';
 import { root, zigEnv, zigPath } from './zig.mjs';
 import { echoCompetitors, httpCompetitors, listenAddr, loadgenAddr } from '../bench/lib/competitors.mjs';
 import {
-  cpuPlan, cpuSampler, delay, installExitHooks, now, reasonFrom, resetPeakRss, runBounded, startServer, stopServer,
+  cpuPlan, cpuSampler, delay, installExitHooks, now, reasonFrom, removeOnExit, resetPeakRss, runBounded, startServer, stopServer,
   treeCpuSeconds, treeMemKb, which, wrap,
 } from '../bench/lib/proc.mjs';
 import { markdown, median, svg } from '../bench/lib/report.mjs';
@@ -33,9 +34,22 @@ const opt = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
 };
+const KNOWN = {
+  flags: ['full', 'spin', 'no-build', 'no-micro', 'list', 'help'],
+  values: ['only', 'servers', 'rounds', 'duration', 'warmup', 'loops', 'time-limit', 'out', 'render', 'http-conns', 'idle-conns'],
+};
 if (flag('help')) {
-  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
+  const lines = fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n');
+  console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.slice(3)).join('\n'));
   process.exit(0);
+}
+for (let i = 0; i < args.length; i++) {
+  const name = args[i].replace(/^--/, '');
+  if (KNOWN.values.includes(name) && i + 1 < args.length) i++;
+  else if (!KNOWN.flags.includes(name)) {
+    console.error(`bench: unknown or incomplete option ${args[i]} (see --help)`);
+    process.exit(2);
+  }
 }
 const full = flag('full');
 const profile = full ? 'full' : 'quick';
@@ -47,7 +61,7 @@ const spin = flag('spin');
 const outDir = path.resolve(opt('out', path.join(root, 'bench', 'results')));
 const only = opt('only', null) ? new RegExp(opt('only')) : null;
 const serverFilter = opt('servers', null)?.split(',');
-const timeLimitS = Number(opt('time-limit', full ? '3600' : '175'));
+const timeLimitS = Number(opt('time-limit', full ? '3600' : '160'));
 const plan = cpuPlan();
 const loops = Number(opt('loops', String(Math.max(1, plan.serverCpus))));
 const HTTP_CONNS = Number(opt('http-conns', '256'));
@@ -56,7 +70,8 @@ const IDLE_CONNS = Number(opt('idle-conns', '10000'));
 
 const LOADGEN = path.join(root, 'zig-out', 'bin', 'zgnet-loadgen');
 const started = now();
-const deadline = started + timeLimitS * 1000;
+// the time limit covers the measurements; building (usually a cached no-op) comes before it
+let deadline = Infinity;
 const outOfTime = () => now() > deadline;
 const notes = [];
 
@@ -153,7 +168,7 @@ function machine() {
     method:
       `${rounds} rounds per case, competitors alternating within each round (order rotated each round); ` +
       `${duration} s measured per run after ${warmupFirst} s warm-up (${warmupLater} s in later rounds: servers stay up for all cases of a protocol); ` +
-      `ratios are per-round paired ratios to the baseline, median; server CPU from /proc/PID/stat over the measured window; peak RSS = VmHWM, reset per case; zgnet event loops: ${loops}`,
+      `medians over rounds, ratios = median / the baseline's median; server CPU from /proc/PID/stat over the measured window; peak RSS = VmHWM, reset per case; zgnet event loops: ${loops}`,
     command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
   };
 }
@@ -165,6 +180,7 @@ delete env.ZGNET_MODE; // each zgnet server names its mode; nothing may override
 async function launch(comp, proto, { nofile = 0 } = {}) {
   for (const f of comp.needs ?? []) if (!fs.existsSync(f)) return { na: `${rel(f)} missing (build failed?)` };
   const requested = listenAddr(proto === 'http' ? 'tcp' : proto, comp.id);
+  if (requested.startsWith('/')) removeOnExit(requested);
   const argv = wrap(comp.argv({ proto: proto === 'http' ? 'tcp' : proto, addr: requested }), { cpus: plan.server, nofile });
   try {
     const server = await startServer(argv, { cwd: root, env, label: comp.id });
@@ -242,15 +258,16 @@ function summarize(kase, rows, baseId) {
       cpuPerM: median(ok.map((x) => x.cpuPerM)),
     };
     r.cpuApprox = Boolean(r.comp.multiProcess);
-    const paired = [];
-    for (let i = 0; i < r.rounds.length; i++) {
-      const a = r.rounds[i];
-      const b = base?.rounds[i];
-      if (a?.ok && b?.ok) paired.push(a.rate / b.rate);
-    }
-    r.ratio = r.isBaseline ? 1 : median(paired);
   }
-  if (base && base.status !== 'ok') for (const r of rows) if (r.status === 'ok' && !r.isBaseline) r.notes.push(`no ratio: baseline ${base.status}`);
+  // ratios of medians, so that the table can be checked by hand (rounds alternate, so both
+  // medians come from the same stretch of time)
+  const baseOk = base?.status === 'ok' ? base : null;
+  for (const r of rows) {
+    if (r.status !== 'ok') continue;
+    r.ratio = r.isBaseline ? 1 : baseOk ? r.median.rate / baseOk.median.rate : null;
+    r.cpuRatio = baseOk && r.median.cpuPerM !== null && baseOk.median.cpuPerM ? r.median.cpuPerM / baseOk.median.cpuPerM : null;
+    if (!baseOk && !r.isBaseline) r.notes.push(`no ratio: baseline ${base?.status ?? 'missing'}`);
+  }
 }
 
 async function runEchoGroup(proto, group, comps) {
@@ -492,7 +509,8 @@ async function runMicroBench() {
   const r = await runBounded(wrap([process.execPath, script, '--frames', String(frames)], { cpus: plan.server }), { cwd: root, env, timeoutMs: 240_000 });
   if (r.code !== 0 || r.timedOut) return { ok: false, reason: r.timedOut ? 'timed out' : reasonFrom(r.stderr, `exit ${r.code}`) };
   const i = r.stdout.indexOf('\ndecode ');
-  const text = (i >= 0 ? r.stdout.slice(i + 1) : r.stdout).trim();
+  // a blank line between the caption and the table, so that markdown renders the table
+  const text = (i >= 0 ? r.stdout.slice(i + 1) : r.stdout).trim().replace(/^(decode [^\n]*)\n\|/, '$1\n\n|');
   return { ok: true, text };
 }
 
@@ -507,7 +525,13 @@ function writeReport(results) {
 
 async function main() {
   if (opt('render', null)) {
-    writeReport(JSON.parse(fs.readFileSync(opt('render'), 'utf8')));
+    const saved = JSON.parse(fs.readFileSync(opt('render'), 'utf8'));
+    // recompute medians and ratios from the rounds, so a report always follows this code's method
+    for (const c of [...saved.echo, ...saved.http]) {
+      for (const r of c.rows) r.notes = (r.notes ?? []).filter((n) => !/rounds failed|datagrams lost|no ratio/.test(n));
+      summarize(c.case, c.rows, c.rows.find((r) => r.isBaseline)?.comp.id);
+    }
+    writeReport(saved);
     console.log(`bench: wrote ${rel(path.join(outDir, 'latest.md'))} and latest.svg from ${opt('render')}`);
     return;
   }
@@ -518,6 +542,7 @@ async function main() {
     console.error(`bench: ${rel(LOADGEN)} is missing and could not be built; nothing to measure with`);
     process.exit(1);
   }
+  deadline = now() + timeLimitS * 1000;
   const meta = machine();
   const results = { meta, echo: [], http: [], idle: null, micro: null, notes };
   const pick = (list) => (serverFilter ? list.filter((c) => serverFilter.includes(c.id)) : list);

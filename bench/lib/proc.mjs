@@ -8,6 +8,12 @@ import os from 'node:os';
 /** Every process group we started and have not seen exit: killed on any way out. */
 const live = new Map(); // pid -> ChildProcess
 
+/** Files to remove on the way out (unix socket paths of servers killed before they could). */
+const leftovers = new Set();
+export function removeOnExit(file) {
+  leftovers.add(file);
+}
+
 export function killAllNow() {
   for (const pid of live.keys()) {
     try {
@@ -15,6 +21,8 @@ export function killAllNow() {
     } catch {}
   }
   live.clear();
+  for (const f of leftovers) fs.rmSync(f, { force: true });
+  leftovers.clear();
 }
 
 let hooked = false;

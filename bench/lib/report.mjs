@@ -75,6 +75,26 @@ function summaryTable(cases, unit) {
   return lines.join('\n');
 }
 
+/** Server CPU per million messages, relative to the baseline's (lower is better). */
+function cpuTable(cases) {
+  const slots = slotsFor(cases);
+  const lines = [];
+  lines.push(`| case | ${slots.map((s) => esc(s.label)).join(' | ')} |`);
+  lines.push(`|---|${slots.map(() => '---:').join('|')}|`);
+  for (const c of cases) {
+    const cells = slots.map((slot) => {
+      const r = c.rows.find((x) => slot.ids.includes(x.comp.id));
+      if (!r) return '';
+      if (r.status !== 'ok') return r.status === 'skipped' ? 'skipped' : 'n/a';
+      if (r.median.cpuPerM === null) return '—';
+      const approx = r.cpuApprox ? '≈' : '';
+      return `${approx}${fmtNum(r.median.cpuPerM, 2)} s${r.isBaseline ? '' : r.cpuRatio ? ` (${r.cpuRatio.toFixed(2)}x)` : ''}`;
+    });
+    lines.push(`| ${esc(c.case.label)} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 function notMeasured(cases) {
   const out = new Map();
   for (const c of cases) {
@@ -168,13 +188,19 @@ export function markdown(results) {
     out.push('');
     out.push(
       'Ping-pong echo through `zgnet-loadgen` (every byte verified; one message in flight per connection). ' +
-        'Each cell: the ratio to the baseline in the same round, median over rounds, then the median msgs/s.',
+        'Each cell: median msgs/s over the rounds and its ratio to the baseline\'s median (higher is better).',
     );
     out.push('');
     out.push(summaryTable(results.echo, '/s'));
     out.push('');
     const na = notMeasured(results.echo);
     if (na.length) out.push(...na, '');
+    out.push('### Server CPU seconds per million messages (lower is better; ratio to the baseline)');
+    out.push('');
+    out.push('Steadier than throughput on a shared machine: it is what the server itself spent, whatever else ran.');
+    out.push('');
+    out.push(cpuTable(results.echo));
+    out.push('');
     out.push('### Details');
     out.push('');
     out.push(echoDetails(results.echo));
@@ -291,7 +317,7 @@ export function svg(results) {
     parts.push(`<text x="${lx + 14}" y="${ly}" fill="#222">${xml(slot.label)}</text>`);
     lx += w;
   }
-  parts.push(`<text x="${left}" y="${height - 12}" fill="#868e96" font-size="10">Higher is better. Bar = median over rounds of (throughput / baseline's in the same round); dashed line = baseline; n/a: see latest.md.</text>`);
+  parts.push(`<text x="${left}" y="${height - 12}" fill="#868e96" font-size="10">Higher is better. Bar = median throughput over the rounds / the baseline's median, same run; dashed line = baseline; n/a: see latest.md.</text>`);
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }

@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type Conn, type EventHandler } from '../../host/index.js';
+import { type Conn, type EventHandler, type Options } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { Random } from '../support/random.js';
 import { DatagramPeer, StreamPeer, sameBytes } from './support/clients.js';
+import { seededBytes } from './support/handlers.js';
 import { LOOPBACK, removePath, startServer, unixPath } from './support/server.js';
 import { Counter, deferred, within, type Deferred } from './support/wait.js';
 
@@ -92,7 +93,7 @@ async function streamClient(addr: string, rng: Random): Promise<void> {
   try {
     assert.equal((await peer.read(GREETING.length, 'the greeting')).toString(), GREETING);
     for (let p = 0; p < PACKETS; p++) {
-      const packet = rng.bytes(STREAM_LEN);
+      const packet = seededBytes(rng, STREAM_LEN);
       await peer.write(packet);
       const echoed = await peer.read(STREAM_LEN, `echo of packet ${p}`);
       assert.equal(sameBytes(echoed, packet), null, `packet ${p}, seed ${rng.seed}`);
@@ -137,49 +138,71 @@ async function datagramClient(addr: string, rng: Random): Promise<void> {
 
 interface Case {
   name: string;
-  addr: () => string;
-  datagram: boolean;
+  /** Listen addresses (a fresh unix path each time). */
+  addrs: () => string[];
   kinds: WriteKind[];
 }
 
-const cases: Case[] = [
-  { name: 'tcp', addr: () => LOOPBACK.tcp, datagram: false, kinds: ['write', 'writev', 'asyncWrite', 'asyncWritev'] },
-  { name: 'tcp6', addr: () => LOOPBACK.tcp6, datagram: false, kinds: ['write', 'asyncWrite'] },
-  { name: 'unix', addr: () => `unix://${unixPath('echo')}`, datagram: false, kinds: ['write', 'writev', 'asyncWrite', 'asyncWritev'] },
-  { name: 'udp', addr: () => LOOPBACK.udp, datagram: true, kinds: ['write', 'asyncWrite'] },
+const unixAddr = () => `unix://${unixPath('echo')}`;
+const isDatagram = (addr: string) => addr.startsWith('udp');
+
+const transports: Case[] = [
+  { name: 'tcp', addrs: () => [LOOPBACK.tcp], kinds: ['write', 'writev', 'asyncWrite', 'asyncWritev'] },
+  { name: 'tcp6', addrs: () => [LOOPBACK.tcp6], kinds: ['write', 'asyncWrite'] },
+  { name: 'unix', addrs: () => [unixAddr()], kinds: ['write', 'writev', 'asyncWrite', 'asyncWritev'] },
+  { name: 'udp', addrs: () => [LOOPBACK.udp], kinds: ['write', 'asyncWrite'] },
+  // gnet's poll-multi-addrs: rotate() over 2 tcp, 2 udp and 2 unix (no udp with writev).
+  { name: 'multi-addrs', addrs: () => [LOOPBACK.tcp, LOOPBACK.tcp, LOOPBACK.udp, LOOPBACK.udp, unixAddr(), unixAddr()], kinds: ['write', 'asyncWrite'] },
+  { name: 'multi-addrs-stream', addrs: () => [LOOPBACK.tcp, LOOPBACK.tcp, unixAddr(), unixAddr()], kinds: ['writev', 'asyncWritev'] },
+];
+
+/** gnet's reactor modes; the options are accepted in both engines (edge-triggered I/O is native's). */
+const reactorModes: Array<{ name: string; options: Options; kinds?: WriteKind[] }> = [
+  { name: 'LT', options: {} },
+  { name: 'ET', options: { edgeTriggeredIO: true }, kinds: ['write', 'asyncWritev'] },
+  { name: 'ET-chunk', options: { edgeTriggeredIOChunk: 256 * 1024 }, kinds: ['writev', 'asyncWrite'] },
+  { name: 'reuseport', options: { reusePort: true }, kinds: ['write', 'asyncWrite'] },
 ];
 
 describe(`echo (${testMode})`, () => {
   let seed = 100;
-  for (const c of cases) {
-    for (const kind of c.kinds) {
-      for (const loops of [1, 2]) {
-        const caseSeed = seed++;
-        test(`${c.name} ${kind}, ${loops} loop${loops > 1 ? 's' : ''}: ${CLIENTS} clients echo random packets byte for byte`, { timeout: 30_000 }, async () => {
-          const addr = c.addr();
-          const { handler, stats } = echoHandler(kind);
-          const server = await startServer(handler, addr, { numEventLoop: loops });
-          try {
-            assert.equal(server.engine.mode, testMode);
-            const bound = server.addrs[0]!;
-            const clients = Array.from({ length: CLIENTS }, (_, i) => new Random(caseSeed * 1000 + i));
-            const traffic = Promise.all(clients.map((r) => (c.datagram ? datagramClient(bound, r) : streamClient(bound, r))));
-            await Promise.race([traffic, stats.failed.promise]);
-            if (c.datagram) {
-              assert.equal(stats.opened.value, 0, 'server UDP has no onOpen');
-              assert.equal(server.engine.countConnections(), 0, 'server UDP conns are not counted');
-            } else {
-              await stats.closed.wait(CLIENTS);
-              assert.equal(stats.opened.value, CLIENTS);
+  for (const reactor of reactorModes) {
+    for (const c of transports) {
+      const kinds = c.kinds.filter((k) => reactor.kinds === undefined || reactor.kinds.includes(k));
+      for (const kind of kinds) {
+        for (const loops of [1, 2]) {
+          const caseSeed = seed++;
+          const title = `${reactor.name} ${c.name} ${kind}, ${loops} loop${loops > 1 ? 's' : ''}: ${CLIENTS} clients per address echo random packets byte for byte`;
+          test(title, { timeout: 30_000 }, async () => {
+            const addrs = c.addrs();
+            const { handler, stats } = echoHandler(kind);
+            const server = await startServer(handler, addrs, { numEventLoop: loops, ...reactor.options });
+            try {
+              assert.equal(server.engine.mode, testMode);
+              assert.equal(server.addrs.length, addrs.length);
+              const streams = server.addrs.filter((a) => !isDatagram(a)).length;
+              let k = 0;
+              const traffic = Promise.all(
+                server.addrs.flatMap((bound) =>
+                  Array.from({ length: CLIENTS }, () => {
+                    const rng = new Random(caseSeed * 1000 + k++);
+                    return isDatagram(bound) ? datagramClient(bound, rng) : streamClient(bound, rng);
+                  }),
+                ),
+              );
+              await Promise.race([traffic, stats.failed.promise]);
+              // gnet's check: connected == disconnected == clients x stream addresses; udp has no open/close.
+              await stats.closed.wait(CLIENTS * streams);
+              assert.equal(stats.opened.value, CLIENTS * streams);
               assert.equal(server.engine.countConnections(), 0);
+              assert.deepEqual(stats.problems, []);
+            } finally {
+              await server.shutdown();
+              for (const a of addrs) if (a.startsWith('unix://')) removePath(a.slice('unix://'.length));
             }
-            assert.deepEqual(stats.problems, []);
-          } finally {
-            await server.shutdown();
-            if (addr.startsWith('unix://')) removePath(addr.slice('unix://'.length));
-          }
-          assert.equal(stats.closed.value, stats.opened.value, 'every onOpen has its onClose');
-        });
+            assert.equal(stats.closed.value, stats.opened.value, 'every onOpen has its onClose');
+          });
+        }
       }
     }
   }

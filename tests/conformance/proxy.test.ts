@@ -56,6 +56,8 @@ function relayHandler(backendAddr: string, how: (i: number) => 'register' | 'enr
   const backendsOpened = new Counter('backend onOpen');
   const linked = new Counter('backend promise');
   const loops: EventLoop[] = [];
+  /** Sockets dialled for enroll(): destroyed at the end, whether or not the engine took them. */
+  const dialed: net.Socket[] = [];
   let fronts = 0;
   const handler: EventHandler = {
     onOpen(c) {
@@ -75,6 +77,7 @@ function relayHandler(backendAddr: string, how: (i: number) => 'register' | 'enr
           : (() => {
               const port = Number(backendAddr.split(':').at(-1));
               const socket = net.connect({ host: '127.0.0.1', port });
+              dialed.push(socket);
               return new Promise<net.Socket>((resolve, reject) => {
                 socket.once('connect', () => resolve(socket));
                 socket.once('error', reject);
@@ -105,7 +108,7 @@ function relayHandler(backendAddr: string, how: (i: number) => 'register' | 'enr
       if (peer !== undefined) void peer.close();
     },
   };
-  return { handler, problems, backendsOpened, linked, loops };
+  return { handler, problems, backendsOpened, linked, loops, dialed };
 }
 
 async function relayThrough(frontAddr: string, messages: Buffer[], stream: boolean, problems: string[]): Promise<void> {
@@ -155,6 +158,7 @@ describe(`register and enroll (${testMode})`, () => {
         await assert.rejects(loop.enroll(new net.Socket()), zgnetError('ERR_ENGINE_IN_SHUTDOWN'));
       } finally {
         await server.shutdown();
+        for (const s of relay.dialed) s.destroy();
         await backend.close();
       }
     });

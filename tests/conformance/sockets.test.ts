@@ -7,20 +7,20 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
-import { type Conn, type Engine, type EventHandler } from '../../host/index.js';
+import { ZgnetError, type Conn, type Engine, type EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { DatagramPeer, StreamPeer } from './support/clients.js';
 import { LOOPBACK, removePath, startServer, unixPath } from './support/server.js';
 import { deferred, within } from './support/wait.js';
 
-type Outcome = { ok: true; value: unknown } | { ok: false; code: string | undefined; message: string };
+type Outcome = { ok: true; value: unknown } | { ok: false; code: string | undefined; message: string; zgnet: boolean };
 
 function attempt(fn: () => unknown): Outcome {
   try {
     return { ok: true, value: fn() };
   } catch (err) {
     const e = err as Error & { code?: string };
-    return { ok: false, code: e.code, message: e.message };
+    return { ok: false, code: e.code, message: e.message, zgnet: err instanceof ZgnetError };
   }
 }
 
@@ -29,7 +29,7 @@ async function attemptAsync(fn: () => Promise<unknown>): Promise<Outcome> {
     return { ok: true, value: await fn() };
   } catch (err) {
     const e = err as Error & { code?: string };
-    return { ok: false, code: e.code, message: e.message };
+    return { ok: false, code: e.code, message: e.message, zgnet: err instanceof ZgnetError };
   }
 }
 
@@ -43,6 +43,7 @@ function assertCode(o: Outcome | undefined, code: string, what: string): void {
   assert.ok(o, `${what} was tried`);
   assert.ok(!o.ok, `${what} should throw ${code}, returned ${o.ok ? String(o.value) : ''}`);
   assert.equal(o.code, code, `${what}: ${o.message}`);
+  assert.ok(o.zgnet, `${what}: a ZgnetError`);
 }
 
 function assertFd(value: unknown, what: string): number {

@@ -10,6 +10,7 @@ import { Action, type Conn, type EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { Random } from '../support/random.js';
 import { DatagramPeer, StreamPeer, sameBytes } from './support/clients.js';
+import { seededBytes } from './support/handlers.js';
 import { LOOPBACK, startServer } from './support/server.js';
 import { Counter, deferred, settle, until, within } from './support/wait.js';
 
@@ -23,7 +24,7 @@ class ChunkPattern {
     seed: number,
     readonly count: number,
   ) {
-    this.base = new Random(seed).bytes(MiB);
+    this.base = seededBytes(new Random(seed), MiB);
   }
 
   get length(): number {
