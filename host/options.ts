@@ -34,6 +34,8 @@ export interface ResolvedOptions {
   logLevel: LogLevel;
   mode: ModeOption;
   signal: AbortSignal | undefined;
+  /** A client engine (host/client.ts): no listeners, least-connections, gnet's client lifecycle. */
+  client: boolean;
 }
 
 const SERVER_OPTIONS = [
@@ -110,7 +112,8 @@ export function resolveOptions(input: Options | ClientOptions | undefined, netwo
   let numEventLoop = int(o.numEventLoop, 'numEventLoop', 0, 0, EVENT_LOOPS_MAX);
   if (numEventLoop === 0) numEventLoop = multicore ? Math.min(os.availableParallelism(), EVENT_LOOPS_MAX) : 1;
 
-  const lb = o.lb ?? 'round-robin';
+  // gnet's client always balances with least-connections.
+  const lb = client ? 'least-connections' : (o.lb ?? 'round-robin');
   if (lb !== 'round-robin' && lb !== 'least-connections' && lb !== 'source-addr-hash') {
     throw invalidOption('lb', `must be 'round-robin', 'least-connections' or 'source-addr-hash' (got ${JSON.stringify(lb)})`);
   }
@@ -163,5 +166,6 @@ export function resolveOptions(input: Options | ClientOptions | undefined, netwo
     logLevel,
     mode: parseMode(o.mode),
     signal: o.signal,
+    client,
   };
 }

@@ -29,14 +29,19 @@ export async function startEngine(handler: EventHandler, protoAddrs: string[], o
   if (!Array.isArray(protoAddrs) || protoAddrs.length === 0) throw invalidOption('protoAddrs', 'must be a non-empty array');
   const parsed = protoAddrs.map(parseProtoAddr);
   const resolvedOptions = resolveOptions(options, parsed.map((a) => a.network));
+  const addrs: ResolvedAddr[] = await Promise.all(parsed.map(resolveAddress));
+  const engine = createEngine(handler, resolvedOptions);
+  await engine.start(addrs);
+  return engine;
+}
+
+/** The engine of the mode the options ask for (ERR_NATIVE_UNAVAILABLE for an explicit 'native' that cannot load). */
+export function createEngine(handler: EventHandler, resolvedOptions: ResolvedOptions): EngineBase {
   const mode = resolveMode(resolvedOptions.mode);
   if (resolvedOptions.mode === 'auto' && mode === 'wasm' && nativeUnavailableReason()) {
     resolvedOptions.logger.debug(`native library unavailable, using wasm: ${nativeUnavailableReason()}`);
   }
   const factory = engineFactories[mode];
   if (!factory) throw new Error(`no ${mode} engine is registered`);
-  const addrs: ResolvedAddr[] = await Promise.all(parsed.map(resolveAddress));
-  const engine = factory(handler, resolvedOptions);
-  await engine.start(addrs);
-  return engine;
+  return factory(handler, resolvedOptions);
 }

@@ -6,8 +6,12 @@
  *   - `engine.stop()`, an aborted `signal`, or `Shutdown` from onTick: onShutdown first, then
  *     every connection, then the listeners.
  * `run()` resolves when all of that is done.
+ *
+ * A client (`options.client`, host/client.ts) is the same engine started with no address:
+ * onBoot's action is ignored, onBoot/onShutdown see gnet's listener-less Engine (no count,
+ * no dup), and shutdown closes every connection before onShutdown (API.md's Client.stop).
  */
-import { Action, type Engine, type EventHandler, type Logger, type Network, type TickResult } from '../api.js';
+import { Action, type Conn, type Engine, type EventHandler, type EventLoop, type Logger, type Network, type TickResult } from '../api.js';
 import type { ResolvedAddr } from '../address.js';
 import type { Mode } from '../core/binding.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
@@ -15,6 +19,14 @@ import type { ResolvedOptions } from '../options.js';
 import { invoke } from './invoke.js';
 
 export type EngineState = 'created' | 'booting' | 'running' | 'stopping' | 'stopped';
+
+/** An engine's event loop as the engine and the client use it. */
+export interface EngineLoop extends EventLoop {
+  /** Open connections plus dials and adoptions under way: what least-connections compares. */
+  load(): number;
+  /** `EventLoop.register`; `signal` (the client's dial) abandons the dial when aborted. */
+  register(protoAddr: string, context?: unknown, signal?: AbortSignal): Promise<Conn>;
+}
 
 /** gnet waits 1 s when onTick returns nothing. */
 const TICK_DEFAULT_MS = 1000;
@@ -29,12 +41,15 @@ export abstract class EngineBase implements Engine {
   /** Settles when the engine has fully shut down. */
   readonly done: Promise<void> = new Promise((resolve) => (this.finished = resolve));
   private abortListener: (() => void) | undefined;
+  /** What onBoot and onShutdown see: the engine, or a client's listener-less view of it. */
+  private readonly view: Engine;
 
   constructor(
     readonly handler: EventHandler,
     readonly options: ResolvedOptions,
   ) {
     this.logger = options.logger;
+    this.view = options.client ? clientView(this) : this;
   }
 
   // ---- what each engine implements --------------------------------------------------------
@@ -50,6 +65,8 @@ export abstract class EngineBase implements Engine {
   abstract countConnections(): number;
   abstract dup(): number;
   abstract dupListener(network: Network, addr: string): number;
+  /** The event loops, once started. */
+  abstract readonly loops: readonly EngineLoop[];
 
   // ---- lifecycle --------------------------------------------------------------------------
 
@@ -63,15 +80,18 @@ export abstract class EngineBase implements Engine {
       // rotate(): the addresses bound before the one that failed must not stay bound.
       await this.closeListeners().catch((closeErr) => this.logger.error('closing listeners failed', closeErr));
       this.state = 'stopped';
+      this.finished();
       throw err;
     }
-    const boot = invoke(this.logger, 'onBoot', () => this.handler.onBoot?.(this));
+    const boot = invoke(this.logger, 'onBoot', () => this.handler.onBoot?.(this.view));
     if (boot.error) {
       await this.closeListeners();
       this.state = 'stopped';
+      this.finished();
       throw boot.error;
     }
-    if (boot.action === Action.Shutdown) {
+    // gnet's Client.Start ignores what onBoot returns.
+    if (boot.action === Action.Shutdown && !this.options.client) {
       // gnet: no loops start, no other callback runs, run() returns.
       await this.closeListeners();
       this.state = 'stopped';
@@ -117,9 +137,14 @@ export abstract class EngineBase implements Engine {
 
   private async runShutdown(origin: 'stop' | 'action', fromLoop?: number): Promise<void> {
     try {
-      if (origin === 'action' && fromLoop !== undefined) await this.closeConnections(fromLoop);
-      invoke(this.logger, 'onShutdown', () => this.handler.onShutdown?.(this));
-      await this.closeConnections();
+      if (this.options.client) {
+        await this.closeConnections();
+        invoke(this.logger, 'onShutdown', () => this.handler.onShutdown?.(this.view));
+      } else {
+        if (origin === 'action' && fromLoop !== undefined) await this.closeConnections(fromLoop);
+        invoke(this.logger, 'onShutdown', () => this.handler.onShutdown?.(this.view));
+        await this.closeConnections();
+      }
       await this.closeListeners();
     } catch (err) {
       this.logger.error('shutdown failed', err);
@@ -162,6 +187,49 @@ export abstract class EngineBase implements Engine {
   protected ensureRunning(): void {
     if (this.state === 'stopping' || this.state === 'stopped') throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
   }
+
+  /**
+   * gnet's least-connections, the client's balancer: the loop with strictly the fewest
+   * connections, ties to the lowest index. Dials under way count, so that a burst of dials
+   * issued together spreads before any of them has opened.
+   */
+  leastLoadedLoop(): EngineLoop {
+    const loops = this.loops;
+    if (loops.length === 0) throw new ZgnetError(ErrorCode.EMPTY_ENGINE, 'no event loop has started');
+    let best = loops[0]!;
+    let bestLoad = best.load();
+    for (let i = 1; i < loops.length; i++) {
+      const load = loops[i]!.load();
+      if (load < bestLoad) {
+        best = loops[i]!;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+}
+
+/**
+ * The Engine a client's onBoot/onShutdown receive. gnet's client engine has no listeners, so
+ * its Validate fails: CountConnections is -1 and Dup, DupListener and Stop return
+ * ErrEmptyEngine. The client itself is stopped with `client.stop()`.
+ */
+function clientView(engine: EngineBase): Engine {
+  const empty = () => new ZgnetError(ErrorCode.EMPTY_ENGINE, 'a client engine has no listeners');
+  return Object.freeze({
+    get mode() {
+      return engine.mode;
+    },
+    addrs: Object.freeze([]) as unknown as string[],
+    countConnections: () => -1,
+    dup(): number {
+      throw empty();
+    },
+    dupListener(_network: Network, _addr: string): number {
+      throw empty();
+    },
+    stop: () => Promise.reject(empty()),
+  });
 }
 
 export function abortError(signal: AbortSignal): Error {

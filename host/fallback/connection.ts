@@ -1,5 +1,7 @@
 /**
- * A TCP or Unix connection of the fallback engine: a `net.Socket` behind gnet's Conn.
+ * Connections of the fallback engine. `LoopConn` is what every connection that opens and
+ * closes shares (TCP, Unix, and a dialled or enrolled connected UDP socket, connected-udp.ts);
+ * `StreamConn` is a `net.Socket` behind gnet's Conn.
  *
  * Lifecycle (gnet reference §3.1, §3.5): open → onOpen (writes made there go out before its
  * action applies) → onTraffic per 'data' chunk → close, which runs onClose once and then ends
@@ -29,10 +31,10 @@ export interface ConnOwner {
   shutdownFromLoop(index: number): void;
 }
 
-const OPEN = 0;
+export const OPEN = 0;
 /** onClose is running: writes still go out (they are flushed with the rest). */
 const CLOSING = 1;
-const CLOSED = 2;
+export const CLOSED = 2;
 
 const RESOLVED = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
@@ -41,19 +43,18 @@ function destroyAfterFinish(this: net.Socket): void {
   this.destroy();
 }
 
-export class StreamConn extends Inbound implements Conn, LoopMember {
+/** The lifecycle, the inbound path and the task queue of a connection that opens and closes. */
+export abstract class LoopConn extends Inbound implements Conn, LoopMember {
   context: unknown = undefined;
-  private state = OPEN;
+  protected state = OPEN;
   /** The last chunk Node read: it and views of it are written without a copy. */
   private lastRead: Buffer = EMPTY;
   private closed: Promise<void> | undefined;
   private settleClose: (() => void) | undefined;
 
   constructor(
-    private readonly owner: ConnOwner,
-    private readonly loop: FallbackEventLoop,
-    private readonly socket: net.Socket,
-    private readonly network: 'tcp' | 'unix',
+    protected readonly owner: ConnOwner,
+    protected readonly loop: FallbackEventLoop,
     readonly localAddr: string,
     readonly remoteAddr: string,
   ) {
@@ -66,14 +67,8 @@ export class StreamConn extends Inbound implements Conn, LoopMember {
 
   // ---- lifecycle ----------------------------------------------------------------------------
 
-  /** Joins the loop, runs onOpen, then starts reading. */
-  open(): void {
-    const s = this.socket;
-    s.on('data', (data: Buffer) => this.onData(data));
-    s.on('end', () => this.closeWith(eofError(), false));
-    s.on('error', (err: Error) => this.closeWith(err, true));
-    // Only reached without 'end' or 'error' when the socket was destroyed under us.
-    s.on('close', () => this.closeWith(eofError(), true));
+  /** Joins the loop and runs onOpen (the subclass has wired its socket's events). */
+  protected begin(): void {
     this.loop.add(this);
     const h = this.owner.handler;
     const outcome = invoke(this.owner.logger, 'onOpen', () => h.onOpen?.(this));
@@ -81,7 +76,7 @@ export class StreamConn extends Inbound implements Conn, LoopMember {
     else this.apply(outcome.action);
   }
 
-  private onData(data: Buffer): void {
+  protected onData(data: Buffer): void {
     if (this.state !== OPEN) return;
     this.lastRead = data;
     const cap = this.owner.readBufferCap;
@@ -122,7 +117,7 @@ export class StreamConn extends Inbound implements Conn, LoopMember {
   }
 
   /** gnet's close: leave the loop, onClose, release, then flush and close the socket. */
-  private closeWith(err: Error | null, peerGone: boolean): void {
+  protected closeWith(err: Error | null, peerGone: boolean): void {
     if (this.state !== OPEN) return;
     this.state = CLOSING;
     this.loop.remove(this);
@@ -136,11 +131,107 @@ export class StreamConn extends Inbound implements Conn, LoopMember {
     if (outcome.error === null && outcome.action === Action.Shutdown) this.owner.shutdownFromLoop(this.loop.index);
   }
 
+  /** After onClose: flush what is queued (unless the peer is gone) and close the socket. */
+  protected abstract finishSocket(peerGone: boolean): void;
+
   closeByEngine(): void {
     this.closeWith(null, false);
   }
 
-  private finishSocket(peerGone: boolean): void {
+  /** What next()/peek() returned: the chunk just read, a view of it, or the last ring copy. */
+  protected isReceived(data: Uint8Array): boolean {
+    const last = this.lastRead;
+    return data === last || data === this.handedOut || data.buffer === last.buffer;
+  }
+
+  // ---- the loop's task queue ----------------------------------------------------------------
+
+  /** Queues `task` on the loop; rejects ERR_CONN_CLOSED if the connection is (or gets) closed. */
+  protected later(task: (resolve: () => void) => void): Promise<void> {
+    if (this.state !== OPEN) return quiet(Promise.reject(connClosed()));
+    return quiet(
+      new Promise<void>((resolve, reject) => {
+        this.loop.enqueue(() => {
+          if (this.state !== OPEN) reject(connClosed());
+          else task(resolve);
+        });
+      }),
+    );
+  }
+
+  /** Runs onTraffic again with what is buffered; silently nothing once closed (as gnet). */
+  wake(): Promise<void> {
+    if (this.state !== OPEN) return RESOLVED;
+    return new Promise<void>((resolve) => {
+      this.loop.enqueue(() => {
+        if (this.state === OPEN) this.traffic();
+        resolve();
+      });
+    });
+  }
+
+  /** Closes on the loop; resolves after onClose ran. Idempotent. */
+  close(): Promise<void> {
+    if (this.state === CLOSED) return RESOLVED;
+    if (this.closed === undefined) {
+      this.closed = new Promise<void>((resolve) => (this.settleClose = resolve));
+      this.loop.enqueue(() => this.closeWith(null, false));
+    }
+    return this.closed;
+  }
+
+  // ---- what each transport does -------------------------------------------------------------
+
+  abstract write(data: Uint8Array | string): number;
+  abstract writev(chunks: Uint8Array[]): number;
+  abstract sendTo(data: Uint8Array | string, addr: string): number;
+  abstract flush(): void;
+  abstract outboundBuffered(): number;
+  abstract asyncWrite(data: Uint8Array | string): Promise<void>;
+  abstract asyncWritev(chunks: Uint8Array[]): Promise<void>;
+  abstract setNoDelay(on: boolean): void;
+  abstract setKeepAlivePeriod(ms: number): void;
+  abstract setKeepAlive(on: boolean, idleMs: number, intervalMs: number, count: number): void;
+  abstract setReadBuffer(bytes: number): void;
+  abstract setWriteBuffer(bytes: number): void;
+
+  get fd(): number {
+    throw unsupported('Conn.fd');
+  }
+
+  dup(): number {
+    throw unsupported('Conn.dup');
+  }
+
+  setLinger(_sec: number): void {
+    throw unsupported('Conn.setLinger (SO_LINGER)');
+  }
+}
+
+export class StreamConn extends LoopConn {
+  constructor(
+    owner: ConnOwner,
+    loop: FallbackEventLoop,
+    private readonly socket: net.Socket,
+    private readonly network: 'tcp' | 'unix',
+    localAddr: string,
+    remoteAddr: string,
+  ) {
+    super(owner, loop, localAddr, remoteAddr);
+  }
+
+  /** Wires the socket, joins the loop, runs onOpen, then reads. */
+  open(): void {
+    const s = this.socket;
+    s.on('data', (data: Buffer) => this.onData(data));
+    s.on('end', () => this.closeWith(eofError(), false));
+    s.on('error', (err: Error) => this.closeWith(err, true));
+    // Only reached without 'end' or 'error' when the socket was destroyed under us.
+    s.on('close', () => this.closeWith(eofError(), true));
+    this.begin();
+  }
+
+  protected finishSocket(peerGone: boolean): void {
     const s = this.socket;
     if (peerGone || s.destroyed) {
       s.destroy();
@@ -186,12 +277,6 @@ export class StreamConn extends Inbound implements Conn, LoopMember {
     return total;
   }
 
-  /** What next()/peek() returned: the chunk just read, a view of it, or the last ring copy. */
-  private isReceived(data: Uint8Array): boolean {
-    const last = this.lastRead;
-    return data === last || data === this.handedOut || data.buffer === last.buffer;
-  }
-
   /** Nothing waits for a flush here: Node writes queued bytes as soon as the socket can take them. */
   flush(): void {}
 
@@ -217,49 +302,7 @@ export class StreamConn extends Inbound implements Conn, LoopMember {
     });
   }
 
-  /** Queues `task` on the loop; rejects ERR_CONN_CLOSED if the connection is (or gets) closed. */
-  private later(task: (resolve: () => void) => void): Promise<void> {
-    if (this.state !== OPEN) return quiet(Promise.reject(connClosed()));
-    return quiet(
-      new Promise<void>((resolve, reject) => {
-        this.loop.enqueue(() => {
-          if (this.state !== OPEN) reject(connClosed());
-          else task(resolve);
-        });
-      }),
-    );
-  }
-
-  /** Runs onTraffic again with what is buffered; silently nothing once closed (as gnet). */
-  wake(): Promise<void> {
-    if (this.state !== OPEN) return RESOLVED;
-    return new Promise<void>((resolve) => {
-      this.loop.enqueue(() => {
-        if (this.state === OPEN) this.traffic();
-        resolve();
-      });
-    });
-  }
-
-  /** Closes on the loop; resolves after onClose ran. Idempotent. */
-  close(): Promise<void> {
-    if (this.state === CLOSED) return RESOLVED;
-    if (this.closed === undefined) {
-      this.closed = new Promise<void>((resolve) => (this.settleClose = resolve));
-      this.loop.enqueue(() => this.closeWith(null, false));
-    }
-    return this.closed;
-  }
-
   // ---- socket options -----------------------------------------------------------------------
-
-  get fd(): number {
-    throw unsupported('Conn.fd');
-  }
-
-  dup(): number {
-    throw unsupported('Conn.dup');
-  }
 
   setNoDelay(on: boolean): void {
     if (this.network !== 'tcp') throw notForProtocol('setNoDelay', this.network);
@@ -283,10 +326,6 @@ export class StreamConn extends Inbound implements Conn, LoopMember {
     if (!(intervalMs >= 1000)) throw invalidKeepAlive(`keep-alive interval ${intervalMs} ms is under 1 s`);
     if (!(count >= 1)) throw invalidKeepAlive(`keep-alive count ${count} is under 1`);
     this.socket.setKeepAlive(true, idleMs);
-  }
-
-  setLinger(_sec: number): void {
-    throw unsupported('Conn.setLinger (SO_LINGER)');
   }
 
   setReadBuffer(_bytes: number): void {

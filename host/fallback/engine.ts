@@ -37,16 +37,22 @@
  *   a failing write                   | Node reports it asynchronously: the connection closes
  *                                     |   on the next turn with Node's error (gnet: inside write)
  *   flush()                           | no-op: Node writes queued bytes as soon as it can
- *   EventLoop.register/enroll         | reject ERR_UNSUPPORTED_OP (not implemented yet)
+ *   EventLoop.enroll, Client.enroll   | the engine takes the Node socket over (gnet dups the fd
+ *                                     |   and closes the original): the caller must not use it
+ *   a dialled/enrolled socket's buffer| TCP/Unix: socketRecvBuffer/socketSendBuffer ignored (as
+ *     sizes                           |   for listeners); UDP: applied to dialled sockets
  */
-import type net from 'node:net';
-import type { EventHandler, Network } from '../api.js';
-import { hostPort, type ResolvedAddr } from '../address.js';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { Conn, EventHandler, Network } from '../api.js';
+import { formatAddr, hostPort, type ResolvedAddr } from '../address.js';
 import { check, LbPolicy, type CoreBinding } from '../core/binding.js';
 import { bindingFor } from '../core/select.js';
-import { EngineBase } from '../engine/base.js';
+import { abortError, EngineBase } from '../engine/base.js';
+import { inShutdown, type Adoptable } from '../engine/dial.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
+import { DatagramConn } from './connected-udp.js';
 import { StreamConn, type ConnOwner } from './connection.js';
 import { unsupported } from './errors.js';
 import { FallbackEventLoop, type LoopOwner } from './event-loop.js';
@@ -69,8 +75,10 @@ export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
   private readonly hashesSource: boolean;
   private listeners: Listener[] = [];
   private readonly udpEndpoints: UdpEndpoint[] = [];
-  /** Every accepted socket until Node closes it, closing ones included (shutdown waits for them). */
+  /** Every accepted, dialled or enrolled socket until Node closes it, closing ones included (shutdown waits for them). */
   private readonly sockets = new Set<net.Socket>();
+  /** Dials not connected yet: shutdown gives them up (each rejects with the error given). */
+  private readonly dialing = new Set<(err: Error) => void>();
   private connectionCount = 0;
 
   constructor(handler: EventHandler, options: ResolvedOptions) {
@@ -115,13 +123,18 @@ export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
   }
 
   protected async closeConnections(loopIndex?: number): Promise<void> {
-    if (loopIndex !== undefined) this.loops[loopIndex]?.closeAll();
-    else for (const loop of this.loops) loop.closeAll();
+    if (loopIndex !== undefined) {
+      this.loops[loopIndex]?.closeAll();
+      return;
+    }
+    for (const giveUp of [...this.dialing]) giveUp(inShutdown());
+    for (const loop of this.loops) loop.closeAll();
   }
 
   protected async closeListeners(): Promise<void> {
     for (const endpoint of this.udpEndpoints) endpoint.detached = true;
-    const closing = this.listeners.map(closeListener);
+    // A listener closes once its accepted sockets have; dialled and enrolled ones are awaited here.
+    const closing = [...this.listeners.map(closeListener), ...[...this.sockets].map(socketClosed)];
     // Accepted sockets are ending (onClose ran, bytes flushing); a peer that never reads must
     // not hold run() forever.
     const grace = setTimeout(() => {
@@ -164,8 +177,7 @@ export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
       socket.destroy(); // reset before we saw it
       return;
     }
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    this.track(socket);
     let remote = 'unix://';
     let local = listener.addr;
     let source = '';
@@ -184,7 +196,129 @@ export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
     conn.open();
   }
 
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  /** Opens a connected stream socket as a connection of `loop`; onOpen sees `context`. */
+  private openStream(loop: FallbackEventLoop, socket: net.Socket, network: 'tcp' | 'unix', unixPath: string, context: unknown): Conn {
+    this.track(socket);
+    const local = network === 'tcp' ? `tcp://${hostPort(socket.localAddress!, socket.localPort!)}` : 'unix://';
+    const remote = network === 'tcp' ? `tcp://${hostPort(socket.remoteAddress!, socket.remotePort!)}` : formatAddr('unix', unixPath, 0);
+    const conn = new StreamConn(this, loop, socket, network, local, remote);
+    conn.context = context;
+    conn.open();
+    return conn;
+  }
+
+  private openDatagram(loop: FallbackEventLoop, socket: dgram.Socket, context: unknown): Conn {
+    const local = socket.address();
+    const remote = socket.remoteAddress();
+    const conn = new DatagramConn(
+      this, loop, socket, formatAddr('udp', local.address, local.port), formatAddr('udp', remote.address, remote.port),
+    );
+    conn.context = context;
+    conn.open();
+    return conn;
+  }
+
   // ---- ConnOwner / LoopOwner ----------------------------------------------------------------
+
+  dial(loop: FallbackEventLoop, target: ResolvedAddr, context: unknown, signal: AbortSignal | undefined): Promise<Conn> {
+    const o = this.options;
+    return new Promise<Conn>((resolve, reject) => {
+      let settled = false;
+      let socket: net.Socket | dgram.Socket;
+      const connected = () => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        if (!this.isRunning()) {
+          discard();
+          reject(inShutdown());
+          return;
+        }
+        try {
+          resolve(
+            socket instanceof net.Socket
+              ? this.openStream(loop, socket, target.network as 'tcp' | 'unix', target.path, context)
+              : this.openDatagram(loop, socket, context),
+          );
+        } catch (err) {
+          reject(err);
+        }
+      };
+      const giveUp = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        discard();
+        reject(err);
+      };
+      const onAbort = () => giveUp(abortError(signal!));
+      const cleanup = () => {
+        this.dialing.delete(giveUp);
+        signal?.removeEventListener('abort', onAbort);
+        socket.off('error', giveUp);
+      };
+      const discard = () => {
+        if (socket instanceof net.Socket) socket.destroy();
+        else
+          try {
+            socket.close();
+          } catch {
+            // never bound
+          }
+      };
+      if (target.network === 'udp') {
+        const udp = dgram.createSocket({
+          type: target.family === 6 || target.host.includes(':') ? 'udp6' : 'udp4',
+          ...(o.socketRecvBuffer > 0 ? { recvBufferSize: o.socketRecvBuffer } : {}),
+          ...(o.socketSendBuffer > 0 ? { sendBufferSize: o.socketSendBuffer } : {}),
+        });
+        socket = udp;
+        udp.once('error', giveUp); // the implicit bind's failure
+        udp.connect(target.port, target.host, (err?: Error) => (err ? giveUp(err) : connected()));
+      } else {
+        // allowHalfOpen: the engine ends the socket itself, after onClose (as for accepted ones).
+        const stream =
+          target.network === 'unix'
+            ? net.connect({ path: target.path, allowHalfOpen: true })
+            : net.connect({
+                host: target.host,
+                port: target.port,
+                allowHalfOpen: true,
+                noDelay: o.tcpNoDelay,
+                keepAlive: o.tcpKeepAliveMs > 0,
+                keepAliveInitialDelay: o.tcpKeepAliveMs,
+              });
+        socket = stream;
+        stream.once('connect', connected);
+        stream.once('error', giveUp);
+      }
+      this.dialing.add(giveUp);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  adopt(loop: FallbackEventLoop, adopted: Adoptable, context: unknown): Conn {
+    if (!this.isRunning()) throw inShutdown();
+    if (adopted.kind === 'datagram') {
+      adopted.socket.removeAllListeners('message');
+      return this.openDatagram(loop, adopted.socket, context);
+    }
+    const socket = adopted.socket;
+    if (socket.readableEncoding !== null) {
+      throw new ZgnetError(ErrorCode.INVALID_NET_CONN, 'the socket has an encoding set (setEncoding): zgnet reads bytes');
+    }
+    // Taken over as gnet takes a dup: the engine reads, and ends the socket after onClose.
+    for (const event of ['data', 'readable', 'end'] as const) socket.removeAllListeners(event);
+    socket.allowHalfOpen = true;
+    const conn = this.openStream(loop, socket, adopted.network, '', context);
+    socket.resume();
+    return conn;
+  }
 
   shutdownFromLoop(index: number): void {
     void this.shutdown('action', index);
@@ -200,4 +334,9 @@ export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
     const result = this.lb > 0 ? this.binding.lbUpdate(this.lb, index, delta) : 0;
     if (result < 0) this.logger.error(`load balancer update refused: ${this.binding.statusName(result)}`);
   }
+}
+
+function socketClosed(socket: net.Socket): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve) => socket.once('close', () => resolve()));
 }

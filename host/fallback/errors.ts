@@ -33,10 +33,6 @@ export function connClosed(): ZgnetError {
   return new ZgnetError(ErrorCode.CONN_CLOSED);
 }
 
-export function inShutdown(): ZgnetError {
-  return new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
-}
-
 /**
  * A promise the caller may await or ignore: an ignored rejection (asyncWrite on a conn that
  * closed meanwhile) must not become an unhandled rejection that kills the process.

@@ -10,9 +10,12 @@
  */
 import type dgram from 'node:dgram';
 import type net from 'node:net';
-import type { Conn, EventLoop, Logger } from '../api.js';
+import type { ResolvedAddr } from '../address.js';
+import type { Conn, Logger } from '../api.js';
+import type { EngineLoop } from '../engine/base.js';
+import { adoptable, dialTarget, inShutdown, type Adoptable } from '../engine/dial.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
-import { inShutdown, quiet } from './errors.js';
+import { quiet } from './errors.js';
 
 /** What a loop needs of its engine. */
 export interface LoopOwner {
@@ -20,6 +23,10 @@ export interface LoopOwner {
   isRunning(): boolean;
   /** Load-balancer bookkeeping when a connection joins (+1) or leaves (-1) a loop. */
   loopCountChanged(index: number, delta: 1 | -1): void;
+  /** Connects to `target` and opens the connection on `loop` (onOpen ran when it resolves). */
+  dial(loop: FallbackEventLoop, target: ResolvedAddr, context: unknown, signal: AbortSignal | undefined): Promise<Conn>;
+  /** Takes over a connected socket and opens it on `loop`. */
+  adopt(loop: FallbackEventLoop, adopted: Adoptable, context: unknown): Conn;
 }
 
 export interface LoopMember {
@@ -27,8 +34,10 @@ export interface LoopMember {
   closeByEngine(): void;
 }
 
-export class FallbackEventLoop implements EventLoop {
+export class FallbackEventLoop implements EngineLoop {
   readonly conns = new Set<LoopMember>();
+  /** Dials and adoptions under way: they count for least-connections before they open. */
+  private dialing = 0;
   private tasks: Array<() => void> = [];
   private scheduled = false;
 
@@ -94,11 +103,29 @@ export class FallbackEventLoop implements EventLoop {
     );
   }
 
-  register(_protoAddr: string, _context?: unknown): Promise<Conn> {
-    return Promise.reject(new ZgnetError(ErrorCode.UNSUPPORTED_OP, 'EventLoop.register is not implemented yet'));
+  load(): number {
+    return this.conns.size + this.dialing;
   }
 
-  enroll(_socket: net.Socket | dgram.Socket, _context?: unknown): Promise<Conn> {
-    return Promise.reject(new ZgnetError(ErrorCode.UNSUPPORTED_OP, 'EventLoop.enroll is not implemented yet'));
+  /** gnet's EventLoop.Register: dials and opens the connection on this loop; resolves after onOpen. */
+  async register(protoAddr: string, context?: unknown, signal?: AbortSignal): Promise<Conn> {
+    this.dialing++;
+    try {
+      const target = await dialTarget(protoAddr, () => this.owner.isRunning(), signal);
+      return await this.owner.dial(this, target, context, signal);
+    } finally {
+      this.dialing--;
+    }
+  }
+
+  /** gnet's EventLoop.Enroll: the engine takes the socket over (the caller must not use it after). */
+  async enroll(socket: net.Socket | dgram.Socket, context?: unknown): Promise<Conn> {
+    this.dialing++;
+    try {
+      const adopted = await adoptable(socket, () => this.owner.isRunning());
+      return this.owner.adopt(this, adopted, context);
+    } finally {
+      this.dialing--;
+    }
   }
 }

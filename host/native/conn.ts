@@ -262,11 +262,13 @@ export class NativeConn implements Conn, FrameSource {
 
   write(data: Uint8Array | string): number {
     if (this.state === CLOSED) return 0;
+    if (this.network === 'udp') return this.loop.sendDatagram(this, data);
     if (typeof data === 'string') return this.loop.writeString(this, data);
     return this.loop.writeBytes(this, data);
   }
 
   writev(chunks: Uint8Array[]): number {
+    if (this.network === 'udp') throw unsupportedOp('writev on a udp connection');
     if (this.state === CLOSED) return 0;
     let total = 0;
     for (const chunk of chunks) total += this.loop.writeBytes(this, chunk);
@@ -294,10 +296,12 @@ export class NativeConn implements Conn, FrameSource {
   asyncWrite(data: Uint8Array | string): Promise<void> {
     if (this.state !== OPEN) return quietReject(connClosed());
     this.write(data);
-    return this.loop.afterFlush();
+    // A datagram went out in write() (gnet: UDP AsyncWrite sends at once).
+    return this.network === 'udp' ? RESOLVED : this.loop.afterFlush();
   }
 
   asyncWritev(chunks: Uint8Array[]): Promise<void> {
+    if (this.network === 'udp') return quietReject(unsupportedOp('asyncWritev on a udp connection'));
     if (this.state !== OPEN) return quietReject(connClosed());
     this.writev(chunks);
     return this.loop.afterFlush();

@@ -147,6 +147,7 @@ export class NativeEngine extends EngineBase {
     const loops = loopIndex === undefined ? this.loops : this.loops.filter((l) => l.index === loopIndex);
     for (const loop of loops) {
       for (const conn of loop.openConns()) loop.runTask(() => loop.closeConn(conn, null));
+      if (loopIndex === undefined) loop.abandonRegistrations();
     }
     this.flushAll();
   }

@@ -5,12 +5,14 @@
  * Writes outside a batch (asyncWrite, timers) join the same command array and are flushed on
  * the next microtask.
  */
-import { Action, type Conn, type EventHandler, type EventLoop } from '../api.js';
+import { Action, type Conn, type EventHandler } from '../api.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
+import { abortError, type EngineLoop } from '../engine/base.js';
+import { adoptable, dialTarget, inShutdown, type Adoptable } from '../engine/dial.js';
+import type { ResolvedAddr } from '../address.js';
 import { invoke } from '../engine/invoke.js';
 import type dgram from 'node:dgram';
-import net from 'node:net';
-import { parseProtoAddr, resolveAddress } from '../address.js';
+import type net from 'node:net';
 import { L, NETWORK_IDS, type EngineApi } from './binding.js';
 import { CLOSED, CLOSING, NativeConn, OPEN, UdpConn } from './conn.js';
 import type { NativeEngine } from './engine.js';
@@ -28,7 +30,17 @@ const RETHROW = Symbol('threw');
 
 type PollHandle = { start(opts: object, cb: () => void): void; stop(): void; close(): void; ref(): void; unref(): void };
 
-export class NativeLoop implements EventLoop {
+/** A dial or adoption waiting for its open record. */
+interface Registration {
+  generation: number;
+  context: unknown;
+  /** Bytes Node had read from an enrolled socket: delivered after onOpen. */
+  early: Buffer | null;
+  resolve(c: Conn): void;
+  reject(e: Error): void;
+}
+
+export class NativeLoop implements EngineLoop {
   readonly records: Int32Array;
   readonly area: Buffer;
   readonly commands: Int32Array;
@@ -44,7 +56,14 @@ export class NativeLoop implements EventLoop {
   readonly conns: (NativeConn | undefined)[] = [];
   openCount = 0;
   /** Dials and adoptions whose onOpen has not run yet, by slot. */
-  private readonly registering = new Map<number, { generation: number; context: unknown; resolve: (c: Conn) => void; reject: (e: Error) => void }>();
+  private readonly registering = new Map<number, Registration>();
+  /**
+   * Dials given up (aborted, or the engine stopped) whose close command may reach Zig after
+   * their open record was drained (an abort inside a batch): that open is ignored. By slot.
+   */
+  private readonly abandoned = new Map<number, number>();
+  /** Dials resolving their address and adoptions waiting for 'connect': they count for least-connections. */
+  private preparing = 0;
   private poll: PollHandle | undefined;
   private scratch = Buffer.allocUnsafe(256);
   private readonly onReadable = () => this.drainAll();
@@ -132,6 +151,7 @@ export class NativeLoop implements EventLoop {
     if (kind === L.record_datagram) return this.datagram(i, slot, r[base + L.field_offset]!, r[base + L.field_length]!);
     if (kind === L.record_open) return this.open(slot, r[base + L.field_generation]!, r[base + L.field_aux]!, r[base + L.field_aux2]!);
     if (kind === L.record_close) {
+      if (this.abandoned.get(slot) === r[base + L.field_generation]) return void this.abandoned.delete(slot);
       const pending = this.registering.get(slot);
       if (pending !== undefined && pending.generation === r[base + L.field_generation]) {
         // A dial that failed: no onOpen, so no onClose; the promise rejects.
@@ -147,6 +167,10 @@ export class NativeLoop implements EventLoop {
   }
 
   private open(slot: number, generation: number, fd: number, network: number): void {
+    if (this.abandoned.get(slot) === generation) {
+      this.abandoned.delete(slot); // its close command is queued already
+      return;
+    }
     let conn = this.conns[slot];
     if (conn === undefined) {
       conn = new NativeConn(this, slot);
@@ -159,9 +183,10 @@ export class NativeLoop implements EventLoop {
       conn.context = pending.context;
     }
     if (!this.engine.isRunning()) {
-      // Accepted while shutting down: nobody serves it.
+      // Accepted (or dialled) while shutting down: nobody serves it.
       conn.state = CLOSED;
       this.command(L.command_close, slot, generation, 0, 0, 0);
+      if (pending !== undefined && pending.generation === generation) pending.reject(inShutdown());
       return;
     }
     this.openCount++;
@@ -172,7 +197,12 @@ export class NativeLoop implements EventLoop {
       if (outcome.error !== null) this.closeConn(conn, outcome.error);
       else if (outcome.action !== Action.None) this.apply(conn, outcome.action);
     }
-    if (pending !== undefined && pending.generation === generation) pending.resolve(conn);
+    if (pending === undefined || pending.generation !== generation) return;
+    if (pending.early !== null && conn.state === OPEN) {
+      this.keepEarly(conn, pending.early);
+      this.traffic(conn);
+    }
+    pending.resolve(conn);
   }
 
   /** onTraffic with what the conn has buffered. */
@@ -330,7 +360,23 @@ export class NativeLoop implements EventLoop {
   }
 
   keep(conn: NativeConn, offset: number, length: number): void {
-    this.command(L.command_keep, conn.slot, conn.generation, offset, length, 0);
+    this.command(L.command_keep, conn.slot, conn.generation, offset, length, L.command_source_area);
+  }
+
+  /**
+   * Bytes Node read from an enrolled socket before the engine had it: into the conn's ring
+   * (through the arena), ahead of anything the engine reads, for the onTraffic after onOpen.
+   */
+  private keepEarly(conn: NativeConn, bytes: Buffer): void {
+    for (let at = 0; at < bytes.length; at += this.arena.length) {
+      const piece = bytes.subarray(at, at + this.arena.length);
+      if (this.arenaUsed + piece.length > this.arena.length) this.flushCommands();
+      const offset = this.arenaUsed;
+      this.arena.set(piece, offset);
+      this.arenaUsed = offset + piece.length;
+      this.command(L.command_keep, conn.slot, conn.generation, offset, piece.length, L.command_source_arena);
+      conn.ringBytes += piece.length;
+    }
   }
 
   /** Runs the queued commands now (one FFI call). */
@@ -364,7 +410,15 @@ export class NativeLoop implements EventLoop {
     const n = this.api.connAddr(this.engine.handle, this.index, conn.slot, conn.generation, which, this.scratch, this.scratch.length);
     const text = n > 0 ? this.scratch.toString('latin1', 0, n) : '';
     if (conn.network === 'unix') return which === 0 && text === '' ? this.engine.unixAddrOf(conn) : `unix://${text}`;
-    return `tcp://${text}`;
+    return `${conn.network}://${text}`;
+  }
+
+  /** A connected UDP conn's write: one datagram, sent now (gnet: send(), no outbound buffer). */
+  sendDatagram(conn: NativeConn, data: Uint8Array | string): number {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const r = this.api.connWrite(this.engine.handle, this.index, conn.slot, conn.generation, bytes, bytes.length);
+    // Refused (EAGAIN, EMSGSIZE, ECONNREFUSED): the datagram is dropped, the conn stays open.
+    return r < 0 ? 0 : r;
   }
 
   datagramAddr(record: number): string {
@@ -397,35 +451,85 @@ export class NativeLoop implements EventLoop {
     });
   }
 
+  load(): number {
+    return this.openCount + this.registering.size + this.preparing;
+  }
+
   /** gnet's EventLoop.Register: dials from this loop; resolves once onOpen ran. */
-  async register(protoAddr: string, context?: unknown): Promise<Conn> {
-    if (!this.engine.isRunning()) throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
-    const target = await resolveAddress(parseProtoAddr(protoAddr));
-    if (!this.engine.isRunning()) throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
+  async register(protoAddr: string, context?: unknown, signal?: AbortSignal): Promise<Conn> {
+    this.preparing++;
+    let target: ResolvedAddr;
+    try {
+      target = await dialTarget(protoAddr, () => this.engine.isRunning(), signal);
+    } finally {
+      this.preparing--;
+    }
     const host = Buffer.from(target.network === 'unix' ? target.path : target.host);
     const slot = this.api.loopRegister(this.engine.handle, this.index, NETWORK_IDS[target.network], host, host.length, target.port);
     if (slot < 0) throw this.engine.statusError(slot);
-    return this.awaitOpen(slot, context);
+    return this.awaitOpen(slot, context, signal, null);
   }
 
   /** gnet's EventLoop.Enroll: adopts a copy of a connected socket (the original is closed). */
   async enroll(socket: net.Socket | dgram.Socket, context?: unknown): Promise<Conn> {
-    if (!this.engine.isRunning()) throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
-    const found = socketFd(socket);
-    if (found === undefined) throw new ZgnetError(ErrorCode.INVALID_NET_CONN, 'enroll() takes a connected net.Socket or dgram.Socket');
-    const slot = this.api.loopEnroll(this.engine.handle, this.index, found.fd, NETWORK_IDS[found.network]);
+    this.preparing++;
+    let adopted: Adoptable;
+    try {
+      adopted = await adoptable(socket, () => this.engine.isRunning());
+    } finally {
+      this.preparing--;
+    }
+    const fd = socketFd(adopted);
+    if (fd === undefined) throw new ZgnetError(ErrorCode.INVALID_NET_CONN, 'the socket has no file descriptor');
+    const slot = this.api.loopEnroll(this.engine.handle, this.index, fd, NETWORK_IDS[adopted.network]);
     if (slot < 0) throw this.engine.statusError(slot);
-    const opened = this.awaitOpen(slot, context);
-    if (found.network === 'udp') (socket as dgram.Socket).close();
-    else (socket as net.Socket).destroy();
+    // The dup serves from the kernel's queue on: what Node read already is handed over too.
+    let early: Buffer | null = null;
+    if (adopted.kind === 'stream' && adopted.socket.readableLength > 0) early = adopted.socket.read() as Buffer | null;
+    const opened = this.awaitOpen(slot, context, undefined, early);
+    if (adopted.kind === 'datagram') adopted.socket.close();
+    else adopted.socket.destroy();
     return opened;
   }
 
-  private awaitOpen(slot: number, context: unknown): Promise<Conn> {
+  private awaitOpen(slot: number, context: unknown, signal: AbortSignal | undefined, early: Buffer | null): Promise<Conn> {
     const generation = this.records[L.header_generation]!;
+    this.abandoned.delete(slot);
     return new Promise<Conn>((resolve, reject) => {
-      this.registering.set(slot, { generation, context, resolve, reject });
+      const registration: Registration = { generation, context, early, resolve, reject };
+      if (signal !== undefined) {
+        const onAbort = () => {
+          if (this.registering.get(slot) !== registration) return;
+          this.abandon(slot, registration);
+          reject(abortError(signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        registration.resolve = (c) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(c);
+        };
+        registration.reject = (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        };
+      }
+      this.registering.set(slot, registration);
     });
+  }
+
+  /** Gives up a dial before its onOpen: its socket is closed, a late open record ignored. */
+  private abandon(slot: number, registration: Registration): void {
+    this.registering.delete(slot);
+    this.abandoned.set(slot, registration.generation);
+    this.command(L.command_close, slot, registration.generation, 0, 0, 0);
+  }
+
+  /** Engine shutdown: dials still under way reject with ERR_ENGINE_IN_SHUTDOWN. */
+  abandonRegistrations(): void {
+    for (const [slot, registration] of [...this.registering]) {
+      this.abandon(slot, registration);
+      registration.reject(inShutdown());
+    }
   }
 
   /** Every open conn (for shutdown). */
@@ -434,17 +538,15 @@ export class NativeLoop implements EventLoop {
   }
 }
 
-/** The fd behind a Node socket (libuv's handle), and what kind of socket it is. */
-function socketFd(socket: unknown): { fd: number; network: 'tcp' | 'udp' | 'unix' } | undefined {
-  if (socket instanceof net.Socket) {
-    const handle = (socket as unknown as { _handle?: { fd?: number; constructor: { name: string } } })._handle;
-    if (handle === undefined || handle === null || typeof handle.fd !== 'number' || handle.fd < 0) return undefined;
-    return { fd: handle.fd, network: handle.constructor.name === 'Pipe' ? 'unix' : 'tcp' };
-  }
-  if (socket !== null && typeof socket === 'object') {
+/** The fd behind a Node socket: its libuv handle's (net.Socket `_handle`, dgram's state symbol). */
+function socketFd(adopted: Adoptable): number | undefined {
+  let handle: { fd?: number } | null | undefined;
+  if (adopted.kind === 'stream') {
+    handle = (adopted.socket as unknown as { _handle?: { fd?: number } | null })._handle;
+  } else {
+    const socket = adopted.socket as unknown as Record<symbol, { handle?: { fd?: number } } | undefined>;
     const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-    const handle = state === undefined ? undefined : (socket as Record<symbol, { handle?: { fd?: number } }>)[state]?.handle;
-    if (handle !== undefined && typeof handle.fd === 'number' && handle.fd >= 0) return { fd: handle.fd, network: 'udp' };
+    handle = state === undefined ? undefined : socket[state]?.handle;
   }
-  return undefined;
+  return handle !== undefined && handle !== null && typeof handle.fd === 'number' && handle.fd >= 0 ? handle.fd : undefined;
 }

@@ -263,10 +263,16 @@ pub export fn zg_loop_reap(handle: i32, loop_index: u32) isize {
 
 // ---- connections -------------------------------------------------------------------------
 
+/// A write too big for the host's arena, now; on a connected UDP conn every write (one
+/// datagram, sent or refused now: the errno comes back, the conn stays open).
 pub export fn zg_conn_write(handle: i32, loop_index: u32, slot: u32, generation: u32, ptr: ?[*]const u8, len: usize) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     const conn = loop.lookup(slot, generation) orelse return fail(.conn_closed);
     const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
+    if (conn.network == .udp) {
+        if (conn.state != .open) return fail(.conn_closed);
+        return @intCast(conn.sendDatagram(data) catch |err| return failSystem(err, .write));
+    }
     return switch (loop.writeDirect(conn, data)) {
         .sent, .buffered => @intCast(len),
         .failed => fail(.conn_closed),

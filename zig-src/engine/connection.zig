@@ -106,6 +106,11 @@ pub const Connection = struct {
     pub fn send(conn: *Connection, poller: *Poller, trigger: Trigger, parts: []const []const u8) SendResult {
         assert(conn.state == .open);
         assert(parts.len <= socket.iov_count_max);
+        if (conn.network == .udp) {
+            // Datagram boundaries are the writes: one send each, never merged or buffered.
+            for (parts) |part| _ = conn.sendDatagram(part) catch {};
+            return .sent;
+        }
         if (!conn.outbound.isEmpty()) {
             conn.outbound.writev(parts) catch return conn.fail(@intFromEnum(posix.E.NOMEM), .write);
             return .buffered;
@@ -132,6 +137,16 @@ pub const Connection = struct {
         conn.outbound.writev(rest[0 .. parts.len - first]) catch return conn.fail(@intFromEnum(posix.E.NOMEM), .write);
         conn.armWrite(poller, trigger);
         return .buffered;
+    }
+
+    /// A connected UDP socket's write (gnet: `send()` at once, no outbound buffer). A datagram
+    /// the socket refuses (EAGAIN, ENOBUFS, EMSGSIZE, ECONNREFUSED) is dropped and the error
+    /// returned; the connection stays open, as gnet's UDP `Write` leaves it.
+    pub fn sendDatagram(conn: *Connection, data: []const u8) socket.Error!usize {
+        assert(conn.network == .udp);
+        assert(conn.state == .open);
+        const iov = [1]posix.iovec_const{.{ .base = data.ptr, .len = data.len }};
+        return socket.writev(conn.fd, &iov);
     }
 
     /// One writev pass over the outbound buffer (EPOLLOUT, `flush()`, closing). Returns false

@@ -361,10 +361,9 @@ pub const EventLoop = struct {
             .udp => try socket.connectDatagram(address),
             .tcp, .unix => try socket.connect(address),
         };
-        const conn = loop.addConn(fd, network, address) catch |err| {
-            posix.close(fd);
-            return err;
-        };
+        errdefer posix.close(fd);
+        try loop.configure(fd, network);
+        const conn = try loop.addConn(fd, network, address);
         if (network == .udp) {
             loop.announce(conn);
         } else {
@@ -382,11 +381,25 @@ pub const EventLoop = struct {
         errdefer posix.close(copy);
         try socket.setNonBlocking(copy);
         try socket.noSigPipe(copy);
+        try loop.configure(copy, network);
         const remote = try socket.remoteAddress(copy);
         const conn = try loop.addConn(copy, network, remote);
         loop.announce(conn);
         loop.buffers.?.records[layout.Header.generation] = @bitCast(conn.generation);
         return conn;
+    }
+
+    /// The engine's socket options on a socket it did not accept (accepted ones inherit them
+    /// from the listener): gnet's Client.Enroll applies the buffer sizes, and for TCP
+    /// TCP_NODELAY and keep-alive.
+    fn configure(loop: *const EventLoop, fd: socket.fd_t, network: socket.Network) socket.Error!void {
+        const c = loop.engine.config;
+        if (network == .tcp) {
+            try socket.setNoDelay(fd, c.no_delay);
+            if (c.keep_alive_s > 0) try socket.setKeepAlive(fd, true, c.keep_alive_s, c.keep_interval_s, c.keep_count);
+        }
+        if (c.recv_buffer > 0) try socket.setRecvBuffer(fd, c.recv_buffer);
+        if (c.send_buffer > 0) try socket.setSendBuffer(fd, c.send_buffer);
     }
 
     fn writable(loop: *EventLoop, conn: *Connection) void {
@@ -571,7 +584,8 @@ pub const EventLoop = struct {
                 },
                 .keep => {
                     i += 1;
-                    const bytes = try range(buffers.area, c[3], c[4]);
+                    const source = if (c[layout.CommandSource.field] == layout.CommandSource.arena) buffers.arena else buffers.area;
+                    const bytes = try range(source, c[3], c[4]);
                     const conn = loop.lookup(slot, generation) orelse continue;
                     if (conn.state != .open) continue;
                     conn.inbound.write(bytes) catch {

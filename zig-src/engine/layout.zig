@@ -69,14 +69,15 @@ pub const Header = struct {
 pub const CommandKind = enum(i32) {
     /// arena[offset..][0..length] to the connection (consecutive writes become one writev).
     write = 1,
-    /// area[offset..][0..length] (what onTraffic left unread) into the inbound ring.
+    /// area[offset..][0..length] (what onTraffic left unread) into the inbound ring; from the
+    /// arena when its source says so (bytes the host read before the engine had the socket).
     keep = 2,
     /// Close (after flushing what it can), or release a connection reported closed.
     close = 3,
 };
 
-/// Where a write command's bytes are: the arena (copied there by the host), or the read
-/// area (echoing a view of what was just read: no copy; the area is untouched until the
+/// Where a write or keep command's bytes are: the arena (copied there by the host), or the
+/// read area (echoing a view of what was just read: no copy; the area is untouched until the
 /// next drain, and every batch is flushed before that).
 pub const CommandSource = struct {
     pub const field = 5;

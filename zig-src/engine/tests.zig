@@ -101,6 +101,21 @@ fn readAll(fd: posix.fd_t, out: []u8) !void {
     }
 }
 
+/// The next datagram on a non-blocking socket (bounded: about a second).
+fn receiveDatagram(fd: posix.fd_t, buf: []u8) ![]u8 {
+    for (0..1000) |_| {
+        const got = socket.recvFrom(fd, buf) catch |err| switch (err) {
+            error.WouldBlock => {
+                std.time.sleep(std.time.ns_per_ms);
+                continue;
+            },
+            else => return err,
+        };
+        return buf[0..got.len];
+    }
+    return error.TimedOut;
+}
+
 test "engine: tcp echo through drain and flush, then peer EOF" {
     const values = defaultValues();
     var host = try Host.init(&values);
@@ -143,6 +158,7 @@ test "engine: tcp echo through drain and flush, then peer EOF" {
     c[2] = generation;
     c[3] = @intCast(o1);
     c[4] = 2;
+    c[layout.CommandSource.field] = layout.CommandSource.area;
     host.commands_count = 1;
     try host.flush();
     _ = try socket.writev(client, &.{.{ .base = "cd", .len = 2 }});
@@ -182,18 +198,59 @@ test "engine: udp datagram, reply to its sender" {
     while (host.records[index * layout.record_words] != @intFromEnum(layout.RecordKind.datagram)) index += 1;
     try testing.expectEqual(@as(isize, 4), exports.zg_datagram_reply(host.engine, 0, index, "pong", 4));
     var buf: [8]u8 = undefined;
-    var tries: usize = 0;
-    const got = while (true) : (tries += 1) {
-        break socket.recvFrom(client, &buf) catch |err| switch (err) {
-            error.WouldBlock => {
-                try testing.expect(tries < 1000);
-                std.time.sleep(std.time.ns_per_ms);
-                continue;
-            },
-            else => return err,
-        };
-    };
-    try testing.expectEqualStrings("pong", buf[0..got.len]);
+    try testing.expectEqualStrings("pong", try receiveDatagram(client, &buf));
+}
+
+test "engine: a registered udp conn sends every write as its own datagram" {
+    const values = defaultValues();
+    var host = try Host.init(&values);
+    defer host.deinit();
+    try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
+    const peer = try socket.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{});
+    defer posix.close(peer);
+    const peer_address = try socket.localAddress(peer);
+    const slot = exports.zg_loop_register(host.engine, 0, 1, "127.0.0.1", 9, peer_address.getPort());
+    try testing.expect(slot >= 0);
+    const open = try host.waitFor(.open);
+    try testing.expectEqual(@as(i32, @intCast(slot)), open[layout.Field.slot]);
+    const generation = open[layout.Field.generation];
+    // Two queued writes (one flush) and one direct write: three datagrams, none merged.
+    host.command(.write, @intCast(slot), generation, "one");
+    host.command(.write, @intCast(slot), generation, "two");
+    try host.flush();
+    try testing.expectEqual(@as(isize, 5), exports.zg_conn_write(host.engine, 0, @intCast(slot), @bitCast(generation), "three", 5));
+    var buf: [16]u8 = undefined;
+    for ([_][]const u8{ "one", "two", "three" }) |want| try testing.expectEqualStrings(want, try receiveDatagram(peer, &buf));
+}
+
+test "engine: a dialed tcp conn gets the engine's TCP_NODELAY" {
+    const values = defaultValues();
+    var host = try Host.init(&values);
+    defer host.deinit();
+    try testing.expectEqual(@as(isize, 0), exports.zg_engine_listen(host.engine, 0, "127.0.0.1", 9, 0, 0));
+    try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
+    var text: [64]u8 = undefined;
+    const len: usize = @intCast(exports.zg_engine_listener_addr(host.engine, 0, &text, text.len));
+    const colon = std.mem.lastIndexOfScalar(u8, text[0..len], ':').?;
+    const port = try std.fmt.parseInt(u32, text[colon + 1 .. len], 10);
+    const slot = exports.zg_loop_register(host.engine, 0, 0, "127.0.0.1", 9, port);
+    try testing.expect(slot >= 0);
+    // The listener's accepted conn and the dialed one both open; find the dialed one's fd.
+    var fd: i32 = -1;
+    for (0..1000) |_| {
+        const n: usize = @intCast(exports.zg_loop_drain(host.engine, 0));
+        for (0..n) |i| {
+            const r = host.record(i);
+            if (r[layout.Field.kind] == @intFromEnum(layout.RecordKind.open) and r[layout.Field.slot] == slot) fd = r[layout.Field.aux];
+        }
+        if (fd >= 0) break;
+        std.time.sleep(std.time.ns_per_ms);
+    }
+    try testing.expect(fd >= 0);
+    var value: c_int = 0;
+    var value_len: posix.socklen_t = @sizeOf(c_int);
+    try testing.expectEqual(@as(c_int, 0), std.c.getsockopt(fd, posix.IPPROTO.TCP, socket.TCP.NODELAY, std.mem.asBytes(&value), &value_len));
+    try testing.expect(value != 0);
 }
 
 test "engine: layout names are unique and the option names cover the enum" {
