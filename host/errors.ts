@@ -81,6 +81,21 @@ export function systemError(errno: number, syscall: string, detail?: string): Sy
   return err;
 }
 
+/** libuv's UV_EOF, the errno Node reports for end of stream. */
+const UV_EOF = -4095;
+
+/**
+ * onClose's error when the peer closed its side: gnet's `SyscallError("read", io.EOF)` in
+ * Node's shape (libuv names it `EOF`). Both engines report it the same way.
+ */
+export function eofError(): SystemError {
+  const err = new Error('read EOF') as SystemError;
+  err.code = 'EOF';
+  err.errno = UV_EOF;
+  err.syscall = 'read';
+  return err;
+}
+
 export function invalidOption(name: string, rule: string): ZgnetError {
   return new ZgnetError(ErrorCode.INVALID_OPTION, `${name} ${rule}`);
 }

@@ -16,7 +16,8 @@ import type net from 'node:net';
 import { Action, type Conn, type EventHandler, type Logger } from '../api.js';
 import type { CoreBinding } from '../core/binding.js';
 import { handlerError, invoke, toAction } from '../engine/invoke.js';
-import { connClosed, eofError, invalidKeepAlive, notForProtocol, quiet, unsupported } from './errors.js';
+import { eofError } from '../errors.js';
+import { connClosed, invalidKeepAlive, notForProtocol, quiet, unsupported } from './errors.js';
 import type { FallbackEventLoop, LoopMember } from './event-loop.js';
 import { Inbound } from './inbound.js';
 

@@ -2,22 +2,7 @@
  * The errors the fallback engine makes itself. System errors come from Node untouched
  * (`ECONNRESET`, `EPIPE`, `EADDRINUSE` keep Node's `code`, `errno` and `syscall`).
  */
-import { ErrorCode, ZgnetError, type SystemError } from '../errors.js';
-
-/** libuv's UV_EOF, the errno Node reports for end of stream. */
-const UV_EOF = -4095;
-
-/**
- * gnet closes a connection whose peer sent FIN with `SyscallError("read", io.EOF)`; this is
- * that error in Node's shape (libuv names it `EOF`).
- */
-export function eofError(): SystemError {
-  const err = new Error('read EOF') as SystemError;
-  err.code = 'EOF';
-  err.errno = UV_EOF;
-  err.syscall = 'read';
-  return err;
-}
+import { ErrorCode, ZgnetError } from '../errors.js';
 
 /** Something gnet offers that Node's net/dgram hide (see the table in engine.ts). */
 export function unsupported(what: string): ZgnetError {

@@ -9,7 +9,7 @@ import { formatAddr, hostPort, parseProtoAddr } from '../address.js';
 import { statusError, type CoreBinding } from '../core/binding.js';
 import { bindingFor } from '../core/select.js';
 import { loadKoffi } from '../core/native-binding.js';
-import { ErrorCode, ZgnetError, systemError, type SystemError } from '../errors.js';
+import { eofError, ErrorCode, ZgnetError, systemError } from '../errors.js';
 import { EngineBase } from '../engine/base.js';
 import type { ResolvedOptions } from '../options.js';
 import { engineApi, NETWORK_IDS, SYSCALL_NAMES, type EngineApi } from './binding.js';
@@ -19,8 +19,6 @@ import { NativeLoop } from './event-loop.js';
 /** How long shutdown waits for closed connections to hand their last bytes to the kernel. */
 const SHUTDOWN_DRAIN_MS = 3000;
 const REAP_INTERVAL_MS = 100;
-/** libuv's UV_EOF: the errno Node reports for end of stream. */
-const UV_EOF = -4095;
 
 const LB_IDS = { 'round-robin': 0, 'least-connections': 1, 'source-addr-hash': 2 } as const;
 
@@ -71,13 +69,7 @@ export class NativeEngine extends EngineBase {
 
   /** onClose's error for a connection Zig saw go: EOF (errno 0) or the failed syscall's errno. */
   closeError(errno: number, syscall: number): Error {
-    if (errno === 0) {
-      const err = new Error('read EOF') as SystemError;
-      err.code = 'EOF';
-      err.errno = UV_EOF;
-      err.syscall = 'read';
-      return err;
-    }
+    if (errno === 0) return eofError();
     return systemError(errno, SYSCALL_NAMES[syscall] ?? 'read');
   }
 

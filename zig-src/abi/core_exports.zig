@@ -26,12 +26,13 @@ fn fail(code: Code) isize {
     return @intFromEnum(code);
 }
 
-fn bytesIn(ptr: ?[*]const u8, len: usize) ?[]const u8 {
+/// A (pointer, length) argument as a slice; null when the pointer is missing for a non-empty length.
+pub fn bytesIn(ptr: ?[*]const u8, len: usize) ?[]const u8 {
     if (len == 0) return &.{};
     return (ptr orelse return null)[0..len];
 }
 
-fn bytesOut(ptr: ?[*]u8, len: usize) ?[]u8 {
+pub fn bytesOut(ptr: ?[*]u8, len: usize) ?[]u8 {
     if (len == 0) return &.{};
     return (ptr orelse return null)[0..len];
 }

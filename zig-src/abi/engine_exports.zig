@@ -57,15 +57,8 @@ fn connOf(handle: i32, loop_index: u32, slot: u32, generation: u32) ?*Connection
     return loop.lookup(slot, generation);
 }
 
-fn bytesIn(ptr: ?[*]const u8, len: usize) ?[]const u8 {
-    if (len == 0) return &.{};
-    return (ptr orelse return null)[0..len];
-}
-
-fn bytesOut(ptr: ?[*]u8, len: usize) ?[]u8 {
-    if (len == 0) return &.{};
-    return (ptr orelse return null)[0..len];
-}
+const bytesIn = core_exports.bytesIn;
+const bytesOut = core_exports.bytesOut;
 
 // ---- layout and options ----------------------------------------------------------------
 
