@@ -108,9 +108,13 @@ function notMeasured(cases) {
   return [...out.entries()].map(([k, v]) => `- n/a: ${esc(k)} (${v.join(', ')})`);
 }
 
-function echoDetails(cases) {
+/**
+ * One row per case and server: rate, ratio, latency, CPU, memory, the rounds. `unit` names what
+ * is counted; `latency` formats p50/p99 (echo in µs, HTTP adaptive); `cpu` the CPU cell.
+ */
+function detailsTable(cases, { unit, perRound, latencyHeader, latency, cpu }) {
   const lines = [];
-  lines.push('| case | server | msgs/s | ratio | p50 µs | p99 µs | server CPU s per M msgs | peak RSS MiB | rounds (msgs/s) | notes |');
+  lines.push(`| case | server | ${unit}/s | ratio | ${latencyHeader[0]} | ${latencyHeader[1]} | server CPU s per M ${unit} | peak RSS MiB | rounds (${perRound}/s) | notes |`);
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---|---|');
   for (const c of cases) {
     for (const r of c.rows) {
@@ -120,34 +124,32 @@ function echoDetails(cases) {
         continue;
       }
       const rounds = r.rounds.map((x) => (x.ok ? fmtRate(x.rate) : 'fail')).join(' / ');
-      const cpu = r.median.cpuPerM === null ? '—' : `${r.cpuApprox ? '≈' : ''}${fmtNum(r.median.cpuPerM, 2)}`;
       lines.push(
-        `| ${esc(c.case.label)} | ${esc(r.comp.label)} | ${fmtRate(r.median.rate)} | ${r.isBaseline ? '1.00x' : fmtRatio(r.ratio)} | ${fmtNum(r.median.p50)} | ${fmtNum(r.median.p99)} | ${cpu} | ${fmtNum(r.rssMiB)} | ${rounds} | ${esc((r.notes ?? []).join('; '))} |`,
+        `| ${esc(c.case.label)} | ${esc(r.comp.label)} | ${fmtRate(r.median.rate)} | ${r.isBaseline ? '1.00x' : fmtRatio(r.ratio)} | ${latency(r.median.p50)} | ${latency(r.median.p99)} | ${cpu(r)} | ${fmtNum(r.rssMiB)} | ${rounds} | ${esc((r.notes ?? []).join('; '))} |`,
       );
     }
   }
   return lines.join('\n');
 }
 
+function echoDetails(cases) {
+  return detailsTable(cases, {
+    unit: 'msgs',
+    perRound: 'msgs',
+    latencyHeader: ['p50 µs', 'p99 µs'],
+    latency: (us) => fmtNum(us),
+    cpu: (r) => (r.median.cpuPerM === null ? '—' : `${r.cpuApprox ? '≈' : ''}${fmtNum(r.median.cpuPerM, 2)}`),
+  });
+}
+
 function httpDetails(cases) {
-  const lines = [];
-  lines.push('| case | server | requests/s | ratio | p50 | p99 | server CPU s per M requests | peak RSS MiB | rounds (req/s) | notes |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---|---|');
-  for (const c of cases) {
-    for (const r of c.rows) {
-      const na = cellStatus(r);
-      if (na) {
-        lines.push(`| ${esc(c.case.label)} | ${esc(r.comp.label)} | ${na} | | | | | | | |`);
-        continue;
-      }
-      const rounds = r.rounds.map((x) => (x.ok ? fmtRate(x.rate) : 'fail')).join(' / ');
-      const ms = (us) => (us === null ? '—' : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`);
-      lines.push(
-        `| ${esc(c.case.label)} | ${esc(r.comp.label)} | ${fmtRate(r.median.rate)} | ${r.isBaseline ? '1.00x' : fmtRatio(r.ratio)} | ${ms(r.median.p50)} | ${ms(r.median.p99)} | ${fmtNum(r.median.cpuPerM, 2)} | ${fmtNum(r.rssMiB)} | ${rounds} | ${esc((r.notes ?? []).join('; '))} |`,
-      );
-    }
-  }
-  return lines.join('\n');
+  return detailsTable(cases, {
+    unit: 'requests',
+    perRound: 'req',
+    latencyHeader: ['p50', 'p99'],
+    latency: (us) => (us === null ? '—' : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`),
+    cpu: (r) => fmtNum(r.median.cpuPerM, 2),
+  });
 }
 
 function idleTable(idle) {
