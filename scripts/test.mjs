@@ -33,6 +33,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+/** A pass takes about 30 s here; this bounds a hung one well inside CI's 90 minutes. */
+const MODE_DEADLINE_MS = 10 * 60 * 1000;
+
 function runMode(mode) {
   const tap = path.join(os.tmpdir(), `zgnet-tests-${process.pid}-${mode}.tap`);
   const args = [
@@ -45,7 +48,14 @@ function runMode(mode) {
   ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ZGNET_MODE: mode } });
+    // A failed test that leaves a server open keeps its file's process alive after its own
+    // timeout; the whole pass gets a deadline so CI fails instead of hanging.
+    const deadline = setTimeout(() => {
+      console.error(`\nnode:test (${mode}) still running after ${MODE_DEADLINE_MS / 60000} min: killed`);
+      child.kill('SIGKILL');
+    }, MODE_DEADLINE_MS);
     child.on('exit', (code) => {
+      clearTimeout(deadline);
       const text = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
       fs.rmSync(tap, { force: true });
       const count = (name) => Number(text.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);

@@ -28,10 +28,9 @@
  *                                     |   in reuse-port mode); UDP datagrams all go to loop 0
  *   reuseAddr                         | UDP: applied; TCP: always on (libuv sets SO_REUSEADDR)
  *   bindToDevice (non-empty)          | run() rejects ERR_UNSUPPORTED_OP (as gnet off Linux)
- *   multicastInterfaceIndex (non-0)   | run() rejects ERR_UNSUPPORTED_OP for a multicast UDP
- *                                     |   listener (dgram names interfaces by address, not
- *                                     |   index); index 0 joins the group on the OS's choice;
- *                                     |   ignored for other listeners, as gnet
+ *   multicastInterfaceIndex           | joins on the interface with that index, looked up in
+ *                                     |   /sys/class/net (dgram names interfaces by address):
+ *                                     |   Linux only; elsewhere a non-zero index fails ENODEV
  *   accept errors (EMFILE, ...)       | logged, the engine keeps running (gnet stops with
  *                                     |   ERR_ACCEPT_SOCKET)
  *   a failing write                   | Node reports it asynchronously: the connection closes
@@ -56,7 +55,7 @@ import { DatagramConn } from './connected-udp.js';
 import { StreamConn, type ConnOwner } from './connection.js';
 import { unsupported } from './errors.js';
 import { FallbackEventLoop, type LoopOwner } from './event-loop.js';
-import { closeListener, isMulticast, listenDatagram, listenStream, type Listener, type StreamListener } from './listener.js';
+import { closeListener, listenDatagram, listenStream, type Listener, type StreamListener } from './listener.js';
 import { UdpEndpoint } from './udp.js';
 
 /**
@@ -93,9 +92,6 @@ export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
   protected async listen(addrs: ResolvedAddr[]): Promise<void> {
     const o = this.options;
     if (o.bindToDevice !== '') throw unsupported('the bindToDevice option (SO_BINDTODEVICE)');
-    if (o.multicastInterfaceIndex !== 0 && addrs.some((a) => a.network === 'udp' && isMulticast(a.host))) {
-      throw unsupported('the multicastInterfaceIndex option');
-    }
     this.lb = check(this.binding, this.binding.lbNew(LbPolicy[o.lb], this.loops.length));
     for (const addr of addrs) {
       if (addr.network === 'udp') {

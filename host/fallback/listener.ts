@@ -8,8 +8,10 @@
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import type { ResolvedAddr } from '../address.js';
 import { formatAddr } from '../address.js';
+import { systemError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 
 export interface StreamListener {
@@ -106,9 +108,45 @@ export async function listenDatagram(
     });
   });
   socket.setBroadcast(true);
-  if (isMulticast(addr.host)) socket.addMembership(addr.host);
+  if (isMulticast(addr.host)) {
+    try {
+      joinGroup(socket, addr, options.multicastInterfaceIndex);
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+  }
   const info = socket.address();
   return { network: 'udp', socket, socketType, addr: formatAddr('udp', info.address, info.port) };
+}
+
+/**
+ * Joins a multicast group on the interface gnet's option names by index. Node's addMembership
+ * names the interface by address (IPv4) or scope (IPv6), so the index is looked up (Linux:
+ * /sys/class/net/NAME/ifindex); an index with no such interface fails as the native engine's
+ * setsockopt does, with ENODEV. Index 0 lets the OS choose.
+ */
+function joinGroup(socket: dgram.Socket, addr: ResolvedAddr, index: number): void {
+  if (index === 0) return socket.addMembership(addr.host);
+  const name = interfaceNameOf(index);
+  const ipv6 = net.isIPv6(addr.host.replace(/%.*$/, ''));
+  const address = name === undefined ? undefined : ipv6 ? `::%${name}` : os.networkInterfaces()[name]?.find((a) => a.family === 'IPv4')?.address;
+  if (address === undefined) throw systemError(os.constants.errno.ENODEV, 'setsockopt', `no interface with index ${index}`);
+  socket.addMembership(addr.host, address);
+}
+
+function interfaceNameOf(index: number): string | undefined {
+  try {
+    return fs.readdirSync('/sys/class/net').find((name) => {
+      try {
+        return Number.parseInt(fs.readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'), 10) === index;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return undefined; // not Linux: no index to name map
+  }
 }
 
 export function isMulticast(host: string): boolean {

@@ -97,6 +97,7 @@ export class NativeEngine extends EngineBase {
       send_buffer: o.socketSendBuffer,
       edge_triggered: o.edgeTriggeredIO ? 1 : 0,
       edge_chunk: Math.min(o.edgeTriggeredIOChunk, 0x7fffffff),
+      multicast_interface_index: o.multicastInterfaceIndex,
     };
     this.api.optionNames.forEach((name, i) => {
       const v = byName[name];

@@ -34,6 +34,7 @@ pub const Option = enum(u8) {
     send_buffer,
     edge_triggered,
     edge_chunk,
+    multicast_interface_index,
 };
 pub const options_count = @typeInfo(Option).@"enum".fields.len;
 
@@ -52,6 +53,9 @@ pub const Config = struct {
     send_buffer: u32 = 0,
     edge_triggered: bool = false,
     edge_chunk: usize = 1 << 20,
+    /// gnet's MulticastInterfaceIndex: UDP listeners on a multicast IP join the group on this
+    /// interface; 0 lets the OS choose.
+    multicast_interface_index: u32 = 0,
     bind_to_device: []const u8 = "",
 
     pub fn fromValues(values: []const i32) error{InvalidArgument}!Config {
@@ -77,6 +81,7 @@ pub const Config = struct {
             .send_buffer = get(values, .send_buffer),
             .edge_triggered = get(values, .edge_triggered) != 0,
             .edge_chunk = @max(get(values, .edge_chunk), 1),
+            .multicast_interface_index = get(values, .multicast_interface_index),
         };
         if (config.loops_count == 0 or config.loops_count > loops_max) return error.InvalidArgument;
         if (config.read_buffer_cap == 0 or config.write_buffer_cap == 0) return error.InvalidArgument;
@@ -159,6 +164,7 @@ pub const Engine = struct {
             .recv_buffer = c.recv_buffer,
             .send_buffer = c.send_buffer,
             .bind_to_device = c.bind_to_device,
+            .multicast_interface_index = c.multicast_interface_index,
         };
     }
 

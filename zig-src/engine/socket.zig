@@ -211,6 +211,8 @@ pub const ListenOptions = struct {
     recv_buffer: u32 = 0,
     send_buffer: u32 = 0,
     bind_to_device: []const u8 = "",
+    /// UDP listeners on a multicast IP join the group on this interface (0: the OS chooses).
+    multicast_interface_index: u32 = 0,
 };
 
 /// The step of the last `listen` that failed, for the host's `syscall` field.
@@ -241,6 +243,10 @@ pub fn listen(network: Network, address: Address, options: ListenOptions) Error!
     if (options.bind_to_device.len > 0) try bindToDevice(fd, options.bind_to_device);
     listen_syscall = .bind;
     try bind(fd, address);
+    if (network == .udp and isMulticast(address)) {
+        listen_syscall = .setsockopt;
+        try joinGroup(fd, address, options.multicast_interface_index);
+    }
     listen_syscall = .listen;
     if (network != .udp) {
         const rc = std.c.listen(fd, backlog_max);
@@ -250,6 +256,54 @@ pub fn listen(network: Network, address: Address, options: ListenOptions) Error!
         };
     }
     return fd;
+}
+
+/// 224.0.0.0/4 or ff00::/8.
+pub fn isMulticast(address: Address) bool {
+    return switch (address.any.family) {
+        posix.AF.INET => {
+            const first: u8 = std.mem.asBytes(&address.in.sa.addr)[0]; // network byte order
+            return first >= 224 and first <= 239;
+        },
+        posix.AF.INET6 => address.in6.sa.addr[0] == 0xff,
+        else => false,
+    };
+}
+
+/// IP_ADD_MEMBERSHIP and IPV6_JOIN_GROUP (Linux: IPV6_ADD_MEMBERSHIP). std.os.linux has them
+/// (IP.ADD_MEMBERSHIP, IPV6.ADD_MEMBERSHIP); std.c does not for every target, so they are
+/// spelled out here (netinet/in.h, netinet6/in6.h).
+const IP_ADD_MEMBERSHIP = if (is_linux) 35 else 12;
+const IPV6_JOIN_GROUP = if (is_linux) 20 else 12;
+/// Linux's struct ip_mreqn: the group, a local address (0: any) and an interface index.
+const IpMreqn = extern struct { multiaddr: u32, address: u32, ifindex: c_int };
+/// struct ip_mreq (macOS and the BSDs): the interface is named by an address, not an index.
+const IpMreq = extern struct { multiaddr: u32, interface: u32 };
+const Ipv6Mreq = extern struct { multiaddr: [16]u8, interface: c_uint };
+
+/// gnet's MulticastInterfaceIndex: joins the listener's group on interface `ifindex` (0: the
+/// OS chooses). IPv6 takes the index everywhere; IPv4 takes it on Linux (ip_mreqn). Elsewhere
+/// IPv4 joins with INADDR_ANY (ip_mreq names interfaces by address), so the OS chooses.
+pub fn joinGroup(fd: fd_t, group: Address, ifindex: u32) Error!void {
+    const rc = switch (group.any.family) {
+        posix.AF.INET => if (is_linux) blk: {
+            const mreq: IpMreqn = .{ .multiaddr = group.in.sa.addr, .address = 0, .ifindex = @intCast(ifindex) };
+            break :blk std.c.setsockopt(fd, IPPROTO.IP, IP_ADD_MEMBERSHIP, &mreq, @sizeOf(IpMreqn));
+        } else blk: {
+            const mreq: IpMreq = .{ .multiaddr = group.in.sa.addr, .interface = 0 };
+            break :blk std.c.setsockopt(fd, IPPROTO.IP, IP_ADD_MEMBERSHIP, &mreq, @sizeOf(IpMreq));
+        },
+        posix.AF.INET6 => blk: {
+            const mreq: Ipv6Mreq = .{ .multiaddr = group.in6.sa.addr, .interface = ifindex };
+            break :blk std.c.setsockopt(fd, IPPROTO.IPV6, IPV6_JOIN_GROUP, &mreq, @sizeOf(Ipv6Mreq));
+        },
+        else => return error.AddressFamilyNotSupported,
+    };
+    if (rc == 0) return;
+    return switch (posix.errno(rc)) {
+        .FAULT, .NOTSOCK => unreachable,
+        else => |e| named(e),
+    };
 }
 
 pub fn bindToDevice(fd: fd_t, device: []const u8) Error!void {
@@ -600,6 +654,20 @@ test "socket: udp sendTo and recvFrom on loopback" {
     };
     try testing.expectEqualStrings("abc", buf[0..d.len]);
     try testing.expectEqual((try localAddress(b)).getPort(), d.remote.getPort());
+}
+
+test "socket: a udp listener on a multicast group joins it; a bad interface is NoDevice" {
+    try testing.expect(isMulticast(try Address.parseIp("224.0.0.169", 0)));
+    try testing.expect(isMulticast(try Address.parseIp("ff02::3", 0)));
+    try testing.expect(!isMulticast(try Address.parseIp("127.0.0.1", 0)));
+    try testing.expect(!isMulticast(try Address.parseIp("::1", 0)));
+    const server = try listen(.udp, try Address.parseIp("224.0.0.169", 0), .{});
+    defer posix.close(server);
+    if (is_linux) {
+        const err = listen(.udp, try Address.parseIp("224.0.0.169", 0), .{ .multicast_interface_index = 0x7fff_fff0 });
+        try testing.expectError(error.NoDevice, err);
+        try testing.expectEqual(Syscall.setsockopt, listen_syscall);
+    }
 }
 
 test "socket: unix listener replaces a stale path" {

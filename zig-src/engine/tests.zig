@@ -80,8 +80,9 @@ const Host = struct {
 };
 
 fn defaultValues() [@import("engine.zig").options_count]i32 {
-    // loops, lb, reuse_addr, reuse_port, read cap, write cap, keepalive x3, nodelay, rcv, snd, et, chunk
-    return .{ 1, 0, 0, 0, 64 * 1024, 64 * 1024, 0, 0, 0, 1, 0, 0, 0, 0 };
+    // loops, lb, reuse_addr, reuse_port, read cap, write cap, keepalive x3, nodelay, rcv, snd, et, chunk,
+    // multicast interface index
+    return .{ 1, 0, 0, 0, 64 * 1024, 64 * 1024, 0, 0, 0, 1, 0, 0, 0, 0, 0 };
 }
 
 fn readAll(fd: posix.fd_t, out: []u8) !void {
