@@ -57,7 +57,8 @@ function slotsFor(cases) {
   return slots;
 }
 
-function summaryTable(cases, unit) {
+/** A case per row, a competitor per column; `cell(r)` formats a measured row. */
+function competitorTable(cases, cell) {
   const slots = slotsFor(cases);
   const lines = [];
   lines.push(`| case | ${slots.map((s) => esc(s.label)).join(' | ')} |`);
@@ -67,32 +68,24 @@ function summaryTable(cases, unit) {
       const r = c.rows.find((x) => slot.ids.includes(x.comp.id));
       if (!r) return '';
       if (r.status !== 'ok') return r.status === 'skipped' ? 'skipped' : 'n/a';
-      const ratio = r.isBaseline ? '1.00x' : fmtRatio(r.ratio);
-      return `**${ratio}** ${fmtRate(r.median.rate)}${unit}`;
+      return cell(r);
     });
     lines.push(`| ${esc(c.case.label)} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }
 
+function summaryTable(cases, unit) {
+  return competitorTable(cases, (r) => `**${r.isBaseline ? '1.00x' : fmtRatio(r.ratio)}** ${fmtRate(r.median.rate)}${unit}`);
+}
+
 /** Server CPU per million messages, relative to the baseline's (lower is better). */
 function cpuTable(cases) {
-  const slots = slotsFor(cases);
-  const lines = [];
-  lines.push(`| case | ${slots.map((s) => esc(s.label)).join(' | ')} |`);
-  lines.push(`|---|${slots.map(() => '---:').join('|')}|`);
-  for (const c of cases) {
-    const cells = slots.map((slot) => {
-      const r = c.rows.find((x) => slot.ids.includes(x.comp.id));
-      if (!r) return '';
-      if (r.status !== 'ok') return r.status === 'skipped' ? 'skipped' : 'n/a';
-      if (r.median.cpuPerM === null) return '—';
-      const approx = r.cpuApprox ? '≈' : '';
-      return `${approx}${fmtNum(r.median.cpuPerM, 2)} s${r.isBaseline ? '' : r.cpuRatio ? ` (${r.cpuRatio.toFixed(2)}x)` : ''}`;
-    });
-    lines.push(`| ${esc(c.case.label)} | ${cells.join(' | ')} |`);
-  }
-  return lines.join('\n');
+  return competitorTable(cases, (r) => {
+    if (r.median.cpuPerM === null) return '—';
+    const approx = r.cpuApprox ? '≈' : '';
+    return `${approx}${fmtNum(r.median.cpuPerM, 2)} s${r.isBaseline ? '' : r.cpuRatio ? ` (${r.cpuRatio.toFixed(2)}x)` : ''}`;
+  });
 }
 
 function notMeasured(cases) {

@@ -41,8 +41,19 @@ export abstract class Codec {
 
   /** Validates the configuration now, in the default artifact, so a bad one throws from the constructor. */
   protected init(): void {
-    this.handleFor(resolveBinding());
+    this.encoder = resolveBinding();
+    this.encoderHandle = this.handleFor(this.encoder);
   }
+
+  /** The artifact that encodes: resolved once (not per message: it reads the environment). */
+  private encoder!: CoreBinding;
+  private encoderHandle = 0;
+  /**
+   * Reused by every write(): Conn.write/writev copy what they queue before returning, so the
+   * header and the chunk list are free again when write() returns.
+   */
+  private writeHeader: Buffer | undefined;
+  private readonly writeChunks: Uint8Array[] = [];
 
   private handleFor(binding: CoreBinding): number {
     let handle = this.handles.get(binding);
@@ -142,35 +153,29 @@ export abstract class Codec {
 
   /** Header + payload + trailer, as one new Buffer. */
   encode(payload: Uint8Array): Buffer {
-    const binding = resolveBinding();
-    const handle = this.handleFor(binding);
     const out = Buffer.allocUnsafe(this.headerBytes + payload.length + this.trailerBytes);
-    check(binding, binding.codecEncode(handle, payload, out));
+    check(this.encoder, this.encoder.codecEncode(this.encoderHandle, payload, out));
     return out;
   }
 
   /** Encodes and writes to a connection without joining header, payload and trailer. */
   write(c: Writable, payload: Uint8Array): number {
-    const binding = resolveBinding();
-    const handle = this.handleFor(binding);
-    const chunks: Uint8Array[] = [];
-    if (this.headerBytes > 0) {
-      const header = Buffer.allocUnsafe(this.headerBytes);
-      check(binding, binding.codecHeader(handle, payload.length, header));
-      chunks.push(header);
-    } else {
-      // Still validates the payload length (fixed-length multiples, maxFrameLength).
-      check(binding, binding.codecHeader(handle, payload.length, EMPTY));
-    }
+    const binding = this.encoder;
+    const chunks = this.writeChunks;
+    chunks.length = 0;
+    // codecHeader also validates the payload length (fixed-length multiples, maxFrameLength).
+    const header = (this.writeHeader ??= Buffer.allocUnsafe(this.headerBytes));
+    check(binding, binding.codecHeader(this.encoderHandle, payload.length, header));
+    if (header.length > 0) chunks.push(header);
     chunks.push(payload);
-    if (this.trailerBytes > 0) chunks.push(this.trailer(binding, handle));
+    if (this.trailerBytes > 0) chunks.push(this.trailer());
     return c.writev(chunks);
   }
 
-  private trailer(binding: CoreBinding, handle: number): Buffer {
+  private trailer(): Buffer {
     if (!this.trailerCache) {
       const encoded = Buffer.allocUnsafe(this.trailerBytes);
-      check(binding, binding.codecEncode(handle, EMPTY, encoded));
+      check(this.encoder, this.encoder.codecEncode(this.encoderHandle, EMPTY, encoded));
       this.trailerCache = encoded;
     }
     return this.trailerCache;

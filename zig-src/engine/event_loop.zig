@@ -488,21 +488,24 @@ pub const EventLoop = struct {
         return loop.buffers.?.records[start..][0..layout.record_words];
     }
 
-    fn emitOpen(loop: *EventLoop, conn: *Connection) void {
+    /// A record about one connection: kind, slot and generation filled in.
+    fn connRecord(loop: *EventLoop, kind: layout.RecordKind, conn: *const Connection) []i32 {
         const r = loop.nextRecord();
-        r[layout.Field.kind] = @intFromEnum(layout.RecordKind.open);
+        r[layout.Field.kind] = @intFromEnum(kind);
         r[layout.Field.slot] = @intCast(conn.slot);
         r[layout.Field.generation] = @bitCast(conn.generation);
+        return r;
+    }
+
+    fn emitOpen(loop: *EventLoop, conn: *Connection) void {
+        const r = loop.connRecord(.open, conn);
         r[layout.Field.aux] = conn.fd;
         r[layout.Field.aux2] = @intFromEnum(conn.network);
         conn.open_reported = true;
     }
 
     fn emitData(loop: *EventLoop, conn: *Connection, offset: usize, length: usize, ring_bytes: usize) void {
-        const r = loop.nextRecord();
-        r[layout.Field.kind] = @intFromEnum(layout.RecordKind.data);
-        r[layout.Field.slot] = @intCast(conn.slot);
-        r[layout.Field.generation] = @bitCast(conn.generation);
+        const r = loop.connRecord(.data, conn);
         r[layout.Field.offset] = @intCast(offset);
         r[layout.Field.length] = @intCast(length);
         r[layout.Field.aux] = @intCast(@min(ring_bytes, std.math.maxInt(i32)));
@@ -510,10 +513,7 @@ pub const EventLoop = struct {
 
     fn emitClose(loop: *EventLoop, conn: *Connection) void {
         assert(conn.state == .closing);
-        const r = loop.nextRecord();
-        r[layout.Field.kind] = @intFromEnum(layout.RecordKind.close);
-        r[layout.Field.slot] = @intCast(conn.slot);
-        r[layout.Field.generation] = @bitCast(conn.generation);
+        const r = loop.connRecord(.close, conn);
         r[layout.Field.aux] = conn.close_errno;
         r[layout.Field.aux2] = @intFromEnum(conn.close_syscall);
         conn.close_pending = false;
