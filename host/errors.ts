@@ -99,3 +99,59 @@ export function eofError(): SystemError {
 export function invalidOption(name: string, rule: string): ZgnetError {
   return new ZgnetError(ErrorCode.INVALID_OPTION, `${name} ${rule}`);
 }
+
+// ---- what a connection's methods report, the same in both modes --------------------------
+
+export function connClosed(): ZgnetError {
+  return new ZgnetError(ErrorCode.CONN_CLOSED);
+}
+
+export function unsupportedOp(what: string): ZgnetError {
+  return new ZgnetError(ErrorCode.UNSUPPORTED_OP, what);
+}
+
+/** What a connection of this protocol cannot do at all, in either mode (setNoDelay on udp). */
+export function notForProtocol(what: string, network: string): ZgnetError {
+  return new ZgnetError(ErrorCode.UNSUPPORTED_OP, `${what} on a ${network} connection`);
+}
+
+/** A wrong-typed or out-of-range argument to a public method. */
+export function invalidArgument(detail: string): ZgnetError {
+  return new ZgnetError(ErrorCode.INVALID_ARGUMENT, detail);
+}
+
+/** The bytes a write takes: a Uint8Array (Buffer) or a string; anything else is refused. */
+export function checkBytes(data: unknown, method: string): void {
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+    throw invalidArgument(`${method}() takes a Uint8Array or a string, not ${describe(data)}`);
+  }
+}
+
+/** An array of Uint8Arrays, for writev. */
+export function checkChunks(chunks: unknown, method: string): void {
+  if (!Array.isArray(chunks)) throw invalidArgument(`${method}() takes an array of Uint8Array, not ${describe(chunks)}`);
+  for (const chunk of chunks) {
+    if (!(chunk instanceof Uint8Array)) throw invalidArgument(`${method}() takes an array of Uint8Array; it holds ${describe(chunk)}`);
+  }
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `a ${(value as object).constructor?.name ?? 'object'}`;
+  return typeof value === 'string' ? 'a string' : `${typeof value} ${String(value)}`;
+}
+
+/**
+ * A promise the caller may await or ignore: an ignored rejection (asyncWrite on a conn that
+ * closed meanwhile) must not become an unhandled rejection that kills the process.
+ */
+export function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/** A rejected promise nobody has to handle. */
+export function quietReject(err: Error): Promise<never> {
+  return quiet(Promise.reject(err));
+}

@@ -232,6 +232,18 @@ function clientView(engine: EngineBase): Engine {
   });
 }
 
+/**
+ * engine.dupListener's look-up, both engines: the listener of `network` bound at `addr`
+ * (`tcp://127.0.0.1:9000` or `127.0.0.1:9000`; a unix path as given). gnet's error when none is.
+ */
+export function findListener(listeners: readonly { network: Network; addr: string; path?: string }[], network: Network, addr: string): number {
+  const index = listeners.findIndex(
+    (l) => l.network === network && (l.addr === addr || l.addr === `${network}://${addr}` || (l.network === 'unix' && l.path === addr)),
+  );
+  if (index < 0) throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `no ${network} listener on ${addr}`);
+  return index;
+}
+
 export function abortError(signal: AbortSignal): Error {
   const err = new Error('The operation was aborted', { cause: signal.reason });
   err.name = 'AbortError';

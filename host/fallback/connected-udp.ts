@@ -8,13 +8,14 @@
  * from the peer's ICMP) closes it with that error, as gnet's read does.
  */
 import type dgram from 'node:dgram';
-import { CLOSED, LoopConn, OPEN, type ConnOwner } from './connection.js';
-import { connClosed, notForProtocol, quiet } from './errors.js';
+import { NodeConn, type NodeConnOwner } from './connection.js';
 import type { FallbackEventLoop } from './event-loop.js';
 
-export class DatagramConn extends LoopConn {
+export class ConnectedUdpConn extends NodeConn {
+  readonly network = 'udp' as const;
+
   constructor(
-    owner: ConnOwner,
+    owner: NodeConnOwner,
     loop: FallbackEventLoop,
     private readonly socket: dgram.Socket,
     localAddr: string,
@@ -33,7 +34,7 @@ export class DatagramConn extends LoopConn {
     this.begin();
   }
 
-  protected finishSocket(_peerGone: boolean): void {
+  protected closeSocket(_peerGone: boolean): void {
     try {
       this.socket.close();
     } catch {
@@ -42,31 +43,19 @@ export class DatagramConn extends LoopConn {
   }
 
   /** One datagram, sent now; a copy unless it is a view of received bytes (dgram keeps a reference). */
-  write(data: Uint8Array | string): number {
-    if (this.state === CLOSED) return 0;
-    return this.send(data, this.dropped);
-  }
-
-  private send(data: Uint8Array | string, done: (err: Error | null) => void): number {
-    if (typeof data === 'string') {
-      this.socket.send(data, done);
-      return Buffer.byteLength(data);
-    }
-    this.socket.send(this.isReceived(data) ? data : Buffer.from(data), done);
-    return data.length;
+  protected send(data: Uint8Array | string, done: (err: Error | null) => void = this.dropped): number {
+    this.socket.send(typeof data === 'string' ? data : this.owned(data), done);
+    return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
   }
 
   /** A send the socket refused: the datagram is lost, as any UDP datagram may be. */
   private readonly dropped = (err: Error | null): void => {
-    if (err !== null) this.owner.logger.debug(`${this.remoteAddr}: datagram dropped: ${err.message}`);
+    if (err !== null) this.logger.debug(`${this.remoteAddr}: datagram dropped: ${err.message}`);
   };
 
-  writev(_chunks: Uint8Array[]): number {
-    throw notForProtocol('writev', 'udp');
-  }
-
-  sendTo(_data: Uint8Array | string, _addr: string): number {
-    throw notForProtocol('sendTo', 'connected udp');
+  /** As gnet: sent at once; settles when Node has sent it (rejects with the send error). */
+  protected sendLater(data: Uint8Array | string): Promise<void> {
+    return new Promise<void>((resolve, reject) => void this.send(data, (err) => (err ? reject(err) : resolve())));
   }
 
   flush(): void {}
@@ -75,33 +64,8 @@ export class DatagramConn extends LoopConn {
     return 0;
   }
 
-  /** As gnet: sent at once; settles when Node has sent it (rejects with the send error). */
-  asyncWrite(data: Uint8Array | string): Promise<void> {
-    if (this.state !== OPEN) return quiet(Promise.reject(connClosed()));
-    return quiet(new Promise<void>((resolve, reject) => void this.send(data, (err) => (err ? reject(err) : resolve()))));
-  }
-
-  asyncWritev(_chunks: Uint8Array[]): Promise<void> {
-    return quiet(Promise.reject(notForProtocol('asyncWritev', 'udp')));
-  }
-
-  setNoDelay(_on: boolean): void {
-    throw notForProtocol('setNoDelay', 'udp');
-  }
-
-  setKeepAlivePeriod(_ms: number): void {
-    throw notForProtocol('setKeepAlivePeriod', 'udp');
-  }
-
-  setKeepAlive(_on: boolean, _idleMs: number, _intervalMs: number, _count: number): void {
-    throw notForProtocol('setKeepAlive', 'udp');
-  }
-
-  setReadBuffer(bytes: number): void {
-    this.socket.setRecvBufferSize(bytes);
-  }
-
-  setWriteBuffer(bytes: number): void {
-    this.socket.setSendBufferSize(bytes);
+  protected applyBufferSize(which: 'recv' | 'send', bytes: number): void {
+    if (which === 'recv') this.socket.setRecvBufferSize(bytes);
+    else this.socket.setSendBufferSize(bytes);
   }
 }

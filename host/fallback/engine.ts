@@ -47,25 +47,19 @@ import type { Conn, EventHandler, Network } from '../api.js';
 import { formatAddr, hostPort, type ResolvedAddr } from '../address.js';
 import { check, LbPolicy, type CoreBinding } from '../core/binding.js';
 import { bindingFor } from '../core/select.js';
-import { abortError, EngineBase } from '../engine/base.js';
+import { abortError, EngineBase, findListener } from '../engine/base.js';
+import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 import { inShutdown, type Adoptable } from '../engine/dial.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { DatagramConn } from './connected-udp.js';
-import { StreamConn, type ConnOwner } from './connection.js';
+import { ConnectedUdpConn } from './connected-udp.js';
+import { StreamConn, type NodeConnOwner } from './connection.js';
 import { unsupported } from './errors.js';
 import { FallbackEventLoop, type LoopOwner } from './event-loop.js';
 import { closeListener, listenDatagram, listenStream, type Listener, type StreamListener } from './listener.js';
 import { UdpEndpoint } from './udp.js';
 
-/**
- * How long shutdown waits for closing sockets to flush before destroying them. gnet's close
- * is a best-effort flush that never waits; Node's end() waits for the peer to read, forever
- * if it never does, which would keep run() from resolving.
- */
-const SHUTDOWN_FLUSH_MS = 1000;
-
-export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
+export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwner {
   readonly mode = 'wasm' as const;
   readonly binding: CoreBinding = bindingFor('wasm');
   readonly readBufferCap: number;
@@ -131,11 +125,11 @@ export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
     for (const endpoint of this.udpEndpoints) endpoint.detached = true;
     // A listener closes once its accepted sockets have; dialled and enrolled ones are awaited here.
     const closing = [...this.listeners.map(closeListener), ...[...this.sockets].map(socketClosed)];
-    // Accepted sockets are ending (onClose ran, bytes flushing); a peer that never reads must
-    // not hold run() forever.
+    // Accepted sockets are ending (onClose ran, bytes flushing, each for FLUSH_ON_CLOSE_MS at
+    // most); this bounds the ones that never became a connection too.
     const grace = setTimeout(() => {
       for (const s of this.sockets) s.destroy();
-    }, SHUTDOWN_FLUSH_MS);
+    }, FLUSH_ON_CLOSE_MS);
     await Promise.all(closing);
     clearTimeout(grace);
     this.listeners = [];
@@ -154,10 +148,7 @@ export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
   }
 
   dupListener(network: Network, addr: string): number {
-    const found = this.listeners.some(
-      (l) => l.network === network && (l.addr === addr || l.addr === `${network}://${addr}` || (l.network === 'unix' && l.path === addr)),
-    );
-    if (!found) throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `no ${network} listener on ${addr}`);
+    findListener(this.listeners, network, addr);
     throw unsupported('engine.dupListener');
   }
 
@@ -211,7 +202,7 @@ export class FallbackEngine extends EngineBase implements ConnOwner, LoopOwner {
   private openDatagram(loop: FallbackEventLoop, socket: dgram.Socket, context: unknown): Conn {
     const local = socket.address();
     const remote = socket.remoteAddress();
-    const conn = new DatagramConn(
+    const conn = new ConnectedUdpConn(
       this, loop, socket, formatAddr('udp', local.address, local.port), formatAddr('udp', remote.address, remote.port),
     );
     conn.context = context;

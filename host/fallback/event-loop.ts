@@ -1,12 +1,8 @@
 /**
  * A logical event loop. Node runs every socket on one thread, so a loop here is what gnet's
  * loop is to its users: a group of connections picked by the load balancer, with its own
- * connection count, and a task queue (gnet's trigger queue) for the work that must wait for
- * the current callback to end — asyncWrite, wake, close, execute.
- *
- * One FIFO per loop, drained on `setImmediate` so that I/O runs between rounds (a wake() that
- * wakes itself again must not starve the sockets). gnet's urgent/low split only reorders when
- * more than 1024 urgent tasks are queued, so a single FIFO keeps its observable order.
+ * connection count, and a task queue (host/engine/task-queue.ts) for the work that must wait
+ * for the current callback to end — asyncWrite, wake, close, execute.
  */
 import type dgram from 'node:dgram';
 import type net from 'node:net';
@@ -14,8 +10,7 @@ import type { ResolvedAddr } from '../address.js';
 import type { Conn, Logger } from '../api.js';
 import type { EngineLoop } from '../engine/base.js';
 import { adoptable, dialTarget, inShutdown, type Adoptable } from '../engine/dial.js';
-import { ErrorCode, ZgnetError } from '../errors.js';
-import { quiet } from './errors.js';
+import { TaskQueue } from '../engine/task-queue.js';
 
 /** What a loop needs of its engine. */
 export interface LoopOwner {
@@ -31,43 +26,21 @@ export interface LoopOwner {
 
 export interface LoopMember {
   /** Closes with onClose(c, null) (engine shutdown). */
-  closeByEngine(): void;
+  closeWith(err: null): void;
 }
 
 export class FallbackEventLoop implements EngineLoop {
   readonly conns = new Set<LoopMember>();
   /** Dials and adoptions under way: they count for least-connections before they open. */
   private dialing = 0;
-  private tasks: Array<() => void> = [];
-  private scheduled = false;
+  readonly tasks: TaskQueue;
 
   constructor(
     readonly index: number,
     private readonly owner: LoopOwner,
-  ) {}
-
-  /** Runs `task` on a later turn, after the tasks queued before it. */
-  enqueue(task: () => void): void {
-    this.tasks.push(task);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.drain);
-    }
+  ) {
+    this.tasks = new TaskQueue((turn) => turn(), owner.logger);
   }
-
-  /** Runs the tasks queued so far; those they queue wait for the next round. */
-  private readonly drain = (): void => {
-    this.scheduled = false;
-    const tasks = this.tasks;
-    this.tasks = [];
-    for (const task of tasks) {
-      try {
-        task();
-      } catch (err) {
-        this.owner.logger.error('event loop task failed', err);
-      }
-    }
-  };
 
   add(c: LoopMember): void {
     this.conns.add(c);
@@ -80,27 +53,11 @@ export class FallbackEventLoop implements EngineLoop {
 
   /** Closes every connection of this loop (engine shutdown); each gets onClose(c, null). */
   closeAll(): void {
-    for (const c of [...this.conns]) c.closeByEngine();
+    for (const c of [...this.conns]) c.closeWith(null);
   }
 
   execute(fn: () => void): Promise<void> {
-    if (typeof fn !== 'function') {
-      return Promise.reject(new ZgnetError(ErrorCode.INVALID_ARGUMENT, 'execute() takes a function'));
-    }
-    if (!this.owner.isRunning()) return Promise.reject(inShutdown());
-    return quiet(
-      new Promise<void>((resolve, reject) => {
-        this.enqueue(() => {
-          try {
-            fn();
-            resolve();
-          } catch (err) {
-            this.owner.logger.error('a function given to execute() threw', err);
-            reject(err);
-          }
-        });
-      }),
-    );
+    return this.tasks.execute(fn, this.owner.isRunning());
   }
 
   load(): number {

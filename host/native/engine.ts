@@ -10,14 +10,13 @@ import { statusError, type CoreBinding } from '../core/binding.js';
 import { bindingFor } from '../core/select.js';
 import { loadKoffi } from '../core/native-binding.js';
 import { eofError, ErrorCode, ZgnetError, systemError } from '../errors.js';
-import { EngineBase } from '../engine/base.js';
+import { EngineBase, findListener } from '../engine/base.js';
+import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 import type { ResolvedOptions } from '../options.js';
 import { engineApi, NETWORK_IDS, SYSCALL_NAMES, type EngineApi } from './binding.js';
 import type { NativeConn } from './conn.js';
 import { NativeLoop } from './event-loop.js';
 
-/** How long shutdown waits for closed connections to hand their last bytes to the kernel. */
-const SHUTDOWN_DRAIN_MS = 3000;
 const REAP_INTERVAL_MS = 100;
 
 const LB_IDS = { 'round-robin': 0, 'least-connections': 1, 'source-addr-hash': 2 } as const;
@@ -62,7 +61,7 @@ export class NativeEngine extends EngineBase {
     return statusError(this.binding, code);
   }
 
-  check(result: number, _what: string): number {
+  check(result: number): number {
     if (result >= 0) return result;
     throw this.statusError(result);
   }
@@ -105,7 +104,7 @@ export class NativeEngine extends EngineBase {
       values[i] = v;
     });
     const device = Buffer.from(o.bindToDevice);
-    this.handle = this.check(this.api.engineNew(values, values.length, device.length > 0 ? device : null, device.length), 'engine');
+    this.handle = this.check(this.api.engineNew(values, values.length, device.length > 0 ? device : null, device.length));
     for (const a of addrs) this.bind(a);
     this.addrs = [...this.listenerAddrs];
   }
@@ -123,7 +122,7 @@ export class NativeEngine extends EngineBase {
       throw err;
     }
     const text = Buffer.allocUnsafe(256);
-    const n = this.check(this.api.listenerAddr(this.handle, r, text, text.length), 'address');
+    const n = this.check(this.api.listenerAddr(this.handle, r, text, text.length));
     const bound = text.toString('latin1', 0, n);
     const addr = a.network === 'unix' ? formatAddr('unix', a.path, 0) : `${a.network}://${bound}`;
     this.listenerAddrs.push(addr);
@@ -132,14 +131,14 @@ export class NativeEngine extends EngineBase {
 
   protected startLoops(): void {
     for (let i = 0; i < this.options.numEventLoop; i++) this.loops.push(new NativeLoop(this, i, this.options.readBufferCap));
-    this.check(this.api.engineStart(this.handle), 'start');
+    this.check(this.api.engineStart(this.handle));
     for (const loop of this.loops) loop.startPolling();
   }
 
   protected async closeConnections(loopIndex?: number): Promise<void> {
     const loops = loopIndex === undefined ? this.loops : this.loops.filter((l) => l.index === loopIndex);
     for (const loop of loops) {
-      for (const conn of loop.openConns()) loop.runTask(() => loop.closeConn(conn, null));
+      for (const conn of loop.openConns()) loop.runTask(() => conn.closeWith(null));
       if (loopIndex === undefined) loop.abandonRegistrations();
     }
     this.flushAll();
@@ -149,7 +148,7 @@ export class NativeEngine extends EngineBase {
     if (this.handle === 0) return;
     this.flushAll();
     // Connections closed with bytes left keep writing while the loops still poll (bounded).
-    const deadline = Date.now() + SHUTDOWN_DRAIN_MS;
+    const deadline = Date.now() + FLUSH_ON_CLOSE_MS;
     while (this.loops.length > 0 && this.reapAll() > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -218,25 +217,17 @@ export class NativeEngine extends EngineBase {
   dup(): number {
     this.ensureListening();
     if (this.listeners.length !== 1) throw new ZgnetError(ErrorCode.UNSUPPORTED_OP, 'dup() with several listeners: use dupListener()');
-    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, 0), 'listener')), 'dup');
+    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, 0))));
   }
 
   dupListener(network: Network, addr: string): number {
     this.ensureListening();
-    const index = this.listeners.findIndex(
-      (l) => l.network === network && (l.addr === addr || l.addr === `${network}://${addr}` || (l.network === 'unix' && l.path === addr)),
-    );
-    if (index < 0) throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `no ${network} listener on ${addr}`);
-    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, index), 'listener')), 'dup');
+    const index = findListener(this.listeners, network, addr);
+    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, index))));
   }
 
   loopListenerFd(loopIndex: number, listener: number): number {
-    return this.check(this.api.loopListenerFd(this.handle, loopIndex, listener), 'listener');
-  }
-
-  /** Listener `i` of every loop serves the engine's address `i`. */
-  loopListenerSpec(_loopIndex: number, listener: number): number {
-    return listener;
+    return this.check(this.api.loopListenerFd(this.handle, loopIndex, listener));
   }
 
   unixAddrOf(_conn: NativeConn): string {
@@ -270,6 +261,6 @@ export class NativeEngine extends EngineBase {
     }
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const hostBytes = Buffer.from(host);
-    return this.check(this.api.udpSendto(fd, bytes, bytes.length, hostBytes, hostBytes.length, port), 'sendto');
+    return this.check(this.api.udpSendto(fd, bytes, bytes.length, hostBytes, hostBytes.length, port));
   }
 }

@@ -5,16 +5,17 @@
  * Writes outside a batch (asyncWrite, timers) join the same command array and are flushed on
  * the next microtask.
  */
-import { Action, type Conn, type EventHandler } from '../api.js';
+import type { Conn } from '../api.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
 import { abortError, type EngineLoop } from '../engine/base.js';
+import { CLOSED, OPEN } from '../engine/conn.js';
 import { adoptable, dialTarget, inShutdown, type Adoptable } from '../engine/dial.js';
+import { TaskQueue } from '../engine/task-queue.js';
 import type { ResolvedAddr } from '../address.js';
-import { invoke } from '../engine/invoke.js';
 import type dgram from 'node:dgram';
 import type net from 'node:net';
 import { L, NETWORK_IDS, type EngineApi } from './binding.js';
-import { CLOSED, CLOSING, NativeConn, OPEN, UdpConn } from './conn.js';
+import { NativeConn, UdpConn } from './conn.js';
 import type { NativeEngine } from './engine.js';
 
 /** Bytes of the per-loop arena that write() copies into; bigger writes go straight through. */
@@ -25,8 +26,6 @@ const DRAIN_ROUNDS_MAX = 8;
 const REC = L.record_words;
 const CMD = L.command_words;
 const KIND = L.field_kind;
-/** Marks a handler that threw (its exception is in `lastThrown`). */
-const RETHROW = Symbol('threw');
 
 type PollHandle = { start(opts: object, cb: () => void): void; stop(): void; close(): void; ref(): void; unref(): void };
 
@@ -46,7 +45,8 @@ export class NativeLoop implements EngineLoop {
   readonly commands: Int32Array;
   readonly arena: Buffer;
   readonly api: EngineApi;
-  private readonly handler: EventHandler;
+  /** close, wake, execute: run in order on a later turn, each turn one batch. */
+  readonly tasks: TaskQueue;
   cmdCount = 0;
   private arenaUsed = 0;
   /** A handler batch is running: its commands are flushed when it ends. */
@@ -67,7 +67,6 @@ export class NativeLoop implements EngineLoop {
   private poll: PollHandle | undefined;
   private scratch = Buffer.allocUnsafe(256);
   private readonly onReadable = () => this.drainAll();
-  private lastThrown: unknown = undefined;
   private readonly flushTask = () => {
     this.flushQueued = false;
     this.flushCommands();
@@ -79,7 +78,7 @@ export class NativeLoop implements EngineLoop {
     readBufferCap: number,
   ) {
     this.api = engine.api;
-    this.handler = engine.handler;
+    this.tasks = new TaskQueue((turn) => this.runTask(turn), engine.logger);
     // Off-heap memory (never moved by V8): Zig keeps these addresses until the engine is freed.
     this.records = new Int32Array(new ArrayBuffer((L.records_max + 1) * REC * 4));
     this.area = Buffer.allocUnsafeSlow(this.api.readAreaSize(readBufferCap));
@@ -89,13 +88,13 @@ export class NativeLoop implements EngineLoop {
       engine.handle, index, this.records, this.records.length, this.area, this.area.length,
       this.commands, this.commands.length, this.arena, this.arena.length,
     );
-    engine.check(r, 'attach');
+    engine.check(r);
   }
 
   // ---- polling --------------------------------------------------------------------------------
 
   startPolling(): void {
-    const fd = this.engine.check(this.api.loopFd(this.engine.handle, this.index), 'epoll');
+    const fd = this.engine.check(this.api.loopFd(this.engine.handle, this.index));
     const koffi = this.engine.koffi;
     // A bad fd aborts Node inside uv_poll_init: it comes from our own poller, checked above.
     this.poll = (koffi as unknown as { node: { poll(fd: number, o: object, cb: () => void): PollHandle } }).node.poll(
@@ -143,9 +142,7 @@ export class NativeLoop implements EngineLoop {
     if (kind === L.record_data) {
       const conn = this.conns[slot];
       if (conn === undefined || conn.generation !== r[base + L.field_generation] || conn.state !== OPEN) return;
-      conn.receive(r[base + L.field_offset]!, r[base + L.field_length]!, r[base + L.field_aux]!);
-      this.traffic(conn);
-      if (conn.hasChunk) conn.spill();
+      conn.readRecord(r[base + L.field_offset]!, r[base + L.field_length]!, r[base + L.field_aux]! > 0);
       return;
     }
     if (kind === L.record_datagram) return this.datagram(i, slot, r[base + L.field_offset]!, r[base + L.field_length]!);
@@ -162,7 +159,7 @@ export class NativeLoop implements EngineLoop {
       }
       const conn = this.conns[slot];
       if (conn === undefined || conn.generation !== r[base + L.field_generation] || conn.state !== OPEN) return;
-      this.closeConn(conn, this.engine.closeError(r[base + L.field_aux]!, r[base + L.field_aux2]!));
+      conn.closeWith(this.engine.closeError(r[base + L.field_aux]!, r[base + L.field_aux2]!));
     }
   }
 
@@ -191,82 +188,30 @@ export class NativeLoop implements EngineLoop {
     }
     this.openCount++;
     this.engine.connCount++;
-    const h = this.handler;
-    if (h.onOpen !== undefined) {
-      const outcome = invoke(this.engine.logger, 'onOpen', () => h.onOpen!(conn));
-      if (outcome.error !== null) this.closeConn(conn, outcome.error);
-      else if (outcome.action !== Action.None) this.apply(conn, outcome.action);
-    }
+    conn.open();
     if (pending === undefined || pending.generation !== generation) return;
     if (pending.early !== null && conn.state === OPEN) {
       this.keepEarly(conn, pending.early);
-      this.traffic(conn);
+      conn.traffic();
     }
     pending.resolve(conn);
   }
 
-  /** onTraffic with what the conn has buffered. */
-  traffic(conn: NativeConn): void {
-    const h = this.handler;
-    if (h.onTraffic === undefined) return;
-    // The hot path: no closure per message; anything unusual goes through invoke().
-    let result: unknown;
-    try {
-      result = h.onTraffic(conn);
-    } catch (thrown) {
-      this.lastThrown = thrown;
-      result = RETHROW;
-    }
-    if (result === undefined || result === Action.None) return;
-    // A throw or a returned object (a Promise): invoke() logs and interprets what we caught.
-    if (result === RETHROW || (typeof result === 'object' && result !== null)) return this.trafficOutcome(conn, result);
-    if (result === Action.Close || result === Action.Shutdown) this.apply(conn, result);
-  }
-
-  private trafficOutcome(conn: NativeConn, result: unknown): void {
-    const outcome = invoke(this.engine.logger, 'onTraffic', () => {
-      if (result === RETHROW) throw this.lastThrown;
-      return result;
-    });
-    if (outcome.error !== null) this.closeConn(conn, outcome.error);
-    else if (outcome.action !== Action.None) this.apply(conn, outcome.action);
-  }
-
-  private apply(conn: NativeConn, action: Action): void {
-    if (action === Action.Close) this.closeConn(conn, null);
-    else if (action === Action.Shutdown) this.engine.shutdownFromLoop(this.index);
-  }
-
-  /** gnet's close: onClose (writes made there still go out), then the socket closes. */
-  closeConn(conn: NativeConn, err: Error | null): void {
-    if (conn.state !== OPEN) return;
-    conn.state = CLOSING;
-    conn.spill();
-    conn.cacheAddrs();
+  /** A connection leaves this loop's books (it is closing). */
+  connLeft(): void {
     this.openCount--;
     this.engine.connCount--;
-    const h = this.handler;
-    const outcome = h.onClose === undefined ? null : invoke(this.engine.logger, 'onClose', () => h.onClose!(conn, err));
-    conn.state = CLOSED;
-    conn.context = undefined;
-    conn.dropInbound();
+  }
+
+  /** After onClose: Zig flushes what is queued (bounded), then closes the socket. */
+  closeCommand(conn: NativeConn): void {
     this.command(L.command_close, conn.slot, conn.generation, 0, 0, 0);
-    conn.closedNow();
-    if (outcome !== null && outcome.error === null && outcome.action === Action.Shutdown) this.engine.shutdownFromLoop(this.index);
   }
 
   private datagram(record: number, listener: number, offset: number, length: number): void {
-    const h = this.handler;
-    if (h.onTraffic === undefined || !this.engine.isRunning()) return;
+    if (this.engine.handler.onTraffic === undefined || !this.engine.isRunning()) return;
     // One conn per datagram, as gnet: it may be kept (asyncWrite replies after the callback).
-    const c = new UdpConn(this);
-    c.begin(record, listener, offset, length);
-    try {
-      const outcome = invoke(this.engine.logger, 'onTraffic', () => h.onTraffic!(c));
-      if (outcome.error === null && outcome.action === Action.Shutdown) this.engine.shutdownFromLoop(this.index);
-    } finally {
-      c.finish();
-    }
+    new UdpConn(this).handle(record, listener, offset, length);
   }
 
   /** Runs `fn` as a batch (its writes flushed when it ends), outside a drain. */
@@ -430,25 +375,10 @@ export class NativeLoop implements EngineLoop {
     return this.engine.loopListenerFd(this.index, listener);
   }
 
-  listenerSpec(listener: number): number {
-    return this.engine.loopListenerSpec(this.index, listener);
-  }
-
   // ---- EventLoop ------------------------------------------------------------------------------
 
   execute(fn: () => void): Promise<void> {
-    if (!this.engine.isRunning()) return Promise.reject(new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN));
-    if (typeof fn !== 'function') return Promise.reject(new ZgnetError(ErrorCode.INVALID_ARGUMENT, 'execute() takes a function'));
-    return new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
-        try {
-          this.runTask(fn);
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
+    return this.tasks.execute(fn, this.engine.isRunning());
   }
 
   load(): number {

@@ -1,0 +1,313 @@
+/**
+ * A connection that opens and closes (TCP, Unix, dialled or enrolled connected UDP), written
+ * once for both engines: the lifecycle, the onTraffic call, and the tasks a conn queues on its
+ * loop. Each engine adds its transport (how bytes go out, what closing the socket means).
+ *
+ * Lifecycle (gnet reference §3.1, §3.5): OPEN → onOpen (writes made there go out before its
+ * action applies) → onTraffic per read → CLOSING while onClose runs (writes still go out, with
+ * what was queued before) → CLOSED: context cleared, unread bytes dropped, then the engine
+ * flushes what is queued (bounded by FLUSH_ON_CLOSE_MS) and closes the socket.
+ *
+ * onClose's error: null for a local close (close(), Action.Close, engine shutdown); the EOF
+ * error (`code: 'EOF'`) when the peer sent FIN; the system error (`ECONNRESET`, ...) when the
+ * socket failed; what the handler threw when a handler threw.
+ */
+import { Action, type Conn, type EventHandler, type EventLoop, type Logger } from '../api.js';
+import type { CoreBinding } from '../core/binding.js';
+import { checkBytes, checkChunks, connClosed, invalidArgument, notForProtocol, quiet, quietReject, unsupportedOp } from '../errors.js';
+import { InboundStream, type InboundRing } from './inbound.js';
+import { handlerError, invoke, toAction } from './invoke.js';
+import type { TaskQueue } from './task-queue.js';
+
+export const OPEN = 0;
+/** onClose is running: writes still go out, before the close. */
+export const CLOSING = 1;
+export const CLOSED = 2;
+export type ConnState = typeof OPEN | typeof CLOSING | typeof CLOSED;
+
+/**
+ * The one bound on flushing at close: a connection closed with bytes still queued keeps
+ * writing them for at most this long (a peer that never reads cannot hold it, or `run()`,
+ * forever); then the socket is closed and what is left is dropped. Both engines, close()
+ * and shutdown alike; the native engine checks Zig's `drain_timeout` against it at load.
+ */
+export const FLUSH_ON_CLOSE_MS = 5000;
+
+const RESOLVED = Promise.resolve();
+
+/** What a connection needs of its engine and loop. */
+export interface ConnOwner {
+  readonly handler: EventHandler;
+  readonly logger: Logger;
+  readonly binding: CoreBinding;
+  /** A callback of a connection on loop `index` returned Action.Shutdown. */
+  shutdownFromLoop(index: number): void;
+}
+
+export abstract class EngineConn extends InboundStream implements Conn {
+  context: unknown = undefined;
+  state: ConnState = OPEN;
+  /** Tells apart the connections that reuse one Conn object (native slots); 0 elsewhere. */
+  generation = 0;
+  abstract readonly network: 'tcp' | 'udp' | 'unix';
+  abstract readonly eventLoop: EventLoop & { readonly index: number };
+  /** The loop's task queue. */
+  protected abstract readonly tasks: TaskQueue;
+  private closed: Promise<void> | undefined;
+  private settleClose: (() => void) | undefined;
+  protected readonly handler: EventHandler;
+  protected readonly logger: Logger;
+
+  constructor(
+    protected readonly owner: ConnOwner,
+    makeRing: (stream: InboundStream) => InboundRing,
+  ) {
+    super(owner.binding, makeRing);
+    this.handler = owner.handler;
+    this.logger = owner.logger;
+  }
+
+  /** The Conn object now stands for a new connection (native slots are reused). */
+  protected renew(generation: number): void {
+    this.generation = generation;
+    this.state = OPEN;
+    this.context = undefined;
+    this.closed = undefined;
+    this.settleClose = undefined;
+    this.dropInbound();
+  }
+
+  // ---- callbacks ------------------------------------------------------------------------------
+
+  /** Runs onOpen and applies its action. */
+  protected opened(): void {
+    const h = this.handler;
+    if (h.onOpen === undefined) return;
+    const outcome = invoke(this.logger, 'onOpen', () => h.onOpen!(this));
+    if (outcome.error !== null) this.closeWith(outcome.error);
+    else this.apply(outcome.action);
+  }
+
+  /** onTraffic, the hot path: no closure or result object per call. */
+  traffic(): void {
+    const h = this.handler;
+    if (h.onTraffic === undefined) return;
+    let result: unknown;
+    try {
+      result = h.onTraffic(this);
+    } catch (thrown) {
+      this.closeWith(handlerError(this.logger, 'onTraffic', thrown));
+      return;
+    }
+    if (result !== undefined && result !== Action.None) this.apply(toAction(result, this.logger, 'onTraffic'));
+  }
+
+  /** One read: onTraffic sees the new bytes behind the leftovers; its own leftovers stay. */
+  protected delivered(bytes: Buffer, start: number, end: number): void {
+    this.receive(bytes, start, end);
+    this.traffic();
+    if (this.state === OPEN) this.spill();
+  }
+
+  private apply(action: Action): void {
+    if (action === Action.Close) this.closeWith(null);
+    else if (action === Action.Shutdown) this.owner.shutdownFromLoop(this.eventLoop.index);
+  }
+
+  /**
+   * gnet's close: onClose (its writes still go out), then the engine flushes and closes the
+   * socket (`peerGone`: nothing can be flushed, the socket is destroyed).
+   */
+  closeWith(err: Error | null, peerGone = false): void {
+    if (this.state !== OPEN) return;
+    this.state = CLOSING;
+    this.spill();
+    this.leaving();
+    const h = this.handler;
+    const outcome = h.onClose === undefined ? null : invoke(this.logger, 'onClose', () => h.onClose!(this, err));
+    this.state = CLOSED;
+    this.context = undefined;
+    this.releaseInbound();
+    this.closeSocket(peerGone);
+    this.settleClose?.();
+    this.settleClose = undefined;
+    if (outcome !== null && outcome.error === null && outcome.action === Action.Shutdown) {
+      this.owner.shutdownFromLoop(this.eventLoop.index);
+    }
+  }
+
+  /** Before onClose: the connection leaves its loop's books (counts, balancer). */
+  protected abstract leaving(): void;
+  /** After onClose: flush what is queued (unless the peer is gone), then close the socket. */
+  protected abstract closeSocket(peerGone: boolean): void;
+
+  // ---- tasks on the loop ----------------------------------------------------------------------
+
+  /**
+   * Queues `task` for this connection; settles when it ran (with what it threw), or rejects
+   * ERR_CONN_CLOSED when the connection closed first. Ignoring the promise is safe.
+   */
+  protected later(task: () => void): Promise<void> {
+    const generation = this.generation;
+    return quiet(
+      new Promise<void>((resolve, reject) => {
+        this.tasks.enqueue(() => {
+          if (this.state !== OPEN || this.generation !== generation) return reject(connClosed());
+          try {
+            task();
+            resolve();
+          } catch (err) {
+            reject(err);
+          }
+        });
+      }),
+    );
+  }
+
+  /** Runs onTraffic again with what is buffered; silently nothing once closed (as gnet). */
+  wake(): Promise<void> {
+    if (this.state !== OPEN) return RESOLVED;
+    return new Promise<void>((resolve) => {
+      const generation = this.generation;
+      this.tasks.enqueue(() => {
+        if (this.state === OPEN && this.generation === generation) this.traffic();
+        resolve();
+      });
+    });
+  }
+
+  /** Closes on the loop; resolves after onClose ran. Idempotent. */
+  close(): Promise<void> {
+    if (this.state === CLOSED) return RESOLVED;
+    if (this.closed === undefined) {
+      this.closed = new Promise<void>((resolve) => (this.settleClose = resolve));
+      void this.later(() => this.closeWith(null));
+    }
+    return this.closed;
+  }
+
+  // ---- writing: argument checks here, the transport in each engine ----------------------------
+
+  write(data: Uint8Array | string): number {
+    checkBytes(data, 'write');
+    if (this.state === CLOSED) return 0;
+    return this.send(data);
+  }
+
+  writev(chunks: Uint8Array[]): number {
+    checkChunks(chunks, 'writev');
+    if (this.network === 'udp') throw notForProtocol('writev', 'udp');
+    if (this.state === CLOSED) return 0;
+    return this.sendv(chunks);
+  }
+
+  asyncWrite(data: Uint8Array | string): Promise<void> {
+    try {
+      checkBytes(data, 'asyncWrite');
+    } catch (err) {
+      return quietReject(err as Error);
+    }
+    if (this.state !== OPEN) return quietReject(connClosed());
+    return quiet(this.sendLater(data));
+  }
+
+  asyncWritev(chunks: Uint8Array[]): Promise<void> {
+    try {
+      checkChunks(chunks, 'asyncWritev');
+    } catch (err) {
+      return quietReject(err as Error);
+    }
+    if (this.network === 'udp') return quietReject(notForProtocol('asyncWritev', 'udp'));
+    if (this.state !== OPEN) return quietReject(connClosed());
+    return quiet(this.sendvLater(chunks));
+  }
+
+  sendTo(_data: Uint8Array | string, _addr: string): number {
+    throw notForProtocol('sendTo', this.network === 'udp' ? 'connected udp' : this.network);
+  }
+
+  /** Writes or queues all of `data` (the connection is open or closing). */
+  protected abstract send(data: Uint8Array | string): number;
+  /** asyncWrite's transport: settles once the bytes are written or queued. */
+  protected abstract sendLater(data: Uint8Array | string): Promise<void>;
+  /** Streams only (writev on udp is refused above). */
+  protected sendv(_chunks: Uint8Array[]): number {
+    throw notForProtocol('writev', this.network);
+  }
+  protected sendvLater(_chunks: Uint8Array[]): Promise<void> {
+    return Promise.reject(notForProtocol('asyncWritev', this.network));
+  }
+
+  // ---- socket options: the checks gnet makes, then each engine's setter ------------------------
+
+  setNoDelay(on: boolean): void {
+    if (this.network !== 'tcp') throw notForProtocol('setNoDelay', this.network);
+    this.applyNoDelay(Boolean(on));
+  }
+
+  /** gnet: idle = period, interval = max(period / 5, 1 s), count 5. */
+  setKeepAlivePeriod(ms: number): void {
+    if (this.network !== 'tcp') throw notForProtocol('setKeepAlivePeriod', this.network);
+    checkDuration('keep-alive period', ms);
+    const idleMs = Math.floor(ms / 1000) * 1000;
+    this.applyKeepAlive(true, idleMs, Math.max(Math.floor(idleMs / 5000), 1) * 1000, 5);
+  }
+
+  setKeepAlive(on: boolean, idleMs: number, intervalMs: number, count: number): void {
+    if (this.network !== 'tcp') throw notForProtocol('setKeepAlive', this.network);
+    if (!on) return this.applyKeepAlive(false, 0, 0, 0);
+    checkDuration('keep-alive idle', idleMs);
+    checkDuration('keep-alive interval', intervalMs);
+    if (typeof count !== 'number' || !(count >= 1)) throw invalidArgument(`invalid keep-alive count ${String(count)} (at least 1)`);
+    this.applyKeepAlive(true, idleMs, intervalMs, Math.floor(count));
+  }
+
+  setLinger(sec: number): void {
+    checkNumber(sec, 'setLinger');
+    this.applyLinger(Math.trunc(sec));
+  }
+
+  setReadBuffer(bytes: number): void {
+    checkNumber(bytes, 'setReadBuffer');
+    this.applyBufferSize('recv', clampSize(bytes));
+  }
+
+  setWriteBuffer(bytes: number): void {
+    checkNumber(bytes, 'setWriteBuffer');
+    this.applyBufferSize('send', clampSize(bytes));
+  }
+
+  /** TCP only (checked above). */
+  protected applyNoDelay(_on: boolean): void {
+    throw notForProtocol('setNoDelay', this.network);
+  }
+  /** TCP only (checked above); durations in whole milliseconds, ≥ 1000 when on. */
+  protected applyKeepAlive(_on: boolean, _idleMs: number, _intervalMs: number, _count: number): void {
+    throw notForProtocol('setKeepAlive', this.network);
+  }
+  protected applyLinger(_sec: number): void {
+    throw unsupportedOp('Conn.setLinger (SO_LINGER)');
+  }
+  protected abstract applyBufferSize(which: 'recv' | 'send', bytes: number): void;
+
+  abstract flush(): void;
+  abstract outboundBuffered(): number;
+  abstract readonly localAddr: string;
+  abstract readonly remoteAddr: string;
+  abstract readonly fd: number;
+  abstract dup(): number;
+}
+
+/** gnet's keep-alive setters work in whole seconds: under one second is `invalid time duration`. */
+function checkDuration(what: string, ms: number): void {
+  if (typeof ms !== 'number' || !(ms >= 1000)) throw invalidArgument(`invalid time duration: ${what} ${String(ms)} ms (at least 1000 ms)`);
+}
+
+function checkNumber(value: unknown, method: string): void {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw invalidArgument(`${method}() takes a number, not ${String(value)}`);
+}
+
+/** SO_RCVBUF/SO_SNDBUF take a C int. */
+function clampSize(bytes: number): number {
+  return Math.min(Math.max(Math.trunc(bytes), 0), 0x7fffffff);
+}

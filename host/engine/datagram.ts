@@ -1,0 +1,101 @@
+/**
+ * A server UDP datagram as a Conn (gnet reference §3.8), written once for both engines: one
+ * onTraffic per datagram, no onOpen or onClose, nothing counted by countConnections. Each
+ * datagram gets its own small conn, as gnet's: a handler may keep `c` and asyncWrite to that
+ * sender later, whoever sent since. Unread bytes are dropped after the callback.
+ *
+ * `write` replies to the sender at once (no outbound buffer); `sendTo` sends anywhere;
+ * `writev`/`asyncWritev` are ERR_UNSUPPORTED_OP; `close` and `wake` do nothing.
+ */
+import { Action, type Conn, type EventLoop } from '../api.js';
+import { checkBytes, notForProtocol, quietReject } from '../errors.js';
+import type { ConnOwner } from './conn.js';
+import { CoreRing, InboundStream } from './inbound.js';
+import { invoke } from './invoke.js';
+
+const RESOLVED = Promise.resolve();
+
+export abstract class DatagramConn extends InboundStream implements Conn {
+  context: unknown = undefined;
+
+  constructor(protected readonly owner: ConnOwner) {
+    // A codec on a datagram is rare: the datagram then goes through a core ring of its own.
+    super(owner.binding, () => new CoreRing(owner.binding));
+  }
+
+  abstract readonly eventLoop: EventLoop & { readonly index: number };
+
+  /** One datagram `bytes[start, end)`, one onTraffic; its unread bytes are dropped after. */
+  protected deliver(bytes: Buffer, start: number, end: number): void {
+    this.receive(bytes, start, end);
+    const h = this.owner.handler;
+    const outcome = invoke(this.owner.logger, 'onTraffic', () => h.onTraffic?.(this));
+    this.releaseInbound();
+    if (outcome.error === null && outcome.action === Action.Shutdown) this.owner.shutdownFromLoop(this.eventLoop.index);
+  }
+
+  write(data: Uint8Array | string): number {
+    checkBytes(data, 'write');
+    return this.reply(data);
+  }
+
+  /** Sends `data` to this datagram's sender now. */
+  protected abstract reply(data: Uint8Array | string): number;
+
+  asyncWrite(data: Uint8Array | string): Promise<void> {
+    try {
+      checkBytes(data, 'asyncWrite');
+    } catch (err) {
+      return quietReject(err as Error);
+    }
+    return this.replyLater(data);
+  }
+
+  /** As gnet: sent at once, to this datagram's sender; settles once it is sent. */
+  protected abstract replyLater(data: Uint8Array | string): Promise<void>;
+
+  abstract sendTo(data: Uint8Array | string, addr: string): number;
+
+  writev(_chunks: Uint8Array[]): number {
+    throw notForProtocol('writev', 'server UDP');
+  }
+
+  asyncWritev(_chunks: Uint8Array[]): Promise<void> {
+    return quietReject(notForProtocol('asyncWritev', 'server UDP'));
+  }
+
+  flush(): void {}
+
+  outboundBuffered(): number {
+    return 0;
+  }
+
+  wake(): Promise<void> {
+    return RESOLVED;
+  }
+
+  close(): Promise<void> {
+    return RESOLVED;
+  }
+
+  setNoDelay(_on: boolean): void {
+    throw notForProtocol('setNoDelay', 'udp');
+  }
+
+  setKeepAlivePeriod(_ms: number): void {
+    throw notForProtocol('setKeepAlivePeriod', 'udp');
+  }
+
+  setKeepAlive(_on: boolean, _idleMs: number, _intervalMs: number, _count: number): void {
+    throw notForProtocol('setKeepAlive', 'udp');
+  }
+
+  // The listening socket's options, shared by every datagram, as in gnet.
+  abstract setLinger(sec: number): void;
+  abstract setReadBuffer(bytes: number): void;
+  abstract setWriteBuffer(bytes: number): void;
+  abstract readonly localAddr: string;
+  abstract readonly remoteAddr: string;
+  abstract readonly fd: number;
+  abstract dup(): number;
+}

@@ -1,0 +1,288 @@
+/**
+ * A connection's inbound bytes, gnet's way (reference §3.2), written once for both engines:
+ * the chunk just read, presented to onTraffic as it is, plus the unconsumed bytes of earlier
+ * reads, kept in a ring the engine provides (`InboundRing`: the Zig connection's own ring in
+ * native mode, a core elastic ring elsewhere).
+ *
+ * Two states, never both at once (`chunk !== null` implies `ringBytes === 0`):
+ *   - fast path: the ring is empty and the new bytes are `chunk[pos, end)` (the loop's read
+ *     area in native mode, Node's 'data' chunk in wasm mode). next/peek return zero-copy
+ *     subarrays, read/discard move `pos`; nothing crosses the boundary. When the callback
+ *     returns, only the unconsumed rest moves into the ring (`spill`).
+ *   - ring path: the ring holds bytes; a new chunk is appended behind them and every method
+ *     serves the one contiguous stream from the ring, copying out.
+ * Frames a codec handed out stay in the stream until `settle` removes them
+ * (`[pendingConsume]`, host/core/source.ts): every method settles first, and the ones that
+ * move the front bump `[streamVersion]` so that a codec's frames decoded ahead are scanned
+ * again.
+ *
+ * Buffers returned by next/peek are valid until the callback returns; copy with
+ * `Buffer.from(view)` to keep one longer. A write of one goes out without a copy.
+ */
+import { BufferKind, check, type CoreBinding } from '../core/binding.js';
+import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/** Where an engine keeps the bytes a callback left unread: the per-engine half of the stream. */
+export interface InboundRing {
+  /** False: `scan` decodes from the ring alone, so the stream spills its chunk first. */
+  readonly scansChunk: boolean;
+  /** Copies `n` buffered bytes into `out` and consumes them; returns how many. */
+  read(out: Uint8Array, n: number): number;
+  /** Copies `n` buffered bytes into `out`; returns how many. */
+  peek(out: Uint8Array, n: number): number;
+  /** Drops `n` buffered bytes; returns how many. */
+  discard(n: number): number;
+  /** Appends `bytes[start, end)` behind what the ring holds. */
+  append(bytes: Buffer, start: number, end: number): void;
+  /** Empties the ring, keeping its memory for reuse. */
+  clear(): void;
+  /** Frees the ring (the connection is gone). */
+  release(): void;
+  /**
+   * Drops `ringDiscard` ring bytes, then decodes frames from ring + chunk without consuming
+   * them (the core's scan, host/core/source.ts). `frontMoved`: the stream's front moved since
+   * the last scan, so a scan hint kept for it is stale.
+   */
+  scan(
+    codec: number, ringDiscard: number, ringBytes: number, out: Uint8Array, offset: number, frames: Int32Array,
+    chunk: Buffer | null, chunkStart: number, chunkEnd: number, frontMoved: boolean,
+  ): number;
+}
+
+export abstract class InboundStream implements FrameSource {
+  readonly [coreBinding]: CoreBinding;
+  [pendingConsume] = 0;
+  [streamVersion] = 0;
+  /** The chunk being presented (fast path) is `chunk[pos, end)`; null on the ring path. */
+  protected chunk: Buffer | null = null;
+  protected pos = 0;
+  protected end = 0;
+  /** Bytes in the ring (handed-out frames included), mirrored so that nothing asks the ring. */
+  ringBytes = 0;
+  /** The front moved outside a scan since the last one. */
+  private frontMoved = true;
+  /** The last copy next()/peek() made from the ring: the engine's, like a view (see write). */
+  protected handedOut: Buffer = EMPTY;
+
+  protected readonly ring: InboundRing;
+
+  /** `makeRing` gets the stream itself (an engine's ring may need to know its connection). */
+  constructor(binding: CoreBinding, makeRing: (stream: InboundStream) => InboundRing) {
+    this[coreBinding] = binding;
+    this.ring = makeRing(this);
+  }
+
+  inboundBuffered(): number {
+    if (this[pendingConsume] !== 0) this.settle();
+    return this.chunk !== null ? this.end - this.pos : this.ringBytes;
+  }
+
+  /** Consumes and returns `n` bytes (all when n <= 0 or omitted); null when fewer are buffered. */
+  next(n?: number): Buffer | null {
+    if (this[pendingConsume] !== 0) this.settle();
+    this[streamVersion]++;
+    const chunk = this.chunk;
+    if (chunk !== null) {
+      const start = this.pos;
+      const available = this.end - start;
+      if (n === undefined || n <= 0) n = available;
+      else if (n > available) return null;
+      this.pos = start + n;
+      this.frontMoved = true;
+      // The echo case, next() on a whole fresh chunk: the chunk itself, no view to allocate.
+      return n === chunk.length ? chunk : chunk.subarray(start, start + n);
+    }
+    const available = this.ringBytes;
+    if (n === undefined || n <= 0) n = available;
+    else if (n > available) return null;
+    if (n === 0) return EMPTY;
+    const out = Buffer.allocUnsafe(n);
+    this.ringBytes -= this.ring.read(out, n);
+    return (this.handedOut = out);
+  }
+
+  /** Like next() without consuming. */
+  peek(n?: number): Buffer | null {
+    if (this[pendingConsume] !== 0) this.settle();
+    const chunk = this.chunk;
+    if (chunk !== null) {
+      const start = this.pos;
+      const available = this.end - start;
+      if (n === undefined || n <= 0) n = available;
+      else if (n > available) return null;
+      return n === chunk.length ? chunk : chunk.subarray(start, start + n);
+    }
+    const available = this.ringBytes;
+    if (n === undefined || n <= 0) n = available;
+    else if (n > available) return null;
+    if (n === 0) return EMPTY;
+    const out = Buffer.allocUnsafe(n);
+    this.ring.peek(out, n);
+    return (this.handedOut = out);
+  }
+
+  /** Drops `n` bytes (all when n <= 0, omitted or more than buffered); returns how many. */
+  discard(n?: number): number {
+    this[streamVersion]++;
+    const available = this.inboundBuffered();
+    const count = n === undefined || n <= 0 || n >= available ? available : n;
+    if (count === 0) return 0;
+    if (this.chunk !== null) {
+      this.pos += count;
+      this.frontMoved = true;
+      return count;
+    }
+    this.ringBytes -= this.ring.discard(count);
+    return count;
+  }
+
+  /** Copies and consumes up to `target.length` bytes; 0 when nothing is buffered. */
+  read(target: Uint8Array): number {
+    this[streamVersion]++;
+    const count = Math.min(target.length, this.inboundBuffered());
+    if (count === 0) return 0;
+    const chunk = this.chunk;
+    if (chunk !== null) {
+      target.set(chunk.subarray(this.pos, this.pos + count));
+      this.pos += count;
+      this.frontMoved = true;
+      return count;
+    }
+    const got = this.ring.read(count === target.length ? target : target.subarray(0, count), count);
+    this.ringBytes -= got;
+    return got;
+  }
+
+  [scanFrames](codec: number, discard: number, out: Uint8Array, offset: number, frames: Int32Array): number {
+    const ring = this.ring;
+    if (!ring.scansChunk) this.spill();
+    let ringDiscard = 0;
+    if (discard > 0) {
+      ringDiscard = Math.min(discard, this.ringBytes);
+      this.ringBytes -= ringDiscard;
+      const rest = discard - ringDiscard;
+      if (rest > 0) {
+        this.pos += rest;
+        this.frontMoved = true;
+      }
+    }
+    const frontMoved = this.frontMoved;
+    this.frontMoved = false;
+    return ring.scan(codec, ringDiscard, this.ringBytes, out, offset, frames, this.chunk, this.pos, this.end, frontMoved);
+  }
+
+  /** Removes the bytes of frames codecs handed out: ring first, then the chunk. */
+  private settle(): void {
+    const pending = this[pendingConsume];
+    this[pendingConsume] = 0;
+    const fromRing = Math.min(pending, this.ringBytes);
+    if (fromRing > 0) this.ringBytes -= this.ring.discard(fromRing);
+    const rest = pending - fromRing;
+    if (rest > 0) {
+      this.pos += rest;
+      this.frontMoved = true;
+    }
+  }
+
+  /** Starts presenting newly read bytes `bytes[start, end)`: as the chunk, or behind the ring's. */
+  protected receive(bytes: Buffer, start: number, end: number): void {
+    if (this[pendingConsume] !== 0) this.settle();
+    if (this.ringBytes === 0) {
+      this.chunk = bytes;
+      this.pos = start;
+      this.end = end;
+      this.frontMoved = true;
+    } else {
+      this.ring.append(bytes, start, end);
+      this.ringBytes += end - start;
+    }
+  }
+
+  /** The engine appended `length` new bytes to the ring itself (it held bytes when they came). */
+  protected receivedIntoRing(length: number): void {
+    if (this[pendingConsume] !== 0) this.settle();
+    this.ringBytes += length;
+  }
+
+  /** Ends the fast path: the unconsumed rest of the chunk moves into the ring. */
+  spill(): void {
+    const chunk = this.chunk;
+    if (chunk === null) return;
+    this.chunk = null;
+    if (this[pendingConsume] !== 0) this.settle();
+    if (this.pos < this.end) {
+      this.ring.append(chunk, this.pos, this.end);
+      this.ringBytes += this.end - this.pos;
+    }
+  }
+
+  /** Drops everything buffered, keeping the ring for reuse (a datagram done, a slot reused). */
+  protected dropInbound(): void {
+    this.chunk = null;
+    this[pendingConsume] = 0;
+    this[streamVersion]++;
+    if (this.ringBytes === 0) return;
+    this.ring.clear();
+    this.ringBytes = 0;
+  }
+
+  /** Drops everything buffered and frees the ring (the connection is gone). */
+  protected releaseInbound(): void {
+    this.chunk = null;
+    this.ringBytes = 0;
+    this[pendingConsume] = 0;
+    this[streamVersion]++;
+    this.ring.release();
+  }
+}
+
+/**
+ * An `InboundRing` in the core (a zgnet elastic ring through the mode's CoreBinding): the wasm
+ * engine's connections, and datagram conns of either engine. It holds no memory until bytes
+ * are left unread, and none again once they are consumed.
+ */
+export class CoreRing implements InboundRing {
+  readonly scansChunk = false;
+  /** The core ring's handle, created on first use (0: none yet). */
+  private handle = 0;
+
+  constructor(private readonly binding: CoreBinding) {}
+
+  private ensure(): number {
+    if (this.handle === 0) this.handle = check(this.binding, this.binding.bufferNew(BufferKind.elasticRing, 0));
+    return this.handle;
+  }
+
+  read(out: Uint8Array, n: number): number {
+    return check(this.binding, this.binding.bufferRead(this.handle, n === out.length ? out : out.subarray(0, n)));
+  }
+
+  peek(out: Uint8Array, n: number): number {
+    return check(this.binding, this.binding.bufferPeek(this.handle, n === out.length ? out : out.subarray(0, n)));
+  }
+
+  discard(n: number): number {
+    return check(this.binding, this.binding.bufferDiscard(this.handle, n));
+  }
+
+  append(bytes: Buffer, start: number, end: number): void {
+    const data = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
+    check(this.binding, this.binding.bufferWrite(this.ensure(), data));
+  }
+
+  clear(): void {
+    if (this.handle !== 0) check(this.binding, this.binding.bufferReset(this.handle, false));
+  }
+
+  release(): void {
+    if (this.handle === 0) return;
+    this.binding.release(this.handle);
+    this.handle = 0;
+  }
+
+  scan(codec: number, ringDiscard: number, _ringBytes: number, out: Uint8Array, offset: number, frames: Int32Array): number {
+    return this.binding.codecScan(codec, this.ensure(), ringDiscard, out, offset, frames);
+  }
+}
