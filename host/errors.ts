@@ -60,25 +60,68 @@ export class ZgnetError extends Error {
   }
 }
 
-/** An error shaped like Node's own system errors (`err.code === 'ECONNRESET'`). */
-export interface SystemError extends Error {
+/**
+ * A failed system call: a ZgnetError in the shape of Node's own system errors
+ * (`err.code === 'EADDRINUSE'`, `errno`, `syscall`), with the address in the message.
+ */
+export interface SystemError extends ZgnetError {
   code: string;
   errno: number;
   syscall: string;
+  address?: string;
+  port?: number;
 }
 
 const errnoNames: Map<number, string> = new Map(
   Object.entries(os.constants.errno).map(([name, value]) => [value as number, name]),
 );
 
-/** Builds a Node-shaped system error from a positive errno, as `net` would report it. */
-export function systemError(errno: number, syscall: string, detail?: string): SystemError {
+/**
+ * Builds a system error from a positive errno: `bind EADDRINUSE 127.0.0.1:9200` — the same
+ * text in both modes (`where`: the address the call was about, or a detail).
+ */
+export function systemError(errno: number, syscall: string, where?: string): SystemError {
   const code = errnoNames.get(errno) ?? `E${errno}`;
-  const err = new Error(`${syscall} ${code}${detail ? ` ${detail}` : ''}`) as SystemError;
-  err.code = code;
+  const err = new ZgnetError(code) as SystemError;
+  err.message = `${syscall} ${code}${where ? ` ${where}` : ''}`;
   err.errno = -errno;
   err.syscall = syscall;
   return err;
+}
+
+/**
+ * `host:port` (`[::1]:9200`) or the unix path: what a system error's message names. Port and
+ * host are also kept on the error (`address`, `port`), as Node does.
+ */
+export function withAddress(err: SystemError, addr: { network: string; host: string; port: number; path: string }): SystemError {
+  if (addr.network === 'unix') {
+    err.message = `${err.syscall} ${err.code} ${addr.path}`;
+    err.address = addr.path;
+    return err;
+  }
+  err.message = `${err.syscall} ${err.code} ${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
+  err.address = addr.host;
+  err.port = addr.port;
+  return err;
+}
+
+/**
+ * Node's libuv defers a bind() failure to listen(): the wasm engine reports those as `bind`,
+ * as the kernel (and native mode) do.
+ */
+const BIND_ERRORS = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES']);
+
+/** An error Node's net/dgram reported, as zgnet reports system errors (anything else: as is). */
+export function fromNodeError(err: unknown, addr: { network: string; host: string; port: number; path: string }): Error {
+  const e = err as Partial<SystemError> & Error;
+  if (typeof e?.errno !== 'number' || typeof e.code !== 'string' || typeof e.syscall !== 'string') return err as Error;
+  const syscall = e.syscall === 'listen' && BIND_ERRORS.has(e.code) ? 'bind' : e.syscall;
+  const errno = errnoByName(e.code) ?? -e.errno;
+  return withAddress(systemError(errno, syscall), addr);
+}
+
+function errnoByName(code: string): number | undefined {
+  return (os.constants.errno as Record<string, number>)[code];
 }
 
 /** libuv's UV_EOF, the errno Node reports for end of stream. */
@@ -89,8 +132,8 @@ const UV_EOF = -4095;
  * Node's shape (libuv names it `EOF`). Both engines report it the same way.
  */
 export function eofError(): SystemError {
-  const err = new Error('read EOF') as SystemError;
-  err.code = 'EOF';
+  const err = new ZgnetError('EOF') as SystemError;
+  err.message = 'read EOF';
   err.errno = UV_EOF;
   err.syscall = 'read';
   return err;

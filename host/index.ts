@@ -25,8 +25,3 @@ export type { DelimiterCodecOptions, LengthFieldCodecOptions, Writable } from '.
 export { resolveMode } from './core/select.js';
 export type { ModeOption } from './core/select.js';
 export type { Mode } from './core/binding.js';
-
-// Engines register themselves with run() (host/run.ts: engineFactories).
-// ENGINE REGISTRATIONS (one import line per engine):
-import './fallback/register.js';
-import './native/register.js';

@@ -7,12 +7,10 @@ import { parseProtoAddr, resolveAddress, type ResolvedAddr } from './address.js'
 import { resolveMode, nativeUnavailableReason } from './core/select.js';
 import { invalidOption } from './errors.js';
 import type { EngineBase } from './engine/base.js';
+import { warnUnknownCallbacks } from './engine/invoke.js';
+import { FallbackEngine } from './fallback/engine.js';
+import { NativeEngine } from './native/engine.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
-
-export type EngineFactory = (handler: EventHandler, options: ResolvedOptions) => EngineBase;
-
-/** Engines register themselves here (host/native and host/fallback), keeping run() free of both. */
-export const engineFactories: { native?: EngineFactory; wasm?: EngineFactory } = {};
 
 export function run(handler: EventHandler, protoAddr: string, options?: Options): Promise<void> {
   return rotate(handler, [protoAddr], options);
@@ -37,11 +35,10 @@ export async function startEngine(handler: EventHandler, protoAddrs: string[], o
 
 /** The engine of the mode the options ask for (ERR_NATIVE_UNAVAILABLE for an explicit 'native' that cannot load). */
 export function createEngine(handler: EventHandler, resolvedOptions: ResolvedOptions): EngineBase {
+  warnUnknownCallbacks(handler, resolvedOptions.logger);
   const mode = resolveMode(resolvedOptions.mode);
   if (resolvedOptions.mode === 'auto' && mode === 'wasm' && nativeUnavailableReason()) {
     resolvedOptions.logger.debug(`native library unavailable, using wasm: ${nativeUnavailableReason()}`);
   }
-  const factory = engineFactories[mode];
-  if (!factory) throw new Error(`no ${mode} engine is registered`);
-  return factory(handler, resolvedOptions);
+  return mode === 'native' ? new NativeEngine(handler, resolvedOptions) : new FallbackEngine(handler, resolvedOptions);
 }

@@ -20,6 +20,7 @@
  * `Buffer.from(view)` to keep one longer. A write of one goes out without a copy.
  */
 import { BufferKind, check, type CoreBinding } from '../core/binding.js';
+import { describe, invalidArgument } from '../errors.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -81,53 +82,53 @@ export abstract class InboundStream implements FrameSource {
 
   /** Consumes and returns `n` bytes (all when n <= 0 or omitted); null when fewer are buffered. */
   next(n?: number): Buffer | null {
-    if (this[pendingConsume] !== 0) this.settle();
+    const count = this.wanted(n, 'next');
     this[streamVersion]++;
+    if (count < 0) return null;
     const chunk = this.chunk;
     if (chunk !== null) {
       const start = this.pos;
-      const available = this.end - start;
-      if (n === undefined || n <= 0) n = available;
-      else if (n > available) return null;
-      this.pos = start + n;
+      this.pos = start + count;
       this.frontMoved = true;
       // The echo case, next() on a whole fresh chunk: the chunk itself, no view to allocate.
-      return n === chunk.length ? chunk : chunk.subarray(start, start + n);
+      return count === chunk.length ? chunk : chunk.subarray(start, start + count);
     }
-    const available = this.ringBytes;
-    if (n === undefined || n <= 0) n = available;
-    else if (n > available) return null;
-    if (n === 0) return EMPTY;
-    const out = Buffer.allocUnsafe(n);
-    this.ringBytes -= this.ring.read(out, n);
-    return (this.handedOut = out);
+    return this.fromRing(count, true);
   }
 
   /** Like next() without consuming. */
   peek(n?: number): Buffer | null {
-    if (this[pendingConsume] !== 0) this.settle();
+    const count = this.wanted(n, 'peek');
+    if (count < 0) return null;
     const chunk = this.chunk;
-    if (chunk !== null) {
-      const start = this.pos;
-      const available = this.end - start;
-      if (n === undefined || n <= 0) n = available;
-      else if (n > available) return null;
-      return n === chunk.length ? chunk : chunk.subarray(start, start + n);
-    }
-    const available = this.ringBytes;
-    if (n === undefined || n <= 0) n = available;
-    else if (n > available) return null;
-    if (n === 0) return EMPTY;
-    const out = Buffer.allocUnsafe(n);
-    this.ring.peek(out, n);
+    if (chunk !== null) return count === chunk.length ? chunk : chunk.subarray(this.pos, this.pos + count);
+    return this.fromRing(count, false);
+  }
+
+  /** How many bytes next(n)/peek(n) return: all for n <= 0 or omitted, -1 when fewer are buffered. */
+  private wanted(n: number | undefined, method: string): number {
+    const available = this.inboundBuffered();
+    if (n === undefined) return available;
+    if (typeof n !== 'number' || Number.isNaN(n)) throw invalidArgument(`${method}() takes a byte count, not ${describe(n)}`);
+    if (n <= 0) return available;
+    return n > available ? -1 : Math.floor(n);
+  }
+
+  /** A copy of the ring's first `count` bytes: the engine's, like a view (see `handedOut`). */
+  private fromRing(count: number, consume: boolean): Buffer {
+    if (count === 0) return EMPTY;
+    const out = Buffer.allocUnsafe(count);
+    if (consume) this.ringBytes -= this.ring.read(out, count);
+    else this.ring.peek(out, count);
     return (this.handedOut = out);
   }
 
   /** Drops `n` bytes (all when n <= 0, omitted or more than buffered); returns how many. */
   discard(n?: number): number {
+    if (n !== undefined && (typeof n !== 'number' || Number.isNaN(n))) throw invalidArgument(`discard() takes a byte count, not ${describe(n)}`);
     this[streamVersion]++;
     const available = this.inboundBuffered();
-    const count = n === undefined || n <= 0 || n >= available ? available : n;
+    const count = n === undefined || n <= 0 || n >= available ? available : Math.floor(n);
     if (count === 0) return 0;
     if (this.chunk !== null) {
       this.pos += count;
@@ -140,6 +141,7 @@ export abstract class InboundStream implements FrameSource {
 
   /** Copies and consumes up to `target.length` bytes; 0 when nothing is buffered. */
   read(target: Uint8Array): number {
+    if (!(target instanceof Uint8Array)) throw invalidArgument(`read() takes a Uint8Array, not ${describe(target)}`);
     this[streamVersion]++;
     const count = Math.min(target.length, this.inboundBuffered());
     if (count === 0) return 0;

@@ -36,3 +36,23 @@ export function handlerError(logger: Logger, where: string, thrown: unknown): Er
   logger.error(`${where} threw: ${error.message}`, error);
   return error;
 }
+
+/** The callbacks an EventHandler may have (host/api.ts). */
+export const HANDLER_CALLBACKS: readonly string[] = ['onBoot', 'onShutdown', 'onOpen', 'onClose', 'onTraffic', 'onTick'];
+
+/**
+ * A handler method named like a callback that zgnet never calls (`onData`, `onMessage`) is
+ * almost always a typo or another library's name: warn once, naming the known ones.
+ */
+export function warnUnknownCallbacks(handler: object, logger: Logger): void {
+  const unknown = new Set<string>();
+  for (let o: object | null = handler; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const name of Object.getOwnPropertyNames(o)) {
+      const value = Object.getOwnPropertyDescriptor(o, name)?.value as unknown;
+      if (/^on[A-Z]/.test(name) && typeof value === 'function' && !HANDLER_CALLBACKS.includes(name)) unknown.add(name);
+    }
+  }
+  if (unknown.size === 0) return;
+  const names = [...unknown].join(', ');
+  logger.warn(`the handler's ${names} ${unknown.size === 1 ? 'is' : 'are'} never called: zgnet calls ${HANDLER_CALLBACKS.join(', ')}`);
+}

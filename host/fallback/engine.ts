@@ -50,7 +50,7 @@ import { bindingFor } from '../core/select.js';
 import { abortError, EngineBase, findListener } from '../engine/base.js';
 import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 import { inShutdown, type Adoptable } from '../engine/dial.js';
-import { ErrorCode, ZgnetError } from '../errors.js';
+import { ErrorCode, fromNodeError, ZgnetError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { ConnectedUdpConn } from './connected-udp.js';
 import { StreamConn, type NodeConnOwner } from './connection.js';
@@ -244,10 +244,12 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
         reject(err);
       };
       const onAbort = () => giveUp(abortError(signal!));
+      // Node's connect error, as zgnet reports system errors (the same text as native mode).
+      const failed = (err: Error) => giveUp(fromNodeError(err, target));
       const cleanup = () => {
         this.dialing.delete(giveUp);
         signal?.removeEventListener('abort', onAbort);
-        socket.off('error', giveUp);
+        socket.off('error', failed);
       };
       const discard = () => {
         if (socket instanceof net.Socket) socket.destroy();
@@ -265,8 +267,8 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
           ...(o.socketSendBuffer > 0 ? { sendBufferSize: o.socketSendBuffer } : {}),
         });
         socket = udp;
-        udp.once('error', giveUp); // the implicit bind's failure
-        udp.connect(target.port, target.host, (err?: Error) => (err ? giveUp(err) : connected()));
+        udp.once('error', failed); // the implicit bind's failure
+        udp.connect(target.port, target.host, (err?: Error) => (err ? failed(err) : connected()));
       } else {
         // allowHalfOpen: the engine ends the socket itself, after onClose (as for accepted ones).
         const stream =
@@ -282,7 +284,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
               });
         socket = stream;
         stream.once('connect', connected);
-        stream.once('error', giveUp);
+        stream.once('error', failed);
       }
       this.dialing.add(giveUp);
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import type { ResolvedAddr } from '../address.js';
 import { formatAddr } from '../address.js';
-import { systemError } from '../errors.js';
+import { fromNodeError, systemError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 
 export interface StreamListener {
@@ -57,20 +57,20 @@ export async function listenStream(
   server.on('connection', onConnection);
   if (addr.network === 'unix') {
     removeSocketFile(addr.path);
-    await bound(server, () => server.listen({ path: addr.path, backlog }));
+    await bound(server, addr, () => server.listen({ path: addr.path, backlog }));
     return { network: 'unix', server, addr: formatAddr('unix', addr.path, 0), path: addr.path };
   }
-  await bound(server, () => server.listen({ host: addr.host, port: addr.port, ipv6Only: addr.proto === 'tcp6', backlog }));
+  await bound(server, addr, () => server.listen({ host: addr.host, port: addr.port, ipv6Only: addr.proto === 'tcp6', backlog }));
   const info = server.address() as net.AddressInfo;
   return { network: 'tcp', server, addr: formatAddr('tcp', info.address, info.port), path: '' };
 }
 
 /** Resolves once listening; rejects with the bind error (the server is then closed). */
-function bound(server: net.Server, listen: () => void): Promise<void> {
+function bound(server: net.Server, addr: ResolvedAddr, listen: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (err: Error) => {
       server.close();
-      reject(err);
+      reject(fromNodeError(err, addr));
     };
     server.once('error', fail);
     server.once('listening', () => {
@@ -99,7 +99,7 @@ export async function listenDatagram(
   await new Promise<void>((resolve, reject) => {
     const fail = (err: Error) => {
       socket.close();
-      reject(err);
+      reject(fromNodeError(err, addr));
     };
     socket.once('error', fail);
     socket.bind({ address: addr.host, port: addr.port }, () => {

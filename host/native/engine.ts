@@ -9,7 +9,7 @@ import { formatAddr, hostPort, parseProtoAddr } from '../address.js';
 import { statusError, type CoreBinding } from '../core/binding.js';
 import { bindingFor } from '../core/select.js';
 import { loadKoffi } from '../core/native-binding.js';
-import { eofError, ErrorCode, ZgnetError, systemError } from '../errors.js';
+import { eofError, ErrorCode, ZgnetError, systemError, withAddress, type SystemError } from '../errors.js';
 import { EngineBase, findListener } from '../engine/base.js';
 import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 import type { ResolvedOptions } from '../options.js';
@@ -67,7 +67,7 @@ export class NativeEngine extends EngineBase {
   }
 
   /** onClose's error for a connection Zig saw go: EOF (errno 0) or the failed syscall's errno. */
-  closeError(errno: number, syscall: number): Error {
+  closeError(errno: number, syscall: number): SystemError {
     if (errno === 0) return eofError();
     return systemError(errno, SYSCALL_NAMES[syscall] ?? 'read');
   }
@@ -114,12 +114,8 @@ export class NativeEngine extends EngineBase {
     const v6Only = a.proto === 'tcp6' || a.proto === 'udp6' ? 1 : 0;
     const r = this.api.engineListen(this.handle, NETWORK_IDS[a.network], host, host.length, a.port, v6Only);
     if (r < 0) {
-      const err = this.statusError(r) as Error & { address?: string; port?: number };
-      if (a.network !== 'unix') {
-        err.address = a.host;
-        err.port = a.port;
-      }
-      throw err;
+      const err = this.statusError(r);
+      throw 'syscall' in err ? withAddress(err as SystemError, a) : err;
     }
     const text = Buffer.allocUnsafe(256);
     const n = this.check(this.api.listenerAddr(this.handle, r, text, text.length));

@@ -6,7 +6,7 @@
  * the next microtask.
  */
 import type { Conn } from '../api.js';
-import { ErrorCode, ZgnetError } from '../errors.js';
+import { ErrorCode, withAddress, ZgnetError } from '../errors.js';
 import { abortError, type EngineLoop } from '../engine/base.js';
 import { CLOSED, OPEN } from '../engine/conn.js';
 import { adoptable, dialTarget, inShutdown, type Adoptable } from '../engine/dial.js';
@@ -33,6 +33,8 @@ type PollHandle = { start(opts: object, cb: () => void): void; stop(): void; clo
 interface Registration {
   generation: number;
   context: unknown;
+  /** A dial's address, named by its error if it fails; null for an adoption. */
+  target: ResolvedAddr | null;
   /** Bytes Node had read from an enrolled socket: delivered after onOpen. */
   early: Buffer | null;
   resolve(c: Conn): void;
@@ -154,7 +156,8 @@ export class NativeLoop implements EngineLoop {
         // A dial that failed: no onOpen, so no onClose; the promise rejects.
         this.registering.delete(slot);
         this.command(L.command_close, slot, pending.generation, 0, 0, 0);
-        pending.reject(this.engine.closeError(r[base + L.field_aux]!, r[base + L.field_aux2]!));
+        const err = this.engine.closeError(r[base + L.field_aux]!, r[base + L.field_aux2]!);
+        pending.reject(pending.target === null ? err : withAddress(err, pending.target));
         return;
       }
       const conn = this.conns[slot];
@@ -397,7 +400,7 @@ export class NativeLoop implements EngineLoop {
     const host = Buffer.from(target.network === 'unix' ? target.path : target.host);
     const slot = this.api.loopRegister(this.engine.handle, this.index, NETWORK_IDS[target.network], host, host.length, target.port);
     if (slot < 0) throw this.engine.statusError(slot);
-    return this.awaitOpen(slot, context, signal, null);
+    return this.awaitOpen(slot, context, signal, null, target);
   }
 
   /** gnet's EventLoop.Enroll: adopts a copy of a connected socket (the original is closed). */
@@ -416,17 +419,19 @@ export class NativeLoop implements EngineLoop {
     // The dup serves from the kernel's queue on: what Node read already is handed over too.
     let early: Buffer | null = null;
     if (adopted.kind === 'stream' && adopted.socket.readableLength > 0) early = adopted.socket.read() as Buffer | null;
-    const opened = this.awaitOpen(slot, context, undefined, early);
+    const opened = this.awaitOpen(slot, context, undefined, early, null);
     if (adopted.kind === 'datagram') adopted.socket.close();
     else adopted.socket.destroy();
     return opened;
   }
 
-  private awaitOpen(slot: number, context: unknown, signal: AbortSignal | undefined, early: Buffer | null): Promise<Conn> {
+  private awaitOpen(
+    slot: number, context: unknown, signal: AbortSignal | undefined, early: Buffer | null, target: ResolvedAddr | null,
+  ): Promise<Conn> {
     const generation = this.records[L.header_generation]!;
     this.abandoned.delete(slot);
     return new Promise<Conn>((resolve, reject) => {
-      const registration: Registration = { generation, context, early, resolve, reject };
+      const registration: Registration = { generation, context, target, early, resolve, reject };
       if (signal !== undefined) {
         const onAbort = () => {
           if (this.registering.get(slot) !== registration) return;
