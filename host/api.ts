@@ -25,6 +25,8 @@ export interface EventHandler {
   onClose?(c: Conn, err: Error | null): Action | void;
   onTraffic?(c: Conn): Action | void;
   onTick?(): TickResult | void;
+  /** `c.writable` went false, and the outbound queue has since drained below the low mark. */
+  onWritable?(c: Conn): void;
 }
 
 /** An `EventHandler` whose every method does nothing; extend it and override what you need. */
@@ -45,6 +47,7 @@ export class BuiltinEventEngine implements Required<EventHandler> {
   onTick(): TickResult | void {
     return undefined;
   }
+  onWritable(_c: Conn): void {}
 }
 
 export type LoadBalancing = 'round-robin' | 'least-connections' | 'source-addr-hash';
@@ -80,9 +83,21 @@ export interface Options {
   logLevel?: LogLevel;
   mode?: ModeOption;
   signal?: AbortSignal;
+  /** Bytes queued for a connection above which `c.writable` is false (default 1 MiB). */
+  outboundHighWaterMark?: number;
+  /** Unread bytes above which the engine stops reading a connection (default 16 MiB). */
+  inboundHighWaterMark?: number;
+  /** Closes a connection with no inbound bytes for this long, ms (default 0: never). */
+  idleTimeoutMs?: number;
+  /** Accepted connections beyond this many are closed at once (default 0: no limit). */
+  maxConnections?: number;
+  /** File mode of a bound unix socket, e.g. 0o660 (default: what the umask gives). */
+  unixSocketMode?: number;
 }
 
-export type ClientOptions = Omit<Options, 'lb' | 'reusePort' | 'reuseAddr' | 'multicastInterfaceIndex' | 'bindToDevice'>;
+export type ClientOptions = Omit<
+  Options, 'lb' | 'reusePort' | 'reuseAddr' | 'multicastInterfaceIndex' | 'bindToDevice' | 'maxConnections' | 'unixSocketMode'
+>;
 
 export type Network = 'tcp' | 'udp' | 'unix';
 
@@ -130,4 +145,11 @@ export interface Conn {
   setReadBuffer(bytes: number): void;
   setWriteBuffer(bytes: number): void;
   readonly eventLoop: EventLoop;
+  /** `outboundBuffered() < outboundHighWaterMark`: false asks the handler to stop writing until onWritable. */
+  readonly writable: boolean;
+  /** Stops reading this connection (the peer is pushed back by TCP) until `resumeRead()`. */
+  pauseRead(): void;
+  resumeRead(): void;
+  /** This connection's idle timeout, ms (0: none), overriding `idleTimeoutMs`. */
+  setIdleTimeout(ms: number): void;
 }

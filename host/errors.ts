@@ -24,6 +24,7 @@ export const ErrorCode = Object.freeze({
   INVALID_HANDLE: 'ERR_INVALID_HANDLE',
   INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
   OUT_OF_MEMORY: 'ERR_OUT_OF_MEMORY',
+  IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
 } as const);
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode] | string;
@@ -47,6 +48,7 @@ const messages: Record<string, string> = {
   ERR_INVALID_HANDLE: 'invalid or released handle',
   ERR_INVALID_ARGUMENT: 'invalid argument',
   ERR_OUT_OF_MEMORY: 'out of memory',
+  ERR_IDLE_TIMEOUT: 'no inbound traffic for longer than the idle timeout',
 };
 
 export class ZgnetError extends Error {

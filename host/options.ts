@@ -36,15 +36,28 @@ export interface ResolvedOptions {
   signal: AbortSignal | undefined;
   /** A client engine (host/client.ts): no listeners, least-connections, gnet's client lifecycle. */
   client: boolean;
+  outboundHighWaterMark: number;
+  /** onWritable fires once the queue is at or below this: half the high-water mark (netty's ratio). */
+  outboundLowWaterMark: number;
+  inboundHighWaterMark: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+  unixSocketMode: number | undefined;
 }
+
+export const OUTBOUND_HIGH_WATER_MARK = 1024 * 1024;
+/** As a codec's default maxFrameLength: a handler waiting for one whole frame never stalls. */
+export const INBOUND_HIGH_WATER_MARK = 16 * 1024 * 1024;
 
 const SERVER_OPTIONS = [
   'multicore', 'numEventLoop', 'lb', 'reuseAddr', 'reusePort', 'readBufferCap', 'writeBufferCap', 'ticker',
   'tcpKeepAliveMs', 'tcpKeepIntervalMs', 'tcpKeepCount', 'tcpNoDelay', 'socketRecvBuffer', 'socketSendBuffer',
   'multicastInterfaceIndex', 'bindToDevice', 'edgeTriggeredIO', 'edgeTriggeredIOChunk', 'logger', 'logLevel',
-  'mode', 'signal',
+  'mode', 'signal', 'outboundHighWaterMark', 'inboundHighWaterMark', 'idleTimeoutMs', 'maxConnections', 'unixSocketMode',
 ] as const;
-const CLIENT_ONLY_EXCLUDED = new Set(['lb', 'reusePort', 'reuseAddr', 'multicastInterfaceIndex', 'bindToDevice']);
+const CLIENT_ONLY_EXCLUDED = new Set([
+  'lb', 'reusePort', 'reuseAddr', 'multicastInterfaceIndex', 'bindToDevice', 'maxConnections', 'unixSocketMode',
+]);
 
 function bool(value: unknown, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
@@ -144,6 +157,8 @@ export function resolveOptions(input: Options | ClientOptions | undefined, netwo
   const interval = int(o.tcpKeepIntervalMs, 'tcpKeepIntervalMs', 0);
   const count = int(o.tcpKeepCount, 'tcpKeepCount', 0, 0, 255);
 
+  const outboundHighWaterMark = int(o.outboundHighWaterMark, 'outboundHighWaterMark', OUTBOUND_HIGH_WATER_MARK, 1, 2 ** 31 - 1);
+  const unixSocketMode = o.unixSocketMode === undefined ? undefined : int(o.unixSocketMode, 'unixSocketMode', 0, 0, 0o777);
   return {
     numEventLoop,
     lb,
@@ -167,5 +182,11 @@ export function resolveOptions(input: Options | ClientOptions | undefined, netwo
     mode: parseMode(o.mode),
     signal: o.signal,
     client,
+    outboundHighWaterMark,
+    outboundLowWaterMark: Math.floor(outboundHighWaterMark / 2),
+    inboundHighWaterMark: int(o.inboundHighWaterMark, 'inboundHighWaterMark', INBOUND_HIGH_WATER_MARK, 1, 2 ** 31 - 1),
+    idleTimeoutMs: int(o.idleTimeoutMs, 'idleTimeoutMs', 0, 0, 2 ** 31 - 1),
+    maxConnections: int(o.maxConnections, 'maxConnections', 0, 0, 2 ** 31 - 1),
+    unixSocketMode,
   };
 }

@@ -17,6 +17,7 @@ import type { Mode } from '../core/binding.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { invoke } from './invoke.js';
+import { IdleSweeper, RateLimitedLog, type IdleMember } from './limits.js';
 
 export type EngineState = 'created' | 'booting' | 'running' | 'stopping' | 'stopped';
 
@@ -43,6 +44,9 @@ export abstract class EngineBase implements Engine {
   private abortListener: (() => void) | undefined;
   /** What onBoot and onShutdown see: the engine, or a client's listener-less view of it. */
   private readonly view: Engine;
+  /** Closes idle connections (`idleTimeoutMs`, `c.setIdleTimeout`). */
+  readonly idle: IdleSweeper = new IdleSweeper(() => this.connections());
+  private readonly shedLog: RateLimitedLog;
 
   constructor(
     readonly handler: EventHandler,
@@ -50,6 +54,21 @@ export abstract class EngineBase implements Engine {
   ) {
     this.logger = options.logger;
     this.view = options.client ? clientView(this) : this;
+    this.shedLog = new RateLimitedLog(this.logger, 'warn');
+  }
+
+  /** Every open connection of every loop (the idle sweep). */
+  protected abstract connections(): Iterable<IdleMember>;
+
+  /**
+   * Whether a newly accepted connection may stay (`maxConnections`); the engine closes it at
+   * once otherwise, before onOpen. Shed connections are logged at most once per 5 s.
+   */
+  admit(): boolean {
+    const max = this.options.maxConnections;
+    if (max === 0 || this.countConnections() < max) return true;
+    this.shedLog.note(() => `maxConnections (${max}) reached: a new connection was closed at once`);
+    return false;
   }
 
   // ---- what each engine implements --------------------------------------------------------
@@ -100,6 +119,7 @@ export abstract class EngineBase implements Engine {
     }
     this.state = 'running';
     this.startLoops();
+    this.idle.want(this.options.idleTimeoutMs);
     if (this.options.ticker && this.handler.onTick) this.scheduleTick(0, true);
     const signal = this.options.signal;
     if (signal) {
@@ -130,6 +150,7 @@ export abstract class EngineBase implements Engine {
     if (this.state === 'stopping' || this.state === 'stopped') return this.done;
     this.state = 'stopping';
     this.clearTick();
+    this.idle.stop();
     if (this.abortListener) this.options.signal?.removeEventListener('abort', this.abortListener);
     void this.runShutdown(origin, fromLoop);
     return this.done;

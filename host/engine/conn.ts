@@ -14,7 +14,11 @@
  */
 import { Action, type Conn, type EventHandler, type EventLoop, type Logger } from '../api.js';
 import type { CoreBinding } from '../core/binding.js';
-import { checkBytes, checkChunks, connClosed, invalidArgument, notForProtocol, quiet, quietReject, unsupportedOp } from '../errors.js';
+import {
+  checkBytes, checkChunks, connClosed, ErrorCode, invalidArgument, notForProtocol, quiet, quietReject, unsupportedOp, ZgnetError,
+} from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import type { IdleMember, IdleSweeper } from './limits.js';
 import { InboundStream, type InboundRing } from './inbound.js';
 import { handlerError, invoke, toAction } from './invoke.js';
 import type { TaskQueue } from './task-queue.js';
@@ -35,16 +39,22 @@ export const FLUSH_ON_CLOSE_MS = 5000;
 
 const RESOLVED = Promise.resolve();
 
+/** Why reading is paused: the handler asked, and/or the inbound high-water mark was reached. */
+const PAUSED_BY_HANDLER = 1;
+const PAUSED_BY_MARK = 2;
+
 /** What a connection needs of its engine and loop. */
 export interface ConnOwner {
   readonly handler: EventHandler;
   readonly logger: Logger;
   readonly binding: CoreBinding;
+  readonly options: ResolvedOptions;
+  readonly idle: IdleSweeper;
   /** A callback of a connection on loop `index` returned Action.Shutdown. */
   shutdownFromLoop(index: number): void;
 }
 
-export abstract class EngineConn extends InboundStream implements Conn {
+export abstract class EngineConn extends InboundStream implements Conn, IdleMember {
   context: unknown = undefined;
   state: ConnState = OPEN;
   /** Tells apart the connections that reuse one Conn object (native slots); 0 elsewhere. */
@@ -57,6 +67,12 @@ export abstract class EngineConn extends InboundStream implements Conn {
   private settleClose: (() => void) | undefined;
   protected readonly handler: EventHandler;
   protected readonly logger: Logger;
+  /** PAUSED_BY_* bits; reading stops while any is set. */
+  private readPausedBy = 0;
+  /** `writable` was false: onWritable is owed once the queue drains below the low mark. */
+  private writableOwed = false;
+  idleTimeoutMs: number;
+  lastActive: number;
 
   constructor(
     protected readonly owner: ConnOwner,
@@ -65,6 +81,8 @@ export abstract class EngineConn extends InboundStream implements Conn {
     super(owner.binding, makeRing);
     this.handler = owner.handler;
     this.logger = owner.logger;
+    this.idleTimeoutMs = owner.options.idleTimeoutMs;
+    this.lastActive = owner.idle.now;
   }
 
   /** The Conn object now stands for a new connection (native slots are reused). */
@@ -74,6 +92,10 @@ export abstract class EngineConn extends InboundStream implements Conn {
     this.context = undefined;
     this.closed = undefined;
     this.settleClose = undefined;
+    this.readPausedBy = 0;
+    this.writableOwed = false;
+    this.idleTimeoutMs = this.owner.options.idleTimeoutMs;
+    this.lastActive = this.owner.idle.now;
     this.dropInbound();
   }
 
@@ -104,9 +126,97 @@ export abstract class EngineConn extends InboundStream implements Conn {
 
   /** One read: onTraffic sees the new bytes behind the leftovers; its own leftovers stay. */
   protected delivered(bytes: Buffer, start: number, end: number): void {
+    this.lastActive = this.owner.idle.now;
     this.receive(bytes, start, end);
     this.traffic();
-    if (this.state === OPEN) this.spill();
+    if (this.state !== OPEN) return;
+    this.spill();
+    if (this.ringBytes >= this.owner.options.inboundHighWaterMark || this.readPausedBy !== 0) this.checkInboundMark();
+  }
+
+  /** Bytes the engine put behind the ring itself: onTraffic, then the inbound mark. */
+  protected deliveredIntoRing(length: number): void {
+    this.lastActive = this.owner.idle.now;
+    this.receivedIntoRing(length);
+    this.traffic();
+    if (this.state === OPEN) this.checkInboundMark();
+  }
+
+  // ---- flow control ----------------------------------------------------------------------------
+
+  /**
+   * Reading stops while the handler leaves `inboundHighWaterMark` bytes unread (TCP then
+   * pushes back on the peer) and starts again once a callback leaves fewer.
+   */
+  private checkInboundMark(): void {
+    const over = this.inboundBuffered() >= this.owner.options.inboundHighWaterMark;
+    this.setPaused(PAUSED_BY_MARK, over);
+  }
+
+  private setPaused(reason: number, on: boolean): void {
+    const before = this.readPausedBy;
+    this.readPausedBy = on ? before | reason : before & ~reason;
+    if ((before === 0) !== (this.readPausedBy === 0)) this.applyReadPaused(this.readPausedBy !== 0);
+  }
+
+  pauseRead(): void {
+    if (this.state === CLOSED) return;
+    this.setPaused(PAUSED_BY_HANDLER, true);
+  }
+
+  resumeRead(): void {
+    if (this.state === CLOSED) return;
+    this.setPaused(PAUSED_BY_HANDLER, false);
+    if (this.state === OPEN) this.checkInboundMark();
+  }
+
+  /** Starts or stops reading the socket. */
+  protected abstract applyReadPaused(paused: boolean): void;
+
+  get writable(): boolean {
+    if (this.state === CLOSED) return false;
+    if (this.queuedOutbound() < this.owner.options.outboundHighWaterMark) return true;
+    this.owe();
+    return false;
+  }
+
+  /** After a write: past the high-water mark, onWritable becomes owed. */
+  protected afterWrite(): void {
+    if (!this.writableOwed && this.queuedOutbound() >= this.owner.options.outboundHighWaterMark) this.owe();
+  }
+
+  private owe(): void {
+    if (this.writableOwed) return;
+    this.writableOwed = true;
+    this.watchWritable();
+  }
+
+  /** Bytes queued for the socket (an upper bound: what the engine knows without asking). */
+  protected abstract queuedOutbound(): number;
+  /** Calls `drainedBelowLowMark()` once the queue is at or below the low mark. */
+  protected abstract watchWritable(): void;
+
+  /** The engine saw the queue drain to the low mark: onWritable, if it is owed. */
+  drainedBelowLowMark(): void {
+    if (!this.writableOwed || this.state !== OPEN) return;
+    this.writableOwed = false;
+    const h = this.handler;
+    if (h.onWritable === undefined) return;
+    const outcome = invoke(this.logger, 'onWritable', () => h.onWritable!(this));
+    if (outcome.error !== null) this.closeWith(outcome.error);
+  }
+
+  // ---- idle timeout ----------------------------------------------------------------------------
+
+  setIdleTimeout(ms: number): void {
+    checkNumber(ms, 'setIdleTimeout');
+    this.idleTimeoutMs = Math.max(0, Math.floor(ms));
+    this.lastActive = this.owner.idle.now;
+    this.owner.idle.want(this.idleTimeoutMs);
+  }
+
+  expire(): void {
+    void this.later(() => this.closeWith(new ZgnetError(ErrorCode.IDLE_TIMEOUT, `${this.idleTimeoutMs} ms`)));
   }
 
   private apply(action: Action): void {
@@ -170,7 +280,10 @@ export abstract class EngineConn extends InboundStream implements Conn {
     return new Promise<void>((resolve) => {
       const generation = this.generation;
       this.tasks.enqueue(() => {
-        if (this.state === OPEN && this.generation === generation) this.traffic();
+        if (this.state === OPEN && this.generation === generation) {
+          this.traffic();
+          if (this.state === OPEN && this.readPausedBy !== 0) this.checkInboundMark();
+        }
         resolve();
       });
     });
@@ -191,14 +304,18 @@ export abstract class EngineConn extends InboundStream implements Conn {
   write(data: Uint8Array | string): number {
     checkBytes(data, 'write');
     if (this.state === CLOSED) return 0;
-    return this.send(data);
+    const n = this.send(data);
+    if (!this.writableOwed) this.afterWrite();
+    return n;
   }
 
   writev(chunks: Uint8Array[]): number {
     checkChunks(chunks, 'writev');
     if (this.network === 'udp') throw notForProtocol('writev', 'udp');
     if (this.state === CLOSED) return 0;
-    return this.sendv(chunks);
+    const n = this.sendv(chunks);
+    if (!this.writableOwed) this.afterWrite();
+    return n;
   }
 
   asyncWrite(data: Uint8Array | string): Promise<void> {

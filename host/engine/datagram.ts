@@ -74,6 +74,23 @@ export abstract class DatagramConn extends InboundStream implements Conn {
     return RESOLVED;
   }
 
+  /** Nothing is queued: a datagram goes out at once. */
+  get writable(): boolean {
+    return true;
+  }
+
+  pauseRead(): void {
+    throw notForProtocol('pauseRead', 'server UDP');
+  }
+
+  resumeRead(): void {
+    throw notForProtocol('resumeRead', 'server UDP');
+  }
+
+  setIdleTimeout(_ms: number): void {
+    throw notForProtocol('setIdleTimeout', 'server UDP');
+  }
+
   close(): Promise<void> {
     return RESOLVED;
   }

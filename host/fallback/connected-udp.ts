@@ -13,6 +13,7 @@ import type { FallbackEventLoop } from './event-loop.js';
 
 export class ConnectedUdpConn extends NodeConn {
   readonly network = 'udp' as const;
+  private paused = false;
 
   constructor(
     owner: NodeConnOwner,
@@ -28,7 +29,9 @@ export class ConnectedUdpConn extends NodeConn {
   open(): void {
     const s = this.socket;
     const cap = this.owner.readBufferCap;
-    s.on('message', (msg: Buffer) => this.onData(msg.length > cap ? msg.subarray(0, cap) : msg));
+    s.on('message', (msg: Buffer) => {
+      if (!this.paused) this.onData(msg.length > cap ? msg.subarray(0, cap) : msg);
+    });
     s.on('error', (err: Error) => this.closeWith(err, true));
     s.on('close', () => this.closeWith(null, true));
     this.begin();
@@ -62,6 +65,20 @@ export class ConnectedUdpConn extends NodeConn {
 
   outboundBuffered(): number {
     return 0;
+  }
+
+  /** A datagram goes out at once: nothing is ever queued. */
+  protected queuedOutbound(): number {
+    return 0;
+  }
+
+  protected watchWritable(): void {
+    queueMicrotask(() => this.drainedBelowLowMark());
+  }
+
+  /** dgram cannot stop receiving: datagrams that arrive while paused are dropped, as a full socket buffer would. */
+  protected applyReadPaused(paused: boolean): void {
+    this.paused = paused;
   }
 
   protected applyBufferSize(which: 'recv' | 'send', bytes: number): void {

@@ -14,7 +14,7 @@ import type { CoreBinding } from '../core/binding.js';
 import { EngineConn, FLUSH_ON_CLOSE_MS, OPEN, type ConnOwner } from '../engine/conn.js';
 import { CoreRing } from '../engine/inbound.js';
 import type { TaskQueue } from '../engine/task-queue.js';
-import { eofError } from '../errors.js';
+import { connClosed, eofError } from '../errors.js';
 import { unsupported } from './errors.js';
 import type { FallbackEventLoop } from './event-loop.js';
 
@@ -162,14 +162,23 @@ export class StreamConn extends NodeConn {
   }
 
   /** gnet's AsyncWrite: queued on the loop; what it writes is copied now (the caller may reuse it). */
+  /** gnet's AsyncWrite on the loop; settles once Node handed its bytes to the kernel. */
   protected sendLater(data: Uint8Array | string): Promise<void> {
     const bytes = typeof data === 'string' ? data : this.owned(data);
-    return this.later(() => this.socket.write(bytes));
+    return this.afterQueued(() => this.socket.write(bytes));
   }
 
   protected override sendvLater(chunks: Uint8Array[]): Promise<void> {
     const owned = chunks.map((chunk) => this.owned(chunk));
-    return this.later(() => this.writeOwned(owned));
+    return this.afterQueued(() => this.writeOwned(owned));
+  }
+
+  /** Runs `write` on the loop, then waits for the kernel to have taken it (an empty write's callback). */
+  private afterQueued(write: () => void): Promise<void> {
+    return this.later(write).then(
+      // A socket destroyed first (closed, reset) reports an error here: its bytes never left.
+      () => new Promise<void>((resolve, reject) => this.socket.write(EMPTY, (err) => (err ? reject(connClosed()) : resolve()))),
+    );
   }
 
   /** Nothing waits for a flush here: Node writes queued bytes as soon as the socket can take them. */
@@ -177,6 +186,23 @@ export class StreamConn extends NodeConn {
 
   outboundBuffered(): number {
     return this.socket.writableLength;
+  }
+
+  protected queuedOutbound(): number {
+    return this.socket.writableLength;
+  }
+
+  /**
+   * An empty write's callback runs once everything queued before it went to the kernel: the
+   * queue is then empty, below any low mark (Node's 'drain' would need its own 16 KiB mark).
+   */
+  protected watchWritable(): void {
+    this.socket.write(EMPTY, () => this.drainedBelowLowMark());
+  }
+
+  protected applyReadPaused(paused: boolean): void {
+    if (paused) this.socket.pause();
+    else this.socket.resume();
   }
 
   // ---- socket options -----------------------------------------------------------------------

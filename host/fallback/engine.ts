@@ -53,7 +53,7 @@ import { inShutdown, type Adoptable } from '../engine/dial.js';
 import { ErrorCode, fromNodeError, ZgnetError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { ConnectedUdpConn } from './connected-udp.js';
-import { StreamConn, type NodeConnOwner } from './connection.js';
+import { StreamConn, type NodeConn, type NodeConnOwner } from './connection.js';
 import { unsupported } from './errors.js';
 import { FallbackEventLoop, type LoopOwner } from './event-loop.js';
 import { closeListener, listenDatagram, listenStream, type Listener, type StreamListener } from './listener.js';
@@ -143,6 +143,10 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
     return this.state === 'stopped' ? -1 : this.connectionCount;
   }
 
+  protected *connections(): Iterable<NodeConn> {
+    for (const loop of this.loops) yield* loop.conns;
+  }
+
   dup(): number {
     throw unsupported('engine.dup');
   }
@@ -155,7 +159,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   // ---- connections --------------------------------------------------------------------------
 
   private accept(socket: net.Socket, listener: StreamListener): void {
-    if (this.state !== 'running') {
+    if (this.state !== 'running' || !this.admit()) {
       socket.destroy();
       return;
     }

@@ -11,6 +11,7 @@ import type { Conn, Logger } from '../api.js';
 import type { EngineLoop } from '../engine/base.js';
 import { adoptable, dialTarget, inShutdown, type Adoptable } from '../engine/dial.js';
 import { TaskQueue } from '../engine/task-queue.js';
+import type { NodeConn } from './connection.js';
 
 /** What a loop needs of its engine. */
 export interface LoopOwner {
@@ -24,13 +25,9 @@ export interface LoopOwner {
   adopt(loop: FallbackEventLoop, adopted: Adoptable, context: unknown): Conn;
 }
 
-export interface LoopMember {
-  /** Closes with onClose(c, null) (engine shutdown). */
-  closeWith(err: null): void;
-}
 
 export class FallbackEventLoop implements EngineLoop {
-  readonly conns = new Set<LoopMember>();
+  readonly conns = new Set<NodeConn>();
   /** Dials and adoptions under way: they count for least-connections before they open. */
   private dialing = 0;
   readonly tasks: TaskQueue;
@@ -42,12 +39,12 @@ export class FallbackEventLoop implements EngineLoop {
     this.tasks = new TaskQueue((turn) => turn(), owner.logger);
   }
 
-  add(c: LoopMember): void {
+  add(c: NodeConn): void {
     this.conns.add(c);
     this.owner.loopCountChanged(this.index, 1);
   }
 
-  remove(c: LoopMember): void {
+  remove(c: NodeConn): void {
     if (this.conns.delete(c)) this.owner.loopCountChanged(this.index, -1);
   }
 

@@ -71,10 +71,31 @@ class ZigRing implements InboundRing {
   }
 }
 
+/** An asyncWrite waiting for Zig to have handed its last byte to the kernel. */
+interface SentWaiter {
+  /** `writtenTotal` after its bytes (mod 2^32). */
+  target: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
 export class NativeConn extends EngineConn {
   network: 'tcp' | 'udp' | 'unix' = 'tcp';
   /** The socket fd (from the open record). */
   fdValue = -1;
+  /**
+   * The outbound queue as far as this side knows without asking: what Zig last reported
+   * (every record about the conn carries it; at a drain every write has been flushed) plus
+   * what was written since. Never less than the real queue.
+   */
+  private outboundReported = 0;
+  private outboundSince = 0;
+  /** Bytes written to this stream, mod 2^32: the positions asyncWrite waits for. */
+  private writtenTotal = 0;
+  private sentWaiters: SentWaiter[] = [];
+  /** A watch command is out: Zig reports back once the queue drains (or a waiter's bytes left). */
+  private watching = false;
+  private wantsLowMark = false;
   private local: string | undefined;
   private remote: string | undefined;
   protected readonly tasks: TaskQueue;
@@ -95,6 +116,12 @@ export class NativeConn extends EngineConn {
   /** The slot now holds a new connection; onOpen runs next. */
   reset(generation: number, fd: number, network: 'tcp' | 'udp' | 'unix'): void {
     this.renew(generation);
+    this.outboundReported = 0;
+    this.outboundSince = 0;
+    this.writtenTotal = 0;
+    this.sentWaiters = [];
+    this.watching = false;
+    this.wantsLowMark = false;
     this.fdValue = fd;
     this.network = network;
     this.local = undefined;
@@ -106,18 +133,69 @@ export class NativeConn extends EngineConn {
   }
 
   /** A data record: bytes just read into the area, or (intoRing) appended by Zig to the ring. */
-  readRecord(offset: number, length: number, intoRing: boolean): void {
-    if (intoRing) {
-      this.receivedIntoRing(length);
-      this.traffic();
-      return;
+  readRecord(offset: number, length: number, intoRing: boolean, outbound: number): void {
+    this.outboundReported = outbound;
+    this.outboundSince = 0;
+    if (intoRing) this.deliveredIntoRing(length);
+    else this.delivered(this.loop.area, offset, offset + length);
+  }
+
+  // ---- flow control ---------------------------------------------------------------------------
+
+  protected queuedOutbound(): number {
+    return this.network === 'udp' ? 0 : this.outboundReported + this.outboundSince;
+  }
+
+  protected watchWritable(): void {
+    this.wantsLowMark = true;
+    this.watch();
+  }
+
+  /**
+   * Asks Zig for a writable record once the queue is at the low mark or the last waiter's
+   * bytes left; one watch at a time (a record re-arms it for what is still waited for).
+   */
+  private watch(): void {
+    if (this.watching || this.state === CLOSED) return;
+    this.watching = true;
+    const waiters = this.sentWaiters;
+    const low = this.wantsLowMark ? this.owner.options.outboundLowWaterMark : -1;
+    this.loop.watchCommand(this, low, waiters.length > 0 ? waiters[waiters.length - 1]!.target : 0, waiters.length > 0);
+  }
+
+  /** Zig's writable record: the queue now holds `outbound` bytes; `sent` (mod 2^32) have left. */
+  writableRecord(outbound: number, sent: number): void {
+    this.watching = false;
+    this.outboundReported = outbound;
+    this.outboundSince = 0;
+    const waiters = this.sentWaiters;
+    while (waiters.length > 0 && ((sent - waiters[0]!.target) | 0) >= 0) waiters.shift()!.resolve();
+    if (this.wantsLowMark && outbound <= this.owner.options.outboundLowWaterMark) {
+      this.wantsLowMark = false;
+      this.drainedBelowLowMark();
     }
-    this.delivered(this.loop.area, offset, offset + length);
+    if (this.wantsLowMark || waiters.length > 0) this.watch();
+  }
+
+  protected applyReadPaused(paused: boolean): void {
+    this.loop.pauseCommand(this, paused);
+  }
+
+  /** Bytes handed to Zig for this stream (what asyncWrite and writable count). */
+  private counted(n: number): number {
+    this.outboundSince += n;
+    this.writtenTotal = (this.writtenTotal + n) | 0;
+    return n;
   }
 
   protected leaving(): void {
     this.cacheAddrs();
     this.loop.connLeft();
+    // Closing before Zig reported their bytes gone: what is queued is flushed within the
+    // bound, or dropped with a failed socket; either way nothing will report it.
+    const waiters = this.sentWaiters;
+    this.sentWaiters = [];
+    for (const w of waiters) w.reject(connClosed());
   }
 
   protected closeSocket(_peerGone: boolean): void {
@@ -128,25 +206,31 @@ export class NativeConn extends EngineConn {
 
   protected send(data: Uint8Array | string): number {
     if (this.network === 'udp') return this.loop.sendDatagram(this, data);
-    if (typeof data === 'string') return this.loop.writeString(this, data);
-    return this.loop.writeBytes(this, data);
+    return this.counted(typeof data === 'string' ? this.loop.writeString(this, data) : this.loop.writeBytes(this, data));
   }
 
   protected override sendv(chunks: Uint8Array[]): number {
     let total = 0;
     for (const chunk of chunks) total += this.loop.writeBytes(this, chunk);
-    return total;
+    return this.counted(total);
   }
 
-  /** Queued with this batch's writes; settles once they are flushed (a datagram went at once). */
+  /** Queued with this batch's writes; settles once Zig handed its last byte to the kernel. */
   protected sendLater(data: Uint8Array | string): Promise<void> {
     this.send(data);
-    return this.network === 'udp' ? RESOLVED : this.loop.afterFlush();
+    return this.network === 'udp' ? RESOLVED : this.sentPromise();
   }
 
   protected override sendvLater(chunks: Uint8Array[]): Promise<void> {
     this.sendv(chunks);
-    return this.loop.afterFlush();
+    return this.sentPromise();
+  }
+
+  private sentPromise(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.sentWaiters.push({ target: this.writtenTotal, resolve, reject });
+      this.watch();
+    });
   }
 
   flush(): void {

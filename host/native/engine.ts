@@ -205,6 +205,10 @@ export class NativeEngine extends EngineBase {
     return this.state === 'stopped' ? -1 : this.connCount;
   }
 
+  protected *connections(): Iterable<NativeConn> {
+    for (const loop of this.loops) yield* loop.openConns();
+  }
+
   private ensureListening(): void {
     if (this.state === 'stopped' || this.freed) throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
     if (this.handle === 0) throw new ZgnetError(ErrorCode.EMPTY_ENGINE);

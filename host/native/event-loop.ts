@@ -144,7 +144,13 @@ export class NativeLoop implements EngineLoop {
     if (kind === L.record_data) {
       const conn = this.conns[slot];
       if (conn === undefined || conn.generation !== r[base + L.field_generation] || conn.state !== OPEN) return;
-      conn.readRecord(r[base + L.field_offset]!, r[base + L.field_length]!, r[base + L.field_aux]! > 0);
+      conn.readRecord(r[base + L.field_offset]!, r[base + L.field_length]!, r[base + L.field_aux]! > 0, r[base + L.field_aux2]!);
+      return;
+    }
+    if (kind === L.record_writable) {
+      const conn = this.conns[slot];
+      if (conn === undefined || conn.generation !== r[base + L.field_generation] || conn.state !== OPEN) return;
+      conn.writableRecord(r[base + L.field_aux]!, r[base + L.field_aux2]!);
       return;
     }
     if (kind === L.record_datagram) return this.datagram(i, slot, r[base + L.field_offset]!, r[base + L.field_length]!);
@@ -182,8 +188,9 @@ export class NativeLoop implements EngineLoop {
       this.registering.delete(slot);
       conn.context = pending.context;
     }
-    if (!this.engine.isRunning()) {
-      // Accepted (or dialled) while shutting down: nobody serves it.
+    const accepted = pending === undefined || pending.generation !== generation;
+    if (!this.engine.isRunning() || (accepted && !this.engine.admit())) {
+      // Accepted (or dialled) while shutting down, or over maxConnections: nobody serves it.
       conn.state = CLOSED;
       this.command(L.command_close, slot, generation, 0, 0, 0);
       if (pending !== undefined && pending.generation === generation) pending.reject(inShutdown());
@@ -209,6 +216,19 @@ export class NativeLoop implements EngineLoop {
   /** After onClose: Zig flushes what is queued (bounded), then closes the socket. */
   closeCommand(conn: NativeConn): void {
     this.command(L.command_close, conn.slot, conn.generation, 0, 0, 0);
+  }
+
+  /** Stops or restarts reading the socket (pauseRead, the inbound high-water mark). */
+  pauseCommand(conn: NativeConn, paused: boolean): void {
+    this.command(paused ? L.command_pause_read : L.command_resume_read, conn.slot, conn.generation, 0, 0, 0);
+  }
+
+  /**
+   * Asks for a writable record once the queue is at `lowMark` bytes or less (-1: no mark), or
+   * once `sentTarget` bytes (mod 2^32) have left for the kernel (when `hasTarget`).
+   */
+  watchCommand(conn: NativeConn, lowMark: number, sentTarget: number, hasTarget: boolean): void {
+    this.command(L.command_watch, conn.slot, conn.generation, lowMark, sentTarget, hasTarget ? 1 : 0);
   }
 
   private datagram(record: number, listener: number, offset: number, length: number): void {

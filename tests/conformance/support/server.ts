@@ -38,7 +38,7 @@ export interface Server {
   shutdown(): Promise<void>;
 }
 
-const CALLBACKS = ['onShutdown', 'onOpen', 'onClose', 'onTraffic', 'onTick'] as const;
+const CALLBACKS = ['onShutdown', 'onOpen', 'onClose', 'onTraffic', 'onTick', 'onWritable'] as const;
 
 /**
  * Runs `handler` on `protoAddrs` and resolves once onBoot ran. Rejects with run()'s error when
