@@ -3,6 +3,7 @@
  * `udp4://`, `udp6://`, `unix:///tmp/x.sock`. Parsing is pure; resolving a host name is
  * `resolveAddress`'s job.
  */
+import { checkUnixPathLength } from './engine/unix-path.js';
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -80,7 +81,10 @@ export interface ResolvedAddr extends ProtoAddr {
 }
 
 export async function resolveAddress(addr: ProtoAddr): Promise<ResolvedAddr> {
-  if (addr.network === 'unix') return { ...addr, family: 0 };
+  if (addr.network === 'unix') {
+    checkUnixPathLength(addr.path);
+    return { ...addr, family: 0 };
+  }
   const wantFamily = addr.proto.endsWith('4') ? 4 : addr.proto.endsWith('6') ? 6 : 0;
   if (addr.host === '') {
     // gnet: tcp://:port is a dual-stack IPv6 socket; tcp4/tcp6 pick their family's wildcard.

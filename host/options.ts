@@ -136,11 +136,12 @@ export function resolveOptions(input: Options | ClientOptions | undefined, netwo
   const bindToDevice = o.bindToDevice ?? '';
   if (typeof bindToDevice !== 'string') throw invalidOption('bindToDevice', 'must be a string');
 
-  // gnet's forcing rules: unix turns reuse-port off, then UDP turns it on (UDP wins); off on
-  // platforms whose SO_REUSEPORT does not balance when there are several loops.
+  // gnet's forcing rules: unix turns reuse-port off; off on platforms whose SO_REUSEPORT does
+  // not balance when there are several loops. gnet also forces it on for UDP, which lets a
+  // second copy of a server bind the same port silently and take half its datagrams: zgnet
+  // sets it only when asked, so that bind fails with EADDRINUSE (README: differences).
   let reusePort = bool(o.reusePort, 'reusePort', false);
   if (networks.includes('unix')) reusePort = false;
-  if (networks.includes('udp')) reusePort = true;
   if (numEventLoop > 1 && !['linux', 'freebsd'].includes(process.platform)) reusePort = false;
 
   let edgeTriggeredIO = bool(o.edgeTriggeredIO, 'edgeTriggeredIO', false);

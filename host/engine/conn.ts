@@ -211,8 +211,8 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
   setIdleTimeout(ms: number): void {
     checkNumber(ms, 'setIdleTimeout');
     this.idleTimeoutMs = Math.max(0, Math.floor(ms));
+    this.owner.idle.want(this.idleTimeoutMs); // first: it refreshes the clock read below
     this.lastActive = this.owner.idle.now;
-    this.owner.idle.want(this.idleTimeoutMs);
   }
 
   expire(): void {

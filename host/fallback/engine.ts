@@ -49,6 +49,7 @@ import { check, LbPolicy, type CoreBinding } from '../core/binding.js';
 import { bindingFor } from '../core/select.js';
 import { abortError, EngineBase, findListener } from '../engine/base.js';
 import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
+import { RateLimitedLog } from '../engine/limits.js';
 import { inShutdown, type Adoptable } from '../engine/dial.js';
 import { ErrorCode, fromNodeError, ZgnetError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -73,6 +74,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   /** Dials not connected yet: shutdown gives them up (each rejects with the error given). */
   private readonly dialing = new Set<(err: Error) => void>();
   private connectionCount = 0;
+  private readonly acceptLog = new RateLimitedLog(this.logger, 'error');
 
   constructor(handler: EventHandler, options: ResolvedOptions) {
     super(handler, options);
@@ -100,7 +102,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
         this.listeners.push(listener);
       } else {
         const listener: StreamListener = await listenStream(addr, o, (socket) => this.accept(socket, listener));
-        listener.server.on('error', (err) => this.logger.error(`${listener.addr}: accept failed: ${err.message}`, err));
+        listener.server.on('error', (err) => this.acceptLog.note(() => `${listener.addr}: accepting failed, retrying: ${err.message}`));
         this.listeners.push(listener);
       }
     }

@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import type { ResolvedAddr } from '../address.js';
 import { formatAddr } from '../address.js';
+import { boundUnixPath, clearUnixPath, removeBoundUnixPath, UNIX_PATH_BYTES_MAX, type BoundUnixPath } from '../engine/unix-path.js';
 import { fromNodeError, systemError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 
@@ -21,6 +22,8 @@ export interface StreamListener {
   readonly addr: string;
   /** Unix socket path ('' for tcp). */
   readonly path: string;
+  /** The socket file this listener created (unix), removed at close if still its own. */
+  readonly unixPath?: BoundUnixPath;
 }
 
 export interface DatagramListener {
@@ -56,13 +59,26 @@ export async function listenStream(
   });
   server.on('connection', onConnection);
   if (addr.network === 'unix') {
-    removeSocketFile(addr.path);
-    await bound(server, addr, () => server.listen({ path: addr.path, backlog }));
-    return { network: 'unix', server, addr: formatAddr('unix', addr.path, 0), path: addr.path };
+    await clearUnixPath(addr.path);
+    // libuv unlinks the name it bound when the server closes, whatever is there by then: bind
+    // a private name and move the socket into place, so that only zgnet decides what to remove.
+    const privateName = privateUnixName(addr.path);
+    await bound(server, addr, () => server.listen({ path: privateName, backlog }));
+    if (privateName !== addr.path) fs.renameSync(privateName, addr.path);
+    const unixPath = boundUnixPath(addr.path, options.unixSocketMode);
+    return { network: 'unix', server, addr: formatAddr('unix', addr.path, 0), path: addr.path, unixPath };
   }
   await bound(server, addr, () => server.listen({ host: addr.host, port: addr.port, ipv6Only: addr.proto === 'tcp6', backlog }));
   const info = server.address() as net.AddressInfo;
   return { network: 'tcp', server, addr: formatAddr('tcp', info.address, info.port), path: '' };
+}
+
+let privateNames = 0;
+
+/** `path` plus a suffix of this process's, where it still fits in sun_path (else `path`). */
+function privateUnixName(path: string): string {
+  const name = `${path}.${process.pid.toString(36)}-${(privateNames++).toString(36)}`;
+  return Buffer.byteLength(name) < UNIX_PATH_BYTES_MAX ? name : path;
 }
 
 /** Resolves once listening; rejects with the bind error (the server is then closed). */
@@ -170,17 +186,10 @@ export function closeListener(listener: Listener): Promise<void> {
   }
   return new Promise((resolve) => {
     listener.server.close(() => {
-      if (listener.network === 'unix') removeSocketFile(listener.path);
+      if (listener.unixPath !== undefined) removeBoundUnixPath(listener.unixPath);
       resolve();
     });
   });
 }
 
-/** gnet removes the path before bind and after close; a directory there is left for bind to refuse. */
-function removeSocketFile(path: string): void {
-  try {
-    fs.rmSync(path, { force: true });
-  } catch {
-    // EISDIR or EACCES: listen() reports the real problem.
-  }
-}
+

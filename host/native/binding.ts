@@ -4,6 +4,7 @@
  * host is compiled with: a library built from other sources is refused at load time.
  */
 import { openNativeLibrary } from '../core/native-binding.js';
+import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 
 /** The layout this host is written for (zig-src/engine/layout.zig); checked at load. */
 export const L = Object.freeze({
@@ -30,12 +31,15 @@ export const L = Object.freeze({
   header_draining: 2,
   header_accept_errno: 3,
   header_generation: 4,
+  header_accept_shed: 5,
   command_write: 1,
   command_keep: 2,
   command_close: 3,
   command_pause_read: 4,
   command_resume_read: 5,
   command_watch: 6,
+  /** Zig's drain_timeout: the one flush-on-close bound (host/engine/conn.ts). */
+  close_flush_ms: FLUSH_ON_CLOSE_MS,
   syscall_read: 1,
   syscall_write: 2,
   syscall_writev: 3,

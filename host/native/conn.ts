@@ -229,8 +229,26 @@ export class NativeConn extends EngineConn {
   private sentPromise(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.sentWaiters.push({ target: this.writtenTotal, resolve, reject });
-      this.watch();
+      this.loop.checkSentAfterFlush(this);
     });
+  }
+
+  /**
+   * The batch with this conn's asyncWrites was flushed: an empty outbound buffer means every
+   * byte left for the kernel (the common case, settled now); otherwise Zig is asked to report.
+   */
+  flushed(): void {
+    if (this.state === CLOSED || this.sentWaiters.length === 0) return;
+    const outbound = this.loop.outboundOf(this);
+    this.outboundReported = outbound;
+    this.outboundSince = 0;
+    if (outbound === 0) {
+      const waiters = this.sentWaiters;
+      this.sentWaiters = [];
+      for (const w of waiters) w.resolve();
+      return;
+    }
+    this.watch();
   }
 
   flush(): void {

@@ -12,6 +12,8 @@ import { loadKoffi } from '../core/native-binding.js';
 import { eofError, ErrorCode, ZgnetError, systemError, withAddress, type SystemError } from '../errors.js';
 import { EngineBase, findListener } from '../engine/base.js';
 import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
+import { RateLimitedLog } from '../engine/limits.js';
+import { boundUnixPath, clearUnixPath, removeBoundUnixPath, type BoundUnixPath } from '../engine/unix-path.js';
 import type { ResolvedOptions } from '../options.js';
 import { engineApi, NETWORK_IDS, SYSCALL_NAMES, type EngineApi } from './binding.js';
 import type { NativeConn } from './conn.js';
@@ -25,6 +27,8 @@ interface ListenerInfo {
   network: Network;
   addr: string;
   path: string;
+  /** The socket file this engine created (unix), removed at stop if still its own. */
+  unixPath?: BoundUnixPath;
 }
 
 export class NativeEngine extends EngineBase {
@@ -41,11 +45,13 @@ export class NativeEngine extends EngineBase {
   private dirtyLoops = new Set<NativeLoop>();
   private reapTimer: NodeJS.Timeout | undefined;
   private readonly systemStatus: number;
+  private readonly acceptLog: RateLimitedLog;
 
   constructor(handler: EventHandler, options: ResolvedOptions) {
     super(handler, options);
     this.binding = bindingFor('native');
     this.api = engineApi();
+    this.acceptLog = new RateLimitedLog(this.logger, 'error');
     this.systemStatus = -16;
     for (let code = -1; code > -1024; code--) {
       const name = this.binding.statusName(code);
@@ -105,7 +111,10 @@ export class NativeEngine extends EngineBase {
     });
     const device = Buffer.from(o.bindToDevice);
     this.handle = this.check(this.api.engineNew(values, values.length, device.length > 0 ? device : null, device.length));
-    for (const a of addrs) this.bind(a);
+    for (const a of addrs) {
+      if (a.network === 'unix') await clearUnixPath(a.path);
+      this.bind(a);
+    }
     this.addrs = [...this.listenerAddrs];
   }
 
@@ -122,7 +131,8 @@ export class NativeEngine extends EngineBase {
     const bound = text.toString('latin1', 0, n);
     const addr = a.network === 'unix' ? formatAddr('unix', a.path, 0) : `${a.network}://${bound}`;
     this.listenerAddrs.push(addr);
-    this.listeners.push({ network: a.network, addr, path: a.path });
+    const unixPath = a.network === 'unix' ? boundUnixPath(a.path, this.options.unixSocketMode) : undefined;
+    this.listeners.push({ network: a.network, addr, path: a.path, unixPath });
   }
 
   protected startLoops(): void {
@@ -154,6 +164,7 @@ export class NativeEngine extends EngineBase {
     this.api.engineFree(this.handle);
     this.freed = true;
     this.handle = 0;
+    for (const l of this.listeners) if (l.unixPath !== undefined) removeBoundUnixPath(l.unixPath);
   }
 
   isRunning(): boolean {
@@ -164,10 +175,10 @@ export class NativeEngine extends EngineBase {
     void this.shutdown('action', index);
   }
 
-  acceptFailed(errno: number): void {
-    const err = new ZgnetError(ErrorCode.ACCEPT_SOCKET, systemError(errno, 'accept').message);
-    this.logger.error(err.message, err);
-    void this.shutdown('stop');
+  /** Accepting failed (`errno`), or `shed` connections were closed at once for lack of fds: logged, never fatal. */
+  acceptTrouble(errno: number, shed: number): void {
+    if (shed > 0) this.acceptLog.note(() => `out of file descriptors: ${shed} new connection(s) accepted and closed at once`);
+    if (errno !== 0) this.acceptLog.note(() => `accepting failed, retrying: ${systemError(errno, 'accept').message}`);
   }
 
   // ---- batches ------------------------------------------------------------------------------

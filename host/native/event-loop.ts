@@ -54,7 +54,8 @@ export class NativeLoop implements EngineLoop {
   /** A handler batch is running: its commands are flushed when it ends. */
   inBatch = false;
   private flushQueued = false;
-  private flushWaiters: (() => void)[] = [];
+  /** Conns whose asyncWrites wait for the flush to tell whether their bytes left at once. */
+  private readonly sentChecks = new Set<NativeConn>();
   readonly conns: (NativeConn | undefined)[] = [];
   openCount = 0;
   /** Dials and adoptions whose onOpen has not run yet, by slot. */
@@ -128,10 +129,9 @@ export class NativeLoop implements EngineLoop {
       }
       this.engine.flushAll();
       const acceptErrno = records[L.header_accept_errno]!;
-      if (acceptErrno !== 0) {
-        this.engine.acceptFailed(acceptErrno);
-        return;
-      }
+      const shed = records[L.header_accept_shed]!;
+      if (acceptErrno !== 0 || shed !== 0) this.engine.acceptTrouble(acceptErrno, shed);
+      if (acceptErrno !== 0) return; // accepting resumes at the next readiness
       if (records[L.header_more] === 0) return;
     }
   }
@@ -357,19 +357,22 @@ export class NativeLoop implements EngineLoop {
       if (draining < 0) this.engine.logger.error(`flush refused: ${this.engine.binding.statusName(draining)}`);
       else if (draining > 0) this.engine.watchDraining();
     }
-    const waiters = this.flushWaiters;
-    if (waiters.length !== 0) {
-      this.flushWaiters = [];
-      for (const resolve of waiters) resolve();
+    if (this.sentChecks.size !== 0) {
+      const conns = [...this.sentChecks];
+      this.sentChecks.clear();
+      for (const conn of conns) conn.flushed();
     }
   }
 
-  /** Resolves once the commands queued so far have been flushed. */
-  afterFlush(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.flushWaiters.push(resolve);
-      this.dirty();
-    });
+  /** `conn` has asyncWrites waiting: after the next flush, it checks whether their bytes left. */
+  checkSentAfterFlush(conn: NativeConn): void {
+    this.sentChecks.add(conn);
+    this.dirty();
+  }
+
+  /** Bytes in a connection's outbound buffer, asked of Zig (flush first). */
+  outboundOf(conn: NativeConn): number {
+    return Math.max(0, this.api.connOutbound(this.engine.handle, this.index, conn.slot, conn.generation));
   }
 
   // ---- addresses --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import { run, type Conn, type EventHandler, type Options } from '../../host/inde
 import { testMode } from '../support/mode.js';
 import { DatagramPeer, StreamPeer, endpoint } from './support/clients.js';
 import { echo, zgnetError } from './support/handlers.js';
-import { LOOPBACK, removePath, startServer, unixPath } from './support/server.js';
+import { LOOPBACK, removePath, staleUnixSocket, startServer, unixPath } from './support/server.js';
 import { Counter, deferred, within } from './support/wait.js';
 
 const echoServer: EventHandler = { onTraffic: echo };
@@ -181,9 +181,9 @@ describe(`bound addresses (${testMode})`, () => {
     }
   });
 
-  test('unix: engine.addrs names the path; a stale file there is replaced; the file is removed at shutdown', { timeout: 20_000 }, async () => {
+  test('unix: engine.addrs names the path; a stale socket there is replaced; the file is removed at shutdown', { timeout: 20_000 }, async () => {
     const p = unixPath('addrs');
-    fs.writeFileSync(p, 'stale'); // gnet removes whatever is at the path before binding
+    staleUnixSocket(p); // (anything else at the path is refused: paths.test.ts)
     const seen = deferred<{ local: string; remote: string }>();
     try {
       const server = await startServer({ ...echoServer, onOpen: (c) => seen.resolve({ local: c.localAddr, remote: c.remoteAddr }) }, `unix://${p}`);

@@ -25,10 +25,12 @@ pub fn token(index: u32) u64 {
     return listener_token_flag | index;
 }
 
-pub const AcceptError = error{AcceptFailed};
-
-/// Accepts what is pending, at most one record's worth each. An error other than a
-/// transient one is `AcceptFailed` (gnet's ErrAcceptSocket), with errno in `loop.accept_errno`.
+/// Accepts what is pending, at most one record's worth each. Accepting never stops the
+/// engine (gnet stops with ErrAcceptSocket): out of file descriptors, the loop gives up its
+/// reserve fd to accept and close each waiting connection (libuv's and nginx's answer), so the
+/// backlog drains, the peers learn at once, and serving goes on once fds free up; any other
+/// failure is reported (`accept_errno`) for the host to log, and accepting resumes at the next
+/// readiness.
 pub fn acceptReady(loop: *EventLoop, listener: *const Listener) void {
     assert(listener.network != .udp);
     // Bounded by the records left: every accepted connection may need an open record here.
@@ -37,6 +39,11 @@ pub fn acceptReady(loop: *EventLoop, listener: *const Listener) void {
             error.WouldBlock => return,
             // The peer gave up before we got to it (gnet retries these).
             error.ConnectionAborted, error.ConnectionReset => continue,
+            error.ProcessFdQuotaExceeded, error.SystemFdQuotaExceeded => {
+                if (shedOne(loop, listener)) continue;
+                loop.reportAcceptError(socket.errnoOf(err));
+                return;
+            },
             else => {
                 loop.reportAcceptError(socket.errnoOf(err));
                 return;
@@ -45,6 +52,24 @@ pub fn acceptReady(loop: *EventLoop, listener: *const Listener) void {
         loop.engine.placeAccepted(loop, accepted.fd, listener.network, accepted.remote);
     }
     loop.setMore();
+}
+
+/// Out of fds: frees the reserve, accepts one waiting connection and closes it, takes the
+/// reserve back. False when there is no reserve to give (another thread took the fd).
+fn shedOne(loop: *EventLoop, listener: *const Listener) bool {
+    if (loop.reserve_fd < 0) return false;
+    posix.close(loop.reserve_fd);
+    loop.reserve_fd = -1;
+    defer loop.reserve_fd = openReserve();
+    const accepted = socket.accept(listener.fd) catch return false;
+    posix.close(accepted.fd);
+    loop.countShed();
+    return true;
+}
+
+/// The fd a loop keeps to give up when the process runs out of them; -1 if none could be had.
+pub fn openReserve() socket.fd_t {
+    return posix.open("/dev/null", .{ .CLOEXEC = true }, 0) catch -1;
 }
 
 /// Reads datagrams while records and read-area room last; one record each.

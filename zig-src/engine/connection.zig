@@ -47,6 +47,17 @@ pub const Connection = struct {
     drain_deadline_ns: u64 = 0,
     /// Codec state: leading stream bytes known to hold no frame end.
     scan_hint: usize = 0,
+    /// The host paused reading (pauseRead, or its inbound high-water mark).
+    read_paused: bool = false,
+    /// Bytes handed to the kernel so far, mod 2^32 (what asyncWrite waits for).
+    sent_total: u32 = 0,
+    /// A watch command: report once outbound holds at most `watch_low` bytes (-1: no mark)...
+    watch_low: i64 = -1,
+    /// ...or once `sent_total` reached `watch_sent` (when `watch_sent_set`).
+    watch_sent: u32 = 0,
+    watch_sent_set: bool = false,
+    /// A writable record is due (the watch was satisfied).
+    writable_report: bool = false,
 
     pub fn init(allocator: std.mem.Allocator, slot: u32, write_buffer_cap: usize) Connection {
         assert(write_buffer_cap > 0);
@@ -84,6 +95,27 @@ pub const Connection = struct {
         conn.close_errno = 0;
         conn.close_syscall = .none;
         conn.scan_hint = 0;
+        conn.read_paused = false;
+        conn.sent_total = 0;
+        conn.unwatch();
+        conn.writable_report = false;
+    }
+
+    pub fn unwatch(conn: *Connection) void {
+        conn.watch_low = -1;
+        conn.watch_sent_set = false;
+    }
+
+    pub fn watching(conn: *const Connection) bool {
+        return conn.watch_low >= 0 or conn.watch_sent_set;
+    }
+
+    /// What the watch waited for happened: the buffer is at its mark, or the bytes left.
+    pub fn watchSatisfied(conn: *const Connection) bool {
+        assert(conn.watching());
+        if (conn.watch_low >= 0 and conn.outbound.buffered() <= conn.watch_low) return true;
+        // Modular: `sent_total` reached `watch_sent` when it is at most 2^31 ahead of it.
+        return conn.watch_sent_set and conn.sent_total -% conn.watch_sent < (1 << 31);
     }
 
     /// Returns the slot to the free state: buffers emptied (their memory freed), generation
@@ -126,6 +158,7 @@ pub const Connection = struct {
             error.WouldBlock => 0,
             else => return conn.fail(socket.errnoOf(err), if (parts.len > 1) .writev else .write),
         };
+        conn.sent_total +%= @truncate(written);
         if (written == total) return .sent;
         // Buffer the rest: skip the parts written whole, then the written prefix of one part.
         var skip = written;
@@ -170,6 +203,7 @@ pub const Connection = struct {
                 },
             };
             assert(conn.outbound.discard(written) == written);
+            conn.sent_total +%= @truncate(written);
             sent += written;
             if (trigger == .level) break; // level triggering reports writability again
         }
@@ -197,7 +231,9 @@ pub const Connection = struct {
     }
 
     /// The socket failed (or the peer left): from now on it is `closing`; the caller
-    /// unregisters it and reports the close. Outbound bytes are dropped, as gnet does.
+    /// reports the close. A failed socket's outbound bytes are dropped (gnet); after the
+    /// peer's end of stream (errno 0) they are kept: the peer may only have shut its write
+    /// side, and the host's close drains them (`drainsAfterEof`), as a local close does.
     pub fn fail(conn: *Connection, errno: i32, syscall: Syscall) SendResult {
         if (conn.state == .open) {
             conn.state = .closing;
@@ -205,7 +241,13 @@ pub const Connection = struct {
             conn.close_syscall = syscall;
             conn.close_pending = true;
         }
-        conn.outbound.reset(conn.outbound.max_static_bytes);
+        if (errno != 0) conn.outbound.reset(conn.outbound.max_static_bytes);
         return .failed;
+    }
+
+    /// Closing after the peer's end of stream with bytes still to send: it stays registered
+    /// (for writability only) so that the host's close can drain them.
+    pub fn drainsAfterEof(conn: *const Connection) bool {
+        return conn.state == .closing and conn.close_errno == 0 and !conn.outbound.isEmpty();
     }
 };

@@ -141,9 +141,9 @@ pub const Engine = struct {
         engine.allocator.destroy(engine);
     }
 
+    /// The socket file stays: the host removes it if it is still the one it bound.
     fn closeSpec(spec: ListenerSpec) void {
         posix.close(spec.fd);
-        if (spec.network == .unix) socket.unlinkPath(&spec.address.un.path);
     }
 
     /// True when every loop owns its listeners (gnet's ReusePort mode).

@@ -58,6 +58,8 @@ pub const EventLoop = struct {
     area_used: usize = 0,
     in_drain: bool = false,
     draining_count: u32 = 0,
+    /// Given up to accept (and close) connections when the process is out of fds.
+    reserve_fd: socket.fd_t = -1,
 
     pub fn init(engine: *Engine, index: u32) !EventLoop {
         const config = engine.config;
@@ -70,6 +72,7 @@ pub const EventLoop = struct {
             .read_buffer_cap = config.read_buffer_cap,
             .write_buffer_cap = config.write_buffer_cap,
             .et_chunk = if (config.edge_triggered) config.edge_chunk else std.math.maxInt(usize),
+            .reserve_fd = acceptor.openReserve(),
         };
     }
 
@@ -87,6 +90,7 @@ pub const EventLoop = struct {
         loop.free_slots.deinit(loop.allocator);
         loop.pending.deinit(loop.allocator);
         loop.listeners.deinit(loop.allocator);
+        if (loop.reserve_fd >= 0) posix.close(loop.reserve_fd);
         loop.poller.close();
         loop.* = undefined;
     }
@@ -166,7 +170,17 @@ pub const EventLoop = struct {
     fn reportFailed(loop: *EventLoop, conn: *Connection) void {
         assert(conn.state == .closing or conn.state == .draining);
         if (conn.state == .draining) return loop.finalize(conn);
-        loop.poller.delete(conn.fd) catch {};
+        if (conn.drainsAfterEof()) {
+            // Half-closed by the peer: stop reading (end of stream stays readable), keep
+            // writability for the drain that follows the host's close.
+            conn.read_paused = true;
+            loop.poller.setReadPaused(conn.fd, conn.token(), loop.trigger, true, conn.write_armed) catch {
+                conn.outbound.reset(conn.outbound.max_static_bytes);
+                loop.poller.delete(conn.fd) catch {};
+            };
+        } else {
+            loop.poller.delete(conn.fd) catch {};
+        }
         loop.engine.connClosed(loop.index);
         if (loop.in_drain and loop.recordsLeft() > 0) {
             loop.emitClose(conn);
@@ -218,7 +232,14 @@ pub const EventLoop = struct {
                 }
                 loop.finalize(conn);
             },
-            .closing => loop.finalize(conn),
+            .closing => {
+                if (!conn.drainsAfterEof()) return loop.finalize(conn);
+                // Counted closed when reported; still registered for writability.
+                conn.state = .draining;
+                conn.drain_deadline_ns = monotonicNs() + drain_timeout_ns;
+                loop.draining_count += 1;
+                conn.armWrite(&loop.poller, loop.trigger);
+            },
             .draining, .free => {},
         }
     }
@@ -283,6 +304,7 @@ pub const EventLoop = struct {
                 continue;
             }
             if (conn.state != .open) continue;
+            if (conn.writable_report) loop.emitWritable(conn);
             if (conn.write_pending) {
                 conn.write_pending = false;
                 loop.writable(conn);
@@ -405,8 +427,39 @@ pub const EventLoop = struct {
     fn writable(loop: *EventLoop, conn: *Connection) void {
         if (conn.outbound.isEmpty()) return;
         if (!conn.flushOutbound(&loop.poller, loop.trigger, loop.et_chunk)) return loop.reportFailed(conn);
+        loop.checkWatch(conn);
         if (loop.trigger == .edge and !conn.outbound.isEmpty()) {
             conn.write_pending = true;
+            loop.pushPending(conn);
+        }
+    }
+
+    /// A watch that is satisfied becomes a writable record: now if this drain has room, else
+    /// from the next one.
+    fn checkWatch(loop: *EventLoop, conn: *Connection) void {
+        if (!conn.watching() or !conn.watchSatisfied()) return;
+        conn.unwatch();
+        if (loop.in_drain and loop.recordsLeft() > 0) return loop.emitWritable(conn);
+        conn.writable_report = true;
+        loop.pushPending(conn);
+    }
+
+    /// pauseRead/resumeRead: readability stops being watched, or is watched again.
+    fn setReadPaused(loop: *EventLoop, conn: *Connection, paused: bool) void {
+        assert(conn.state == .open);
+        if (conn.read_paused == paused) return;
+        conn.read_paused = paused;
+        loop.poller.setReadPaused(conn.fd, conn.token(), loop.trigger, paused, conn.write_armed) catch |err| switch (err) {
+            // The socket is registered and open: only the kernel running out of memory remains.
+            error.SystemResources, error.Unexpected, error.BadFileDescriptor, error.NotRegistered,
+            error.AlreadyRegistered, error.AccessDenied, error.ProcessFdQuotaExceeded, error.SystemFdQuotaExceeded => {
+                _ = conn.fail(@intFromEnum(posix.E.NOMEM), .read);
+                return loop.reportFailed(conn);
+            },
+        };
+        // Bytes that arrived while paused: edge triggering reports them only on new data.
+        if (!paused and loop.trigger == .edge) {
+            conn.read_pending = true;
             loop.pushPending(conn);
         }
     }
@@ -414,6 +467,7 @@ pub const EventLoop = struct {
     /// One read into the area (gnet: one read per event in LT, a chunk-bounded one in ET).
     fn readable(loop: *EventLoop, conn: *Connection) void {
         assert(conn.state == .open);
+        if (conn.read_paused) return; // resumeRead re-arms it
         const room = loop.readRoom() orelse {
             conn.read_pending = true;
             return loop.pushPending(conn);
@@ -509,6 +563,14 @@ pub const EventLoop = struct {
         r[layout.Field.offset] = @intCast(offset);
         r[layout.Field.length] = @intCast(length);
         r[layout.Field.aux] = @intCast(@min(ring_bytes, std.math.maxInt(i32)));
+        r[layout.Field.aux2] = @intCast(@min(conn.outbound.buffered(), std.math.maxInt(i32)));
+    }
+
+    fn emitWritable(loop: *EventLoop, conn: *Connection) void {
+        const r = loop.connRecord(.writable, conn);
+        r[layout.Field.aux] = @intCast(@min(conn.outbound.buffered(), std.math.maxInt(i32)));
+        r[layout.Field.aux2] = @bitCast(conn.sent_total);
+        conn.writable_report = false;
     }
 
     fn emitClose(loop: *EventLoop, conn: *Connection) void {
@@ -549,6 +611,10 @@ pub const EventLoop = struct {
 
     pub fn reportAcceptError(loop: *EventLoop, errno: i32) void {
         loop.buffers.?.records[layout.Header.accept_errno] = errno;
+    }
+
+    pub fn countShed(loop: *EventLoop) void {
+        loop.buffers.?.records[layout.Header.accept_shed] += 1;
     }
 
     // ---- flush -----------------------------------------------------------------------------
@@ -598,6 +664,21 @@ pub const EventLoop = struct {
                     const conn = loop.lookup(slot, generation) orelse continue;
                     loop.closeByHost(conn);
                 },
+                .pause_read, .resume_read => {
+                    i += 1;
+                    const conn = loop.lookup(slot, generation) orelse continue;
+                    if (conn.state != .open) continue;
+                    loop.setReadPaused(conn, kind == .pause_read);
+                },
+                .watch => {
+                    i += 1;
+                    const conn = loop.lookup(slot, generation) orelse continue;
+                    if (conn.state != .open) continue;
+                    conn.watch_low = if (c[3] >= 0) c[3] else -1;
+                    conn.watch_sent = @bitCast(c[4]);
+                    conn.watch_sent_set = c[layout.CommandSource.field] != 0;
+                    if (conn.watching()) loop.checkWatch(conn);
+                },
             }
         }
     }
@@ -613,7 +694,8 @@ pub const EventLoop = struct {
     /// `flush()` of API.md: one pass over the outbound buffer now.
     pub fn flushConn(loop: *EventLoop, conn: *Connection) void {
         if (conn.state != .open) return;
-        if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) loop.reportFailed(conn);
+        if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) return loop.reportFailed(conn);
+        loop.checkWatch(conn);
     }
 };
 

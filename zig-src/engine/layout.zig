@@ -30,7 +30,8 @@ pub const RecordKind = enum(i32) {
     /// A connection opened: slot, generation; aux = fd; aux2 = network.
     open = 1,
     /// Bytes arrived. aux == 0: they are area[offset..][0..length]; aux > 0: they were
-    /// appended to the connection's inbound ring, which now holds aux bytes.
+    /// appended to the connection's inbound ring, which now holds aux bytes. aux2 = bytes in
+    /// the outbound buffer (what `c.writable` starts from).
     data = 2,
     /// The connection is gone: aux = errno (0: end of stream; -1: closed locally), aux2 =
     /// the `Syscall` that failed. The host runs onClose and answers with a close command.
@@ -38,6 +39,10 @@ pub const RecordKind = enum(i32) {
     /// A UDP datagram at area[offset..][0..length]; slot = the loop's listener index;
     /// aux2 = sockaddr length, the sockaddr itself in words addr..addr+8.
     datagram = 4,
+    /// What a watch command waited for happened: the outbound buffer is at its low mark or
+    /// below, or the watched bytes left for the kernel. aux = bytes in the outbound buffer,
+    /// aux2 = bytes handed to the kernel so far (mod 2^32).
+    writable = 5,
 };
 
 pub const Field = struct {
@@ -64,6 +69,9 @@ pub const Header = struct {
     pub const accept_errno = 3;
     /// The generation of the connection `zg_loop_register` / `zg_loop_enroll` just added.
     pub const generation = 4;
+    /// Connections accepted and closed at once since the last drain: the process was out of
+    /// file descriptors (the reserve fd trick, acceptor.zig). The host logs them.
+    pub const accept_shed = 5;
 };
 
 pub const CommandKind = enum(i32) {
@@ -74,6 +82,12 @@ pub const CommandKind = enum(i32) {
     keep = 2,
     /// Close (after flushing what it can), or release a connection reported closed.
     close = 3,
+    /// Stop reading the socket (the host's pauseRead, or its inbound high-water mark).
+    pause_read = 4,
+    resume_read = 5,
+    /// Report a writable record once the outbound buffer holds at most `offset` bytes (-1:
+    /// no mark), or (source field 1) once `length` bytes (mod 2^32) have left for the kernel.
+    watch = 6,
 };
 
 /// Where a write or keep command's bytes are: the arena (copied there by the host), or the
@@ -100,6 +114,7 @@ pub const items = [_]Item{
     .{ .name = "record_data", .value = @intFromEnum(RecordKind.data) },
     .{ .name = "record_close", .value = @intFromEnum(RecordKind.close) },
     .{ .name = "record_datagram", .value = @intFromEnum(RecordKind.datagram) },
+    .{ .name = "record_writable", .value = @intFromEnum(RecordKind.writable) },
     .{ .name = "field_kind", .value = Field.kind },
     .{ .name = "field_slot", .value = Field.slot },
     .{ .name = "field_generation", .value = Field.generation },
@@ -113,9 +128,14 @@ pub const items = [_]Item{
     .{ .name = "header_draining", .value = Header.draining },
     .{ .name = "header_accept_errno", .value = Header.accept_errno },
     .{ .name = "header_generation", .value = Header.generation },
+    .{ .name = "header_accept_shed", .value = Header.accept_shed },
     .{ .name = "command_write", .value = @intFromEnum(CommandKind.write) },
     .{ .name = "command_keep", .value = @intFromEnum(CommandKind.keep) },
     .{ .name = "command_close", .value = @intFromEnum(CommandKind.close) },
+    .{ .name = "command_pause_read", .value = @intFromEnum(CommandKind.pause_read) },
+    .{ .name = "command_resume_read", .value = @intFromEnum(CommandKind.resume_read) },
+    .{ .name = "command_watch", .value = @intFromEnum(CommandKind.watch) },
+    .{ .name = "close_flush_ms", .value = @import("event_loop.zig").drain_timeout_ns / std.time.ns_per_ms },
     .{ .name = "syscall_read", .value = @intFromEnum(Syscall.read) },
     .{ .name = "syscall_write", .value = @intFromEnum(Syscall.write) },
     .{ .name = "syscall_writev", .value = @intFromEnum(Syscall.writev) },

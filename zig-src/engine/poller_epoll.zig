@@ -74,6 +74,16 @@ pub const Poller = struct {
         try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, false), token);
     }
 
+    /// Stops or restarts readability reports (the host's pauseRead); writability stays as it is.
+    pub fn setReadPaused(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, paused: bool, write_armed: bool) Error!void {
+        const read: u32 = if (paused) 0 else EPOLL.IN | EPOLL.RDHUP;
+        const events: u32 = switch (trigger) {
+            .level => read | (if (write_armed) @as(u32, EPOLL.OUT) else 0),
+            .edge => read | EPOLL.OUT | EPOLL.ET,
+        };
+        try poller.ctl(EPOLL.CTL_MOD, fd, events, token);
+    }
+
     pub fn delete(poller: *Poller, fd: posix.fd_t) Error!void {
         try poller.ctl(EPOLL.CTL_DEL, fd, 0, 0);
     }

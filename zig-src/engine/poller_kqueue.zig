@@ -77,6 +77,14 @@ pub const Poller = struct {
         };
     }
 
+    /// Stops or restarts readability reports (the host's pauseRead); writability stays as it is.
+    pub fn setReadPaused(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, paused: bool, write_armed: bool) Error!void {
+        _ = write_armed; // the write filter is separate in kqueue
+        const toggle: u16 = if (paused) EV.DISABLE else EV.ENABLE;
+        const flags: u16 = toggle | clearFlag(trigger);
+        try poller.change(&.{kevent(@intCast(fd), EVFILT.READ, flags, 0, token)});
+    }
+
     pub fn delete(poller: *Poller, fd: posix.fd_t) Error!void {
         // Each filter separately: the write filter is often not registered.
         const ident: usize = @intCast(fd);

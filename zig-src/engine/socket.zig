@@ -218,14 +218,12 @@ pub const ListenOptions = struct {
 /// The step of the last `listen` that failed, for the host's `syscall` field.
 pub var listen_syscall: Syscall = .none;
 
-/// Creates, configures, binds and (streams) listens. A unix path is removed first.
+/// Creates, configures, binds and (streams) listens. A unix path must be free: the host
+/// removes a stale socket first and never anything else (host/engine/unix-path.ts).
 pub fn listen(network: Network, address: Address, options: ListenOptions) Error!fd_t {
     const family: u32 = address.any.family;
     const sock_type: u32 = if (network == .udp) posix.SOCK.DGRAM else posix.SOCK.STREAM;
-    if (network == .unix) {
-        assert(family == posix.AF.UNIX);
-        unlinkPath(&address.un.path);
-    }
+    if (network == .unix) assert(family == posix.AF.UNIX);
     listen_syscall = .socket;
     const fd = try socket(family, sock_type);
     errdefer posix.close(fd);
@@ -322,8 +320,8 @@ fn bind(fd: fd_t, address: Address) Error!void {
     };
 }
 
-/// Removes a unix socket path (before bind and after close); a missing path is fine.
-pub fn unlinkPath(path: []const u8) void {
+/// Removes a unix socket path (the tests' clean-up; the host owns paths otherwise).
+fn unlinkPath(path: []const u8) void {
     const len = std.mem.indexOfScalar(u8, path, 0) orelse path.len;
     if (len == 0) return;
     var z: [std.fs.max_path_bytes:0]u8 = undefined;
@@ -670,13 +668,12 @@ test "socket: a udp listener on a multicast group joins it; a bad interface is N
     }
 }
 
-test "socket: unix listener replaces a stale path" {
+test "socket: unix listener never replaces what is at its path" {
     var path_buf: [64]u8 = undefined;
     const path = try std.fmt.bufPrint(&path_buf, "/tmp/zgnet-socket-test-{d}.sock", .{std.c.getpid()});
     const address = try Address.initUnix(path);
     const first = try listen(.unix, address, .{});
     posix.close(first); // leaves the path behind, as a crashed server would
-    const second = try listen(.unix, address, .{});
-    posix.close(second);
+    try std.testing.expectError(error.AddressInUse, listen(.unix, address, .{}));
     unlinkPath(path);
 }

@@ -3,6 +3,7 @@
  * mode under test, with a recording logger; resolves with the engine and its bound addresses
  * as seen in onBoot. `shutdown()` is safe to call in every `finally`.
  */
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -99,6 +100,13 @@ export function unixPath(tag: string): string {
 
 export function removePath(p: string): void {
   fs.rmSync(p, { force: true });
+}
+
+/** Leaves a stale socket at `p`, as a server killed while listening does. */
+export function staleUnixSocket(p: string): void {
+  const script = `require('net').createServer().listen(${JSON.stringify(p)}, () => process.kill(process.pid, 'SIGKILL'))`;
+  spawnSync(process.execPath, ['-e', script], { timeout: 10_000 });
+  if (!fs.lstatSync(p).isSocket()) throw new Error(`no stale socket at ${p}`);
 }
 
 /** The listen addresses each transport is tested on. */
