@@ -380,30 +380,30 @@ function push(front: boolean): Handler {
       if (front) list.pushFront(x.p.str(i));
       else list.pushBack(x.p.str(i));
     }
-    x.out.integer(list.length);
+    x.out.integer(list.size);
   };
 }
 
-function pop(front: boolean, name: string): Handler {
+/**
+ * LPOP, RPOP, SPOP: `key [count]`; a bulk string without a count (nil for a missing key), an
+ * array of up to count values with one (`missing` for a missing key).
+ */
+function popper<T extends List | RedisSet>(kind: new () => T, take: (v: T) => string, missing: Buffer, tooMany: (x: RedisCommands) => void): Handler {
   return (x, argc) => {
-    if (argc > 3) return x.arityError(name);
-    let count = -1;
-    if (argc === 3) {
-      const n = x.intArg(2, true);
-      if (n === null) return;
-      count = n;
-    }
+    if (argc > 3) return tooMany(x);
+    const count = argc === 3 ? x.intArg(2, true) : -1;
+    if (count === null) return;
     const key = x.p.str(1);
-    const list = typed(x, key, List);
-    if (list === null) return;
-    if (list === undefined) return x.out.raw(count < 0 ? NIL : NIL_ARRAY);
-    if (count < 0) x.out.bulk(front ? list.popFront() : list.popBack());
+    const v = typed(x, key, kind);
+    if (v === null) return;
+    if (v === undefined) return x.out.raw(count < 0 ? NIL : missing);
+    if (count < 0) x.out.bulk(take(v));
     else {
-      const n = Math.min(count, list.length);
+      const n = Math.min(count, v.size);
       x.out.arrayHeader(n);
-      for (let i = 0; i < n; i++) x.out.bulk(front ? list.popFront() : list.popBack());
+      for (let i = 0; i < n; i++) x.out.bulk(take(v));
     }
-    if (list.length === 0) x.remove(key);
+    if (v.size === 0) x.remove(key);
   };
 }
 
@@ -415,7 +415,7 @@ function lrange(x: RedisCommands): void {
   const list = typed(x, x.p.str(1), List);
   if (list === null) return;
   if (list === undefined) return x.out.raw(EMPTY_ARRAY);
-  const len = list.length;
+  const len = list.size;
   let start = start0 < 0 ? len + start0 : start0;
   let stop = stop0 < 0 ? len + stop0 : stop0;
   if (start < 0) start = 0;
@@ -436,27 +436,6 @@ function sadd(x: RedisCommands, argc: number): void {
   let added = 0;
   for (let i = 2; i < argc; i++) if (s.add(x.p.str(i))) added++;
   x.out.integer(added);
-}
-
-function spop(x: RedisCommands, argc: number): void {
-  if (argc > 3) return x.out.error(SYNTAX);
-  let count = -1;
-  if (argc === 3) {
-    const n = x.intArg(2, true);
-    if (n === null) return;
-    count = n;
-  }
-  const key = x.p.str(1);
-  const s = typed(x, key, RedisSet);
-  if (s === null) return;
-  if (s === undefined) return x.out.raw(count < 0 ? NIL : EMPTY_ARRAY);
-  if (count < 0) x.out.bulk(s.popRandom());
-  else {
-    const n = Math.min(count, s.size);
-    x.out.arrayHeader(n);
-    for (let i = 0; i < n; i++) x.out.bulk(s.popRandom());
-  }
-  if (s.size === 0) x.remove(key);
 }
 
 function smembers(x: RedisCommands): void {
@@ -634,11 +613,11 @@ const COMMANDS: Command[] = [
   { name: 'ttl', arity: 2, run: ttl },
   { name: 'lpush', arity: -3, run: push(true) },
   { name: 'rpush', arity: -3, run: push(false) },
-  { name: 'lpop', arity: -2, run: pop(true, 'lpop') },
-  { name: 'rpop', arity: -2, run: pop(false, 'rpop') },
+  { name: 'lpop', arity: -2, run: popper(List, (l) => l.popFront(), NIL_ARRAY, (x) => x.arityError('lpop')) },
+  { name: 'rpop', arity: -2, run: popper(List, (l) => l.popBack(), NIL_ARRAY, (x) => x.arityError('rpop')) },
   { name: 'lrange', arity: 4, run: lrange },
   { name: 'sadd', arity: -3, run: sadd },
-  { name: 'spop', arity: -2, run: spop },
+  { name: 'spop', arity: -2, run: popper(RedisSet, (s) => s.popRandom(), EMPTY_ARRAY, (x) => x.out.error(SYNTAX)) },
   { name: 'smembers', arity: 2, run: smembers },
   { name: 'hset', arity: -4, run: hset },
   { name: 'hget', arity: 3, run: hget },

@@ -9,42 +9,42 @@
 export class List {
   private items: (string | undefined)[] = new Array(8);
   private head = 0;
-  length = 0;
+  size = 0;
 
   private grow(): void {
     const old = this.items;
     const items: (string | undefined)[] = new Array(old.length * 2);
-    for (let i = 0; i < this.length; i++) items[i] = old[(this.head + i) & (old.length - 1)];
+    for (let i = 0; i < this.size; i++) items[i] = old[(this.head + i) & (old.length - 1)];
     this.items = items;
     this.head = 0;
   }
 
   pushFront(v: string): void {
-    if (this.length === this.items.length) this.grow();
+    if (this.size === this.items.length) this.grow();
     this.head = (this.head - 1) & (this.items.length - 1);
     this.items[this.head] = v;
-    this.length++;
+    this.size++;
   }
 
   pushBack(v: string): void {
-    if (this.length === this.items.length) this.grow();
-    this.items[(this.head + this.length) & (this.items.length - 1)] = v;
-    this.length++;
+    if (this.size === this.items.length) this.grow();
+    this.items[(this.head + this.size) & (this.items.length - 1)] = v;
+    this.size++;
   }
 
   popFront(): string {
     const v = this.items[this.head]!;
     this.items[this.head] = undefined;
     this.head = (this.head + 1) & (this.items.length - 1);
-    this.length--;
+    this.size--;
     return v;
   }
 
   popBack(): string {
-    const at = (this.head + this.length - 1) & (this.items.length - 1);
+    const at = (this.head + this.size - 1) & (this.items.length - 1);
     const v = this.items[at]!;
     this.items[at] = undefined;
-    this.length--;
+    this.size--;
     return v;
   }
 

@@ -11,14 +11,10 @@
  *
  * Prints "listening <host:port>" once bound (--port 0: a free port); SIGTERM/SIGINT stop it.
  */
-import { Action, run, type Conn, type EventHandler } from '../host/index.js';
+import { Action, type Conn, type EventHandler } from '../host/index.js';
+import { arg, serve } from './cli.js';
 import { RedisCommands, newSession, type Session } from './redis-commands.js';
 import { PROTO_MAX_BULK_LEN } from './redis-resp.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
-}
 
 const port = Number(arg('port', '6379'));
 const host = arg('host', '127.0.0.1');
@@ -48,25 +44,9 @@ const handler: EventHandler = {
   },
 };
 
-const stop = new AbortController();
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(sig, () => {
-    stop.abort();
-    setTimeout(() => process.exit(1), 5000).unref();
-  });
-}
-try {
-  await run(handler, `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`, {
-    mode,
-    numEventLoop: Number(arg('loops', '1')),
-    tcpNoDelay: true,
-    logLevel: 'warn',
-    signal: stop.signal,
-  });
-  process.exit(0);
-} catch (err) {
-  if (stop.signal.aborted) process.exit(0);
-  const e = err as Error & { code?: string };
-  console.error(`redis-server (${mode}): ${e.code ? `${e.code}: ` : ''}${e.message}`);
-  process.exit(1);
-}
+await serve('redis-server', handler, `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`, {
+  mode,
+  numEventLoop: Number(arg('loops', '1')),
+  tcpNoDelay: true,
+  logLevel: 'warn',
+});

@@ -27,11 +27,11 @@ import { root, zigEnv, zigPath } from './zig.mjs';
 import { ensureCommands } from './apt.mjs';
 import { echoCompetitors, httpCompetitors, listenAddr, loadgenAddr, proxyCompetitors, redisCompetitors } from '../bench/lib/competitors.mjs';
 import {
-  canConnect, cpuPlan, cpuSampler, delay, freePort, installExitHooks, now, reasonFrom, removeOnExit, resetPeakRss, runBounded, startServer,
+  canConnect, cpuPlan, cpuSampler, delay, freePort, installExitHooks, now, reasonFrom, removeOnExit, runBounded, startServer,
   stopServer, treeCpuSeconds, treeMemKb, which, wrap,
 } from '../bench/lib/proc.mjs';
 import { markdown, median, svg } from '../bench/lib/report.mjs';
-import { alternateRounds, rotate } from '../bench/lib/rounds.mjs';
+import { alternateRounds } from '../bench/lib/rounds.mjs';
 
 // ---------------------------------------------------------------------------------- options
 const args = process.argv.slice(2);
@@ -301,69 +301,25 @@ function summarize(kase, rows, baseId) {
   }
 }
 
+/** The progress line of a load-generator run (echo, proxy). */
+const loadgenLine = (kase, comp, res) =>
+  `${fmtRate(res.rate).padStart(9)} msgs/s  p50 ${res.p50.toFixed(0)} µs  p99 ${res.p99.toFixed(0)} µs  cpu ${res.cpuPerM?.toFixed(2) ?? '—'} s/M`;
+
+/** What every group passes to alternateRounds. */
+const groupDefaults = () => ({ rounds, summarize, outOfTime, timeLimitS, notes });
+
 async function runEchoGroup(proto, group, comps) {
-  const baseId = comps.find((c) => c.baseline?.includes(proto))?.id;
-  const servers = new Map();
-  const restarts = new Map();
-  const out = [];
-  try {
-    for (const comp of comps) {
-      const s = await launch(comp, proto);
-      servers.set(comp.id, s);
-      console.log(`bench: ${proto} ${comp.label}: ${s.na ? `n/a (${s.na})` : `listening ${s.addr} (pid ${s.server.pid})`}`);
-    }
-    for (const kase of group) {
-      const rows = comps.map((comp) => ({ comp, status: 'pending', reason: null, rounds: [], notes: [], rssMiB: null }));
-      for (const comp of comps) {
-        const s = servers.get(comp.id);
-        if (s?.server && !s.server.exited && !resetPeakRss(s.server.pid)) notes.push(`cannot reset VmHWM of ${comp.label}: peak RSS covers earlier cases too`);
-      }
-      for (let round = 0; round < rounds; round++) {
-        for (const comp of rotate(comps, round)) {
-          const row = rows.find((r) => r.comp.id === comp.id);
-          let s = servers.get(comp.id);
-          if (outOfTime()) {
-            row.rounds.push({ ok: false, reason: 'time limit' });
-            if (row.rounds.every((x) => !x.ok)) {
-              row.status = 'skipped';
-              row.reason = `time limit of ${timeLimitS} s reached`;
-            }
-            continue;
-          }
-          if (s.server?.exited && (restarts.get(comp.id) ?? 0) < 2) {
-            restarts.set(comp.id, (restarts.get(comp.id) ?? 0) + 1);
-            const died = `server had exited (${s.server.exited.signal ?? `exit ${s.server.exited.code}`}): ${reasonFrom(s.server.stderr(), 'no output')}`;
-            notes.push(`${comp.label} (${kase.id}): ${died}; restarted`);
-            s = await launch(comp, proto);
-            if (s.na) s.na = `${died}; restart failed: ${s.na}`;
-            servers.set(comp.id, s);
-          }
-          if (s.na || s.server.exited) {
-            row.rounds.push({ ok: false, reason: s.na ?? `server exited: ${reasonFrom(s.server.stderr(), 'no output')}` });
-            continue;
-          }
-          const res = await loadgenRun(kase, s, comp, round === 0 ? warmupFirst : warmupLater);
-          row.rounds.push(res);
-          console.log(
-            `  ${kase.label.padEnd(26)} round ${round + 1}/${rounds} ${comp.label.padEnd(18)} ` +
-              (res.ok ? `${fmtRate(res.rate).padStart(9)} msgs/s  p50 ${res.p50.toFixed(0)} µs  p99 ${res.p99.toFixed(0)} µs  cpu ${res.cpuPerM?.toFixed(2) ?? '—'} s/M` : `failed: ${res.reason}`),
-          );
-        }
-      }
-      for (const row of rows) {
-        const s = servers.get(row.comp.id);
-        if (s?.server && !s.server.exited) {
-          const kb = treeMemKb(s.server.pid, 'VmHWM');
-          row.rssMiB = kb === null ? null : kb / 1024;
-        }
-      }
-      summarize(kase, rows, baseId);
-      out.push({ case: kase, rows });
-    }
-  } finally {
-    for (const comp of comps) await stop(comp, servers.get(comp.id), proto);
-  }
-  return out;
+  return alternateRounds({
+    ...groupDefaults(),
+    what: proto,
+    group,
+    comps,
+    baseId: comps.find((c) => c.baseline?.includes(proto))?.id,
+    launch: (comp) => launch(comp, proto),
+    stop: (comp, s) => stop(comp, s, proto),
+    measure: (kase, s, comp, round) => loadgenRun(kase, s, comp, round === 0 ? warmupFirst : warmupLater),
+    describe: loadgenLine,
+  });
 }
 
 // ---------------------------------------------------------------------------------- http
@@ -406,10 +362,10 @@ async function wrkRun(kase, s, seconds) {
 async function runHttpGroup(group, comps) {
   const wrkErr = ensureCommands([{ cmd: 'wrk', pkg: 'wrk' }], (line) => console.log(`bench: ${line}`));
   return alternateRounds({
+    ...groupDefaults(),
     what: 'http',
     group,
     comps,
-    rounds,
     baseId: 'node-http',
     launch: (comp) => (wrkErr ? { na: wrkErr } : launch(comp, 'http')),
     stop: (comp, s) => stop(comp, s, 'http'),
@@ -420,9 +376,6 @@ async function runHttpGroup(group, comps) {
       return res;
     },
     describe: (kase, comp, res) => `${fmtRate(res.rate).padStart(9)} req/s  cpu ${res.cpuPerM.toFixed(2)} s/M`,
-    summarize,
-    outOfTime,
-    timeLimitS,
   });
 }
 
@@ -459,10 +412,10 @@ async function redisRun(kase, s, requests) {
 async function runRedisGroup(group, comps) {
   const toolsErr = ensureCommands(REDIS_TOOLS, (line) => console.log(`bench: ${line}`));
   return alternateRounds({
+    ...groupDefaults(),
     what: 'redis',
     group,
     comps,
-    rounds,
     baseId: 'net-redis',
     launch: (comp) => (toolsErr ? { na: toolsErr } : launch(comp, 'redis')),
     stop: (comp, s) => stop(comp, s, 'redis'),
@@ -471,9 +424,6 @@ async function runRedisGroup(group, comps) {
       return redisRun(kase, s, redisRequests(kase, duration));
     },
     describe: (kase, comp, res) => `${fmtRate(res.rate).padStart(9)} req/s  p50 ${res.p50.toFixed(0)} µs  p99 ${res.p99.toFixed(0)} µs  cpu ${res.cpuPerM.toFixed(2)} s/M`,
-    summarize,
-    outOfTime,
-    timeLimitS,
   });
 }
 
@@ -493,18 +443,15 @@ async function runProxyGroup(group, comps) {
   const upstream = echo ? `127.0.0.1:${echo.line}` : null;
   try {
     return await alternateRounds({
+      ...groupDefaults(),
       what: `proxy (upstream ${upstream ?? 'n/a'})`,
       group,
       comps,
-      rounds,
       baseId: 'net-proxy',
       launch: (comp) => (upstreamErr ? { na: upstreamErr } : launch(comp, 'proxy', { upstream })),
       stop: (comp, s) => stop(comp, s, 'proxy'),
       measure: (kase, s, comp, round) => loadgenRun(kase, s, comp, round === 0 ? warmupFirst : warmupLater),
-      describe: (kase, comp, res) => `${fmtRate(res.rate).padStart(9)} msgs/s  p50 ${res.p50.toFixed(0)} µs  p99 ${res.p99.toFixed(0)} µs  cpu ${res.cpuPerM?.toFixed(2) ?? '—'} s/M`,
-      summarize,
-      outOfTime,
-      timeLimitS,
+      describe: loadgenLine,
     });
   } finally {
     if (echo) await stopServer(echo);

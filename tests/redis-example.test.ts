@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { exchange } from './support/exchange.js';
 import { testMode } from './support/mode.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -79,37 +80,6 @@ async function cli(target: string[], commands: string[]): Promise<string> {
   return r.out + r.err;
 }
 
-/** Sends `chunks` on a raw connection (pausing between them); collects until the peer closes or `quietMs` pass. */
-function exchange(connect: () => net.Socket, chunks: (string | Buffer)[], quietMs = 300): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect();
-    let text = '';
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (closed: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ text, closed });
-    };
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => finish(false), quietMs);
-    };
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      text += d;
-      arm();
-    });
-    socket.on('end', () => finish(true));
-    socket.on('error', (err: Error & { code?: string }) => (err.code === 'ECONNRESET' ? finish(true) : reject(err)));
-    socket.on('connect', async () => {
-      for (const [i, c] of chunks.entries()) {
-        if (i > 0) await new Promise((r) => setTimeout(r, 50));
-        if (!socket.destroyed) socket.write(c);
-      }
-      arm();
-    });
-  });
-}
 const toExample = () => net.connect(port, '127.0.0.1');
 const toReal = () => net.connect(realSocket);
 
@@ -204,7 +174,7 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
   test('CONFIG GET as redis-benchmark asks, QUIT', async () => {
     await sameAsRedis(['config get save', 'config get appendonly', 'config get nosuchparam', 'config', 'config foo', 'config get']);
     const q = await exchange(toExample, ['*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n']);
-    assert.deepEqual(q, { text: '+OK\r\n', closed: true });
+    assert.deepEqual(q, { text: '+OK\r\n', closedByServer: true });
   });
 
   test('protocol errors: answered as redis-server answers them, then that connection closes', async () => {
@@ -231,7 +201,7 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
     const keep = net.connect(port, '127.0.0.1');
     await new Promise((r) => keep.once('connect', r));
     const bad = await exchange(toExample, ['*1\r\n$-5\r\n']);
-    assert.deepEqual(bad, { text: '-ERR Protocol error: invalid bulk length\r\n', closed: true });
+    assert.deepEqual(bad, { text: '-ERR Protocol error: invalid bulk length\r\n', closedByServer: true });
     const pong = new Promise<string>((resolve) => keep.once('data', (d) => resolve(d.toString())));
     keep.write('PING\r\n');
     assert.equal(await pong, '+PONG\r\n');

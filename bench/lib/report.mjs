@@ -226,37 +226,19 @@ export function markdown(results) {
     out.push(httpDetails(results.http));
     out.push('');
   }
-  if (results.redis?.length) {
-    out.push('## Redis protocol (redis-benchmark), relative to a node:net RESP server');
-    out.push('');
-    out.push(results.redisNote ?? '');
-    out.push('');
-    out.push(summaryTable(results.redis, ' req/s'));
-    out.push('');
-    out.push('Relative to redis-server (same run):');
-    out.push('');
-    out.push(versusTable(results.redis, 'redis-server'));
-    out.push('');
-    const na = notMeasured(results.redis);
+  const referenced = [
+    ['redis', 'Redis protocol (redis-benchmark), relative to a node:net RESP server', ' req/s', 'redis-server', httpDetails],
+    ['proxy', 'TCP proxy, relative to a node:net pipe proxy', '/s', 'haproxy', echoDetails],
+  ];
+  for (const [key, title, unit, refId, details] of referenced) {
+    const cases = results[key] ?? [];
+    if (!cases.length) continue;
+    const ref = cases[0].rows.find((r) => r.comp.id === refId)?.comp.label ?? refId;
+    out.push(`## ${title}`, '', results[`${key}Note`] ?? '', '', summaryTable(cases, unit), '');
+    out.push(`Relative to ${ref} (same run):`, '', versusTable(cases, refId), '');
+    const na = notMeasured(cases);
     if (na.length) out.push(...na, '');
-    out.push(httpDetails(results.redis));
-    out.push('');
-  }
-  if (results.proxy?.length) {
-    out.push('## TCP proxy, relative to a node:net pipe proxy');
-    out.push('');
-    out.push(results.proxyNote ?? '');
-    out.push('');
-    out.push(summaryTable(results.proxy, '/s'));
-    out.push('');
-    out.push('Relative to HAProxy (same run):');
-    out.push('');
-    out.push(versusTable(results.proxy, 'haproxy'));
-    out.push('');
-    const na = notMeasured(results.proxy);
-    if (na.length) out.push(...na, '');
-    out.push(echoDetails(results.proxy));
-    out.push('');
+    out.push(details(cases), '');
   }
   if (results.idle) {
     out.push('## Idle memory');

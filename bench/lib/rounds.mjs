@@ -2,7 +2,10 @@
 // redis-benchmark, the load generator through a proxy): every competitor's server is started
 // once for the group; each case runs `rounds` rounds, competitors alternating within a round
 // (order rotated each round) so that every median comes from the same stretch of time.
-import { resetPeakRss, treeMemKb } from './proc.mjs';
+import { reasonFrom, resetPeakRss, treeMemKb } from './proc.mjs';
+
+/** A server that died is started again this many times per group, at most. */
+const RESTARTS = 2;
 
 export function rotate(list, k) {
   const n = list.length;
@@ -15,9 +18,11 @@ export function rotate(list, k) {
  *   measure(kase, s, comp, round, row) -> { ok, rate, p50, p99, cpuPerM } | { ok: false, reason }
  *   describe(kase, comp, res) -> the progress line of one run
  *   summarize(kase, rows, baseId)                          outOfTime() -> boolean
+ * What went wrong on the way (a server restarted, peak RSS not resettable) goes into `notes`.
  */
-export async function alternateRounds({ what, group, comps, rounds, baseId, launch, stop, measure, describe, summarize, outOfTime, timeLimitS }) {
+export async function alternateRounds({ what, group, comps, rounds, baseId, launch, stop, measure, describe, summarize, outOfTime, timeLimitS, notes }) {
   const servers = new Map();
+  const restarts = new Map();
   const out = [];
   try {
     for (const comp of comps) {
@@ -29,20 +34,30 @@ export async function alternateRounds({ what, group, comps, rounds, baseId, laun
       const rows = comps.map((comp) => ({ comp, status: 'pending', reason: null, rounds: [], notes: [], rssMiB: null }));
       for (const comp of comps) {
         const s = servers.get(comp.id);
-        if (s?.server && !s.server.exited) resetPeakRss(s.server.pid);
+        if (s?.server && !s.server.exited && !resetPeakRss(s.server.pid)) notes.push(`cannot reset VmHWM of ${comp.label}: peak RSS covers earlier cases too`);
       }
       for (let round = 0; round < rounds; round++) {
         for (const comp of rotate(comps, round)) {
           const row = rows.find((r) => r.comp.id === comp.id);
-          const s = servers.get(comp.id);
+          let s = servers.get(comp.id);
           if (outOfTime()) {
             row.rounds.push({ ok: false, reason: 'time limit' });
-            row.status = 'skipped';
-            row.reason = `time limit of ${timeLimitS} s reached`;
+            if (row.rounds.every((x) => !x.ok)) {
+              row.status = 'skipped';
+              row.reason = `time limit of ${timeLimitS} s reached`;
+            }
             continue;
           }
+          if (s.server?.exited && (restarts.get(comp.id) ?? 0) < RESTARTS) {
+            restarts.set(comp.id, (restarts.get(comp.id) ?? 0) + 1);
+            const died = `server had exited (${s.server.exited.signal ?? `exit ${s.server.exited.code}`}): ${reasonFrom(s.server.stderr(), 'no output')}`;
+            notes.push(`${comp.label} (${kase.id}): ${died}; restarted`);
+            s = await launch(comp);
+            if (s.na) s.na = `${died}; restart failed: ${s.na}`;
+            servers.set(comp.id, s);
+          }
           if (s.na || s.server.exited) {
-            row.rounds.push({ ok: false, reason: s.na ?? `server exited (${s.server.exited.signal ?? `exit ${s.server.exited.code}`})` });
+            row.rounds.push({ ok: false, reason: s.na ?? `server exited: ${reasonFrom(s.server.stderr(), 'no output')}` });
             continue;
           }
           const res = await measure(kase, s, comp, round, row);

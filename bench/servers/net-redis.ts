@@ -8,12 +8,8 @@
  * Prints "listening <host:port>"; SIGTERM/SIGINT close everything and exit 0.
  */
 import net from 'node:net';
+import { arg } from '../../examples/cli.js';
 import { RedisCommands, newSession } from '../../examples/redis-commands.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
-}
 
 const addr = arg('addr', '127.0.0.1:0');
 const colon = addr.lastIndexOf(':');
