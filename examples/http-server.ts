@@ -10,15 +10,11 @@
  *
  * Prints "listening <host:port>" once bound; SIGTERM/SIGINT stop it.
  */
-import { Action, run, type Conn, type EventHandler } from '../host/index.js';
+import { Action, type Conn, type EventHandler } from '../host/index.js';
+import { arg, serve } from './cli.js';
 
 const MAX_HEAD = 8192; // a request head longer than this is refused (400)
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
-}
 
 let date = new Date().toUTCString();
 function response(status: string, body: string, close = false): Buffer {
@@ -146,26 +142,10 @@ const httpHandler: EventHandler = {
 };
 
 const mode = arg('mode', 'auto') as 'native' | 'wasm' | 'auto';
-const stop = new AbortController();
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(sig, () => {
-    stop.abort();
-    setTimeout(() => process.exit(1), 5000).unref();
-  });
-}
-try {
-  await run(httpHandler, `tcp://${arg('addr', '127.0.0.1:8080')}`, {
-    mode,
-    numEventLoop: Number(arg('loops', '1')),
-    ticker: true,
-    tcpNoDelay: true,
-    logLevel: 'warn',
-    signal: stop.signal,
-  });
-  process.exit(0);
-} catch (err) {
-  if (stop.signal.aborted) process.exit(0);
-  const e = err as Error & { code?: string };
-  console.error(`http-server (${mode}): ${e.code ? `${e.code}: ` : ''}${e.message}`);
-  process.exit(1);
-}
+await serve('http-server', httpHandler, `tcp://${arg('addr', '127.0.0.1:8080')}`, {
+  mode,
+  numEventLoop: Number(arg('loops', '1')),
+  ticker: true,
+  tcpNoDelay: true,
+  logLevel: 'warn',
+});

@@ -1,9 +1,13 @@
 // `npm run bench`: zgnet measured the way gnet measures itself, side by side with what a Node
 // user would otherwise pick, in one run. Echo ping-pong through bench/tools/loadgen.c (TCP, UDP,
-// Unix), HTTP plaintext through wrk, idle memory with 10,000 connections, and the codec micro
-// benchmark. Writes bench/results/latest.md and latest.svg (raw numbers: bench/results/raw/).
+// Unix), HTTP plaintext through wrk, the Redis example against redis-server through
+// redis-benchmark, TCP proxies (HAProxy, node:net) through the load generator, idle memory with
+// 10,000 connections, and the codec micro benchmark. Writes bench/results/latest.md and
+// latest.svg (raw numbers: bench/results/raw/). wrk, redis-tools, redis-server and haproxy are
+// installed with apt-get when missing (scripts/apt.mjs; as root).
 //
-//   npm run bench                  quick (under 3 minutes): TCP 64 B × 8/64/500 and 4 KiB × 64, UDP 64 B;
+//   npm run bench                  quick (about 4 minutes): TCP 64 B × 8/64/500 and 4 KiB × 64, UDP 64 B;
+//                                  Redis SET and GET -P 16; proxy 64 B × 64;
 //                                  2 s per run, 3 rounds; zgnet native/wasm, node:net|dgram, C epoll
 //   npm run bench -- --full        the whole matrix (about 20 minutes)
 //   options: --only REGEX (case ids, e.g. 'tcp-64B|http'), --servers zgnet-native,net,...,
@@ -20,12 +24,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { root, zigEnv, zigPath } from './zig.mjs';
-import { echoCompetitors, httpCompetitors, listenAddr, loadgenAddr } from '../bench/lib/competitors.mjs';
+import { ensureCommands } from './apt.mjs';
+import { echoCompetitors, httpCompetitors, listenAddr, loadgenAddr, proxyCompetitors, redisCompetitors } from '../bench/lib/competitors.mjs';
 import {
-  cpuPlan, cpuSampler, delay, installExitHooks, now, reasonFrom, removeOnExit, resetPeakRss, runBounded, startServer, stopServer,
-  treeCpuSeconds, treeMemKb, which, wrap,
+  canConnect, cpuPlan, cpuSampler, delay, freePort, installExitHooks, now, reasonFrom, removeOnExit, runBounded, startServer,
+  stopServer, treeCpuSeconds, treeMemKb, which, wrap,
 } from '../bench/lib/proc.mjs';
 import { markdown, median, svg } from '../bench/lib/report.mjs';
+import { alternateRounds } from '../bench/lib/rounds.mjs';
 
 // ---------------------------------------------------------------------------------- options
 const args = process.argv.slice(2);
@@ -61,11 +67,12 @@ const spin = flag('spin');
 const outDir = path.resolve(opt('out', path.join(root, 'bench', 'results')));
 const only = opt('only', null) ? new RegExp(opt('only')) : null;
 const serverFilter = opt('servers', null)?.split(',');
-const timeLimitS = Number(opt('time-limit', full ? '3600' : '160'));
+const timeLimitS = Number(opt('time-limit', full ? '3600' : '240'));
 const plan = cpuPlan();
 const loops = Number(opt('loops', String(Math.max(1, plan.serverCpus))));
 const HTTP_CONNS = Number(opt('http-conns', '256'));
 const PIPELINE_DEPTH = 16;
+const REDIS_CLIENTS = 50;
 const IDLE_CONNS = Number(opt('idle-conns', '10000'));
 
 const LOADGEN = path.join(root, 'zig-out', 'bin', 'zgnet-loadgen');
@@ -90,7 +97,25 @@ function echoCase(proto, size, conns) {
     short: `${proto.toUpperCase()} ${sizeLabel(size)} · ×${conns}`,
   };
 }
-const quickCases = [echoCase('tcp', 64, 8), echoCase('tcp', 64, 64), echoCase('tcp', 64, 500), echoCase('tcp', 4096, 64), echoCase('udp', 64, 64)];
+function redisCase(test, pipeline) {
+  const how = pipeline > 1 ? `pipelined ×${pipeline}` : 'no pipelining';
+  return {
+    id: `redis-${test}${pipeline > 1 ? `-p${pipeline}` : ''}`,
+    kind: 'redis',
+    test,
+    pipeline,
+    label: `redis-benchmark ${test.toUpperCase()}, ${how} · ${REDIS_CLIENTS} clients`,
+    short: `Redis ${test.toUpperCase()} · ${how}`,
+  };
+}
+/** TCP ping-pong through a proxy to the C echo server. */
+function proxyCase(size, conns) {
+  return { ...echoCase('tcp', size, conns), id: `proxy-${sizeId(size)}-${conns}`, kind: 'proxy', label: `proxy, TCP ${sizeLabel(size)} · ${conns} conns`, short: `proxy ${sizeLabel(size)} · ×${conns}` };
+}
+const quickCases = [
+  echoCase('tcp', 64, 8), echoCase('tcp', 64, 64), echoCase('tcp', 64, 500), echoCase('tcp', 4096, 64), echoCase('udp', 64, 64),
+  redisCase('set', 1), redisCase('get', PIPELINE_DEPTH), proxyCase(64, 64),
+];
 const fullCases = [
   ...[64, 512, 4096].flatMap((s) => [8, 64, 500].map((c) => echoCase('tcp', s, c))),
   echoCase('udp', 64, 64),
@@ -99,6 +124,8 @@ const fullCases = [
   { id: 'http-plaintext', kind: 'http', proto: 'http', pipeline: 1, label: `HTTP plaintext · ${HTTP_CONNS} conns`, short: 'HTTP · no pipelining' },
   { id: 'http-pipeline16', kind: 'http', proto: 'http', pipeline: PIPELINE_DEPTH, label: `HTTP plaintext, pipelined ×${PIPELINE_DEPTH} · ${HTTP_CONNS} conns`, short: `HTTP · pipelined ×${PIPELINE_DEPTH}` },
   { id: 'idle-10k', kind: 'idle', proto: 'tcp', label: `idle memory, ${IDLE_CONNS.toLocaleString('en-US')} connections` },
+  redisCase('set', 1), redisCase('get', 1), redisCase('set', PIPELINE_DEPTH), redisCase('get', PIPELINE_DEPTH),
+  proxyCase(64, 64), proxyCase(4096, 64), proxyCase(64, 500),
 ];
 // --only picks from the whole matrix (every quick case is in it too)
 const cases = only ? fullCases.filter((c) => only.test(c.id)) : full ? fullCases : quickCases;
@@ -177,29 +204,33 @@ function machine() {
 const env = { ...process.env };
 delete env.ZGNET_MODE; // each zgnet server names its mode; nothing may override it
 
-async function launch(comp, proto, { nofile = 0 } = {}) {
+/** Starts comp's server for `proto` (tcp, udp, unix; http, redis and proxy are tcp); `upstream`: a proxy's back end. */
+async function launch(comp, proto, { nofile = 0, upstream = null } = {}) {
   for (const f of comp.needs ?? []) if (!fs.existsSync(f)) return { na: `${rel(f)} missing (build failed?)` };
-  const requested = listenAddr(proto === 'http' ? 'tcp' : proto, comp.id);
+  for (const cmd of comp.needsCommands ?? []) if (!which(cmd)) return { na: `${cmd} not installed` };
+  const stream = ['http', 'redis', 'proxy'].includes(proto) ? 'tcp' : proto;
+  // a server that cannot say which port it bound (redis-server, haproxy) is given a free one
+  const requested = comp.freePort ? `127.0.0.1:${await freePort()}` : listenAddr(stream, comp.id);
   if (requested.startsWith('/')) removeOnExit(requested);
-  const argv = wrap(comp.argv({ proto: proto === 'http' ? 'tcp' : proto, addr: requested }), { cpus: plan.server, nofile });
+  const temp = []; // files the competitor writes for its server (a generated config)
+  const argv = wrap(comp.argv({ proto: stream, addr: requested, upstream, temp }), { cpus: plan.server, nofile });
+  for (const f of temp) removeOnExit(f);
   try {
-    const server = await startServer(argv, { cwd: root, env, label: comp.id });
-    return { server, requested, addr: loadgenAddr(server.line, proto === 'http' ? 'tcp' : proto, requested) };
+    const probe = comp.readyWhenConnectable ? () => canConnect(requested) : undefined;
+    const server = await startServer(argv, { cwd: root, env, label: comp.id, readyRe: comp.readyRe, probe });
+    return { server, requested, temp, addr: comp.freePort ? requested : loadgenAddr(server.line, stream, requested) };
   } catch (err) {
+    for (const f of temp) fs.rmSync(f, { force: true });
     return { na: err.message };
   }
 }
 
 async function stop(comp, s, where) {
   if (!s?.server) return;
-  const how = await stopServer(s.server);
+  const how = await stopServer(s.server, 3000, comp.stopSignal);
   if (!how.clean) notes.push(`${comp.label} (${where}): ${how.how}`);
   if (s.requested?.startsWith('/')) fs.rmSync(s.requested, { force: true });
-}
-
-function rotate(list, k) {
-  const n = list.length;
-  return list.map((_, i) => list[(i + k) % n]);
+  for (const f of s.temp ?? []) fs.rmSync(f, { force: true });
 }
 
 function fmtRate(x) {
@@ -270,84 +301,28 @@ function summarize(kase, rows, baseId) {
   }
 }
 
+/** The progress line of a load-generator run (echo, proxy). */
+const loadgenLine = (kase, comp, res) =>
+  `${fmtRate(res.rate).padStart(9)} msgs/s  p50 ${res.p50.toFixed(0)} µs  p99 ${res.p99.toFixed(0)} µs  cpu ${res.cpuPerM?.toFixed(2) ?? '—'} s/M`;
+
+/** What every group passes to alternateRounds. */
+const groupDefaults = () => ({ rounds, summarize, outOfTime, timeLimitS, notes });
+
 async function runEchoGroup(proto, group, comps) {
-  const baseId = comps.find((c) => c.baseline?.includes(proto))?.id;
-  const servers = new Map();
-  const restarts = new Map();
-  const out = [];
-  try {
-    for (const comp of comps) {
-      const s = await launch(comp, proto);
-      servers.set(comp.id, s);
-      console.log(`bench: ${proto} ${comp.label}: ${s.na ? `n/a (${s.na})` : `listening ${s.addr} (pid ${s.server.pid})`}`);
-    }
-    for (const kase of group) {
-      const rows = comps.map((comp) => ({ comp, status: 'pending', reason: null, rounds: [], notes: [], rssMiB: null }));
-      for (const comp of comps) {
-        const s = servers.get(comp.id);
-        if (s?.server && !s.server.exited && !resetPeakRss(s.server.pid)) notes.push(`cannot reset VmHWM of ${comp.label}: peak RSS covers earlier cases too`);
-      }
-      for (let round = 0; round < rounds; round++) {
-        for (const comp of rotate(comps, round)) {
-          const row = rows.find((r) => r.comp.id === comp.id);
-          let s = servers.get(comp.id);
-          if (outOfTime()) {
-            row.rounds.push({ ok: false, reason: 'time limit' });
-            if (row.rounds.every((x) => !x.ok)) {
-              row.status = 'skipped';
-              row.reason = `time limit of ${timeLimitS} s reached`;
-            }
-            continue;
-          }
-          if (s.server?.exited && (restarts.get(comp.id) ?? 0) < 2) {
-            restarts.set(comp.id, (restarts.get(comp.id) ?? 0) + 1);
-            const died = `server had exited (${s.server.exited.signal ?? `exit ${s.server.exited.code}`}): ${reasonFrom(s.server.stderr(), 'no output')}`;
-            notes.push(`${comp.label} (${kase.id}): ${died}; restarted`);
-            s = await launch(comp, proto);
-            if (s.na) s.na = `${died}; restart failed: ${s.na}`;
-            servers.set(comp.id, s);
-          }
-          if (s.na || s.server.exited) {
-            row.rounds.push({ ok: false, reason: s.na ?? `server exited: ${reasonFrom(s.server.stderr(), 'no output')}` });
-            continue;
-          }
-          const res = await loadgenRun(kase, s, comp, round === 0 ? warmupFirst : warmupLater);
-          row.rounds.push(res);
-          console.log(
-            `  ${kase.label.padEnd(26)} round ${round + 1}/${rounds} ${comp.label.padEnd(18)} ` +
-              (res.ok ? `${fmtRate(res.rate).padStart(9)} msgs/s  p50 ${res.p50.toFixed(0)} µs  p99 ${res.p99.toFixed(0)} µs  cpu ${res.cpuPerM?.toFixed(2) ?? '—'} s/M` : `failed: ${res.reason}`),
-          );
-        }
-      }
-      for (const row of rows) {
-        const s = servers.get(row.comp.id);
-        if (s?.server && !s.server.exited) {
-          const kb = treeMemKb(s.server.pid, 'VmHWM');
-          row.rssMiB = kb === null ? null : kb / 1024;
-        }
-      }
-      summarize(kase, rows, baseId);
-      out.push({ case: kase, rows });
-    }
-  } finally {
-    for (const comp of comps) await stop(comp, servers.get(comp.id), proto);
-  }
-  return out;
+  return alternateRounds({
+    ...groupDefaults(),
+    what: proto,
+    group,
+    comps,
+    baseId: comps.find((c) => c.baseline?.includes(proto))?.id,
+    launch: (comp) => launch(comp, proto),
+    stop: (comp, s) => stop(comp, s, proto),
+    measure: (kase, s, comp, round) => loadgenRun(kase, s, comp, round === 0 ? warmupFirst : warmupLater),
+    describe: loadgenLine,
+  });
 }
 
 // ---------------------------------------------------------------------------------- http
-function ensureWrk() {
-  if (which('wrk')) return null;
-  if (process.getuid?.() !== 0 || !which('apt-get')) return 'wrk not installed (install the Debian package wrk)';
-  console.log('bench: installing wrk (apt-get install -y wrk)');
-  let r = spawnSync('apt-get', ['install', '-y', 'wrk'], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (r.status !== 0) {
-    spawnSync('apt-get', ['update'], { encoding: 'utf8', timeout: 300_000 });
-    r = spawnSync('apt-get', ['install', '-y', 'wrk'], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  }
-  return which('wrk') ? null : `wrk could not be installed: ${reasonFrom(`${r.stderr}`, `exit ${r.status}`)}`;
-}
-
 function wrkTime(text) {
   const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
   if (!m) return null;
@@ -385,56 +360,102 @@ async function wrkRun(kase, s, seconds) {
 }
 
 async function runHttpGroup(group, comps) {
-  const wrkErr = ensureWrk();
-  const servers = new Map();
-  const out = [];
+  const wrkErr = ensureCommands([{ cmd: 'wrk', pkg: 'wrk' }], (line) => console.log(`bench: ${line}`));
+  return alternateRounds({
+    ...groupDefaults(),
+    what: 'http',
+    group,
+    comps,
+    baseId: 'node-http',
+    launch: (comp) => (wrkErr ? { na: wrkErr } : launch(comp, 'http')),
+    stop: (comp, s) => stop(comp, s, 'http'),
+    async measure(kase, s, comp, round, row) {
+      if (round === 0) await wrkRun(kase, s, 1); // warm-up, discarded
+      const res = await wrkRun(kase, s, Math.max(1, Math.round(duration)));
+      if (res.ok && res.socketErrors) row.notes.push(`round ${round + 1}: ${res.socketErrorText}`);
+      return res;
+    },
+    describe: (kase, comp, res) => `${fmtRate(res.rate).padStart(9)} req/s  cpu ${res.cpuPerM.toFixed(2)} s/M`,
+  });
+}
+
+// ---------------------------------------------------------------------------------- redis
+const REDIS_TOOLS = [
+  { cmd: 'redis-benchmark', pkg: 'redis-tools' },
+  { cmd: 'redis-server', pkg: 'redis-server' },
+];
+
+/** redis-benchmark's request count for a run of about `seconds` (it has no duration option). */
+function redisRequests(kase, seconds) {
+  const expected = kase.pipeline > 1 ? 400_000 : 40_000; // req/s, a little under what the fast servers do here
+  return Math.max(1000, Math.round(expected * seconds));
+}
+
+async function redisRun(kase, s, requests) {
+  const colon = s.addr.lastIndexOf(':');
+  const argv = ['redis-benchmark', '-h', s.addr.slice(0, colon), '-p', s.addr.slice(colon + 1), '-c', String(REDIS_CLIENTS), '-n', String(requests)];
+  argv.push('-P', String(kase.pipeline), '-t', kase.test, '--csv');
+  const cpu0 = treeCpuSeconds(s.server.pid);
+  const r = await runBounded(wrap(argv, { cpus: plan.client }), { cwd: root, timeoutMs: 120_000 });
+  const cpu1 = treeCpuSeconds(s.server.pid);
+  const died = s.server.exited ? `server exited: ${reasonFrom(s.server.stderr(), 'no output')}` : null;
+  const text = `${r.stderr}\n${r.stdout}`;
+  if (r.timedOut) return { ok: false, reason: died ?? 'redis-benchmark timed out after 120 s' };
+  // redis-benchmark stops at the first error reply ("Error from server: ...", exit 1)
+  if (r.code !== 0 || /Error from server/.test(text)) return { ok: false, reason: died ?? `redis-benchmark failed (exit ${r.code}): ${reasonFrom(text, 'no output')}` };
+  // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+  const row = r.stdout.split('\n').map((l) => l.split(',').map((f) => f.replace(/"/g, ''))).find((f) => f[0] === kase.test.toUpperCase());
+  if (!row || !(Number(row[1]) > 0)) return { ok: false, reason: `no ${kase.test.toUpperCase()} result: ${reasonFrom(text, 'no output')}` };
+  return { ok: true, rate: Number(row[1]), p50: Number(row[4]) * 1000, p99: Number(row[6]) * 1000, cpuPerM: (cpu1 - cpu0) / (requests / 1e6) };
+}
+
+async function runRedisGroup(group, comps) {
+  const toolsErr = ensureCommands(REDIS_TOOLS, (line) => console.log(`bench: ${line}`));
+  return alternateRounds({
+    ...groupDefaults(),
+    what: 'redis',
+    group,
+    comps,
+    baseId: 'net-redis',
+    launch: (comp) => (toolsErr ? { na: toolsErr } : launch(comp, 'redis')),
+    stop: (comp, s) => stop(comp, s, 'redis'),
+    async measure(kase, s, comp, round) {
+      if (round === 0) await redisRun(kase, s, redisRequests(kase, warmupFirst)); // warm-up, discarded
+      return redisRun(kase, s, redisRequests(kase, duration));
+    },
+    describe: (kase, comp, res) => `${fmtRate(res.rate).padStart(9)} req/s  p50 ${res.p50.toFixed(0)} µs  p99 ${res.p99.toFixed(0)} µs  cpu ${res.cpuPerM.toFixed(2)} s/M`,
+  });
+}
+
+// ---------------------------------------------------------------------------------- proxy
+/** The proxies' back end: one C echo server for the group, on the load generator's CPU. */
+async function runProxyGroup(group, comps) {
+  const haproxyErr = ensureCommands([{ cmd: 'haproxy', pkg: 'haproxy' }], (line) => console.log(`bench: ${line}`));
+  if (haproxyErr) notes.push(haproxyErr);
+  const cEcho = path.join(root, 'zig-out', 'bin', 'c-echo');
+  let echo = null;
+  let upstreamErr = null;
   try {
-    for (const comp of comps) {
-      const s = wrkErr ? { na: wrkErr } : await launch(comp, 'http');
-      servers.set(comp.id, s);
-      console.log(`bench: http ${comp.label}: ${s.na ? `n/a (${s.na})` : `listening ${s.addr} (pid ${s.server.pid})`}`);
-    }
-    for (const kase of group) {
-      const rows = comps.map((comp) => ({ comp, status: 'pending', reason: null, rounds: [], notes: [], rssMiB: null }));
-      for (const comp of comps) {
-        const s = servers.get(comp.id);
-        if (s?.server && !s.server.exited) resetPeakRss(s.server.pid);
-      }
-      for (let round = 0; round < rounds; round++) {
-        for (const comp of rotate(comps, round)) {
-          const row = rows.find((r) => r.comp.id === comp.id);
-          const s = servers.get(comp.id);
-          if (outOfTime()) {
-            row.rounds.push({ ok: false, reason: 'time limit' });
-            row.status = 'skipped';
-            row.reason = `time limit of ${timeLimitS} s reached`;
-            continue;
-          }
-          if (s.na || s.server.exited) {
-            row.rounds.push({ ok: false, reason: s.na ?? `server exited: ${reasonFrom(s.server.stderr(), 'no output')}` });
-            continue;
-          }
-          if (round === 0) await wrkRun(kase, s, 1); // warm-up, discarded
-          const res = await wrkRun(kase, s, Math.max(1, Math.round(duration)));
-          row.rounds.push(res);
-          if (res.ok && res.socketErrors) row.notes.push(`round ${round + 1}: ${res.socketErrorText}`);
-          console.log(
-            `  ${kase.short.padEnd(26)} round ${round + 1}/${rounds} ${comp.label.padEnd(20)} ` +
-              (res.ok ? `${fmtRate(res.rate).padStart(9)} req/s  cpu ${res.cpuPerM.toFixed(2)} s/M` : `failed: ${res.reason}`),
-          );
-        }
-      }
-      for (const row of rows) {
-        const s = servers.get(row.comp.id);
-        if (s?.server && !s.server.exited) row.rssMiB = (treeMemKb(s.server.pid, 'VmHWM') ?? 0) / 1024;
-      }
-      summarize(kase, rows, 'node-http');
-      out.push({ case: kase, rows });
-    }
-  } finally {
-    for (const comp of comps) await stop(comp, servers.get(comp.id), 'http');
+    echo = await startServer(wrap([cEcho, '--proto', 'tcp', '--addr', '127.0.0.1:0'], { cpus: plan.client }), { cwd: root, env, label: 'proxy upstream' });
+  } catch (err) {
+    upstreamErr = `C echo upstream: ${err.message}`;
   }
-  return out;
+  const upstream = echo ? `127.0.0.1:${echo.line}` : null;
+  try {
+    return await alternateRounds({
+      ...groupDefaults(),
+      what: `proxy (upstream ${upstream ?? 'n/a'})`,
+      group,
+      comps,
+      baseId: 'net-proxy',
+      launch: (comp) => (upstreamErr ? { na: upstreamErr } : launch(comp, 'proxy', { upstream })),
+      stop: (comp, s) => stop(comp, s, 'proxy'),
+      measure: (kase, s, comp, round) => loadgenRun(kase, s, comp, round === 0 ? warmupFirst : warmupLater),
+      describe: loadgenLine,
+    });
+  } finally {
+    if (echo) await stopServer(echo);
+  }
 }
 
 // ---------------------------------------------------------------------------------- idle memory
@@ -527,7 +548,7 @@ async function main() {
   if (opt('render', null)) {
     const saved = JSON.parse(fs.readFileSync(opt('render'), 'utf8'));
     // recompute medians and ratios from the rounds, so a report always follows this code's method
-    for (const c of [...saved.echo, ...saved.http]) {
+    for (const c of [...saved.echo, ...saved.http, ...(saved.redis ?? []), ...(saved.proxy ?? [])]) {
       for (const r of c.rows) r.notes = (r.notes ?? []).filter((n) => !/rounds failed|datagrams lost|no ratio/.test(n));
       summarize(c.case, c.rows, c.rows.find((r) => r.isBaseline)?.comp.id);
     }
@@ -544,7 +565,7 @@ async function main() {
   }
   deadline = now() + timeLimitS * 1000;
   const meta = machine();
-  const results = { meta, echo: [], http: [], idle: null, micro: null, notes };
+  const results = { meta, echo: [], http: [], redis: [], proxy: [], idle: null, micro: null, notes };
   const pick = (list) => (serverFilter ? list.filter((c) => serverFilter.includes(c.id)) : list);
 
   if (runMicro) results.micro = await runMicroBench();
@@ -566,6 +587,22 @@ async function main() {
       `(pipelined: \`-s bench/pipeline.lua -- ${PIPELINE_DEPTH}\`, as gnet's bench-http.sh), 1 s warm-up first. ` +
       'zgnet runs examples/http-server.ts; the minimal net server is bench/servers/net-http.mjs. Latency percentiles are per wrk request (a pipelined batch counts once).';
     results.http = await runHttpGroup(httpGroup, pick(httpCompetitors(root, { loops })));
+  }
+  const redisGroup = cases.filter((c) => c.kind === 'redis');
+  if (redisGroup.length) {
+    results.redisNote =
+      `\`redis-benchmark -c ${REDIS_CLIENTS} -P 1|${PIPELINE_DEPTH} -t set|get --csv\`, one test per run, about ${duration} s each (-n from the expected rate), ` +
+      'a discarded warm-up run first. zgnet runs examples/redis-server.ts; the node:net baseline (bench/servers/net-redis.ts) runs the same parser and ' +
+      'commands (examples/redis-commands.ts), so only the I/O differs; redis-server is Debian\'s, started with --save \'\' --appendonly no. ' +
+      'Latency percentiles are redis-benchmark\'s, per request.';
+    results.redis = await runRedisGroup(redisGroup, pick(redisCompetitors(root, { loops })));
+  }
+  const proxyGroup = cases.filter((c) => c.kind === 'proxy');
+  if (proxyGroup.length) {
+    results.proxyNote =
+      'Ping-pong echo through `zgnet-loadgen` → the proxy → the C echo server (bench/tools/c_echo.c, on the load generator\'s CPU; the proxy has the ' +
+      'server CPU to itself); every byte verified. HAProxy: `mode tcp`, `nbthread 1`; the baseline is a node:net pipe proxy (bench/servers/net-proxy.mjs).';
+    results.proxy = await runProxyGroup(proxyGroup, pick(proxyCompetitors(root)));
   }
   if (cases.some((c) => c.kind === 'idle')) {
     results.idle = await runIdle(pick(echoCompetitors(root, { loops })).filter((c) => ['zgnet-native', 'zgnet-wasm', 'net', 'c-epoll'].includes(c.id)));

@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { exchange as rawExchange } from './support/exchange.js';
 import { testMode } from './support/mode.js';
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'http-server.js');
@@ -17,36 +18,7 @@ let server: ChildProcess;
 let port = 0;
 
 /** Sends `chunks` (with a pause between them), collects everything until the server closes or `quietMs` pass. */
-function exchange(chunks: string[], quietMs = 300): Promise<{ text: string; closedByServer: boolean }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let text = '';
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (closedByServer: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ text, closedByServer });
-    };
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => finish(false), quietMs);
-    };
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      text += d;
-      arm();
-    });
-    socket.on('end', () => finish(true));
-    socket.on('error', reject);
-    socket.on('connect', async () => {
-      for (const [i, c] of chunks.entries()) {
-        if (i > 0) await new Promise((r) => setTimeout(r, 50));
-        socket.write(c);
-      }
-      arm();
-    });
-  });
-}
+const exchange = (chunks: string[], quietMs = 300) => rawExchange(() => net.connect(port, '127.0.0.1'), chunks, quietMs);
 
 // responses follow each other directly (a body has no trailing CRLF), so no ^ anchor
 const statuses = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));

@@ -1,5 +1,6 @@
 // Who runs in the benchmark, and how each server is started. Every server prints
 // "listening <addr>" when ready and stops on SIGTERM (bench/servers/, examples/, bench/tools/).
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -47,6 +48,83 @@ export function httpCompetitors(root, { loops }) {
     { id: 'node-http', label: 'node:http', protos: ['http'], baseline: ['http'], argv: ({ addr }) => [node, js('bench', 'servers', 'node-http.mjs'), '--addr', addr] },
     { id: 'net-http', label: 'minimal HTTP on net', protos: ['http'], argv: ({ addr }) => [node, js('bench', 'servers', 'net-http.mjs'), '--addr', addr] },
   ];
+}
+
+/**
+ * Redis-protocol servers, all answering redis-benchmark: the zgnet example, the real
+ * redis-server (persistence off; it cannot report a port it picked, so it is given a free one),
+ * and the node:net server with the example's own parser and commands (the baseline).
+ */
+export function redisCompetitors(root, { loops }) {
+  const js = (...p) => path.join(root, ...p);
+  const example = js('dist', 'examples', 'redis-server.js');
+  const hostPort = (addr) => {
+    const colon = addr.lastIndexOf(':');
+    return ['--host', addr.slice(0, colon), '--port', addr.slice(colon + 1)];
+  };
+  const zgnet = (mode) => ({ addr }) => [node, example, '--mode', mode, ...hostPort(addr), '--loops', String(loops)];
+  return [
+    { id: 'zgnet-native', label: 'zgnet native', argv: zgnet('native'), needs: [example] },
+    { id: 'zgnet-wasm', label: 'zgnet wasm', argv: zgnet('wasm'), needs: [example] },
+    {
+      id: 'redis-server', label: 'redis-server', needsCommands: ['redis-server'], freePort: true, readyRe: /(ready to accept connections)/i,
+      argv: ({ addr }) => {
+        const colon = addr.lastIndexOf(':');
+        return ['redis-server', '--bind', addr.slice(0, colon), '--port', addr.slice(colon + 1), '--save', '', '--appendonly', 'no', '--dir', os.tmpdir()];
+      },
+    },
+    {
+      id: 'net-redis', label: 'node:net RESP', baseline: ['redis'], needs: [js('dist', 'bench', 'servers', 'net-redis.js')],
+      argv: ({ addr }) => [node, js('dist', 'bench', 'servers', 'net-redis.js'), '--addr', addr],
+    },
+  ];
+}
+
+/**
+ * TCP proxies in front of the C echo server. Each gets `addr` (where to listen: a free port) and
+ * `upstream` (host:port), and is ready once its port accepts. Another proxy is one more entry,
+ * e.g. { id: 'zgnet-native', label: 'zgnet native', argv: ({ addr, upstream }) => [node,
+ * 'dist/examples/tcp-proxy.js', '--mode', 'native', '--listen', addr, '--upstream', upstream] }.
+ */
+export function proxyCompetitors(root) {
+  const js = (...p) => path.join(root, ...p);
+  const common = { freePort: true, readyWhenConnectable: true };
+  return [
+    {
+      id: 'haproxy', label: 'HAProxy (1 thread)', needsCommands: ['haproxy'], ...common,
+      stopSignal: 'SIGUSR1', // its graceful stop (SIGTERM is its hard stop: it dies of the signal)
+      argv: ({ addr, upstream, temp }) => {
+        const cfg = path.join(os.tmpdir(), `zgnet-bench-${process.pid}-haproxy.cfg`);
+        fs.writeFileSync(cfg, haproxyConfig(addr, upstream));
+        temp.push(cfg);
+        return ['haproxy', '-f', cfg, '-db'];
+      },
+    },
+    {
+      id: 'net-proxy', label: 'node:net pipe proxy', baseline: ['proxy'], ...common,
+      argv: ({ addr, upstream }) => [node, js('bench', 'servers', 'net-proxy.mjs'), '--listen', addr, '--upstream', upstream],
+    },
+  ];
+}
+
+/** HAProxy as a plain TCP relay on one thread; timeouts long enough for any run. */
+function haproxyConfig(addr, upstream) {
+  return [
+    'global',
+    '  nbthread 1',
+    '  maxconn 4096',
+    'defaults',
+    '  mode tcp',
+    '  timeout connect 5s',
+    '  timeout client 120s',
+    '  timeout server 120s',
+    'frontend front',
+    `  bind ${addr}`,
+    '  default_backend back',
+    'backend back',
+    `  server echo ${upstream}`,
+    '',
+  ].join('\n');
 }
 
 /** Where a server of `proto` listens (port 0: the kernel picks; unix: a fresh path in tmpdir). */

@@ -3,6 +3,7 @@
 // CPU pinning, and what /proc says about a server (CPU time, RSS) including its children.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 
 /** Every process group we started and have not seen exit: killed on any way out. */
@@ -87,10 +88,12 @@ export function reasonFrom(stderr, fallback) {
 }
 
 /**
- * Starts a server in its own process group and waits for its "listening <addr>" line.
- * Resolves { proc, pid, line, stderr() } or rejects with Error(reason) (the server is killed).
+ * Starts a server in its own process group and waits for its "listening <addr>" line (or a line
+ * matching readyRe; or, with `probe`, until probe() resolves true: for a server that prints
+ * nothing when ready). Resolves { proc, pid, line, stderr() } or rejects with Error(reason)
+ * (the server is killed).
  */
-export function startServer(argv, { cwd, env, readyMs = 20_000, label, readyRe = /^listening (\S+)\s*$/m }) {
+export function startServer(argv, { cwd, env, readyMs = 20_000, label, readyRe = /^listening (\S+)\s*$/m, probe }) {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -118,19 +121,31 @@ export function startServer(argv, { cwd, env, readyMs = 20_000, label, readyRe =
     child.stderr.on('data', (d) => {
       stderr = (stderr + d).slice(-16_384);
     });
+    const ready = (m) => {
+      settled = true;
+      clearTimeout(timer);
+      server.line = m[1];
+      server.match = m;
+      resolve(server);
+    };
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d) => {
-      if (settled) return; // keep draining the pipe, ignore the rest
+      if (settled || probe) return; // keep draining the pipe, ignore the rest
       stdout += d;
       const m = readyRe.exec(stdout);
-      if (m) {
-        settled = true;
-        clearTimeout(timer);
-        server.line = m[1];
-        server.match = m;
-        resolve(server);
-      }
+      if (m) ready(m);
     });
+    if (probe) {
+      (async () => {
+        while (!settled) {
+          if (!server.exited && (await probe())) {
+            if (!settled) ready(['', '']);
+            return;
+          }
+          await delay(50);
+        }
+      })();
+    }
     child.once('exit', (code, signal) => {
       server.exited = { code, signal };
       live.delete(child.pid);
@@ -149,28 +164,56 @@ export function killGroup(pid, signal) {
 
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** A TCP port on 127.0.0.1 free right now (for servers that cannot bind port 0 and say which port they got). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether a TCP connection to host:port is accepted within timeoutMs. */
+export function canConnect(addr, timeoutMs = 500) {
+  const colon = addr.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(addr.slice(colon + 1)), addr.slice(0, colon));
+    const done = (ok) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
 /**
- * SIGTERM to the server's process group, SIGKILL after graceMs. Returns how it ended:
+ * SIGTERM (or `signal`) to the server's process group, SIGKILL after graceMs. Returns how it ended:
  * { clean: exited 0 within the grace period, how: text }.
  */
-export async function stopServer(server, graceMs = 3000) {
+export async function stopServer(server, graceMs = 3000, signal = 'SIGTERM') {
   if (!server) return { clean: true, how: 'not running' };
   if (server.exited) {
     live.delete(server.pid);
     return { clean: false, how: `had already exited (${server.exited.signal ?? `exit ${server.exited.code}`})` };
   }
-  killGroup(server.pid, 'SIGTERM');
+  killGroup(server.pid, signal);
   const r = await Promise.race([server.exitPromise, delay(graceMs).then(() => null)]);
   // whatever happened, nothing of this group survives (cluster workers included)
   killGroup(server.pid, 'SIGKILL');
   live.delete(server.pid);
   if (r === null) {
     await Promise.race([server.exitPromise, delay(2000)]);
-    return { clean: false, how: `did not exit within ${graceMs / 1000} s of SIGTERM (killed)` };
+    return { clean: false, how: `did not exit within ${graceMs / 1000} s of ${signal} (killed)` };
   }
-  // every server here handles SIGTERM itself: dying of it means its handler never ran
+  // every server here handles its stop signal itself: dying of it means its handler never ran
   const clean = r.code === 0;
-  return { clean, how: r.signal ? `killed by ${r.signal} (its own SIGTERM handling did not run)` : `exit ${r.code} on SIGTERM` };
+  return { clean, how: r.signal ? `killed by ${r.signal} (its own ${signal} handling did not run)` : `exit ${r.code} on ${signal}` };
 }
 
 /**

@@ -34,14 +34,18 @@ const COLORS = {
   'net-cluster': '#74c0fc',
   'net-http': '#74c0fc',
   'c-epoll': '#495057',
+  'redis-server': '#495057',
+  haproxy: '#495057',
+  'net-redis': '#1c7ed6',
+  'net-proxy': '#1c7ed6',
 };
 /** Bar slots: competitors that never meet in one case share a slot (and a colour). */
 const SLOTS = [
   { ids: ['zgnet-native'] },
   { ids: ['zgnet-wasm'] },
-  { ids: ['net', 'dgram', 'node-http'], suffix: ' (baseline)' },
+  { ids: ['net', 'dgram', 'node-http', 'net-redis', 'net-proxy'], suffix: ' (baseline)' },
   { ids: ['net-cluster', 'net-http'] },
-  { ids: ['c-epoll'] },
+  { ids: ['c-epoll', 'redis-server', 'haproxy'] },
 ];
 
 function slotsFor(cases) {
@@ -145,6 +149,15 @@ function httpDetails(cases) {
   });
 }
 
+/** Each measured competitor's throughput relative to the reference server `refId` of the same case. */
+function versusTable(cases, refId) {
+  return competitorTable(cases, (r) => {
+    const ref = cases.find((c) => c.rows.includes(r))?.rows.find((x) => x.comp.id === refId);
+    if (ref?.status !== 'ok') return '—';
+    return `**${fmtRatio(r.median.rate / ref.median.rate)}**`;
+  });
+}
+
 function idleTable(idle) {
   const lines = [];
   lines.push(`| server | connections held | RSS before | RSS with them | per connection | vs node:net | notes |`);
@@ -213,6 +226,20 @@ export function markdown(results) {
     out.push(httpDetails(results.http));
     out.push('');
   }
+  const referenced = [
+    ['redis', 'Redis protocol (redis-benchmark), relative to a node:net RESP server', ' req/s', 'redis-server', httpDetails],
+    ['proxy', 'TCP proxy, relative to a node:net pipe proxy', '/s', 'haproxy', echoDetails],
+  ];
+  for (const [key, title, unit, refId, details] of referenced) {
+    const cases = results[key] ?? [];
+    if (!cases.length) continue;
+    const ref = cases[0].rows.find((r) => r.comp.id === refId)?.comp.label ?? refId;
+    out.push(`## ${title}`, '', results[`${key}Note`] ?? '', '', summaryTable(cases, unit), '');
+    out.push(`Relative to ${ref} (same run):`, '', versusTable(cases, refId), '');
+    const na = notMeasured(cases);
+    if (na.length) out.push(...na, '');
+    out.push(details(cases), '');
+  }
   if (results.idle) {
     out.push('## Idle memory');
     out.push('');
@@ -245,7 +272,7 @@ const xml = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 /** Grouped bars: one group per case, one bar per competitor, height = ratio to the baseline. */
 export function svg(results) {
-  const cases = [...results.echo, ...results.http];
+  const cases = [...results.echo, ...results.http, ...(results.redis ?? []), ...(results.proxy ?? [])];
   const legend = slotsFor(cases);
   const width = Math.max(880, 120 + cases.length * (legend.length * 16 + 28));
   const height = 420;

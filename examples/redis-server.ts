@@ -1,0 +1,52 @@
+/**
+ * A Redis-protocol (RESP2) server on zgnet, in memory: enough of Redis for redis-benchmark's
+ * default tests and for redis-cli by hand (the commands: examples/redis-commands.ts). Inline and
+ * multibulk requests, pipelining (every reply of one read goes out in one write), protocol
+ * errors answered as Redis answers them (`-ERR Protocol error: ...`, then that connection
+ * closes; the limits are Redis's: examples/redis-resp.ts).
+ *
+ *   node dist/examples/redis-server.js [--port 6379] [--host 127.0.0.1] [--mode native|wasm|auto] [--loops N]
+ *                                      [--proto-max-bulk-len BYTES]
+ *   redis-cli -p 6379 set greeting hello
+ *
+ * Prints "listening <host:port>" once bound (--port 0: a free port); SIGTERM/SIGINT stop it.
+ */
+import { Action, type Conn, type EventHandler } from '../host/index.js';
+import { arg, serve } from './cli.js';
+import { RedisCommands, newSession, type Session } from './redis-commands.js';
+import { PROTO_MAX_BULK_LEN } from './redis-resp.js';
+
+const port = Number(arg('port', '6379'));
+const host = arg('host', '127.0.0.1');
+const mode = arg('mode', 'auto') as 'native' | 'wasm' | 'auto';
+const redis = new RedisCommands({ maxBulkLen: Number(arg('proto-max-bulk-len', String(PROTO_MAX_BULK_LEN))), port });
+const out = redis.out;
+
+const handler: EventHandler = {
+  onBoot(engine) {
+    process.stdout.write(`listening ${(engine.addrs[0] ?? '').replace(/^[a-z0-9]+:\/\//, '')}\n`);
+  },
+  onOpen(c: Conn) {
+    c.context = newSession();
+  },
+  onTraffic(c: Conn) {
+    const s = c.context as Session;
+    // a value still arriving: wait for all of it instead of re-reading what is buffered
+    if (s.need > 0 && c.inboundBuffered() < s.need) return Action.None;
+    const data = c.peek(); // a view of the bytes read, valid until we return
+    if (data === null || data.length === 0) return Action.None;
+    out.reset();
+    const used = redis.feed(data, s);
+    // discard(n <= 0) would discard everything: only call it with something to drop
+    if (used > 0) c.discard(used);
+    if (out.pos > 0) c.write(out.view()); // copied (or queued) by write: `out` is reused
+    return s.close ? Action.Close : Action.None;
+  },
+};
+
+await serve('redis-server', handler, `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`, {
+  mode,
+  numEventLoop: Number(arg('loops', '1')),
+  tcpNoDelay: true,
+  logLevel: 'warn',
+});
