@@ -1,0 +1,78 @@
+/**
+ * A TCP proxy on zgnet, in gnet's pattern: each accepted connection dials its back end from the
+ * same event loop (`c.eventLoop.register`), and bytes flow both ways with no unbounded
+ * buffering — when one side's outbound queue passes the high-water mark (`c.writable` false),
+ * the other side stops being read (`pauseRead`: TCP pushes back on its peer) until the queue
+ * drains (`onWritable` → `resumeRead`). Memory per connection pair is bounded by about twice
+ * `outboundHighWaterMark` plus one read, whatever the peers do.
+ *
+ *   node dist/examples/tcp-proxy.js --listen 127.0.0.1:8080 --upstream 127.0.0.1:9000
+ *                                   [--mode native|wasm|auto] [--loops N] [--high-water-mark BYTES]
+ *
+ * Prints "listening <host:port>" once bound (port 0: a free port); SIGTERM/SIGINT stop it.
+ * Either side closing (FIN, reset, error) closes the other after what was queued for it is
+ * delivered (bounded by the flush-on-close bound); a back end that cannot be reached closes the
+ * client at once.
+ */
+import type { Conn, EventHandler } from '../host/index.js';
+import { arg, serve } from './cli.js';
+
+/** Each side of a pair knows the other; `peer` is null while the back end is being dialled. */
+interface Side {
+  peer: Conn | null;
+  /** The side was closed before its peer existed: the dial's result is closed on arrival. */
+  closed: boolean;
+}
+
+const listen = arg('listen', '127.0.0.1:8080');
+const upstream = `tcp://${arg('upstream', '127.0.0.1:9000')}`;
+const mode = arg('mode', 'auto') as 'native' | 'wasm' | 'auto';
+
+const handler: EventHandler = {
+  onBoot(engine) {
+    process.stdout.write(`listening ${(engine.addrs[0] ?? '').replace(/^[a-z0-9]+:\/\//, '')}\n`);
+  },
+
+  onOpen(client) {
+    if (client.context !== undefined) return; // the back end's own onOpen (it has its Side already)
+    const side: Side = { peer: null, closed: false };
+    client.context = side;
+    client.pauseRead(); // nothing to forward to yet
+    client.eventLoop.register(upstream, { peer: client, closed: false } satisfies Side).then(
+      (back) => {
+        if (side.closed) return void back.close();
+        side.peer = back;
+        client.resumeRead();
+      },
+      () => void client.close(), // the back end is unreachable
+    );
+  },
+
+  onTraffic(c) {
+    const peer = (c.context as Side).peer;
+    if (peer === null) return;
+    const data = c.next();
+    if (data !== null && data.length > 0) peer.write(data); // copied or sent at once: the view may go
+    if (!peer.writable) c.pauseRead(); // onWritable(peer) resumes it
+  },
+
+  onWritable(c) {
+    (c.context as Side).peer?.resumeRead();
+  },
+
+  onClose(c) {
+    const side = c.context as Side | undefined;
+    if (side === undefined) return;
+    side.closed = true;
+    // What was queued for the peer still goes out before its close completes.
+    void side.peer?.close();
+  },
+};
+
+await serve('tcp-proxy', handler, `tcp://${listen}`, {
+  mode,
+  numEventLoop: Number(arg('loops', '1')),
+  outboundHighWaterMark: Number(arg('high-water-mark', String(256 * 1024))),
+  tcpNoDelay: true,
+  logLevel: 'warn',
+});
