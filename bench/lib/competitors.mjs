@@ -82,9 +82,7 @@ export function redisCompetitors(root, { loops }) {
 
 /**
  * TCP proxies in front of the C echo server. Each gets `addr` (where to listen: a free port) and
- * `upstream` (host:port), and is ready once its port accepts. Another proxy is one more entry,
- * e.g. { id: 'zgnet-native', label: 'zgnet native', argv: ({ addr, upstream }) => [node,
- * 'dist/examples/tcp-proxy.js', '--mode', 'native', '--listen', addr, '--upstream', upstream] }.
+ * `upstream` (host:port), and is ready once its port accepts. Another proxy is one more entry.
  */
 export function proxyCompetitors(root) {
   const js = (...p) => path.join(root, ...p);
@@ -100,6 +98,10 @@ export function proxyCompetitors(root) {
         return ['haproxy', '-f', cfg, '-db'];
       },
     },
+    ...['native', 'wasm'].map((mode) => ({
+      id: `zgnet-proxy-${mode}`, label: `zgnet ${mode} (examples/tcp-proxy.ts)`, ...common,
+      argv: ({ addr, upstream }) => [node, js('dist', 'examples', 'tcp-proxy.js'), '--mode', mode, '--listen', addr, '--upstream', upstream],
+    })),
     {
       id: 'net-proxy', label: 'node:net pipe proxy', baseline: ['proxy'], ...common,
       argv: ({ addr, upstream }) => [node, js('bench', 'servers', 'net-proxy.mjs'), '--listen', addr, '--upstream', upstream],
