@@ -167,9 +167,14 @@ export function invalidArgument(detail: string): ZgnetError {
 
 /** The bytes a write takes: a Uint8Array (Buffer) or a string; anything else is refused. */
 export function checkBytes(data: unknown, method: string): void {
-  if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
-    throw invalidArgument(`${method}() takes a Uint8Array or a string, not ${describe(data)}`);
-  }
+  const err = bytesError(data, method);
+  if (err !== null) throw err;
+}
+
+/** checkBytes' verdict as a value, for methods that reject instead of throwing. */
+export function bytesError(data: unknown, method: string): ZgnetError | null {
+  if (typeof data === 'string' || data instanceof Uint8Array) return null;
+  return invalidArgument(`${method}() takes a Uint8Array or a string, not ${describe(data)}`);
 }
 
 /** An array of Uint8Arrays, for writev. */

@@ -15,7 +15,7 @@
 import { Action, type Conn, type EventHandler, type EventLoop, type Logger } from '../api.js';
 import type { CoreBinding } from '../core/binding.js';
 import {
-  checkBytes, checkChunks, connClosed, ErrorCode, invalidArgument, notForProtocol, quiet, quietReject, unsupportedOp, ZgnetError,
+  bytesError, checkBytes, checkChunks, connClosed, ErrorCode, invalidArgument, notForProtocol, quiet, quietReject, unsupportedOp, ZgnetError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { IdleMember, IdleSweeper } from './limits.js';
@@ -319,11 +319,8 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
   }
 
   asyncWrite(data: Uint8Array | string): Promise<void> {
-    try {
-      checkBytes(data, 'asyncWrite');
-    } catch (err) {
-      return quietReject(err as Error);
-    }
+    const invalid = bytesError(data, 'asyncWrite');
+    if (invalid !== null) return quietReject(invalid);
     if (this.state !== OPEN) return quietReject(connClosed());
     return quiet(this.sendLater(data));
   }

@@ -8,7 +8,7 @@
  * `writev`/`asyncWritev` are ERR_UNSUPPORTED_OP; `close` and `wake` do nothing.
  */
 import { Action, type Conn, type EventLoop } from '../api.js';
-import { checkBytes, notForProtocol, quietReject } from '../errors.js';
+import { bytesError, checkBytes, describe, ErrorCode, notForProtocol, quietReject, ZgnetError } from '../errors.js';
 import type { ConnOwner } from './conn.js';
 import { CoreRing, InboundStream } from './inbound.js';
 import { invoke } from './invoke.js';
@@ -43,18 +43,21 @@ export abstract class DatagramConn extends InboundStream implements Conn {
   protected abstract reply(data: Uint8Array | string): number;
 
   asyncWrite(data: Uint8Array | string): Promise<void> {
-    try {
-      checkBytes(data, 'asyncWrite');
-    } catch (err) {
-      return quietReject(err as Error);
-    }
-    return this.replyLater(data);
+    const invalid = bytesError(data, 'asyncWrite');
+    return invalid !== null ? quietReject(invalid) : this.replyLater(data);
   }
 
   /** As gnet: sent at once, to this datagram's sender; settles once it is sent. */
   protected abstract replyLater(data: Uint8Array | string): Promise<void>;
 
-  abstract sendTo(data: Uint8Array | string, addr: string): number;
+  /** `data` to `addr` (`udp://host:port`) from this datagram's listening socket. */
+  sendTo(data: Uint8Array | string, addr: string): number {
+    checkBytes(data, 'sendTo');
+    if (typeof addr !== 'string') throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `sendTo() takes an address string, not ${describe(addr)}`);
+    return this.sendToAddr(data, addr);
+  }
+
+  protected abstract sendToAddr(data: Uint8Array | string, addr: string): number;
 
   writev(_chunks: Uint8Array[]): number {
     throw notForProtocol('writev', 'server UDP');

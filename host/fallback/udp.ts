@@ -86,7 +86,7 @@ export class UdpConn extends DatagramConn {
     );
   }
 
-  sendTo(data: Uint8Array | string, addr: string): number {
+  protected sendToAddr(data: Uint8Array | string, addr: string): number {
     const target = parseProtoAddr(addr);
     const family = net.isIP(target.host.replace(/%.*$/, ''));
     if (target.network !== 'udp' || family === 0) {

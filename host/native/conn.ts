@@ -363,7 +363,7 @@ export class UdpConn extends DatagramConn {
     }
   }
 
-  sendTo(data: Uint8Array | string, addr: string): number {
+  protected sendToAddr(data: Uint8Array | string, addr: string): number {
     return this.loop.engine.sendTo(this.fd, data, addr);
   }
 
