@@ -6,21 +6,19 @@
 import type { EventHandler, Network } from '../api.js';
 import type { ResolvedAddr } from '../address.js';
 import { formatAddr, hostPort, parseProtoAddr } from '../address.js';
-import { statusError, type CoreBinding } from '../core/binding.js';
+import { LbPolicy, statusError, type CoreBinding } from '../core/binding.js';
 import { bindingFor } from '../core/select.js';
 import { loadKoffi } from '../core/native-binding.js';
 import { eofError, ErrorCode, ZgnetError, systemError } from '../errors.js';
 import { EngineBase } from '../engine/base.js';
 import type { ResolvedOptions } from '../options.js';
-import { engineApi, NETWORK_IDS, SYSCALL_NAMES, type EngineApi } from './binding.js';
+import { engineApi, NETWORK_IDS, SYSCALL_NAMES, systemFailure, type EngineApi } from './binding.js';
 import type { NativeConn } from './conn.js';
 import { NativeLoop } from './event-loop.js';
 
 /** How long shutdown waits for closed connections to hand their last bytes to the kernel. */
 const SHUTDOWN_DRAIN_MS = 3000;
 const REAP_INTERVAL_MS = 100;
-
-const LB_IDS = { 'round-robin': 0, 'least-connections': 1, 'source-addr-hash': 2 } as const;
 
 interface ListenerInfo {
   network: Network;
@@ -41,24 +39,18 @@ export class NativeEngine extends EngineBase {
   private listeners: ListenerInfo[] = [];
   private dirtyLoops = new Set<NativeLoop>();
   private reapTimer: NodeJS.Timeout | undefined;
-  private readonly systemStatus: number;
 
   constructor(handler: EventHandler, options: ResolvedOptions) {
     super(handler, options);
     this.binding = bindingFor('native');
     this.api = engineApi();
-    this.systemStatus = -16;
-    for (let code = -1; code > -1024; code--) {
-      const name = this.binding.statusName(code);
-      if (name === null) break;
-      if (name === 'ERR_SYSTEM') this.systemStatus = code;
-    }
   }
 
   // ---- errors -------------------------------------------------------------------------------
 
   statusError(code: number): Error {
-    if (code === this.systemStatus) return systemError(this.api.lastErrno(), SYSCALL_NAMES[this.api.lastSyscall()] ?? 'syscall');
+    const system = systemFailure(code);
+    if (system !== null) return systemError(system.errno, system.syscall);
     return statusError(this.binding, code);
   }
 
@@ -84,7 +76,7 @@ export class NativeEngine extends EngineBase {
     const seconds = (ms: number) => (ms > 0 ? Math.max(1, Math.floor(ms / 1000)) : 0);
     const byName: Record<string, number> = {
       loops_count: o.numEventLoop,
-      lb: LB_IDS[o.lb],
+      lb: LbPolicy[o.lb],
       reuse_addr: o.reuseAddr ? 1 : 0,
       reuse_port: o.reusePort ? 1 : 0,
       read_buffer_cap: o.readBufferCap,

@@ -22,15 +22,16 @@ pub const Listener = struct {
 pub const listener_token_flag: u64 = 1 << 31;
 
 pub fn token(index: u32) u64 {
+    assert(index < listener_token_flag);
     return listener_token_flag | index;
 }
 
-pub const AcceptError = error{AcceptFailed};
-
 /// Accepts what is pending, at most one record's worth each. An error other than a
-/// transient one is `AcceptFailed` (gnet's ErrAcceptSocket), with errno in `loop.accept_errno`.
+/// transient one is reported in the drain's header (`accept_errno`: gnet's ErrAcceptSocket,
+/// the host stops the engine).
 pub fn acceptReady(loop: *EventLoop, listener: *const Listener) void {
     assert(listener.network != .udp);
+    assert(loop.in_drain);
     // Bounded by the records left: every accepted connection may need an open record here.
     while (loop.recordsLeft() > 0) {
         const accepted = socket.accept(listener.fd) catch |err| switch (err) {
@@ -50,14 +51,21 @@ pub fn acceptReady(loop: *EventLoop, listener: *const Listener) void {
 /// Reads datagrams while records and read-area room last; one record each.
 pub fn readDatagrams(loop: *EventLoop, listener_index: u32, listener: *const Listener) void {
     assert(listener.network == .udp);
+    assert(loop.in_drain);
     while (loop.recordsLeft() > 0) {
         const area = loop.readRoom() orelse break;
         const datagram = socket.recvFrom(listener.fd, area) catch |err| switch (err) {
             error.WouldBlock => return,
             // ICMP errors of earlier sends surface here; they concern nobody now.
             error.ConnectionRefused, error.HostUnreachable, error.NetworkUnreachable, error.ConnectionReset => continue,
-            else => return,
+            // The listener itself failing (ENOMEM, ...): gnet's readUDP returns the error and
+            // keeps the loop; level triggering brings the listener back next drain.
+            else => |e| {
+                std.log.debug("recvfrom on a udp listener: {s}", .{@errorName(e)});
+                return;
+            },
         };
+        assert(datagram.len <= area.len);
         loop.emitDatagram(listener_index, datagram.len, &datagram.remote);
     }
     loop.setMore();

@@ -15,7 +15,10 @@ const layout = @import("layout.zig");
 const poller_mod = @import("poller.zig");
 const Poller = poller_mod.Poller;
 const Trigger = poller_mod.Trigger;
-const Connection = @import("connection.zig").Connection;
+const connection = @import("connection.zig");
+const Connection = connection.Connection;
+const State = connection.State;
+const Syscall = layout.Syscall;
 const acceptor = @import("acceptor.zig");
 const Listener = acceptor.Listener;
 const Engine = @import("engine.zig").Engine;
@@ -59,13 +62,16 @@ pub const EventLoop = struct {
     in_drain: bool = false,
     draining_count: u32 = 0,
 
-    pub fn init(engine: *Engine, index: u32) !EventLoop {
+    /// `step` names the call under way, for the error's `syscall`.
+    pub fn init(engine: *Engine, index: u32, step: *Syscall) poller_mod.Error!EventLoop {
         const config = engine.config;
+        assert(index < engine.config.loops_count);
+        assert(config.read_buffer_cap > 0 and config.write_buffer_cap > 0);
         return .{
             .index = index,
             .engine = engine,
             .allocator = engine.allocator,
-            .poller = try Poller.open(),
+            .poller = try Poller.open(step),
             .trigger = if (config.edge_triggered) .edge else .level,
             .read_buffer_cap = config.read_buffer_cap,
             .write_buffer_cap = config.write_buffer_cap,
@@ -75,11 +81,13 @@ pub const EventLoop = struct {
 
     /// Closes every socket it still has and frees everything.
     pub fn deinit(loop: *EventLoop) void {
+        assert(!loop.in_drain);
         for (loop.conns.items) |conn| {
             if (conn.state != .free) loop.finalize(conn);
             conn.deinit();
             loop.allocator.destroy(conn);
         }
+        assert(loop.draining_count == 0);
         for (loop.listeners.items) |listener| {
             if (listener.loop_owned) posix.close(listener.fd);
         }
@@ -97,9 +105,11 @@ pub const EventLoop = struct {
         if (buffers.commands.len < layout.commands_max * layout.command_words) return error.InvalidArgument;
         if (buffers.arena.len == 0) return error.InvalidArgument;
         loop.buffers = buffers;
+        assert(loop.readRoom() != null);
     }
 
-    pub fn addListener(loop: *EventLoop, listener: Listener) !void {
+    pub fn addListener(loop: *EventLoop, listener: Listener) (poller_mod.Error || error{OutOfMemory})!void {
+        assert(listener.fd >= 0);
         const index: u32 = @intCast(loop.listeners.items.len);
         try loop.listeners.append(loop.allocator, listener);
         errdefer _ = loop.listeners.pop();
@@ -108,13 +118,15 @@ pub const EventLoop = struct {
 
     // ---- connections -----------------------------------------------------------------------
 
-    /// Registers a new socket with this loop; the host learns of it from an open record.
     pub const AddError = socket.Error || error{OutOfMemory};
 
-    pub fn addConn(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, remote: std.net.Address) AddError!*Connection {
+    /// Registers a new socket with this loop as `to` (`connecting` for a dial in flight,
+    /// `opening` otherwise: the host learns of it from an open record).
+    pub fn addConn(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, remote: std.net.Address, to: State) AddError!*Connection {
+        assert(fd >= 0);
         const conn = if (loop.free_slots.popOrNull()) |slot| loop.conns.items[slot] else blk: {
             const slot: u32 = @intCast(loop.conns.items.len);
-            if (slot >= acceptor.listener_token_flag) return error.SystemResources;
+            if (slot >= connection.slots_max) return error.SystemResources;
             try loop.conns.ensureUnusedCapacity(loop.allocator, 1);
             try loop.free_slots.ensureTotalCapacity(loop.allocator, slot + 1);
             try loop.pending.ensureTotalCapacity(loop.allocator, 2 * (slot + 1));
@@ -123,25 +135,22 @@ pub const EventLoop = struct {
             loop.conns.appendAssumeCapacity(conn);
             break :blk conn;
         };
-        assert(conn.state == .free);
-        conn.adopt(fd, network, remote);
+        conn.adopt(fd, network, remote, to);
         loop.poller.addRead(fd, conn.token(), loop.trigger) catch |err| {
-            conn.state = .closing;
-            conn.fd = -1;
+            // Not registered, nothing reported: the slot goes back; the caller closes the fd.
             conn.release();
             loop.free_slots.appendAssumeCapacity(conn.slot);
-            return switch (err) {
-                error.ProcessFdQuotaExceeded, error.SystemFdQuotaExceeded, error.SystemResources, error.AccessDenied, error.Unexpected => |e| e,
-                error.BadFileDescriptor, error.AlreadyRegistered, error.NotRegistered => error.BadFileDescriptor,
-            };
+            return err;
         };
         loop.engine.connOpened(loop.index);
+        assert(loop.pending.capacity >= 2 * loop.conns.items.len);
         return conn;
     }
 
     /// Makes a new connection known to the host: now if this loop is draining with room,
     /// else from its next drain.
     pub fn announce(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state == .opening);
         if (loop.in_drain and loop.recordsLeft() > 0) return loop.emitOpen(conn);
         loop.pushPending(conn);
     }
@@ -151,10 +160,12 @@ pub const EventLoop = struct {
         if (slot >= loop.conns.items.len) return null;
         const conn = loop.conns.items[slot];
         if (conn.state == .free or conn.generation != generation) return null;
+        assert(conn.slot == slot);
         return conn;
     }
 
     fn pushPending(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state != .free);
         if (!conn.pending) {
             conn.pending = true;
             loop.pending.appendAssumeCapacity(conn.slot);
@@ -162,11 +173,31 @@ pub const EventLoop = struct {
         if (!loop.in_drain) loop.poller.wake();
     }
 
+    /// Stops watching a connection's socket.
+    fn unwatch(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.fd >= 0);
+        loop.poller.delete(conn.fd) catch |err| switch (err) {
+            // Harmless, whichever it is: either the fd closes right after (which unregisters
+            // it), or its later events find a connection that is no longer live and are
+            // dropped by `dispatch`. BadFileDescriptor: the host closed our fd behind our back.
+            error.BadFileDescriptor,
+            error.NotRegistered,
+            error.AlreadyRegistered,
+            error.SystemResources,
+            error.ProcessFdQuotaExceeded,
+            error.SystemFdQuotaExceeded,
+            error.AccessDenied,
+            error.Unexpected,
+            => {},
+        };
+        conn.write_armed = false;
+    }
+
     /// The connection just failed (Connection.fail): stop watching it, report the close.
     fn reportFailed(loop: *EventLoop, conn: *Connection) void {
-        assert(conn.state == .closing or conn.state == .draining);
+        assert(conn.state == .failed or conn.state == .draining);
         if (conn.state == .draining) return loop.finalize(conn);
-        loop.poller.delete(conn.fd) catch {};
+        loop.unwatch(conn);
         loop.engine.connClosed(loop.index);
         if (loop.in_drain and loop.recordsLeft() > 0) {
             loop.emitClose(conn);
@@ -179,15 +210,18 @@ pub const EventLoop = struct {
     fn finalize(loop: *EventLoop, conn: *Connection) void {
         assert(conn.state != .free);
         switch (conn.state) {
-            .open => {
+            .connecting, .opening, .open => {
                 loop.engine.connClosed(loop.index);
-                loop.poller.delete(conn.fd) catch {};
+                loop.unwatch(conn);
             },
             .draining => {
+                assert(loop.draining_count > 0);
                 loop.draining_count -= 1;
-                loop.poller.delete(conn.fd) catch {};
+                loop.unwatch(conn);
             },
-            .closing, .free => {},
+            // Unwatched and uncounted when they failed.
+            .failed, .reported => {},
+            .free => unreachable,
         }
         posix.close(conn.fd);
         conn.release();
@@ -197,29 +231,30 @@ pub const EventLoop = struct {
     /// The host closed the connection (its onClose ran): flush what can go now; a
     /// connection with bytes left drains them (bounded) before its socket closes.
     fn closeByHost(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state != .free);
         switch (conn.state) {
             .open => {
-                if (!conn.outbound.isEmpty()) {
-                    if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) {
-                        // It failed while closing: nobody needs to hear about it.
-                        conn.close_pending = false;
-                        loop.engine.connClosed(loop.index);
-                        loop.poller.delete(conn.fd) catch {};
-                        return loop.finalize(conn);
-                    }
-                    if (!conn.outbound.isEmpty()) {
-                        loop.engine.connClosed(loop.index);
-                        conn.state = .draining;
-                        conn.drain_deadline_ns = monotonicNs() + drain_timeout_ns;
-                        loop.draining_count += 1;
-                        conn.armWrite(&loop.poller, loop.trigger);
-                        return;
-                    }
+                if (conn.outbound.isEmpty()) return loop.finalize(conn);
+                if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) {
+                    // It failed while closing: nobody needs to hear about it.
+                    assert(conn.state == .failed);
+                    loop.engine.connClosed(loop.index);
+                    loop.unwatch(conn);
+                    return loop.finalize(conn);
                 }
-                loop.finalize(conn);
+                if (conn.outbound.isEmpty()) return loop.finalize(conn);
+                loop.engine.connClosed(loop.index);
+                conn.read_pending = false;
+                conn.write_pending = false;
+                conn.become(.draining);
+                conn.drain_deadline_ns = monotonicNs() + drain_timeout_ns;
+                loop.draining_count += 1;
+                if (!conn.armWrite(&loop.poller, loop.trigger)) loop.finalize(conn);
             },
-            .closing => loop.finalize(conn),
-            .draining, .free => {},
+            .connecting, .opening, .failed, .reported => loop.finalize(conn),
+            // Closed twice: the first close stands.
+            .draining => {},
+            .free => unreachable,
         }
     }
 
@@ -230,6 +265,7 @@ pub const EventLoop = struct {
         for (loop.conns.items) |conn| {
             if (conn.state == .draining and conn.drain_deadline_ns <= now) loop.finalize(conn);
         }
+        assert(loop.draining_count <= loop.conns.items.len);
         return loop.draining_count;
     }
 
@@ -237,11 +273,13 @@ pub const EventLoop = struct {
 
     /// One batch of readiness as records; returns the record count (header not included).
     pub fn drain(loop: *EventLoop) usize {
+        // Nothing here calls the host, so the host cannot drain from inside a drain.
+        assert(!loop.in_drain);
+        assert(loop.engine.started);
         const buffers = loop.buffers.?;
         loop.records_count = 0;
         loop.area_used = 0;
         loop.in_drain = true;
-        defer loop.in_drain = false;
         @memset(buffers.records[0..layout.record_words], 0);
 
         loop.processPending();
@@ -252,10 +290,9 @@ pub const EventLoop = struct {
         } else {
             loop.setMore();
         }
-        if (loop.pending.items.len > 0) {
-            loop.in_drain = false;
-            loop.poller.wake();
-        }
+        loop.in_drain = false;
+        // Work queued during this drain (or left for lack of room) is the next drain's.
+        if (loop.pending.items.len > 0) loop.poller.wake();
         buffers.records[layout.Header.draining] = @intCast(loop.draining_count);
         assert(loop.records_count <= layout.records_max);
         assert(loop.area_used <= buffers.area.len);
@@ -263,26 +300,30 @@ pub const EventLoop = struct {
     }
 
     fn processPending(loop: *EventLoop) void {
+        assert(loop.in_drain);
         const count = loop.pending.items.len;
         if (count == 0) return;
         // Items re-queued while processing land after `count`; they wait for the next drain.
         for (loop.pending.items[0..count]) |slot| {
             const conn = loop.conns.items[slot];
             conn.pending = false;
-            if (conn.state == .free) continue;
+            switch (conn.state) {
+                .opening, .open, .failed => {},
+                // Freed, or reported/closed since it was queued: nothing left to say.
+                .free, .connecting, .reported, .draining => continue,
+            }
             if (loop.recordsLeft() < 2) {
                 loop.setMore();
                 conn.pending = true;
                 loop.pending.appendAssumeCapacity(slot);
                 continue;
             }
-            // A dial that failed was never open: only its close is reported.
-            if (!conn.open_reported and !conn.connecting and conn.close_syscall != .connect) loop.emitOpen(conn);
-            if (conn.close_pending) {
+            if (conn.state == .opening) loop.emitOpen(conn);
+            if (conn.state == .failed) {
                 loop.emitClose(conn);
                 continue;
             }
-            if (conn.state != .open) continue;
+            assert(conn.state == .open);
             if (conn.write_pending) {
                 conn.write_pending = false;
                 loop.writable(conn);
@@ -294,9 +335,11 @@ pub const EventLoop = struct {
         }
         std.mem.copyForwards(u32, loop.pending.items[0..], loop.pending.items[count..]);
         loop.pending.shrinkRetainingCapacity(loop.pending.items.len - count);
+        assert(loop.pending.items.len <= loop.conns.items.len);
     }
 
     fn dispatch(loop: *EventLoop, event: poller_mod.Event) void {
+        assert(loop.in_drain);
         if (event.token == poller_mod.wake_token) return loop.poller.consumeWake();
         const low: u32 = @truncate(event.token);
         if (low & acceptor.listener_token_flag != 0) {
@@ -310,15 +353,16 @@ pub const EventLoop = struct {
         const conn = loop.lookup(low, @intCast(event.token >> 32)) orelse return;
         switch (conn.state) {
             .open => {},
+            .connecting => return loop.connected(conn, event),
+            .opening => {
+                // Its open record is still pending; edge-triggered readiness must not be lost.
+                conn.read_pending = conn.read_pending or event.readable or event.read_hangup;
+                conn.write_pending = conn.write_pending or event.writable;
+                return loop.pushPending(conn);
+            },
             .draining => return loop.drainingEvent(conn, event),
-            .closing, .free => return,
-        }
-        if (conn.connecting) return loop.connected(conn, event);
-        if (!conn.open_reported) {
-            // Its open record is still pending; edge-triggered readiness must not be lost.
-            conn.read_pending = conn.read_pending or event.readable or event.read_hangup;
-            conn.write_pending = conn.write_pending or event.writable;
-            return loop.pushPending(conn);
+            .failed, .reported => return,
+            .free => unreachable, // `lookup` finds no free slot
         }
         if (loop.recordsLeft() == 0 or loop.readRoom() == null) {
             loop.setMore();
@@ -342,48 +386,68 @@ pub const EventLoop = struct {
 
     /// A dial finished (writability or an error): announce it, or report why it failed.
     fn connected(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) void {
+        assert(conn.state == .connecting);
         if (!event.writable and !event.hangup) return;
-        conn.connecting = false;
         const errno = socket.pendingErrno(conn.fd);
         if (errno != 0 or (event.hangup and !event.writable)) {
             _ = conn.fail(if (errno != 0) errno else @intFromEnum(posix.E.CONNREFUSED), .connect);
             return loop.reportFailed(conn);
         }
-        if (conn.remote.any.family != posix.AF.UNIX) conn.remote = socket.remoteAddress(conn.fd) catch conn.remote;
-        conn.write_armed = true; // armed for the dial; the flush below settles it
+        conn.become(.opening);
+        if (conn.remote.any.family != posix.AF.UNIX) {
+            conn.remote = socket.remoteAddress(conn.fd) catch |err| switch (err) {
+                // The peer left already (its first read reports it): the dialled address stands.
+                error.NotConnected, error.ConnectionReset, error.InvalidArgument => conn.remote,
+                else => |e| {
+                    _ = conn.fail(socket.errnoOf(e), .getpeername);
+                    return loop.reportFailed(conn);
+                },
+            };
+        }
+        // Writability was watched for the dial: the flush of an empty buffer settles it.
+        assert(conn.outbound.isEmpty());
         if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) return loop.reportFailed(conn);
         loop.announce(conn);
     }
 
     /// Dials `address` (gnet's EventLoop.Register); the connection is announced once connected.
-    pub fn register(loop: *EventLoop, network: socket.Network, address: std.net.Address) AddError!*Connection {
+    pub fn register(loop: *EventLoop, network: socket.Network, address: std.net.Address, step: *Syscall) AddError!*Connection {
+        assert(loop.buffers != null);
         const fd = switch (network) {
-            .udp => try socket.connectDatagram(address),
-            .tcp, .unix => try socket.connect(address),
+            .udp => try socket.connectDatagram(address, step),
+            .tcp, .unix => try socket.connect(address, step),
         };
         errdefer posix.close(fd);
-        try loop.configure(fd, network);
-        const conn = try loop.addConn(fd, network, address);
+        try loop.configure(fd, network, step);
+        step.* = Poller.ctl_syscall;
+        const conn = try loop.addConn(fd, network, address, if (network == .udp) .opening else .connecting);
         if (network == .udp) {
             loop.announce(conn);
-        } else {
-            conn.connecting = true;
-            // Edge-triggered registration already watches writability.
-            conn.armWrite(&loop.poller, loop.trigger);
+        } else if (!conn.armWrite(&loop.poller, loop.trigger)) {
+            // Edge-triggered registration already watches writability; a refused arm failed
+            // the dial, reported by the next drain.
+            loop.reportFailed(conn);
         }
         loop.buffers.?.records[layout.Header.generation] = @bitCast(conn.generation);
         return conn;
     }
 
     /// Adopts a copy of a socket the host had (gnet's Enroll: dup, the original is closed).
-    pub fn enroll(loop: *EventLoop, fd: socket.fd_t, network: socket.Network) AddError!*Connection {
+    /// An fd that is not a socket (a FIFO the host wrapped) is `NotSocket`, nothing adopted.
+    pub fn enroll(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, step: *Syscall) AddError!*Connection {
+        assert(fd >= 0);
+        assert(loop.buffers != null);
+        step.* = .fcntl;
         const copy = try socket.dup(fd);
         errdefer posix.close(copy);
         try socket.setNonBlocking(copy);
-        try socket.noSigPipe(copy);
-        try loop.configure(copy, network);
+        step.* = .getpeername;
         const remote = try socket.remoteAddress(copy);
-        const conn = try loop.addConn(copy, network, remote);
+        step.* = .setsockopt;
+        try socket.noSigPipe(copy);
+        try loop.configure(copy, network, step);
+        step.* = Poller.ctl_syscall;
+        const conn = try loop.addConn(copy, network, remote, .opening);
         loop.announce(conn);
         loop.buffers.?.records[layout.Header.generation] = @bitCast(conn.generation);
         return conn;
@@ -392,8 +456,10 @@ pub const EventLoop = struct {
     /// The engine's socket options on a socket it did not accept (accepted ones inherit them
     /// from the listener): gnet's Client.Enroll applies the buffer sizes, and for TCP
     /// TCP_NODELAY and keep-alive.
-    fn configure(loop: *const EventLoop, fd: socket.fd_t, network: socket.Network) socket.Error!void {
+    fn configure(loop: *const EventLoop, fd: socket.fd_t, network: socket.Network, step: *Syscall) socket.Error!void {
+        assert(fd >= 0);
         const c = loop.engine.config;
+        step.* = .setsockopt;
         if (network == .tcp) {
             try socket.setNoDelay(fd, c.no_delay);
             if (c.keep_alive_s > 0) try socket.setKeepAlive(fd, true, c.keep_alive_s, c.keep_interval_s, c.keep_count);
@@ -403,6 +469,7 @@ pub const EventLoop = struct {
     }
 
     fn writable(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state == .open);
         if (conn.outbound.isEmpty()) return;
         if (!conn.flushOutbound(&loop.poller, loop.trigger, loop.et_chunk)) return loop.reportFailed(conn);
         if (loop.trigger == .edge and !conn.outbound.isEmpty()) {
@@ -414,6 +481,7 @@ pub const EventLoop = struct {
     /// One read into the area (gnet: one read per event in LT, a chunk-bounded one in ET).
     fn readable(loop: *EventLoop, conn: *Connection) void {
         assert(conn.state == .open);
+        assert(loop.in_drain);
         const room = loop.readRoom() orelse {
             conn.read_pending = true;
             return loop.pushPending(conn);
@@ -426,6 +494,7 @@ pub const EventLoop = struct {
                 return loop.reportFailed(conn);
             },
         };
+        assert(n <= want);
         if (n == 0) {
             _ = conn.fail(0, .read);
             return loop.reportFailed(conn);
@@ -435,9 +504,11 @@ pub const EventLoop = struct {
             loop.area_used += n;
         } else {
             // gnet: with bytes already buffered, new ones join them (Next then copies).
-            conn.inbound.write(room[0..n]) catch {
-                _ = conn.fail(@intFromEnum(posix.E.NOMEM), .read);
-                return loop.reportFailed(conn);
+            conn.inbound.write(room[0..n]) catch |err| switch (err) {
+                error.OutOfMemory => {
+                    _ = conn.fail(@intFromEnum(posix.E.NOMEM), .read);
+                    return loop.reportFailed(conn);
+                },
             };
             loop.emitData(conn, 0, n, conn.inbound.buffered());
         }
@@ -453,7 +524,9 @@ pub const EventLoop = struct {
         if (event.readable or event.read_hangup) {
             var scratch: [discard_buffer_size]u8 = undefined;
             const n = socket.read(conn.fd, &scratch) catch |err| switch (err) {
+                // Nothing to discard now; the connection keeps draining.
                 error.WouldBlock => 1,
+                // The socket failed: nothing more can be written either.
                 else => 0,
             };
             if (n == 0) return loop.finalize(conn);
@@ -467,21 +540,25 @@ pub const EventLoop = struct {
     // ---- records ---------------------------------------------------------------------------
 
     pub fn recordsLeft(loop: *const EventLoop) usize {
+        assert(loop.records_count <= layout.records_max);
         return layout.records_max - loop.records_count;
     }
 
     /// Room for one full read (readBufferCap bytes), or null when the area is used up.
     pub fn readRoom(loop: *EventLoop) ?[]u8 {
         const area = loop.buffers.?.area;
+        assert(loop.area_used <= area.len);
         if (area.len - loop.area_used < loop.read_buffer_cap) return null;
         return area[loop.area_used..][0..loop.read_buffer_cap];
     }
 
     pub fn setMore(loop: *EventLoop) void {
+        assert(loop.in_drain);
         loop.buffers.?.records[layout.Header.more] = 1;
     }
 
     fn nextRecord(loop: *EventLoop) []i32 {
+        assert(loop.in_drain);
         assert(loop.records_count < layout.records_max);
         loop.records_count += 1;
         const start = loop.records_count * layout.record_words; // record 0 is the header
@@ -490,6 +567,7 @@ pub const EventLoop = struct {
 
     /// A record about one connection: kind, slot and generation filled in.
     fn connRecord(loop: *EventLoop, kind: layout.RecordKind, conn: *const Connection) []i32 {
+        assert(conn.state != .free);
         const r = loop.nextRecord();
         r[layout.Field.kind] = @intFromEnum(kind);
         r[layout.Field.slot] = @intCast(conn.slot);
@@ -501,10 +579,12 @@ pub const EventLoop = struct {
         const r = loop.connRecord(.open, conn);
         r[layout.Field.aux] = conn.fd;
         r[layout.Field.aux2] = @intFromEnum(conn.network);
-        conn.open_reported = true;
+        conn.become(.open);
     }
 
     fn emitData(loop: *EventLoop, conn: *Connection, offset: usize, length: usize, ring_bytes: usize) void {
+        assert(conn.state == .open);
+        assert(length > 0 and length <= loop.read_buffer_cap);
         const r = loop.connRecord(.data, conn);
         r[layout.Field.offset] = @intCast(offset);
         r[layout.Field.length] = @intCast(length);
@@ -512,14 +592,15 @@ pub const EventLoop = struct {
     }
 
     fn emitClose(loop: *EventLoop, conn: *Connection) void {
-        assert(conn.state == .closing);
         const r = loop.connRecord(.close, conn);
         r[layout.Field.aux] = conn.close_errno;
         r[layout.Field.aux2] = @intFromEnum(conn.close_syscall);
-        conn.close_pending = false;
+        conn.become(.reported);
     }
 
     pub fn emitDatagram(loop: *EventLoop, listener_index: u32, length: usize, remote: *const std.net.Address) void {
+        assert(listener_index < loop.listeners.items.len);
+        assert(loop.area_used + length <= loop.buffers.?.area.len);
         const r = loop.nextRecord();
         r[layout.Field.kind] = @intFromEnum(layout.RecordKind.datagram);
         r[layout.Field.slot] = @intCast(listener_index);
@@ -527,6 +608,7 @@ pub const EventLoop = struct {
         r[layout.Field.offset] = @intCast(loop.area_used);
         r[layout.Field.length] = @intCast(length);
         const sock_len = remote.getOsSockLen();
+        assert(sock_len <= layout.Field.addr_bytes);
         r[layout.Field.aux2] = @intCast(sock_len);
         const addr_bytes = std.mem.sliceAsBytes(r[layout.Field.addr..]);
         @memset(addr_bytes, 0);
@@ -548,6 +630,7 @@ pub const EventLoop = struct {
     }
 
     pub fn reportAcceptError(loop: *EventLoop, errno: i32) void {
+        assert(errno > 0);
         loop.buffers.?.records[layout.Header.accept_errno] = errno;
     }
 
@@ -555,15 +638,17 @@ pub const EventLoop = struct {
 
     /// Runs the host's first `count` commands, in order.
     pub fn flush(loop: *EventLoop, count: usize) FlushError!void {
+        assert(!loop.in_drain);
         const buffers = loop.buffers.?;
         if (count > layout.commands_max) return error.InvalidCommand;
+        const F = layout.CommandField;
         var i: usize = 0;
         // Bounded by `count`: every round consumes at least one command.
         while (i < count) {
             const c = command(buffers, i);
-            const kind = std.meta.intToEnum(layout.CommandKind, c[0]) catch return error.InvalidCommand;
-            const slot: u32 = @bitCast(c[1]);
-            const generation: u32 = @bitCast(c[2]);
+            const kind = std.meta.intToEnum(layout.CommandKind, c[F.kind]) catch return error.InvalidCommand;
+            const slot: u32 = @bitCast(c[F.slot]);
+            const generation: u32 = @bitCast(c[F.generation]);
             switch (kind) {
                 .write => {
                     var parts: [socket.iov_count_max][]const u8 = undefined;
@@ -571,12 +656,12 @@ pub const EventLoop = struct {
                     var j = i;
                     while (j < count and parts_count < parts.len) : (j += 1) {
                         const w = command(buffers, j);
-                        if (w[0] != @intFromEnum(layout.CommandKind.write) or w[1] != c[1] or w[2] != c[2]) break;
-                        const source = if (w[layout.CommandSource.field] == layout.CommandSource.area) buffers.area else buffers.arena;
-                        parts[parts_count] = try range(source, w[3], w[4]);
+                        if (w[F.kind] != @intFromEnum(layout.CommandKind.write)) break;
+                        if (w[F.slot] != c[F.slot] or w[F.generation] != c[F.generation]) break;
+                        parts[parts_count] = try range(try source(buffers, w[F.source]), w[F.offset], w[F.length]);
                         parts_count += 1;
                     }
-                    assert(j > i);
+                    assert(j > i and parts_count == j - i);
                     i = j;
                     const conn = loop.lookup(slot, generation) orelse continue;
                     if (conn.state != .open) continue;
@@ -584,13 +669,14 @@ pub const EventLoop = struct {
                 },
                 .keep => {
                     i += 1;
-                    const source = if (c[layout.CommandSource.field] == layout.CommandSource.arena) buffers.arena else buffers.area;
-                    const bytes = try range(source, c[3], c[4]);
+                    const bytes = try range(try source(buffers, c[F.source]), c[F.offset], c[F.length]);
                     const conn = loop.lookup(slot, generation) orelse continue;
                     if (conn.state != .open) continue;
-                    conn.inbound.write(bytes) catch {
-                        _ = conn.fail(@intFromEnum(posix.E.NOMEM), .read);
-                        loop.reportFailed(conn);
+                    conn.inbound.write(bytes) catch |err| switch (err) {
+                        error.OutOfMemory => {
+                            _ = conn.fail(@intFromEnum(posix.E.NOMEM), .read);
+                            loop.reportFailed(conn);
+                        },
                     };
                 },
                 .close => {
@@ -600,10 +686,12 @@ pub const EventLoop = struct {
                 },
             }
         }
+        assert(i == count);
     }
 
     /// A write the host passes directly (too big for its arena, or a datagram reply).
     pub fn writeDirect(loop: *EventLoop, conn: *Connection, data: []const u8) Connection.SendResult {
+        assert(!loop.in_drain);
         if (conn.state != .open) return .failed;
         const result = conn.send(&loop.poller, loop.trigger, &.{data});
         if (result == .failed) loop.reportFailed(conn);
@@ -612,13 +700,24 @@ pub const EventLoop = struct {
 
     /// `flush()` of API.md: one pass over the outbound buffer now.
     pub fn flushConn(loop: *EventLoop, conn: *Connection) void {
+        assert(!loop.in_drain);
         if (conn.state != .open) return;
         if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) loop.reportFailed(conn);
     }
 };
 
 fn command(buffers: Buffers, index: usize) []const i32 {
+    assert(index < layout.commands_max);
     return buffers.commands[index * layout.command_words ..][0..layout.command_words];
+}
+
+/// The bytes a command's source names: host memory, so an unknown source is refused.
+fn source(buffers: Buffers, value: i32) FlushError![]u8 {
+    const which = std.meta.intToEnum(layout.CommandSource, value) catch return error.InvalidCommand;
+    return switch (which) {
+        .arena => buffers.arena,
+        .area => buffers.area,
+    };
 }
 
 fn range(bytes: []u8, offset: i32, length: i32) FlushError![]u8 {
@@ -631,6 +730,10 @@ fn range(bytes: []u8, offset: i32, length: i32) FlushError![]u8 {
 
 pub fn monotonicNs() u64 {
     var ts: posix.timespec = undefined;
-    posix.clock_gettime(.MONOTONIC, &ts) catch unreachable; // MONOTONIC always exists
+    posix.clock_gettime(.MONOTONIC, &ts) catch |err| switch (err) {
+        // CLOCK_MONOTONIC exists on every system the native engine builds for.
+        error.UnsupportedClock, error.Unexpected => unreachable,
+    };
+    assert(ts.sec >= 0 and ts.nsec >= 0);
     return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
 }

@@ -46,14 +46,17 @@ pub const Error = error{
     InProgress,
     OperationNotSupported,
     ProtocolOption,
+    /// The fd is not a socket (a FIFO or file the host handed over): its caller's error.
+    NotSocket,
+    /// Poller registrations (poller.zig's `Error` is a subset of this set).
+    AlreadyRegistered,
+    NotRegistered,
+    /// An errno none of the above names; logged, reported to the host as EIO.
     Unexpected,
 };
 
-/// The errno of the last `error.Unexpected`, so the host can still name it.
-pub var unexpected_errno: i32 = 0;
-
 fn unexpected(e: E) Error {
-    unexpected_errno = @intFromEnum(e);
+    std.log.debug("socket: unexpected errno {s}", .{@tagName(e)});
     return error.Unexpected;
 }
 
@@ -91,6 +94,8 @@ fn named(e: E) Error {
         .INPROGRESS => error.InProgress,
         .OPNOTSUPP => error.OperationNotSupported,
         .NOPROTOOPT => error.ProtocolOption,
+        .NOTSOCK => error.NotSocket,
+        .EXIST => error.AlreadyRegistered,
         else => unexpected(e),
     };
 }
@@ -129,7 +134,10 @@ pub fn errnoOf(err: Error) i32 {
         error.InProgress => .INPROGRESS,
         error.OperationNotSupported => .OPNOTSUPP,
         error.ProtocolOption => .NOPROTOOPT,
-        error.Unexpected => return unexpected_errno,
+        error.NotSocket => .NOTSOCK,
+        error.AlreadyRegistered => .EXIST,
+        error.NotRegistered => .NOENT,
+        error.Unexpected => .IO,
     };
     return @intFromEnum(e);
 }
@@ -193,7 +201,7 @@ pub fn setInt(fd: fd_t, level: i32, name: u32, value: c_int) Error!void {
     const rc = std.c.setsockopt(fd, level, name, &value, @sizeOf(c_int));
     if (rc == 0) return;
     return switch (posix.errno(rc)) {
-        .FAULT, .NOTSOCK => unreachable,
+        .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
         .DOM => error.InvalidArgument,
         else => |e| named(e),
     };
@@ -215,21 +223,20 @@ pub const ListenOptions = struct {
     multicast_interface_index: u32 = 0,
 };
 
-/// The step of the last `listen` that failed, for the host's `syscall` field.
-pub var listen_syscall: Syscall = .none;
-
-/// Creates, configures, binds and (streams) listens. A unix path is removed first.
-pub fn listen(network: Network, address: Address, options: ListenOptions) Error!fd_t {
+/// Creates, configures, binds and (streams) listens. A unix path is removed first. `step`
+/// names the call under way, so that a failure is reported with the syscall that failed.
+pub fn listen(network: Network, address: Address, options: ListenOptions, step: *Syscall) Error!fd_t {
     const family: u32 = address.any.family;
     const sock_type: u32 = if (network == .udp) posix.SOCK.DGRAM else posix.SOCK.STREAM;
     if (network == .unix) {
         assert(family == posix.AF.UNIX);
         unlinkPath(&address.un.path);
     }
-    listen_syscall = .socket;
+    if (network != .unix) assert(family == posix.AF.INET or family == posix.AF.INET6);
+    step.* = .socket;
     const fd = try socket(family, sock_type);
     errdefer posix.close(fd);
-    listen_syscall = .setsockopt;
+    step.* = .setsockopt;
     if (options.reuse_addr or network == .unix) try setInt(fd, SOL.SOCKET, SO.REUSEADDR, 1);
     if (options.reuse_port and network != .unix) try setInt(fd, SOL.SOCKET, SO.REUSEPORT, 1);
     if (family == posix.AF.INET6) try setInt(fd, IPPROTO.IPV6, IPV6_V6ONLY, @intFromBool(options.v6_only));
@@ -241,13 +248,13 @@ pub fn listen(network: Network, address: Address, options: ListenOptions) Error!
     if (options.recv_buffer > 0) try setInt(fd, SOL.SOCKET, SO.RCVBUF, @intCast(options.recv_buffer));
     if (options.send_buffer > 0) try setInt(fd, SOL.SOCKET, SO.SNDBUF, @intCast(options.send_buffer));
     if (options.bind_to_device.len > 0) try bindToDevice(fd, options.bind_to_device);
-    listen_syscall = .bind;
+    step.* = .bind;
     try bind(fd, address);
     if (network == .udp and isMulticast(address)) {
-        listen_syscall = .setsockopt;
+        step.* = .setsockopt;
         try joinGroup(fd, address, options.multicast_interface_index);
     }
-    listen_syscall = .listen;
+    step.* = .listen;
     if (network != .udp) {
         const rc = std.c.listen(fd, backlog_max);
         if (rc != 0) return switch (posix.errno(rc)) {
@@ -301,7 +308,7 @@ pub fn joinGroup(fd: fd_t, group: Address, ifindex: u32) Error!void {
     };
     if (rc == 0) return;
     return switch (posix.errno(rc)) {
-        .FAULT, .NOTSOCK => unreachable,
+        .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
         else => |e| named(e),
     };
 }
@@ -339,12 +346,16 @@ pub fn noSigPipe(fd: fd_t) Error!void {
     if (is_darwin) try setInt(fd, SOL.SOCKET, 0x1022, 1); // SO_NOSIGPIPE
 }
 
-/// A non-blocking connect (tests, and dialling). `InProgress` means: wait for writability.
-pub fn connect(address: Address) Error!fd_t {
+/// A non-blocking connect (tests, and dialling): it returns at once and the socket becomes
+/// writable when the connection is made. `step` names the call under way.
+pub fn connect(address: Address, step: *Syscall) Error!fd_t {
     const sock_type: u32 = posix.SOCK.STREAM;
+    step.* = .socket;
     const fd = try socket(address.any.family, sock_type);
     errdefer posix.close(fd);
+    step.* = .setsockopt;
     try noSigPipe(fd);
+    step.* = .connect;
     while (true) {
         const rc = std.c.connect(fd, &address.any, address.getOsSockLen());
         if (rc == 0) return fd;
@@ -358,9 +369,11 @@ pub fn connect(address: Address) Error!fd_t {
 }
 
 /// A connected UDP socket (client side: `send` and `recv` with the peer fixed).
-pub fn connectDatagram(address: Address) Error!fd_t {
+pub fn connectDatagram(address: Address, step: *Syscall) Error!fd_t {
+    step.* = .socket;
     const fd = try socket(address.any.family, posix.SOCK.DGRAM);
     errdefer posix.close(fd);
+    step.* = .connect;
     while (true) {
         const rc = std.c.connect(fd, &address.any, address.getOsSockLen());
         if (rc == 0) return fd;
@@ -424,7 +437,7 @@ pub fn localAddress(fd: fd_t) Error!Address {
     var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
     const rc = std.c.getsockname(fd, @ptrCast(&storage), &len);
     if (rc != 0) return switch (posix.errno(rc)) {
-        .FAULT, .NOTSOCK => unreachable,
+        .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
         else => |e| named(e),
     };
     return addressFrom(&storage, len);
@@ -435,7 +448,7 @@ pub fn remoteAddress(fd: fd_t) Error!Address {
     var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
     const rc = std.c.getpeername(fd, @ptrCast(&storage), &len);
     if (rc != 0) return switch (posix.errno(rc)) {
-        .FAULT, .NOTSOCK => unreachable,
+        .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
         else => |e| named(e),
     };
     return addressFrom(&storage, len);
@@ -475,8 +488,6 @@ pub fn writev(fd: fd_t, iov: []const posix.iovec_const) Error!usize {
         switch (posix.errno(rc)) {
             .INTR => continue,
             .FAULT => unreachable,
-            // A unix socket answers ENOTSOCK to sendmsg flags never; a non-socket fd would.
-            .NOTSOCK => return error.BadFileDescriptor,
             else => |e| return named(e),
         }
     }
@@ -505,7 +516,7 @@ pub fn recvFrom(fd: fd_t, buf: []u8) Error!Datagram {
         if (rc >= 0) return .{ .len = @intCast(rc), .remote = addressFrom(&storage, len) };
         switch (posix.errno(rc)) {
             .INTR => continue,
-            .FAULT, .NOTSOCK => unreachable,
+            .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
             else => |e| return named(e),
         }
     }
@@ -520,7 +531,7 @@ pub fn sendTo(fd: fd_t, data: []const u8, remote: ?*const Address) Error!usize {
         if (rc >= 0) return @intCast(rc);
         switch (posix.errno(rc)) {
             .INTR => continue,
-            .FAULT, .NOTSOCK => unreachable,
+            .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
             else => |e| return named(e),
         }
     }
@@ -583,11 +594,13 @@ const testing = std.testing;
 
 test "socket: tcp listen on port 0, connect, accept, exchange, EOF" {
     const any = try Address.parseIp("127.0.0.1", 0);
-    const listener = try listen(.tcp, any, .{});
+    var step: Syscall = .none;
+    const listener = try listen(.tcp, any, .{}, &step);
     defer posix.close(listener);
+    try testing.expectEqual(Syscall.listen, step);
     const bound = try localAddress(listener);
     try testing.expect(bound.getPort() != 0);
-    const client = try connect(bound);
+    const client = try connect(bound, &step);
     defer posix.close(client);
     var accepted: Accepted = undefined;
     var tries: usize = 0;
@@ -625,18 +638,21 @@ test "socket: tcp listen on port 0, connect, accept, exchange, EOF" {
 }
 
 test "socket: a second bind of the same port is AddressInUse, errno EADDRINUSE" {
-    const listener = try listen(.tcp, try Address.parseIp("127.0.0.1", 0), .{});
+    var step: Syscall = .none;
+    const listener = try listen(.tcp, try Address.parseIp("127.0.0.1", 0), .{}, &step);
     defer posix.close(listener);
     const bound = try localAddress(listener);
-    const err = listen(.tcp, bound, .{});
+    const err = listen(.tcp, bound, .{}, &step);
     try testing.expectError(error.AddressInUse, err);
+    try testing.expectEqual(Syscall.bind, step);
     try testing.expectEqual(@as(i32, @intFromEnum(E.ADDRINUSE)), errnoOf(error.AddressInUse));
 }
 
 test "socket: udp sendTo and recvFrom on loopback" {
-    const a = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{});
+    var step: Syscall = .none;
+    const a = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{}, &step);
     defer posix.close(a);
-    const b = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{});
+    const b = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{}, &step);
     defer posix.close(b);
     const a_addr = try localAddress(a);
     try testing.expectEqual(@as(usize, 3), try sendTo(b, "abc", &a_addr));
@@ -661,12 +677,13 @@ test "socket: a udp listener on a multicast group joins it; a bad interface is N
     try testing.expect(isMulticast(try Address.parseIp("ff02::3", 0)));
     try testing.expect(!isMulticast(try Address.parseIp("127.0.0.1", 0)));
     try testing.expect(!isMulticast(try Address.parseIp("::1", 0)));
-    const server = try listen(.udp, try Address.parseIp("224.0.0.169", 0), .{});
+    var step: Syscall = .none;
+    const server = try listen(.udp, try Address.parseIp("224.0.0.169", 0), .{}, &step);
     defer posix.close(server);
     if (is_linux) {
-        const err = listen(.udp, try Address.parseIp("224.0.0.169", 0), .{ .multicast_interface_index = 0x7fff_fff0 });
-        try testing.expectError(error.NoDevice, err);
-        try testing.expectEqual(Syscall.setsockopt, listen_syscall);
+        const options: ListenOptions = .{ .multicast_interface_index = 0x7fff_fff0 };
+        try testing.expectError(error.NoDevice, listen(.udp, try Address.parseIp("224.0.0.169", 0), options, &step));
+        try testing.expectEqual(Syscall.setsockopt, step);
     }
 }
 
@@ -674,9 +691,22 @@ test "socket: unix listener replaces a stale path" {
     var path_buf: [64]u8 = undefined;
     const path = try std.fmt.bufPrint(&path_buf, "/tmp/zgnet-socket-test-{d}.sock", .{std.c.getpid()});
     const address = try Address.initUnix(path);
-    const first = try listen(.unix, address, .{});
+    var step: Syscall = .none;
+    const first = try listen(.unix, address, .{}, &step);
     posix.close(first); // leaves the path behind, as a crashed server would
-    const second = try listen(.unix, address, .{});
+    const second = try listen(.unix, address, .{}, &step);
     posix.close(second);
     unlinkPath(path);
+}
+
+test "socket: a FIFO is not a socket: options and addresses answer NotSocket, never crash" {
+    var fds: [2]fd_t = undefined;
+    try testing.expectEqual(@as(c_int, 0), std.c.pipe(&fds));
+    defer posix.close(fds[0]);
+    defer posix.close(fds[1]);
+    try testing.expectError(error.NotSocket, setNoDelay(fds[0], true));
+    try testing.expectError(error.NotSocket, remoteAddress(fds[0]));
+    try testing.expectError(error.NotSocket, localAddress(fds[0]));
+    try testing.expectError(error.NotSocket, sendTo(fds[1], "x", null));
+    try testing.expectEqual(@as(i32, @intFromEnum(E.NOTSOCK)), errnoOf(error.NotSocket));
 }
