@@ -358,11 +358,11 @@ export class NativeConn implements Conn, FrameSource {
   }
 
   dup(): number {
-    return this.loop.engine.check(this.loop.api.socketDup(this.fd), 'dup');
+    return this.loop.engine.check(this.loop.api.socketDup(this.fd));
   }
 
   private setopt(option: number, a: number, b = 0, c = 0, d = 0): void {
-    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, option, a, b, c, d), 'setsockopt');
+    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, option, a, b, c, d));
   }
 
   setNoDelay(on: boolean): void {
@@ -505,10 +505,10 @@ export class UdpConn implements Conn, FrameSource {
   write(data: Uint8Array | string): number {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const loop = this.loop;
-    if (this.active) return loop.engine.check(loop.api.datagramReply(loop.engine.handle, loop.index, this.record, bytes, bytes.length), 'sendto');
+    if (this.active) return loop.engine.check(loop.api.datagramReply(loop.engine.handle, loop.index, this.record, bytes, bytes.length));
     if (this.sender === undefined || loop.engine.freed) throw connClosedError();
     const addr = new Uint8Array(Int32Array.from(this.sender).buffer, 0, this.senderLength);
-    return loop.engine.check(loop.api.udpSendtoRaw(this.fd, bytes, bytes.length, addr, addr.length), 'sendto');
+    return loop.engine.check(loop.api.udpSendtoRaw(this.fd, bytes, bytes.length, addr, addr.length));
   }
 
   writev(_chunks: Uint8Array[]): number {
@@ -565,7 +565,7 @@ export class UdpConn implements Conn, FrameSource {
   }
 
   dup(): number {
-    return this.loop.engine.check(this.loop.api.socketDup(this.fd), 'dup');
+    return this.loop.engine.check(this.loop.api.socketDup(this.fd));
   }
 
   setNoDelay(_on: boolean): void {
@@ -581,15 +581,15 @@ export class UdpConn implements Conn, FrameSource {
   }
 
   setLinger(sec: number): void {
-    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, SOCKET_OPTION.linger, Math.trunc(sec), 0, 0, 0), 'setsockopt');
+    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, SOCKET_OPTION.linger, Math.trunc(sec), 0, 0, 0));
   }
 
   setReadBuffer(bytes: number): void {
-    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, SOCKET_OPTION.recvBuffer, Math.trunc(bytes), 0, 0, 0), 'setsockopt');
+    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, SOCKET_OPTION.recvBuffer, Math.trunc(bytes), 0, 0, 0));
   }
 
   setWriteBuffer(bytes: number): void {
-    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, SOCKET_OPTION.sendBuffer, Math.trunc(bytes), 0, 0, 0), 'setsockopt');
+    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, SOCKET_OPTION.sendBuffer, Math.trunc(bytes), 0, 0, 0));
   }
 }
 

@@ -54,7 +54,8 @@ export class NativeEngine extends EngineBase {
     return statusError(this.binding, code);
   }
 
-  check(result: number, _what: string): number {
+  /** The value of a result, or the error it carries (system failures with errno and syscall). */
+  check(result: number): number {
     if (result >= 0) return result;
     throw this.statusError(result);
   }
@@ -97,7 +98,7 @@ export class NativeEngine extends EngineBase {
       values[i] = v;
     });
     const device = Buffer.from(o.bindToDevice);
-    this.handle = this.check(this.api.engineNew(values, values.length, device.length > 0 ? device : null, device.length), 'engine');
+    this.handle = this.check(this.api.engineNew(values, values.length, device.length > 0 ? device : null, device.length));
     for (const a of addrs) this.bind(a);
     this.addrs = [...this.listenerAddrs];
   }
@@ -115,7 +116,7 @@ export class NativeEngine extends EngineBase {
       throw err;
     }
     const text = Buffer.allocUnsafe(256);
-    const n = this.check(this.api.listenerAddr(this.handle, r, text, text.length), 'address');
+    const n = this.check(this.api.listenerAddr(this.handle, r, text, text.length));
     const bound = text.toString('latin1', 0, n);
     const addr = a.network === 'unix' ? formatAddr('unix', a.path, 0) : `${a.network}://${bound}`;
     this.listenerAddrs.push(addr);
@@ -124,7 +125,7 @@ export class NativeEngine extends EngineBase {
 
   protected startLoops(): void {
     for (let i = 0; i < this.options.numEventLoop; i++) this.loops.push(new NativeLoop(this, i, this.options.readBufferCap));
-    this.check(this.api.engineStart(this.handle), 'start');
+    this.check(this.api.engineStart(this.handle));
     for (const loop of this.loops) loop.startPolling();
   }
 
@@ -210,7 +211,7 @@ export class NativeEngine extends EngineBase {
   dup(): number {
     this.ensureListening();
     if (this.listeners.length !== 1) throw new ZgnetError(ErrorCode.UNSUPPORTED_OP, 'dup() with several listeners: use dupListener()');
-    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, 0), 'listener')), 'dup');
+    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, 0))));
   }
 
   dupListener(network: Network, addr: string): number {
@@ -219,11 +220,11 @@ export class NativeEngine extends EngineBase {
       (l) => l.network === network && (l.addr === addr || l.addr === `${network}://${addr}` || (l.network === 'unix' && l.path === addr)),
     );
     if (index < 0) throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `no ${network} listener on ${addr}`);
-    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, index), 'listener')), 'dup');
+    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, index))));
   }
 
   loopListenerFd(loopIndex: number, listener: number): number {
-    return this.check(this.api.loopListenerFd(this.handle, loopIndex, listener), 'listener');
+    return this.check(this.api.loopListenerFd(this.handle, loopIndex, listener));
   }
 
   /** Listener `i` of every loop serves the engine's address `i`. */
@@ -262,6 +263,6 @@ export class NativeEngine extends EngineBase {
     }
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const hostBytes = Buffer.from(host);
-    return this.check(this.api.udpSendto(fd, bytes, bytes.length, hostBytes, hostBytes.length, port), 'sendto');
+    return this.check(this.api.udpSendto(fd, bytes, bytes.length, hostBytes, hostBytes.length, port));
   }
 }

@@ -96,13 +96,13 @@ export class NativeLoop implements EngineLoop {
       engine.handle, index, this.records, this.records.length, this.area, this.area.length,
       this.commands, this.commands.length, this.arena, this.arena.length,
     );
-    engine.check(r, 'attach');
+    engine.check(r);
   }
 
   // ---- polling --------------------------------------------------------------------------------
 
   startPolling(): void {
-    const fd = this.engine.check(this.api.loopFd(this.engine.handle, this.index), 'epoll');
+    const fd = this.engine.check(this.api.loopFd(this.engine.handle, this.index));
     const koffi = this.engine.koffi;
     // A bad fd aborts Node inside uv_poll_init: it comes from our own poller, checked above.
     this.poll = (koffi as unknown as { node: { poll(fd: number, o: object, cb: () => void): PollHandle } }).node.poll(

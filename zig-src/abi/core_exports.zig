@@ -10,6 +10,7 @@ const core = @import("../core/root.zig");
 const handles = @import("handles.zig");
 const boundary = @import("boundary.zig");
 const Code = core.status.Code;
+const assert = std.debug.assert;
 const codec_mod = core.codec;
 
 pub const allocator: std.mem.Allocator = if (builtin.target.cpu.arch.isWasm())
@@ -23,19 +24,25 @@ var table: handles.Table = .{};
 pub const abi_version: u32 = 1;
 
 fn fail(code: Code) isize {
-    std.debug.assert(code != .ok);
-    return @intFromEnum(code);
+    assert(code != .ok);
+    const result: isize = @intFromEnum(code);
+    assert(result < 0);
+    return result;
 }
 
 /// A (pointer, length) argument as a slice; null when the pointer is missing for a non-empty length.
 pub fn bytesIn(ptr: ?[*]const u8, len: usize) ?[]const u8 {
     if (len == 0) return &.{};
-    return (ptr orelse return null)[0..len];
+    const bytes = (ptr orelse return null)[0..len];
+    assert(bytes.len == len);
+    return bytes;
 }
 
 pub fn bytesOut(ptr: ?[*]u8, len: usize) ?[]u8 {
     if (len == 0) return &.{};
-    return (ptr orelse return null)[0..len];
+    const bytes = (ptr orelse return null)[0..len];
+    assert(bytes.len == len);
+    return bytes;
 }
 
 // ---- generic ---------------------------------------------------------------------------
@@ -47,7 +54,9 @@ pub export fn zg_abi_version() u32 {
 /// The `ERR_*` name of a status code, as a NUL-terminated string; null for a value that is not a code.
 pub export fn zg_status_name(code: i32) ?[*:0]const u8 {
     if (code > Code.first or code < Code.last) return null;
-    return @as(Code, @enumFromInt(code)).name().ptr;
+    const text = @as(Code, @enumFromInt(code)).name();
+    assert(text.len > 0 and text.len < boundary.text_bytes_max);
+    return text.ptr;
 }
 
 /// Staging memory the host fills before a call (wasm) — unused by the native host. 16-byte
@@ -55,7 +64,10 @@ pub export fn zg_status_name(code: i32) ?[*:0]const u8 {
 const staging_alignment = 16;
 
 pub export fn zg_alloc(len: usize) ?[*]u8 {
-    const bytes = allocator.alignedAlloc(u8, staging_alignment, @max(len, 1)) catch return null;
+    const bytes = allocator.alignedAlloc(u8, staging_alignment, @max(len, 1)) catch |err| switch (err) {
+        error.OutOfMemory => return null, // the host reports it (wasm memory exhausted)
+    };
+    assert(@intFromPtr(bytes.ptr) % staging_alignment == 0);
     return bytes.ptr;
 }
 
@@ -72,6 +84,7 @@ pub export fn zg_release(handle: i32) isize {
         inline else => |kind| destroy(KindType(kind), ptr),
     }
     table.remove(handle);
+    assert(table.lookup(handle) == null);
     return 0;
 }
 
@@ -100,10 +113,14 @@ fn adopt(comptime kind: handles.Kind, value: KindType(kind)) isize {
         return fail(.out_of_memory);
     };
     created.* = value;
-    const handle = table.put(allocator, kind, created) catch {
-        destroy(T, created);
-        return fail(.out_of_memory);
+    const handle = table.put(allocator, kind, created) catch |err| switch (err) {
+        error.OutOfMemory => {
+            destroy(T, created);
+            return fail(.out_of_memory);
+        },
     };
+    assert(handle > 0);
+    assert(table.get(handle, kind) != null);
     return handle;
 }
 
@@ -160,7 +177,9 @@ pub export fn zg_buffer_read(handle: i32, ptr: ?[*]u8, len: usize) isize {
     return withBuffer(handle, out, struct {
         fn f(comptime _: handles.Kind, slot: *handles.Slot, buffer: anytype, target: []u8) isize {
             slot.scan_hint = 0;
-            return @intCast(buffer.read(target));
+            const n = buffer.read(target);
+            assert(n <= target.len);
+            return @intCast(n);
         }
     }.f);
 }
@@ -203,6 +222,7 @@ pub export fn zg_buffer_peek(handle: i32, ptr: ?[*]u8, len: usize) isize {
                 },
                 else => unreachable,
             }
+            assert(copied <= target.len);
             return @intCast(copied);
         }
     }.f);
@@ -212,7 +232,9 @@ pub export fn zg_buffer_discard(handle: i32, n: usize) isize {
     return withBuffer(handle, n, struct {
         fn f(comptime _: handles.Kind, slot: *handles.Slot, buffer: anytype, count: usize) isize {
             slot.scan_hint = 0;
-            return @intCast(buffer.discard(count));
+            const discarded = buffer.discard(count);
+            assert(discarded <= count);
+            return @intCast(discarded);
         }
     }.f);
 }
@@ -243,6 +265,7 @@ pub export fn zg_buffer_reset(handle: i32, release: u32) isize {
             if (kind == .elastic) {
                 if (free_memory) buffer.release() else buffer.reset(buffer.max_static_bytes);
             } else buffer.reset();
+            assert(buffer.isEmpty());
             return 0;
         }
     }.f);
@@ -317,7 +340,7 @@ pub const items = [_]boundary.Item{
 /// not fit `out` (`zg_codec_frame_len_required` tells its size); a codec error when the first
 /// frame is malformed (an error after some good frames ends the batch; the next scan reports it).
 pub fn scanInto(codec: *const codec_mod.Codec, input: codec_mod.Input, scan_hint: *usize, out: []u8, frames: []i32) isize {
-    std.debug.assert(frames.len >= frame_record_words);
+    assert(frames.len >= frame_record_words);
     const frames_max = frames.len / frame_record_words;
     var count: usize = 0;
     var scanned: usize = 0;
@@ -335,8 +358,8 @@ pub fn scanInto(codec: *const codec_mod.Codec, input: codec_mod.Input, scan_hint
             if (count == 0) return fail(.incomplete);
             break;
         };
-        std.debug.assert(frame.consume_len > 0 and frame.consume_len <= rest.len());
-        std.debug.assert(frame.payload_start + frame.payload_len <= frame.consume_len);
+        assert(frame.consume_len > 0 and frame.consume_len <= rest.len());
+        assert(frame.payload_start + frame.payload_len <= frame.consume_len);
         if (frame.payload_len > out.len - written or frame.payload_len > std.math.maxInt(i32)) {
             if (count == 0) {
                 frame_len_required = frame.payload_len;
@@ -351,7 +374,7 @@ pub fn scanInto(codec: *const codec_mod.Codec, input: codec_mod.Input, scan_hint
         scanned += frame.consume_len;
         count += 1;
     }
-    std.debug.assert(count >= 1 and scanned <= input.len());
+    assert(count >= 1 and scanned <= input.len());
     return @intCast(count);
 }
 
@@ -378,7 +401,7 @@ pub export fn zg_codec_scan(
             const buffer: *KindType(kind) = @ptrCast(@alignCast(slot.ptr.?));
             if (discard > buffer.buffered()) break :blk fail(.invalid_argument);
             if (discard > 0) {
-                std.debug.assert(buffer.discard(discard) == discard);
+                assert(buffer.discard(discard) == discard);
                 slot.scan_hint = 0;
             }
             const parts = buffer.peek(buffer.buffered());
@@ -401,6 +424,7 @@ pub export fn zg_codec_encode(codec_handle: i32, payload_ptr: ?[*]const u8, payl
     codec.writeHeader(payload.len, out[0..header_len]) catch |err| return codecError(err);
     @memcpy(out[header_len..][0..payload.len], payload);
     @memcpy(out[header_len + payload.len ..][0..trailer.len], trailer);
+    assert(total <= out.len);
     return @intCast(total);
 }
 
@@ -411,6 +435,7 @@ pub export fn zg_codec_header(codec_handle: i32, payload_len: usize, out_ptr: ?[
     const header_len = codec.headerLen();
     if (out.len < header_len) return fail(.buffer_too_small);
     codec.writeHeader(payload_len, out[0..header_len]) catch |err| return codecError(err);
+    assert(header_len <= out.len);
     return @intCast(header_len);
 }
 
@@ -438,7 +463,9 @@ pub export fn zg_lb_new(policy: u32, loops_count: u32) isize {
 pub export fn zg_lb_next(handle: i32, addr_ptr: ?[*]const u8, addr_len: usize) isize {
     const lb = object(.load_balancer, handle) orelse return fail(.invalid_handle);
     const addr = bytesIn(addr_ptr, addr_len) orelse return fail(.invalid_argument);
-    return @intCast(lb.next(addr));
+    const index = lb.next(addr);
+    assert(index < lb.loops_count);
+    return @intCast(index);
 }
 
 /// delta +1 when a connection opens on `index`, -1 when it closes; returns the new count.

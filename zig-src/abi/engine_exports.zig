@@ -506,3 +506,21 @@ test "engine exports: enrolling a FIFO answers ENOTSOCK, the engine goes on" {
     }
     try std.testing.expectEqual(@as(isize, 0), zg_loop_drain(handle, 0));
 }
+
+test "engine exports: a poller that cannot open reports EMFILE and the call that failed" {
+    const first: Syscall = switch (@import("builtin").os.tag) {
+        .linux => .epoll_create1,
+        else => .kqueue,
+    };
+    var values: [engine_mod.options_count]i32 = .{ 1, 0, 0, 0, 64 * 1024, 64 * 1024, 0, 0, 0, 1, 0, 0, 0, 0, 0 };
+    const saved = try posix.getrlimit(.NOFILE);
+    // The lowest free fd is where the next one would go: a limit there makes it fail.
+    const probe = try posix.dup(1);
+    posix.close(probe);
+    var limit = saved;
+    limit.cur = @intCast(probe);
+    try posix.setrlimit(.NOFILE, limit);
+    const result = zg_engine_new(&values, values.len, null, 0);
+    try posix.setrlimit(.NOFILE, saved);
+    try std.testing.expectEqual(layout.systemResult(@intFromEnum(posix.E.MFILE), first), result);
+}

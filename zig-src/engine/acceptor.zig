@@ -70,3 +70,60 @@ pub fn readDatagrams(loop: *EventLoop, listener_index: u32, listener: *const Lis
     }
     loop.setMore();
 }
+
+// ---- tests ---------------------------------------------------------------------------------
+
+const testing = std.testing;
+const Syscall = layout.Syscall;
+const TestHost = @import("test_host.zig").TestHost;
+
+test "acceptReady: accepts while records last, the rest waits for the next drain" {
+    var t = try TestHost.init(try std.net.Address.parseIp("127.0.0.1", 0));
+    defer t.deinit();
+    const loop = &t.engine.loops[0];
+    const address = t.engine.specs.get(0).address;
+    var step: Syscall = .none;
+    var clients: [3]socket.fd_t = undefined;
+    for (&clients) |*client| client.* = try socket.connect(address, &step);
+    defer for (clients) |client| posix.close(client);
+    // One record left: one connection is accepted and announced, then `more` is set.
+    loop.records_count = layout.records_max - 1;
+    loop.in_drain = true;
+    var tries: usize = 0;
+    while (loop.records_count < layout.records_max) : (tries += 1) {
+        try testing.expect(tries < 1000);
+        acceptReady(loop, &loop.listeners.items[0]);
+        std.time.sleep(std.time.ns_per_ms);
+    }
+    loop.in_drain = false;
+    try testing.expectEqual(@as(i32, 1), t.records[layout.Header.more]);
+    // The other two come with later drains (the listener stays readable).
+    var opened: usize = 0;
+    tries = 0;
+    while (opened < 2) : (tries += 1) {
+        try testing.expect(tries < 1000);
+        const count = loop.drain();
+        for (0..count) |i| {
+            const kind = t.records[(i + 1) * layout.record_words + layout.Field.kind];
+            opened += @intFromBool(kind == @intFromEnum(layout.RecordKind.open));
+        }
+        std.time.sleep(std.time.ns_per_ms);
+    }
+    try testing.expectEqual(@as(usize, 2), opened);
+}
+
+test "acceptReady: an accept that fails for good is reported in the drain's header" {
+    var t = try TestHost.init(try std.net.Address.parseIp("127.0.0.1", 0));
+    defer t.deinit();
+    const loop = &t.engine.loops[0];
+    // A stream socket that never listened: accept answers EINVAL, not a transient error.
+    const fd = try socket.socket(posix.AF.INET, posix.SOCK.STREAM);
+    defer posix.close(fd);
+    const broken: Listener = .{ .fd = fd, .network = .tcp, .spec_index = 0, .loop_owned = false };
+    loop.records_count = 0;
+    loop.in_drain = true;
+    acceptReady(loop, &broken);
+    loop.in_drain = false;
+    try testing.expectEqual(@as(i32, @intFromEnum(posix.E.INVAL)), t.records[layout.Header.accept_errno]);
+    try testing.expectEqual(@as(usize, 0), loop.records_count);
+}

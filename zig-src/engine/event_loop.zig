@@ -737,3 +737,138 @@ pub fn monotonicNs() u64 {
     assert(ts.sec >= 0 and ts.nsec >= 0);
     return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
 }
+
+// ---- tests ---------------------------------------------------------------------------------
+
+const testing = std.testing;
+const TestHost = @import("test_host.zig").TestHost;
+
+/// A connection over one end of a socketpair, announced by a drain (state `open`); returns
+/// it and the peer's end.
+fn openConn(t: *const TestHost) !struct { conn: *Connection, peer: socket.fd_t } {
+    var pair: [2]socket.fd_t = undefined;
+    try testing.expectEqual(@as(c_int, 0), std.c.socketpair(posix.AF.UNIX, posix.SOCK.STREAM, 0, &pair));
+    try socket.setNonBlocking(pair[0]);
+    const conn = try t.loop().addConn(pair[0], .unix, try std.net.Address.initUnix("peer"), .opening);
+    t.loop().announce(conn);
+    _ = t.loop().drain();
+    try testing.expectEqual(State.open, conn.state);
+    return .{ .conn = conn, .peer = pair[1] };
+}
+
+/// Runs `events` as one batch of a drain (what `drain` does after its wait).
+fn dispatchBatch(loop: *EventLoop, events: []const poller_mod.Event) void {
+    loop.records_count = 0;
+    loop.area_used = 0;
+    loop.in_drain = true;
+    for (events) |e| loop.dispatch(e);
+    loop.in_drain = false;
+}
+
+fn testEvent(token: u64, readable: bool, writable: bool) poller_mod.Event {
+    return .{ .token = token, .readable = readable, .writable = writable, .hangup = false, .read_hangup = false };
+}
+
+test "EventLoop: the stale events of a connection closed mid-batch are dropped" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try openConn(&t);
+    const stale = a.conn.token();
+    // The peer leaves; one batch holds the conn's read (EOF) and then its write event.
+    posix.close(a.peer);
+    dispatchBatch(loop, &.{ testEvent(stale, true, false), testEvent(stale, false, true) });
+    try testing.expectEqual(@as(usize, 1), loop.records_count);
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.close)), t.record(0)[layout.Field.kind]);
+    try testing.expectEqual(@as(i32, 0), t.record(0)[layout.Field.aux]); // end of stream
+    try testing.expectEqual(@as(i32, @intFromEnum(Syscall.read)), t.record(0)[layout.Field.aux2]);
+    try testing.expectEqual(State.reported, a.conn.state);
+    // The host's close frees the slot; a new connection takes it under a new generation.
+    loop.closeByHost(a.conn);
+    const b = try openConn(&t);
+    defer posix.close(b.peer);
+    try testing.expect(b.conn == a.conn and b.conn.token() != stale);
+    // The old name's events find nothing, and leave the new connection alone.
+    dispatchBatch(loop, &.{ testEvent(stale, true, true), testEvent(stale, true, false) });
+    try testing.expectEqual(@as(usize, 0), loop.records_count);
+    try testing.expectEqual(State.open, b.conn.state);
+    try testing.expect(!b.conn.read_pending and !b.conn.write_pending);
+}
+
+test "EventLoop: a closed connection with bytes left drains until its deadline" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try openConn(&t);
+    defer posix.close(a.peer);
+    // Far more than a socketpair holds, with a peer that never reads.
+    const big = try testing.allocator.alloc(u8, 4 << 20);
+    defer testing.allocator.free(big);
+    @memset(big, 'z');
+    try testing.expectEqual(Connection.SendResult.buffered, loop.writeDirect(a.conn, big));
+    loop.closeByHost(a.conn);
+    try testing.expectEqual(State.draining, a.conn.state);
+    try testing.expectEqual(@as(u32, 1), loop.draining_count);
+    // Within the deadline it keeps draining; the drain's header says how many do.
+    try testing.expectEqual(@as(u32, 1), loop.reap());
+    _ = loop.drain();
+    try testing.expectEqual(@as(i32, 1), t.records[layout.Header.draining]);
+    try testing.expect(a.conn.drain_deadline_ns > monotonicNs());
+    try testing.expect(a.conn.drain_deadline_ns <= monotonicNs() + drain_timeout_ns);
+    // At the deadline it is closed, whatever is left.
+    a.conn.drain_deadline_ns = monotonicNs();
+    try testing.expectEqual(@as(u32, 0), loop.reap());
+    try testing.expectEqual(State.free, a.conn.state);
+    // A second close command for the old name finds nothing.
+    try testing.expect(loop.lookup(a.conn.slot, a.conn.generation -% 1) == null);
+}
+
+test "EventLoop: a pending list larger than the records left waits, whole, for the next drain" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const conns_count = 6;
+    var peers: [conns_count]socket.fd_t = undefined;
+    var conns: [conns_count]*Connection = undefined;
+    for (&peers, &conns) |*peer, *conn| {
+        var pair: [2]socket.fd_t = undefined;
+        try testing.expectEqual(@as(c_int, 0), std.c.socketpair(posix.AF.UNIX, posix.SOCK.STREAM, 0, &pair));
+        conn.* = try loop.addConn(pair[0], .unix, try std.net.Address.initUnix("peer"), .opening);
+        loop.announce(conn.*);
+        peer.* = pair[1];
+    }
+    defer for (peers) |peer| posix.close(peer);
+    try testing.expectEqual(@as(usize, conns_count), loop.pending.items.len);
+    // A batch with three records left: two opens fit (each needs room for a close after it).
+    @memset(t.records[0..layout.record_words], 0);
+    loop.in_drain = true;
+    loop.records_count = layout.records_max - 3;
+    loop.processPending();
+    loop.in_drain = false;
+    try testing.expectEqual(@as(usize, layout.records_max - 1), loop.records_count);
+    try testing.expectEqual(@as(i32, 1), t.records[layout.Header.more]);
+    try testing.expectEqual(@as(usize, conns_count - 2), loop.pending.items.len);
+    for (loop.pending.items) |slot| try testing.expect(loop.conns.items[slot].pending);
+    try testing.expect(loop.pending.capacity >= 2 * conns_count);
+    // The next drain announces the rest, once each.
+    try testing.expectEqual(@as(usize, conns_count - 2), loop.drain());
+    try testing.expectEqual(@as(usize, 0), loop.pending.items.len);
+    for (conns) |conn| try testing.expectEqual(State.open, conn.state);
+}
+
+test "EventLoop: a command with an unknown kind or source, or out of bounds, is refused" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const F = layout.CommandField;
+    @memset(t.commands[0..layout.command_words], 0);
+    t.commands[F.kind] = 9;
+    try testing.expectError(error.InvalidCommand, loop.flush(1));
+    t.commands[F.kind] = @intFromEnum(layout.CommandKind.keep);
+    t.commands[F.source] = 7;
+    try testing.expectError(error.InvalidCommand, loop.flush(1));
+    t.commands[F.source] = @intFromEnum(layout.CommandSource.arena);
+    t.commands[F.length] = @intCast(t.arena.len + 1);
+    try testing.expectError(error.InvalidCommand, loop.flush(1));
+    try testing.expectError(error.InvalidCommand, loop.flush(layout.commands_max + 1));
+}

@@ -56,12 +56,14 @@ pub const Error = error{
 };
 
 fn unexpected(e: E) Error {
+    assert(e != .SUCCESS and e != .AGAIN and e != .INTR);
     std.log.debug("socket: unexpected errno {s}", .{@tagName(e)});
     return error.Unexpected;
 }
 
 /// Runtime conditions shared by most socket calls.
 fn named(e: E) Error {
+    assert(e != .SUCCESS and e != .INTR); // success is no error; EINTR is retried
     return switch (e) {
         .AGAIN => error.WouldBlock,
         .ACCES, .PERM => error.AccessDenied,
@@ -139,6 +141,7 @@ pub fn errnoOf(err: Error) i32 {
         error.NotRegistered => .NOENT,
         error.Unexpected => .IO,
     };
+    assert(e != .SUCCESS);
     return @intFromEnum(e);
 }
 
@@ -178,6 +181,7 @@ const backlog_max = 65535;
 
 /// A non-blocking, close-on-exec socket.
 pub fn socket(domain: u32, sock_type: u32) Error!fd_t {
+    assert(domain == posix.AF.INET or domain == posix.AF.INET6 or domain == posix.AF.UNIX);
     const flags: u32 = if (is_linux) posix.SOCK.NONBLOCK | posix.SOCK.CLOEXEC else 0;
     const rc = std.c.socket(domain, sock_type | flags, 0);
     if (rc < 0) return switch (posix.errno(rc)) {
@@ -185,12 +189,14 @@ pub fn socket(domain: u32, sock_type: u32) Error!fd_t {
         else => |e| named(e),
     };
     const fd: fd_t = rc;
+    assert(fd >= 0);
     errdefer posix.close(fd);
     if (!is_linux) try setNonBlockingCloexec(fd);
     return fd;
 }
 
 fn setNonBlockingCloexec(fd: fd_t) Error!void {
+    assert(fd >= 0);
     const fl = std.c.fcntl(fd, posix.F.GETFL);
     if (fl < 0) return named(posix.errno(fl));
     if (std.c.fcntl(fd, posix.F.SETFL, fl | @as(c_int, @bitCast(posix.O{ .NONBLOCK = true }))) < 0) return named(posix.errno(-1));
@@ -198,6 +204,7 @@ fn setNonBlockingCloexec(fd: fd_t) Error!void {
 }
 
 pub fn setInt(fd: fd_t, level: i32, name: u32, value: c_int) Error!void {
+    assert(fd >= 0);
     const rc = std.c.setsockopt(fd, level, name, &value, @sizeOf(c_int));
     if (rc == 0) return;
     return switch (posix.errno(rc)) {
@@ -292,6 +299,7 @@ const Ipv6Mreq = extern struct { multiaddr: [16]u8, interface: c_uint };
 /// OS chooses). IPv6 takes the index everywhere; IPv4 takes it on Linux (ip_mreqn). Elsewhere
 /// IPv4 joins with INADDR_ANY (ip_mreq names interfaces by address), so the OS chooses.
 pub fn joinGroup(fd: fd_t, group: Address, ifindex: u32) Error!void {
+    assert(fd >= 0);
     const rc = switch (group.any.family) {
         posix.AF.INET => if (is_linux) blk: {
             const mreq: IpMreqn = .{ .multiaddr = group.in.sa.addr, .address = 0, .ifindex = @intCast(ifindex) };
@@ -314,6 +322,7 @@ pub fn joinGroup(fd: fd_t, group: Address, ifindex: u32) Error!void {
 }
 
 pub fn bindToDevice(fd: fd_t, device: []const u8) Error!void {
+    assert(fd >= 0);
     if (!is_linux) return error.OperationNotSupported;
     const rc = std.c.setsockopt(fd, SOL.SOCKET, posix.SO.BINDTODEVICE, device.ptr, @intCast(device.len));
     if (rc == 0) return;
@@ -321,6 +330,7 @@ pub fn bindToDevice(fd: fd_t, device: []const u8) Error!void {
 }
 
 fn bind(fd: fd_t, address: Address) Error!void {
+    assert(fd >= 0);
     const rc = std.c.bind(fd, &address.any, address.getOsSockLen());
     if (rc == 0) return;
     return switch (posix.errno(rc)) {
@@ -343,12 +353,14 @@ pub fn unlinkPath(path: []const u8) void {
 /// Writes to a peer that left must fail with EPIPE, not raise SIGPIPE: Linux passes
 /// MSG_NOSIGNAL per call; macOS and the BSDs mark the socket.
 pub fn noSigPipe(fd: fd_t) Error!void {
+    assert(fd >= 0);
     if (is_darwin) try setInt(fd, SOL.SOCKET, 0x1022, 1); // SO_NOSIGPIPE
 }
 
 /// A non-blocking connect (tests, and dialling): it returns at once and the socket becomes
 /// writable when the connection is made. `step` names the call under way.
 pub fn connect(address: Address, step: *Syscall) Error!fd_t {
+    assert(address.any.family == posix.AF.INET or address.any.family == posix.AF.INET6 or address.any.family == posix.AF.UNIX);
     const sock_type: u32 = posix.SOCK.STREAM;
     step.* = .socket;
     const fd = try socket(address.any.family, sock_type);
@@ -370,6 +382,7 @@ pub fn connect(address: Address, step: *Syscall) Error!fd_t {
 
 /// A connected UDP socket (client side: `send` and `recv` with the peer fixed).
 pub fn connectDatagram(address: Address, step: *Syscall) Error!fd_t {
+    assert(address.any.family == posix.AF.INET or address.any.family == posix.AF.INET6);
     step.* = .socket;
     const fd = try socket(address.any.family, posix.SOCK.DGRAM);
     errdefer posix.close(fd);
@@ -386,6 +399,7 @@ pub fn connectDatagram(address: Address, step: *Syscall) Error!fd_t {
 }
 
 pub fn setNonBlocking(fd: fd_t) Error!void {
+    assert(fd >= 0);
     const fl = std.c.fcntl(fd, posix.F.GETFL);
     if (fl < 0) return named(posix.errno(fl));
     if (std.c.fcntl(fd, posix.F.SETFL, fl | @as(c_int, @bitCast(posix.O{ .NONBLOCK = true }))) < 0) return named(posix.errno(-1));
@@ -394,6 +408,7 @@ pub fn setNonBlocking(fd: fd_t) Error!void {
 pub const Accepted = struct { fd: fd_t, remote: Address };
 
 pub fn accept(listener: fd_t) Error!Accepted {
+    assert(listener >= 0);
     var storage: posix.sockaddr.storage = undefined;
     while (true) {
         var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
@@ -417,6 +432,7 @@ pub fn accept(listener: fd_t) Error!Accepted {
 }
 
 fn addressFrom(storage: *const posix.sockaddr.storage, len: posix.socklen_t) Address {
+    assert(len <= @sizeOf(posix.sockaddr.storage));
     const sa: *const posix.sockaddr = @ptrCast(storage);
     if (len < @sizeOf(posix.sa_family_t) or sa.family == posix.AF.UNIX) {
         // Unnamed unix peers have no path (len == sizeof(sa_family_t)).
@@ -433,6 +449,7 @@ fn addressFrom(storage: *const posix.sockaddr.storage, len: posix.socklen_t) Add
 }
 
 pub fn localAddress(fd: fd_t) Error!Address {
+    assert(fd >= 0);
     var storage: posix.sockaddr.storage = undefined;
     var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
     const rc = std.c.getsockname(fd, @ptrCast(&storage), &len);
@@ -444,6 +461,7 @@ pub fn localAddress(fd: fd_t) Error!Address {
 }
 
 pub fn remoteAddress(fd: fd_t) Error!Address {
+    assert(fd >= 0);
     var storage: posix.sockaddr.storage = undefined;
     var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
     const rc = std.c.getpeername(fd, @ptrCast(&storage), &len);
@@ -458,10 +476,14 @@ pub fn remoteAddress(fd: fd_t) Error!Address {
 
 /// One read; 0 means end of stream.
 pub fn read(fd: fd_t, buf: []u8) Error!usize {
+    assert(fd >= 0);
     assert(buf.len > 0);
     while (true) {
         const rc = std.c.read(fd, buf.ptr, buf.len);
-        if (rc >= 0) return @intCast(rc);
+        if (rc >= 0) {
+            assert(@as(usize, @intCast(rc)) <= buf.len);
+            return @intCast(rc);
+        }
         switch (posix.errno(rc)) {
             .INTR => continue,
             .FAULT, .ISDIR => unreachable,
@@ -474,6 +496,7 @@ pub fn read(fd: fd_t, buf: []u8) Error!usize {
 pub const iov_count_max = 1024;
 
 pub fn writev(fd: fd_t, iov: []const posix.iovec_const) Error!usize {
+    assert(fd >= 0);
     assert(iov.len > 0 and iov.len <= iov_count_max);
     while (true) {
         const rc = if (iov.len == 1)
@@ -494,6 +517,7 @@ pub fn writev(fd: fd_t, iov: []const posix.iovec_const) Error!usize {
 }
 
 fn sendmsgNoSignal(fd: fd_t, iov: []const posix.iovec_const) isize {
+    assert(fd >= 0);
     const msg: posix.msghdr_const = .{
         .name = null,
         .namelen = 0,
@@ -509,11 +533,15 @@ fn sendmsgNoSignal(fd: fd_t, iov: []const posix.iovec_const) isize {
 pub const Datagram = struct { len: usize, remote: Address };
 
 pub fn recvFrom(fd: fd_t, buf: []u8) Error!Datagram {
+    assert(fd >= 0);
     var storage: posix.sockaddr.storage = undefined;
     while (true) {
         var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
         const rc = std.c.recvfrom(fd, buf.ptr, buf.len, 0, @ptrCast(&storage), &len);
-        if (rc >= 0) return .{ .len = @intCast(rc), .remote = addressFrom(&storage, len) };
+        if (rc >= 0) {
+            assert(@as(usize, @intCast(rc)) <= buf.len);
+            return .{ .len = @intCast(rc), .remote = addressFrom(&storage, len) };
+        }
         switch (posix.errno(rc)) {
             .INTR => continue,
             .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
@@ -523,6 +551,7 @@ pub fn recvFrom(fd: fd_t, buf: []u8) Error!Datagram {
 }
 
 pub fn sendTo(fd: fd_t, data: []const u8, remote: ?*const Address) Error!usize {
+    assert(fd >= 0);
     while (true) {
         const rc = if (remote) |r|
             std.c.sendto(fd, data.ptr, data.len, noSignal(), &r.any, r.getOsSockLen())
@@ -543,27 +572,35 @@ fn noSignal() u32 {
 
 /// The pending error of a socket (SO_ERROR), as a positive errno; 0 when none.
 pub fn pendingErrno(fd: fd_t) i32 {
+    assert(fd >= 0);
     var value: c_int = 0;
     var len: posix.socklen_t = @sizeOf(c_int);
     const rc = std.c.getsockopt(fd, SOL.SOCKET, SO.ERROR, &value, &len);
     if (rc != 0) return @intFromEnum(posix.errno(rc));
+    assert(value >= 0);
     return value;
 }
 
 pub fn dup(fd: fd_t) Error!fd_t {
+    assert(fd >= 0);
     const rc = std.c.fcntl(fd, F_DUPFD_CLOEXEC, @as(c_int, 0));
-    if (rc >= 0) return rc;
+    if (rc >= 0) {
+        assert(rc != fd);
+        return rc;
+    }
     return named(posix.errno(rc));
 }
 
 // ---- options (API.md: Conn.set*, listener options) -----------------------------------------
 
 pub fn setNoDelay(fd: fd_t, on: bool) Error!void {
+    assert(fd >= 0);
     try setInt(fd, IPPROTO.TCP, TCP.NODELAY, @intFromBool(on));
 }
 
 /// `on` false only clears SO_KEEPALIVE (gnet). Times in whole seconds, at least 1.
 pub fn setKeepAlive(fd: fd_t, on: bool, idle_s: u32, interval_s: u32, count: u32) Error!void {
+    assert(fd >= 0);
     try setInt(fd, SOL.SOCKET, SO.KEEPALIVE, @intFromBool(on));
     if (!on) return;
     if (idle_s > 0) try setInt(fd, IPPROTO.TCP, TCP.KEEPIDLE, @intCast(idle_s));
@@ -573,6 +610,7 @@ pub fn setKeepAlive(fd: fd_t, on: bool, idle_s: u32, interval_s: u32, count: u32
 
 /// gnet: < 0 turns SO_LINGER off, >= 0 turns it on with that timeout in seconds.
 pub fn setLinger(fd: fd_t, seconds: i32) Error!void {
+    assert(fd >= 0);
     const Linger = extern struct { onoff: c_int, linger: c_int };
     const value: Linger = .{ .onoff = @intFromBool(seconds >= 0), .linger = @max(seconds, 0) };
     const rc = std.c.setsockopt(fd, SOL.SOCKET, SO.LINGER, &value, @sizeOf(Linger));
@@ -581,10 +619,12 @@ pub fn setLinger(fd: fd_t, seconds: i32) Error!void {
 }
 
 pub fn setRecvBuffer(fd: fd_t, bytes: u32) Error!void {
+    assert(fd >= 0);
     try setInt(fd, SOL.SOCKET, SO.RCVBUF, @intCast(@min(bytes, std.math.maxInt(c_int))));
 }
 
 pub fn setSendBuffer(fd: fd_t, bytes: u32) Error!void {
+    assert(fd >= 0);
     try setInt(fd, SOL.SOCKET, SO.SNDBUF, @intCast(@min(bytes, std.math.maxInt(c_int))));
 }
 
