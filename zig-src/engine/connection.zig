@@ -303,8 +303,8 @@ pub const Connection = struct {
     }
 };
 
-/// Slots stay below the listener token flag (acceptor.zig), so tokens never collide.
-pub const slots_max: u32 = 1 << 31;
+/// Slots stay below the listener token flag, so a connection's token never reads as a listener's.
+pub const slots_max: u32 = @intCast(@import("acceptor.zig").listener_token_flag);
 
 // ---- tests ---------------------------------------------------------------------------------
 
