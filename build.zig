@@ -61,6 +61,12 @@ pub fn build(b: *std.Build) void {
         });
         test_step.dependOn(&b.addRunArtifact(t).step);
     }
+    // The tidy check reads the sources themselves, so it is told where they are.
+    const tidy_options = b.addOptions();
+    tidy_options.addOption([]const u8, "src_dir", b.pathFromRoot("zig-src"));
+    const tidy = b.addTest(.{ .root_source_file = b.path("zig-src/tidy.zig"), .target = b.graph.host, .optimize = .Debug });
+    tidy.root_module.addOptions("tidy_options", tidy_options);
+    test_step.dependOn(&b.addRunArtifact(tidy).step);
 
     // Benchmark tools written in C, compiled by Zig's bundled clang: the load generator
     // and the minimal epoll echo server used as the ceiling.

@@ -1,5 +1,8 @@
 //! Root of the wasm32-wasi reactor: the pure core only. The engine is never imported here,
 //! so nothing that makes a syscall can reach the wasm artifact.
+const boundary = @import("abi/boundary.zig");
+const core_exports = @import("abi/core_exports.zig");
+
 comptime {
-    _ = @import("abi/core_exports.zig");
+    boundary.exportTables(&core_exports.items, &.{core_exports});
 }

@@ -4,7 +4,7 @@
  * slab the way Node's Buffer pool works — every frame is an owned slice of a shared 64 KiB
  * slab, so a frame costs neither an allocation nor an extra copy.
  */
-import { BUFFER_TOO_SMALL, check, INCOMPLETE, statusError, type CoreBinding } from '../core/binding.js';
+import { BUFFER_TOO_SMALL, check, FRAME_RECORD_WORDS, INCOMPLETE, statusError, type CoreBinding } from '../core/binding.js';
 import { ownHandle } from '../core/handle.js';
 import { resolveBinding } from '../core/select.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
@@ -111,7 +111,7 @@ export abstract class Codec {
     if (required > SLAB_FRAME_MAX) {
       this.slab = Buffer.allocUnsafe(required);
       this.slabUsed = 0;
-      const count = source[scanFrames](this.lastHandle, 0, this.slab, 0, this.frames.subarray(0, 2));
+      const count = source[scanFrames](this.lastHandle, 0, this.slab, 0, this.frames.subarray(0, FRAME_RECORD_WORDS));
       if (count < 0) throw statusError(binding, count);
       return count;
     }
@@ -124,8 +124,8 @@ export abstract class Codec {
 
   private handOut(source: FrameSource): Buffer {
     const i = this.queueNext++;
-    const length = this.frames[i * 2]!;
-    source[pendingConsume] += this.frames[i * 2 + 1]!;
+    const length = this.frames[i * FRAME_RECORD_WORDS]!;
+    source[pendingConsume] += this.frames[i * FRAME_RECORD_WORDS + 1]!;
     // Consuming moves the front for every other codec on this source: their queues go stale.
     this.queueVersion = ++source[streamVersion];
     const frame = this.slab.subarray(this.slabUsed, this.slabUsed + length);
@@ -134,7 +134,7 @@ export abstract class Codec {
   }
 
   /** Frames decoded ahead: which source, at which version, how many, and the next to hand out. */
-  private readonly frames = new Int32Array(FRAMES_PER_SCAN * 2);
+  private readonly frames = new Int32Array(FRAMES_PER_SCAN * FRAME_RECORD_WORDS);
   private queueSource: FrameSource | undefined;
   private queueVersion = 0;
   private queueCount = 0;

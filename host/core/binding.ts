@@ -1,10 +1,14 @@
 /**
  * The small interface between the TypeScript classes and the Zig core. Two implementations:
- * `native-binding.ts` (the shared library through koffi) and `wasm/loader.ts` (the wasm reactor
- * through node:wasi). Every function returns the core's raw result: >= 0 a value, < 0 a status
- * code, turned into a `ZgnetError` by `check`.
+ * `native-binding.ts` (the shared library through koffi) and `wasm-binding.ts` (the wasm
+ * reactor through node:wasi). Every function returns the core's raw result: >= 0 a value,
+ * < 0 a status code, turned into a `ZgnetError` by `check`.
+ *
+ * The core's boundary tables are written here once and checked against the loaded artifact
+ * (boundary.ts): a value changed on one side only refuses the artifact.
  */
 import { ZgnetError } from '../errors.js';
+import { enumItems } from './boundary.js';
 
 export type Mode = 'native' | 'wasm';
 
@@ -14,6 +18,45 @@ export const LbPolicy = { 'round-robin': 0, 'least-connections': 1, 'source-addr
 
 /** The ABI version this host speaks (`abi_version` in zig-src/abi/core_exports.zig). */
 export const ABI_VERSION = 1;
+/** i32 words per decoded frame in a scan's frame table: payload length, stream bytes. */
+export const FRAME_RECORD_WORDS = 2;
+
+/** The core's named integers as zig-src/abi/core_exports.zig `items` names them. */
+export const CORE_ITEMS: Readonly<Record<string, number>> = {
+  abi_version: ABI_VERSION,
+  frame_record_words: FRAME_RECORD_WORDS,
+  ...enumItems('buffer_kind', BufferKind),
+  ...enumItems('buffer_info', BufferInfo),
+  ...enumItems('lb_policy', LbPolicy),
+};
+
+/** The core's exports (zig-src/abi/core_exports.zig), in both artifacts. */
+export const CORE_EXPORTS = {
+  zg_abi_version: 'uint32_t zg_abi_version()',
+  zg_status_name: 'const char *zg_status_name(int32_t)',
+  zg_alloc: 'uint8_t *zg_alloc(uintptr_t)',
+  zg_free: 'void zg_free(uint8_t *, uintptr_t)',
+  zg_release: 'intptr_t zg_release(int32_t)',
+  zg_buffer_new: 'intptr_t zg_buffer_new(uint32_t, uintptr_t)',
+  zg_buffer_write: 'intptr_t zg_buffer_write(int32_t, const uint8_t *, uintptr_t)',
+  zg_buffer_read: 'intptr_t zg_buffer_read(int32_t, uint8_t *, uintptr_t)',
+  zg_buffer_peek: 'intptr_t zg_buffer_peek(int32_t, uint8_t *, uintptr_t)',
+  zg_buffer_discard: 'intptr_t zg_buffer_discard(int32_t, uintptr_t)',
+  zg_buffer_info: 'intptr_t zg_buffer_info(int32_t, uint32_t)',
+  zg_buffer_reset: 'intptr_t zg_buffer_reset(int32_t, uint32_t)',
+  zg_codec_new_delimiter: 'intptr_t zg_codec_new_delimiter(const uint8_t *, uintptr_t, uintptr_t)',
+  zg_codec_new_fixed_length: 'intptr_t zg_codec_new_fixed_length(uintptr_t)',
+  zg_codec_new_length_field: 'intptr_t zg_codec_new_length_field(uint32_t, uintptr_t, uintptr_t, intptr_t, uintptr_t, uintptr_t)',
+  zg_codec_frame_len_required: 'intptr_t zg_codec_frame_len_required()',
+  zg_codec_scan: 'intptr_t zg_codec_scan(int32_t, int32_t, uintptr_t, uint8_t *, uintptr_t, uintptr_t, int32_t *, uintptr_t)',
+  zg_codec_encode: 'intptr_t zg_codec_encode(int32_t, const uint8_t *, uintptr_t, uint8_t *, uintptr_t)',
+  zg_codec_header: 'intptr_t zg_codec_header(int32_t, uintptr_t, uint8_t *, uintptr_t)',
+  zg_codec_header_len: 'intptr_t zg_codec_header_len(int32_t)',
+  zg_codec_trailer_len: 'intptr_t zg_codec_trailer_len(int32_t)',
+  zg_lb_new: 'intptr_t zg_lb_new(uint32_t, uint32_t)',
+  zg_lb_next: 'intptr_t zg_lb_next(int32_t, const uint8_t *, uintptr_t)',
+  zg_lb_update: 'intptr_t zg_lb_update(int32_t, uint32_t, int32_t)',
+} as const;
 
 export interface CoreBinding {
   readonly mode: Mode;

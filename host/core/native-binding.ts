@@ -5,7 +5,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ABI_VERSION, type CoreBinding } from './binding.js';
+import { ABI_VERSION, CORE_EXPORTS, CORE_ITEMS, type CoreBinding } from './binding.js';
+import { checkTables, readTables, TABLE_EXPORTS, type ArtifactTables } from './boundary.js';
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,52 +30,64 @@ export function loadKoffi(): Koffi {
 export interface NativeLibrary {
   koffi: Koffi;
   lib: ReturnType<Koffi['load']>;
+  /** What the library says of itself; the engine checks its own part (native/binding.ts). */
+  tables: ArtifactTables;
 }
 
 let loaded: NativeLibrary | undefined;
 
-/** Opens the shared library once; throws (with the reason) when it cannot be loaded. */
+/**
+ * Opens the shared library once; throws (with the reason) when it cannot be loaded or its
+ * core tables differ from this host's.
+ */
 export function openNativeLibrary(): NativeLibrary {
   if (loaded) return loaded;
   const koffi = loadKoffi();
   const lib = koffi.load(nativeLibraryPath());
-  const version = lib.func('uint32_t zg_abi_version()')() as number;
-  if (version !== ABI_VERSION) {
+  try {
+    const version = lib.func(CORE_EXPORTS.zg_abi_version)() as number;
+    if (version !== ABI_VERSION) throw new Error(`native library speaks ABI ${version}, this host ${ABI_VERSION}: rebuild with 'npm run build'`);
+    const tables = readTables({
+      itemCount: lib.func(TABLE_EXPORTS.zg_abi_item_count) as () => number,
+      itemName: lib.func(TABLE_EXPORTS.zg_abi_item_name) as (i: number) => string | null,
+      itemValue: lib.func(TABLE_EXPORTS.zg_abi_item_value) as (i: number) => number,
+      exportCount: lib.func(TABLE_EXPORTS.zg_abi_export_count) as () => number,
+      exportSignature: lib.func(TABLE_EXPORTS.zg_abi_export_signature) as (i: number) => string | null,
+    });
+    checkTables('the native library', tables, { items: CORE_ITEMS, signatures: CORE_EXPORTS }, false);
+    loaded = { koffi, lib, tables };
+  } catch (err) {
     lib.unload();
-    throw new Error(`native library speaks ABI ${version}, this host ${ABI_VERSION}: rebuild with 'npm run build'`);
+    throw err;
   }
-  loaded = { koffi, lib };
   return loaded;
 }
 
 export function createNativeBinding(): CoreBinding {
   const { lib } = openNativeLibrary();
+  const x = CORE_EXPORTS;
   const fn = (signature: string) => lib.func(signature) as (...args: unknown[]) => number;
-  const statusName = lib.func('const char *zg_status_name(int32_t code)') as (code: number) => string | null;
-  const release = fn('intptr_t zg_release(int32_t handle)');
-  const bufferNew = fn('intptr_t zg_buffer_new(uint32_t kind, uintptr_t size)');
-  const bufferWrite = fn('intptr_t zg_buffer_write(int32_t h, const uint8_t *ptr, uintptr_t len)');
-  const bufferRead = fn('intptr_t zg_buffer_read(int32_t h, uint8_t *ptr, uintptr_t len)');
-  const bufferPeek = fn('intptr_t zg_buffer_peek(int32_t h, uint8_t *ptr, uintptr_t len)');
-  const bufferDiscard = fn('intptr_t zg_buffer_discard(int32_t h, uintptr_t n)');
-  const bufferInfo = fn('intptr_t zg_buffer_info(int32_t h, uint32_t which)');
-  const bufferReset = fn('intptr_t zg_buffer_reset(int32_t h, uint32_t release)');
-  const codecNewDelimiter = fn('intptr_t zg_codec_new_delimiter(const uint8_t *ptr, uintptr_t len, uintptr_t max)');
-  const codecNewFixedLength = fn('intptr_t zg_codec_new_fixed_length(uintptr_t n)');
-  const codecNewLengthField = fn(
-    'intptr_t zg_codec_new_length_field(uint32_t be, uintptr_t off, uintptr_t len, intptr_t adj, uintptr_t strip, uintptr_t max)',
-  );
-  const codecScan = fn(
-    'intptr_t zg_codec_scan(int32_t codec, int32_t source, uintptr_t discard, uint8_t *out, uintptr_t len, uintptr_t offset, int32_t *frames, uintptr_t nframes)',
-  );
-  const codecFrameLenRequired = fn('intptr_t zg_codec_frame_len_required()');
-  const codecEncode = fn('intptr_t zg_codec_encode(int32_t codec, const uint8_t *p, uintptr_t plen, uint8_t *out, uintptr_t olen)');
-  const codecHeader = fn('intptr_t zg_codec_header(int32_t codec, uintptr_t plen, uint8_t *out, uintptr_t olen)');
-  const codecHeaderLen = fn('intptr_t zg_codec_header_len(int32_t codec)');
-  const codecTrailerLen = fn('intptr_t zg_codec_trailer_len(int32_t codec)');
-  const lbNew = fn('intptr_t zg_lb_new(uint32_t policy, uint32_t loops)');
-  const lbNext = fn('intptr_t zg_lb_next(int32_t h, const uint8_t *addr, uintptr_t len)');
-  const lbUpdate = fn('intptr_t zg_lb_update(int32_t h, uint32_t index, int32_t delta)');
+  const statusName = lib.func(x.zg_status_name) as (code: number) => string | null;
+  const release = fn(x.zg_release);
+  const bufferNew = fn(x.zg_buffer_new);
+  const bufferWrite = fn(x.zg_buffer_write);
+  const bufferRead = fn(x.zg_buffer_read);
+  const bufferPeek = fn(x.zg_buffer_peek);
+  const bufferDiscard = fn(x.zg_buffer_discard);
+  const bufferInfo = fn(x.zg_buffer_info);
+  const bufferReset = fn(x.zg_buffer_reset);
+  const codecNewDelimiter = fn(x.zg_codec_new_delimiter);
+  const codecNewFixedLength = fn(x.zg_codec_new_fixed_length);
+  const codecNewLengthField = fn(x.zg_codec_new_length_field);
+  const codecScan = fn(x.zg_codec_scan);
+  const codecFrameLenRequired = fn(x.zg_codec_frame_len_required);
+  const codecEncode = fn(x.zg_codec_encode);
+  const codecHeader = fn(x.zg_codec_header);
+  const codecHeaderLen = fn(x.zg_codec_header_len);
+  const codecTrailerLen = fn(x.zg_codec_trailer_len);
+  const lbNew = fn(x.zg_lb_new);
+  const lbNext = fn(x.zg_lb_next);
+  const lbUpdate = fn(x.zg_lb_update);
 
   return {
     mode: 'native',

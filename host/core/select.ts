@@ -3,7 +3,7 @@
  * library when it loads and the wasm module otherwise; `ZGNET_MODE` overrides `'auto'`.
  */
 import { ErrorCode, ZgnetError, invalidOption } from '../errors.js';
-import { createWasmBinding } from '../../wasm/loader.js';
+import { createWasmBinding } from './wasm-binding.js';
 import type { CoreBinding, Mode } from './binding.js';
 import { createNativeBinding, nativeLibraryPath } from './native-binding.js';
 

@@ -1,8 +1,11 @@
 /**
  * The native engine's functions in the shared library (zig-src/abi/engine_exports.zig) and the
- * shared-memory layout, read from the library itself and checked against the constants this
- * host is compiled with: a library built from other sources is refused at load time.
+ * shared-memory layout. Both are written once here and checked at load against what the
+ * library says of itself (core/boundary.ts): a library built from other sources is refused,
+ * naming each difference.
  */
+import { enumItems, checkTables } from '../core/boundary.js';
+import { CORE_EXPORTS, CORE_ITEMS } from '../core/binding.js';
 import { openNativeLibrary } from '../core/native-binding.js';
 import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 
@@ -26,6 +29,7 @@ export const L = Object.freeze({
   field_aux: 5,
   field_aux2: 6,
   field_addr: 8,
+  field_addr_bytes: 32,
   header_more: 0,
   header_chunk_consumed: 1,
   header_draining: 2,
@@ -40,6 +44,15 @@ export const L = Object.freeze({
   command_watch: 6,
   /** Zig's drain_timeout: the one flush-on-close bound (host/engine/conn.ts). */
   close_flush_ms: FLUSH_ON_CLOSE_MS,
+  command_field_kind: 0,
+  command_field_slot: 1,
+  command_field_generation: 2,
+  command_field_offset: 3,
+  command_field_length: 4,
+  command_field_source: 5,
+  command_source_arena: 0,
+  command_source_area: 1,
+  syscall_none: 0,
   syscall_read: 1,
   syscall_write: 2,
   syscall_writev: 3,
@@ -51,36 +64,85 @@ export const L = Object.freeze({
   syscall_setsockopt: 9,
   syscall_bind: 10,
   syscall_listen: 11,
-  command_source_arena: 0,
-  command_source_area: 1,
-  command_field_source: 5,
+  syscall_epoll_create1: 12,
+  syscall_epoll_ctl: 13,
+  syscall_eventfd: 14,
+  syscall_kqueue: 15,
+  syscall_kevent: 16,
+  syscall_fcntl: 17,
+  syscall_getsockname: 18,
+  syscall_getpeername: 19,
+  system_base: 1 << 20,
+  system_errno_limit: 1 << 12,
 });
 
-export const SYSCALL_NAMES: Record<number, string> = {
-  [L.syscall_read]: 'read',
-  [L.syscall_write]: 'write',
-  [L.syscall_writev]: 'writev',
-  [L.syscall_accept]: 'accept',
-  [L.syscall_recvfrom]: 'recvfrom',
-  [L.syscall_sendto]: 'sendto',
-  [L.syscall_connect]: 'connect',
-  [L.syscall_socket]: 'socket',
-  [L.syscall_setsockopt]: 'setsockopt',
-  [L.syscall_bind]: 'bind',
-  [L.syscall_listen]: 'listen',
-};
+/** The syscall a close record or a system result names, by its number in `L`. */
+export const SYSCALL_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(L)
+    .filter(([name]) => name.startsWith('syscall_') && name !== 'syscall_none')
+    .map(([name, value]) => [value, name.slice('syscall_'.length)]),
+);
 
 export const NETWORK_IDS = { tcp: 0, udp: 1, unix: 2 } as const;
 export const SOCKET_OPTION = { noDelay: 0, keepAlive: 1, linger: 2, recvBuffer: 3, sendBuffer: 4 } as const;
 export const INBOUND_OP = { read: 0, peek: 1, discard: 2, buffered: 3 } as const;
+
+/** The engine's named integers as zig-src/abi/engine_exports.zig `items` names them. */
+export const ENGINE_ITEMS: Readonly<Record<string, number>> = {
+  ...L,
+  ...enumItems('network', NETWORK_IDS),
+  ...enumItems('socket_option', SOCKET_OPTION),
+  ...enumItems('inbound_op', INBOUND_OP),
+};
+
+/** The engine's exports (zig-src/abi/engine_exports.zig), in the native library only. */
+export const ENGINE_EXPORTS = {
+  zg_engine_option_name: 'const char *zg_engine_option_name(uint32_t)',
+  zg_engine_read_area_size: 'uintptr_t zg_engine_read_area_size(uintptr_t)',
+  zg_engine_new: 'intptr_t zg_engine_new(const int32_t *, uintptr_t, const uint8_t *, uintptr_t)',
+  zg_engine_free: 'intptr_t zg_engine_free(int32_t)',
+  zg_engine_listen: 'intptr_t zg_engine_listen(int32_t, uint32_t, const uint8_t *, uintptr_t, uint32_t, uint32_t)',
+  zg_engine_listener_addr: 'intptr_t zg_engine_listener_addr(int32_t, uint32_t, uint8_t *, uintptr_t)',
+  zg_engine_listener_fd: 'intptr_t zg_engine_listener_fd(int32_t, uint32_t)',
+  zg_engine_start: 'intptr_t zg_engine_start(int32_t)',
+  zg_loop_attach: 'intptr_t zg_loop_attach(int32_t, uint32_t, int32_t *, uintptr_t, uint8_t *, uintptr_t, int32_t *, uintptr_t, uint8_t *, uintptr_t)',
+  zg_loop_fd: 'intptr_t zg_loop_fd(int32_t, uint32_t)',
+  zg_loop_listener_fd: 'intptr_t zg_loop_listener_fd(int32_t, uint32_t, uint32_t)',
+  zg_loop_register: 'intptr_t zg_loop_register(int32_t, uint32_t, uint32_t, const uint8_t *, uintptr_t, uint32_t)',
+  zg_loop_enroll: 'intptr_t zg_loop_enroll(int32_t, uint32_t, int32_t, uint32_t)',
+  zg_loop_drain: 'intptr_t zg_loop_drain(int32_t, uint32_t)',
+  zg_loop_flush: 'intptr_t zg_loop_flush(int32_t, uint32_t, uint32_t)',
+  zg_loop_reap: 'intptr_t zg_loop_reap(int32_t, uint32_t)',
+  zg_conn_write: 'intptr_t zg_conn_write(int32_t, uint32_t, uint32_t, uint32_t, const uint8_t *, uintptr_t)',
+  zg_conn_flush: 'intptr_t zg_conn_flush(int32_t, uint32_t, uint32_t, uint32_t)',
+  zg_conn_outbound: 'intptr_t zg_conn_outbound(int32_t, uint32_t, uint32_t, uint32_t)',
+  zg_conn_inbound: 'intptr_t zg_conn_inbound(int32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint8_t *, uintptr_t)',
+  zg_conn_scan: 'intptr_t zg_conn_scan(int32_t, uint32_t, uint32_t, uint32_t, int32_t, uintptr_t, uint8_t *, uintptr_t, uintptr_t, int32_t *, uintptr_t, uintptr_t, uintptr_t, uint32_t)',
+  zg_conn_addr: 'intptr_t zg_conn_addr(int32_t, uint32_t, uint32_t, uint32_t, uint32_t, uint8_t *, uintptr_t)',
+  zg_datagram_addr: 'intptr_t zg_datagram_addr(int32_t, uint32_t, uint32_t, uint8_t *, uintptr_t)',
+  zg_datagram_reply: 'intptr_t zg_datagram_reply(int32_t, uint32_t, uint32_t, const uint8_t *, uintptr_t)',
+  zg_udp_sendto: 'intptr_t zg_udp_sendto(int32_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t, uint32_t)',
+  zg_udp_sendto_raw: 'intptr_t zg_udp_sendto_raw(int32_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t)',
+  zg_socket_setopt: 'intptr_t zg_socket_setopt(int32_t, uint32_t, int32_t, int32_t, int32_t, int32_t)',
+  zg_socket_dup: 'intptr_t zg_socket_dup(int32_t)',
+} as const;
+
+/**
+ * A system failure travels in the result (layout.zig `System`): at or below -system_base,
+ * `-(system_base + syscall * errno_limit + errno)`. Null for a value or a status code.
+ */
+export function systemFailure(result: number): { errno: number; syscall: string } | null {
+  if (result > -L.system_base) return null;
+  const code = -result - L.system_base;
+  const syscall = Math.floor(code / L.system_errno_limit);
+  return { errno: code % L.system_errno_limit, syscall: SYSCALL_NAMES[syscall] ?? 'unknown' };
+}
 
 type F = (...args: never[]) => number;
 
 export interface EngineApi {
   optionNames: string[];
   readAreaSize(cap: number): number;
-  lastErrno(): number;
-  lastSyscall(): number;
   engineNew(values: Int32Array, valuesLen: number, device: Buffer | null, deviceLen: number): number;
   engineFree(e: number): number;
   engineListen(e: number, network: number, host: Buffer, hostLen: number, port: number, v6Only: number): number;
@@ -115,23 +177,16 @@ export interface EngineApi {
 
 let api: EngineApi | undefined;
 
-/** Loads (once) the engine functions; throws when the library's layout differs from `L`. */
+/** Loads (once) the engine functions; throws when the library's tables differ from this host's. */
 export function engineApi(): EngineApi {
   if (api) return api;
-  const { lib } = openNativeLibrary();
+  const { lib, tables } = openNativeLibrary();
+  // The whole library: the core's part (checked by openNativeLibrary) and the engine's.
+  const expected = { items: { ...CORE_ITEMS, ...ENGINE_ITEMS }, signatures: { ...CORE_EXPORTS, ...ENGINE_EXPORTS } };
+  checkTables('the native library', tables, expected, true);
+  const x = ENGINE_EXPORTS;
   const fn = (signature: string) => lib.func(signature) as F;
-  const layoutCount = fn('uint32_t zg_engine_layout_count()') as () => number;
-  const layoutName = lib.func('const char *zg_engine_layout_name(uint32_t i)') as (i: number) => string | null;
-  const layoutValue = fn('intptr_t zg_engine_layout(uint32_t i)') as (i: number) => number;
-  const fromLibrary = new Map<string, number>();
-  for (let i = 0; i < layoutCount(); i++) fromLibrary.set(layoutName(i)!, layoutValue(i));
-  for (const [name, value] of Object.entries(L)) {
-    if (fromLibrary.get(name) !== value) {
-      throw new Error(`native library layout ${name} = ${fromLibrary.get(name)}, this host expects ${value}: rebuild with 'npm run build'`);
-    }
-  }
-  if (fromLibrary.size !== Object.keys(L).length) throw new Error('native library layout has entries this host does not know: rebuild');
-  const optionName = lib.func('const char *zg_engine_option_name(uint32_t i)') as (i: number) => string | null;
+  const optionName = lib.func(x.zg_engine_option_name) as (i: number) => string | null;
   const optionNames: string[] = [];
   for (let i = 0; ; i++) {
     const name = optionName(i);
@@ -140,39 +195,33 @@ export function engineApi(): EngineApi {
   }
   api = {
     optionNames,
-    readAreaSize: fn('uintptr_t zg_engine_read_area_size(uintptr_t cap)') as EngineApi['readAreaSize'],
-    lastErrno: fn('int32_t zg_last_errno()') as EngineApi['lastErrno'],
-    lastSyscall: fn('int32_t zg_last_syscall()') as EngineApi['lastSyscall'],
-    engineNew: fn('intptr_t zg_engine_new(const int32_t *values, uintptr_t len, const uint8_t *dev, uintptr_t dlen)') as EngineApi['engineNew'],
-    engineFree: fn('intptr_t zg_engine_free(int32_t e)') as EngineApi['engineFree'],
-    engineListen: fn('intptr_t zg_engine_listen(int32_t e, uint32_t net, const uint8_t *host, uintptr_t hlen, uint32_t port, uint32_t v6)') as EngineApi['engineListen'],
-    listenerAddr: fn('intptr_t zg_engine_listener_addr(int32_t e, uint32_t i, uint8_t *out, uintptr_t len)') as EngineApi['listenerAddr'],
-    listenerFd: fn('intptr_t zg_engine_listener_fd(int32_t e, uint32_t i)') as EngineApi['listenerFd'],
-    engineStart: fn('intptr_t zg_engine_start(int32_t e)') as EngineApi['engineStart'],
-    loopAttach: fn(
-      'intptr_t zg_loop_attach(int32_t e, uint32_t loop, int32_t *rec, uintptr_t rl, uint8_t *area, uintptr_t al, int32_t *cmd, uintptr_t cl, uint8_t *arena, uintptr_t arl)',
-    ) as EngineApi['loopAttach'],
-    loopFd: fn('intptr_t zg_loop_fd(int32_t e, uint32_t loop)') as EngineApi['loopFd'],
-    loopListenerFd: fn('intptr_t zg_loop_listener_fd(int32_t e, uint32_t loop, uint32_t i)') as EngineApi['loopListenerFd'],
-    loopRegister: fn('intptr_t zg_loop_register(int32_t e, uint32_t loop, uint32_t net, const uint8_t *host, uintptr_t hlen, uint32_t port)') as EngineApi['loopRegister'],
-    loopEnroll: fn('intptr_t zg_loop_enroll(int32_t e, uint32_t loop, int32_t fd, uint32_t net)') as EngineApi['loopEnroll'],
-    udpSendtoRaw: fn('intptr_t zg_udp_sendto_raw(int32_t fd, const uint8_t *p, uintptr_t len, const uint8_t *addr, uintptr_t alen)') as EngineApi['udpSendtoRaw'],
-    drain: fn('intptr_t zg_loop_drain(int32_t e, uint32_t loop)') as EngineApi['drain'],
-    flush: fn('intptr_t zg_loop_flush(int32_t e, uint32_t loop, uint32_t count)') as EngineApi['flush'],
-    reap: fn('intptr_t zg_loop_reap(int32_t e, uint32_t loop)') as EngineApi['reap'],
-    connWrite: fn('intptr_t zg_conn_write(int32_t e, uint32_t loop, uint32_t slot, uint32_t gen, const uint8_t *p, uintptr_t len)') as EngineApi['connWrite'],
-    connFlush: fn('intptr_t zg_conn_flush(int32_t e, uint32_t loop, uint32_t slot, uint32_t gen)') as EngineApi['connFlush'],
-    connOutbound: fn('intptr_t zg_conn_outbound(int32_t e, uint32_t loop, uint32_t slot, uint32_t gen)') as EngineApi['connOutbound'],
-    connInbound: fn('intptr_t zg_conn_inbound(int32_t e, uint32_t loop, uint32_t slot, uint32_t gen, uint32_t op, uint8_t *p, uintptr_t len)') as EngineApi['connInbound'],
-    connScan: fn(
-      'intptr_t zg_conn_scan(int32_t e, uint32_t loop, uint32_t slot, uint32_t gen, int32_t codec, uintptr_t discard, uint8_t *out, uintptr_t olen, uintptr_t ooff, int32_t *frames, uintptr_t flen, uintptr_t coff, uintptr_t clen, uint32_t reset)',
-    ) as EngineApi['connScan'],
-    connAddr: fn('intptr_t zg_conn_addr(int32_t e, uint32_t loop, uint32_t slot, uint32_t gen, uint32_t which, uint8_t *out, uintptr_t len)') as EngineApi['connAddr'],
-    datagramAddr: fn('intptr_t zg_datagram_addr(int32_t e, uint32_t loop, uint32_t rec, uint8_t *out, uintptr_t len)') as EngineApi['datagramAddr'],
-    datagramReply: fn('intptr_t zg_datagram_reply(int32_t e, uint32_t loop, uint32_t rec, const uint8_t *p, uintptr_t len)') as EngineApi['datagramReply'],
-    udpSendto: fn('intptr_t zg_udp_sendto(int32_t fd, const uint8_t *p, uintptr_t len, const uint8_t *host, uintptr_t hlen, uint32_t port)') as EngineApi['udpSendto'],
-    socketSetopt: fn('intptr_t zg_socket_setopt(int32_t fd, uint32_t opt, int32_t a, int32_t b, int32_t c, int32_t d)') as EngineApi['socketSetopt'],
-    socketDup: fn('intptr_t zg_socket_dup(int32_t fd)') as EngineApi['socketDup'],
+    readAreaSize: fn(x.zg_engine_read_area_size) as EngineApi['readAreaSize'],
+    engineNew: fn(x.zg_engine_new) as EngineApi['engineNew'],
+    engineFree: fn(x.zg_engine_free) as EngineApi['engineFree'],
+    engineListen: fn(x.zg_engine_listen) as EngineApi['engineListen'],
+    listenerAddr: fn(x.zg_engine_listener_addr) as EngineApi['listenerAddr'],
+    listenerFd: fn(x.zg_engine_listener_fd) as EngineApi['listenerFd'],
+    engineStart: fn(x.zg_engine_start) as EngineApi['engineStart'],
+    loopAttach: fn(x.zg_loop_attach) as EngineApi['loopAttach'],
+    loopFd: fn(x.zg_loop_fd) as EngineApi['loopFd'],
+    loopListenerFd: fn(x.zg_loop_listener_fd) as EngineApi['loopListenerFd'],
+    loopRegister: fn(x.zg_loop_register) as EngineApi['loopRegister'],
+    loopEnroll: fn(x.zg_loop_enroll) as EngineApi['loopEnroll'],
+    udpSendtoRaw: fn(x.zg_udp_sendto_raw) as EngineApi['udpSendtoRaw'],
+    drain: fn(x.zg_loop_drain) as EngineApi['drain'],
+    flush: fn(x.zg_loop_flush) as EngineApi['flush'],
+    reap: fn(x.zg_loop_reap) as EngineApi['reap'],
+    connWrite: fn(x.zg_conn_write) as EngineApi['connWrite'],
+    connFlush: fn(x.zg_conn_flush) as EngineApi['connFlush'],
+    connOutbound: fn(x.zg_conn_outbound) as EngineApi['connOutbound'],
+    connInbound: fn(x.zg_conn_inbound) as EngineApi['connInbound'],
+    connScan: fn(x.zg_conn_scan) as EngineApi['connScan'],
+    connAddr: fn(x.zg_conn_addr) as EngineApi['connAddr'],
+    datagramAddr: fn(x.zg_datagram_addr) as EngineApi['datagramAddr'],
+    datagramReply: fn(x.zg_datagram_reply) as EngineApi['datagramReply'],
+    udpSendto: fn(x.zg_udp_sendto) as EngineApi['udpSendto'],
+    socketSetopt: fn(x.zg_socket_setopt) as EngineApi['socketSetopt'],
+    socketDup: fn(x.zg_socket_dup) as EngineApi['socketDup'],
   };
   return api;
 }

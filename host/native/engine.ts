@@ -6,7 +6,7 @@
 import type { EventHandler, Network } from '../api.js';
 import type { ResolvedAddr } from '../address.js';
 import { formatAddr, hostPort, parseProtoAddr } from '../address.js';
-import { statusError, type CoreBinding } from '../core/binding.js';
+import { LbPolicy, statusError, type CoreBinding } from '../core/binding.js';
 import { bindingFor } from '../core/select.js';
 import { loadKoffi } from '../core/native-binding.js';
 import { eofError, ErrorCode, ZgnetError, systemError, withAddress, type SystemError } from '../errors.js';
@@ -15,13 +15,11 @@ import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 import { RateLimitedLog } from '../engine/limits.js';
 import { boundUnixPath, clearUnixPath, removeBoundUnixPath, type BoundUnixPath } from '../engine/unix-path.js';
 import type { ResolvedOptions } from '../options.js';
-import { engineApi, NETWORK_IDS, SYSCALL_NAMES, type EngineApi } from './binding.js';
+import { engineApi, NETWORK_IDS, SYSCALL_NAMES, systemFailure, type EngineApi } from './binding.js';
 import type { NativeConn } from './conn.js';
 import { NativeLoop } from './event-loop.js';
 
 const REAP_INTERVAL_MS = 100;
-
-const LB_IDS = { 'round-robin': 0, 'least-connections': 1, 'source-addr-hash': 2 } as const;
 
 interface ListenerInfo {
   network: Network;
@@ -44,7 +42,6 @@ export class NativeEngine extends EngineBase {
   private listeners: ListenerInfo[] = [];
   private dirtyLoops = new Set<NativeLoop>();
   private reapTimer: NodeJS.Timeout | undefined;
-  private readonly systemStatus: number;
   private readonly acceptLog: RateLimitedLog;
 
   constructor(handler: EventHandler, options: ResolvedOptions) {
@@ -52,21 +49,17 @@ export class NativeEngine extends EngineBase {
     this.binding = bindingFor('native');
     this.api = engineApi();
     this.acceptLog = new RateLimitedLog(this.logger, 'error');
-    this.systemStatus = -16;
-    for (let code = -1; code > -1024; code--) {
-      const name = this.binding.statusName(code);
-      if (name === null) break;
-      if (name === 'ERR_SYSTEM') this.systemStatus = code;
-    }
   }
 
   // ---- errors -------------------------------------------------------------------------------
 
   statusError(code: number): Error {
-    if (code === this.systemStatus) return systemError(this.api.lastErrno(), SYSCALL_NAMES[this.api.lastSyscall()] ?? 'syscall');
+    const system = systemFailure(code);
+    if (system !== null) return systemError(system.errno, system.syscall);
     return statusError(this.binding, code);
   }
 
+  /** The value of a result, or the error it carries (system failures with errno and syscall). */
   check(result: number): number {
     if (result >= 0) return result;
     throw this.statusError(result);
@@ -89,7 +82,7 @@ export class NativeEngine extends EngineBase {
     const seconds = (ms: number) => (ms > 0 ? Math.max(1, Math.floor(ms / 1000)) : 0);
     const byName: Record<string, number> = {
       loops_count: o.numEventLoop,
-      lb: LB_IDS[o.lb],
+      lb: LbPolicy[o.lb],
       reuse_addr: o.reuseAddr ? 1 : 0,
       reuse_port: o.reusePort ? 1 : 0,
       read_buffer_cap: o.readBufferCap,

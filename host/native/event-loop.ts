@@ -26,6 +26,13 @@ const DRAIN_ROUNDS_MAX = 8;
 const REC = L.record_words;
 const CMD = L.command_words;
 const KIND = L.field_kind;
+/** A command's words (layout.zig `CommandField`). */
+const C_KIND = L.command_field_kind;
+const C_SLOT = L.command_field_slot;
+const C_GENERATION = L.command_field_generation;
+const C_OFFSET = L.command_field_offset;
+const C_LENGTH = L.command_field_length;
+const C_SOURCE = L.command_field_source;
 
 type PollHandle = { start(opts: object, cb: () => void): void; stop(): void; close(): void; ref(): void; unref(): void };
 
@@ -256,12 +263,12 @@ export class NativeLoop implements EngineLoop {
     if (this.cmdCount === L.commands_max) this.flushCommands();
     const c = this.commands;
     const base = this.cmdCount * CMD;
-    c[base] = kind;
-    c[base + 1] = slot;
-    c[base + 2] = generation;
-    c[base + 3] = offset;
-    c[base + 4] = length;
-    c[base + L.command_field_source] = source;
+    c[base + C_KIND] = kind;
+    c[base + C_SLOT] = slot;
+    c[base + C_GENERATION] = generation;
+    c[base + C_OFFSET] = offset;
+    c[base + C_LENGTH] = length;
+    c[base + C_SOURCE] = source;
     this.cmdCount++;
     this.dirty();
   }
@@ -281,10 +288,10 @@ export class NativeLoop implements EngineLoop {
       const c = this.commands;
       const last = (n - 1) * CMD;
       if (
-        c[last] === L.command_write && c[last + 1] === conn.slot && c[last + 2] === conn.generation &&
-        c[last + L.command_field_source] === source && c[last + 3]! + c[last + 4]! === offset
+        c[last + C_KIND] === L.command_write && c[last + C_SLOT] === conn.slot && c[last + C_GENERATION] === conn.generation &&
+        c[last + C_SOURCE] === source && c[last + C_OFFSET]! + c[last + C_LENGTH]! === offset
       ) {
-        c[last + 4] = c[last + 4]! + length;
+        c[last + C_LENGTH] = c[last + C_LENGTH]! + length;
         return;
       }
     }

@@ -8,7 +8,9 @@ const std = @import("std");
 const builtin = @import("builtin");
 const core = @import("../core/root.zig");
 const handles = @import("handles.zig");
+const boundary = @import("boundary.zig");
 const Code = core.status.Code;
+const assert = std.debug.assert;
 const codec_mod = core.codec;
 
 pub const allocator: std.mem.Allocator = if (builtin.target.cpu.arch.isWasm())
@@ -22,55 +24,67 @@ var table: handles.Table = .{};
 pub const abi_version: u32 = 1;
 
 fn fail(code: Code) isize {
-    std.debug.assert(code != .ok);
-    return @intFromEnum(code);
+    assert(code != .ok);
+    const result: isize = @intFromEnum(code);
+    assert(result < 0);
+    return result;
 }
 
 /// A (pointer, length) argument as a slice; null when the pointer is missing for a non-empty length.
 pub fn bytesIn(ptr: ?[*]const u8, len: usize) ?[]const u8 {
     if (len == 0) return &.{};
-    return (ptr orelse return null)[0..len];
+    const bytes = (ptr orelse return null)[0..len];
+    assert(bytes.len == len);
+    return bytes;
 }
 
 pub fn bytesOut(ptr: ?[*]u8, len: usize) ?[]u8 {
     if (len == 0) return &.{};
-    return (ptr orelse return null)[0..len];
+    const bytes = (ptr orelse return null)[0..len];
+    assert(bytes.len == len);
+    return bytes;
 }
 
 // ---- generic ---------------------------------------------------------------------------
 
-export fn zg_abi_version() u32 {
+pub export fn zg_abi_version() u32 {
     return abi_version;
 }
 
 /// The `ERR_*` name of a status code, as a NUL-terminated string; null for a value that is not a code.
-export fn zg_status_name(code: i32) ?[*:0]const u8 {
+pub export fn zg_status_name(code: i32) ?[*:0]const u8 {
     if (code > Code.first or code < Code.last) return null;
-    return @as(Code, @enumFromInt(code)).name().ptr;
+    const text = @as(Code, @enumFromInt(code)).name();
+    assert(text.len > 0 and text.len < boundary.text_bytes_max);
+    return text.ptr;
 }
 
 /// Staging memory the host fills before a call (wasm) — unused by the native host. 16-byte
 /// aligned so the host can lay typed arrays (the frame table) over it.
 const staging_alignment = 16;
 
-export fn zg_alloc(len: usize) ?[*]u8 {
-    const bytes = allocator.alignedAlloc(u8, staging_alignment, @max(len, 1)) catch return null;
+pub export fn zg_alloc(len: usize) ?[*]u8 {
+    const bytes = allocator.alignedAlloc(u8, staging_alignment, @max(len, 1)) catch |err| switch (err) {
+        error.OutOfMemory => return null, // the host reports it (wasm memory exhausted)
+    };
+    assert(@intFromPtr(bytes.ptr) % staging_alignment == 0);
     return bytes.ptr;
 }
 
-export fn zg_free(ptr: ?[*]u8, len: usize) void {
+pub export fn zg_free(ptr: ?[*]u8, len: usize) void {
     const p: [*]align(staging_alignment) u8 = @alignCast(ptr orelse return);
     allocator.free(p[0..@max(len, 1)]);
 }
 
 /// Frees any object a handle names. Freeing twice answers `invalid_handle`.
-export fn zg_release(handle: i32) isize {
+pub export fn zg_release(handle: i32) isize {
     const slot = table.lookup(handle) orelse return fail(.invalid_handle);
     const ptr = slot.ptr.?;
     switch (slot.kind) {
         inline else => |kind| destroy(KindType(kind), ptr),
     }
     table.remove(handle);
+    assert(table.lookup(handle) == null);
     return 0;
 }
 
@@ -99,10 +113,14 @@ fn adopt(comptime kind: handles.Kind, value: KindType(kind)) isize {
         return fail(.out_of_memory);
     };
     created.* = value;
-    const handle = table.put(allocator, kind, created) catch {
-        destroy(T, created);
-        return fail(.out_of_memory);
+    const handle = table.put(allocator, kind, created) catch |err| switch (err) {
+        error.OutOfMemory => {
+            destroy(T, created);
+            return fail(.out_of_memory);
+        },
     };
+    assert(handle > 0);
+    assert(table.get(handle, kind) != null);
     return handle;
 }
 
@@ -121,7 +139,7 @@ fn object(comptime kind: handles.Kind, handle: i32) ?*KindType(kind) {
 pub const BufferKind = enum(u32) { ring = 0, elastic_ring = 1, linked_list = 2, elastic = 3 };
 
 /// `size`: the initial capacity of a ring; `max_static_bytes` of an elastic buffer; unused otherwise.
-export fn zg_buffer_new(kind: u32, size: usize) isize {
+pub export fn zg_buffer_new(kind: u32, size: usize) isize {
     const k = std.meta.intToEnum(BufferKind, kind) catch return fail(.invalid_argument);
     return switch (k) {
         .ring => adopt(.ring, core.RingBuffer.init(allocator, size) catch return fail(.out_of_memory)),
@@ -135,12 +153,15 @@ export fn zg_buffer_new(kind: u32, size: usize) isize {
 fn withBuffer(handle: i32, ctx: anytype, comptime body: anytype) isize {
     const slot = table.lookup(handle) orelse return fail(.invalid_handle);
     return switch (slot.kind) {
-        inline .ring, .elastic_ring, .linked_list, .elastic => |kind| body(kind, slot, @as(*KindType(kind), @ptrCast(@alignCast(slot.ptr.?))), ctx),
+        inline .ring, .elastic_ring, .linked_list, .elastic => |kind| {
+            const buffer: *KindType(kind) = @ptrCast(@alignCast(slot.ptr.?));
+            return body(kind, slot, buffer, ctx);
+        },
         else => fail(.invalid_handle),
     };
 }
 
-export fn zg_buffer_write(handle: i32, ptr: ?[*]const u8, len: usize) isize {
+pub export fn zg_buffer_write(handle: i32, ptr: ?[*]const u8, len: usize) isize {
     const bytes = bytesIn(ptr, len) orelse return fail(.invalid_argument);
     return withBuffer(handle, bytes, struct {
         fn f(comptime kind: handles.Kind, _: *handles.Slot, buffer: anytype, data: []const u8) isize {
@@ -151,18 +172,20 @@ export fn zg_buffer_write(handle: i32, ptr: ?[*]const u8, len: usize) isize {
     }.f);
 }
 
-export fn zg_buffer_read(handle: i32, ptr: ?[*]u8, len: usize) isize {
+pub export fn zg_buffer_read(handle: i32, ptr: ?[*]u8, len: usize) isize {
     const out = bytesOut(ptr, len) orelse return fail(.invalid_argument);
     return withBuffer(handle, out, struct {
         fn f(comptime _: handles.Kind, slot: *handles.Slot, buffer: anytype, target: []u8) isize {
             slot.scan_hint = 0;
-            return @intCast(buffer.read(target));
+            const n = buffer.read(target);
+            assert(n <= target.len);
+            return @intCast(n);
         }
     }.f);
 }
 
 /// Copies the first min(len, buffered) bytes without consuming them.
-export fn zg_buffer_peek(handle: i32, ptr: ?[*]u8, len: usize) isize {
+pub export fn zg_buffer_peek(handle: i32, ptr: ?[*]u8, len: usize) isize {
     const out = bytesOut(ptr, len) orelse return fail(.invalid_argument);
     return withBuffer(handle, out, struct {
         fn f(comptime kind: handles.Kind, _: *handles.Slot, buffer: anytype, target: []u8) isize {
@@ -199,23 +222,26 @@ export fn zg_buffer_peek(handle: i32, ptr: ?[*]u8, len: usize) isize {
                 },
                 else => unreachable,
             }
+            assert(copied <= target.len);
             return @intCast(copied);
         }
     }.f);
 }
 
-export fn zg_buffer_discard(handle: i32, n: usize) isize {
+pub export fn zg_buffer_discard(handle: i32, n: usize) isize {
     return withBuffer(handle, n, struct {
         fn f(comptime _: handles.Kind, slot: *handles.Slot, buffer: anytype, count: usize) isize {
             slot.scan_hint = 0;
-            return @intCast(buffer.discard(count));
+            const discarded = buffer.discard(count);
+            assert(discarded <= count);
+            return @intCast(discarded);
         }
     }.f);
 }
 
 pub const BufferInfo = enum(u32) { buffered = 0, available = 1, capacity = 2, is_empty = 3 };
 
-export fn zg_buffer_info(handle: i32, which: u32) isize {
+pub export fn zg_buffer_info(handle: i32, which: u32) isize {
     const info = std.meta.intToEnum(BufferInfo, which) catch return fail(.invalid_argument);
     return withBuffer(handle, info, struct {
         fn f(comptime kind: handles.Kind, _: *handles.Slot, buffer: anytype, what: BufferInfo) isize {
@@ -232,13 +258,14 @@ export fn zg_buffer_info(handle: i32, which: u32) isize {
 
 /// Drops the content. `release` != 0 also gives the memory back (elastic buffer: its ring;
 /// elastic rings and lists free theirs on any reset; a plain ring keeps its capacity, as gnet's).
-export fn zg_buffer_reset(handle: i32, release: u32) isize {
+pub export fn zg_buffer_reset(handle: i32, release: u32) isize {
     return withBuffer(handle, release != 0, struct {
         fn f(comptime kind: handles.Kind, slot: *handles.Slot, buffer: anytype, free_memory: bool) isize {
             slot.scan_hint = 0;
             if (kind == .elastic) {
                 if (free_memory) buffer.release() else buffer.reset(buffer.max_static_bytes);
             } else buffer.reset();
+            assert(buffer.isEmpty());
             return 0;
         }
     }.f);
@@ -256,18 +283,18 @@ fn codecError(err: codec_mod.Error) isize {
     });
 }
 
-export fn zg_codec_new_delimiter(delimiter_ptr: ?[*]const u8, delimiter_len: usize, max_frame_length: usize) isize {
+pub export fn zg_codec_new_delimiter(delimiter_ptr: ?[*]const u8, delimiter_len: usize, max_frame_length: usize) isize {
     const delimiter = bytesIn(delimiter_ptr, delimiter_len) orelse return fail(.invalid_argument);
     const c = codec_mod.Delimiter.init(delimiter, max_frame_length) catch |err| return codecError(err);
     return adopt(.codec, .{ .delimiter = c });
 }
 
-export fn zg_codec_new_fixed_length(frame_length: usize) isize {
+pub export fn zg_codec_new_fixed_length(frame_length: usize) isize {
     const c = codec_mod.FixedLength.init(frame_length) catch |err| return codecError(err);
     return adopt(.codec, .{ .fixed_length = c });
 }
 
-export fn zg_codec_new_length_field(
+pub export fn zg_codec_new_length_field(
     big_endian: u32,
     length_field_offset: usize,
     length_field_length: usize,
@@ -289,13 +316,21 @@ export fn zg_codec_new_length_field(
 /// Size of the first frame that did not fit the caller's output (see `scanInto`).
 var frame_len_required: usize = 0;
 
-export fn zg_codec_frame_len_required() isize {
+pub export fn zg_codec_frame_len_required() isize {
     return @intCast(frame_len_required);
 }
 
 /// Each decoded frame is reported as two i32 in the caller's `frames` array:
 /// payload length, then how many stream bytes the frame occupies.
 pub const frame_record_words = 2;
+
+/// The core's named integers, checked by the host at load (boundary.zig).
+pub const items = [_]boundary.Item{
+    .{ .name = "abi_version", .value = abi_version },
+    .{ .name = "frame_record_words", .value = frame_record_words },
+} ++ boundary.enumItems("buffer_kind", BufferKind) ++
+    boundary.enumItems("buffer_info", BufferInfo) ++
+    boundary.enumItems("lb_policy", core.load_balancer.Policy);
 
 /// Decodes up to `frames.len / 2` whole frames from the front of `input` WITHOUT consuming
 /// them: payloads are copied one after another into `out`, their lengths into `frames`. The
@@ -305,7 +340,7 @@ pub const frame_record_words = 2;
 /// not fit `out` (`zg_codec_frame_len_required` tells its size); a codec error when the first
 /// frame is malformed (an error after some good frames ends the batch; the next scan reports it).
 pub fn scanInto(codec: *const codec_mod.Codec, input: codec_mod.Input, scan_hint: *usize, out: []u8, frames: []i32) isize {
-    std.debug.assert(frames.len >= frame_record_words);
+    assert(frames.len >= frame_record_words);
     const frames_max = frames.len / frame_record_words;
     var count: usize = 0;
     var scanned: usize = 0;
@@ -323,8 +358,8 @@ pub fn scanInto(codec: *const codec_mod.Codec, input: codec_mod.Input, scan_hint
             if (count == 0) return fail(.incomplete);
             break;
         };
-        std.debug.assert(frame.consume_len > 0 and frame.consume_len <= rest.len());
-        std.debug.assert(frame.payload_start + frame.payload_len <= frame.consume_len);
+        assert(frame.consume_len > 0 and frame.consume_len <= rest.len());
+        assert(frame.payload_start + frame.payload_len <= frame.consume_len);
         if (frame.payload_len > out.len - written or frame.payload_len > std.math.maxInt(i32)) {
             if (count == 0) {
                 frame_len_required = frame.payload_len;
@@ -339,14 +374,14 @@ pub fn scanInto(codec: *const codec_mod.Codec, input: codec_mod.Input, scan_hint
         scanned += frame.consume_len;
         count += 1;
     }
-    std.debug.assert(count >= 1 and scanned <= input.len());
+    assert(count >= 1 and scanned <= input.len());
     return @intCast(count);
 }
 
 /// Removes `discard` bytes from the front of a ring (the frames the host handed out since the
 /// last call), then `scanInto` from what remains. `out` is `out_ptr[out_offset..out_len]`: the
 /// host hands one slab and moves along it. One call per batch of frames, not per frame.
-export fn zg_codec_scan(
+pub export fn zg_codec_scan(
     codec_handle: i32,
     source: i32,
     discard: usize,
@@ -366,7 +401,7 @@ export fn zg_codec_scan(
             const buffer: *KindType(kind) = @ptrCast(@alignCast(slot.ptr.?));
             if (discard > buffer.buffered()) break :blk fail(.invalid_argument);
             if (discard > 0) {
-                std.debug.assert(buffer.discard(discard) == discard);
+                assert(buffer.discard(discard) == discard);
                 slot.scan_hint = 0;
             }
             const parts = buffer.peek(buffer.buffered());
@@ -378,7 +413,7 @@ export fn zg_codec_scan(
 }
 
 /// Header + payload + trailer into `out`, which must hold `zg_codec_encoded_len` bytes.
-export fn zg_codec_encode(codec_handle: i32, payload_ptr: ?[*]const u8, payload_len: usize, out_ptr: ?[*]u8, out_len: usize) isize {
+pub export fn zg_codec_encode(codec_handle: i32, payload_ptr: ?[*]const u8, payload_len: usize, out_ptr: ?[*]u8, out_len: usize) isize {
     const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
     const payload = bytesIn(payload_ptr, payload_len) orelse return fail(.invalid_argument);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
@@ -389,25 +424,27 @@ export fn zg_codec_encode(codec_handle: i32, payload_ptr: ?[*]const u8, payload_
     codec.writeHeader(payload.len, out[0..header_len]) catch |err| return codecError(err);
     @memcpy(out[header_len..][0..payload.len], payload);
     @memcpy(out[header_len + payload.len ..][0..trailer.len], trailer);
+    assert(total <= out.len);
     return @intCast(total);
 }
 
 /// Only the header, for a write that sends header, payload and trailer without joining them.
-export fn zg_codec_header(codec_handle: i32, payload_len: usize, out_ptr: ?[*]u8, out_len: usize) isize {
+pub export fn zg_codec_header(codec_handle: i32, payload_len: usize, out_ptr: ?[*]u8, out_len: usize) isize {
     const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     const header_len = codec.headerLen();
     if (out.len < header_len) return fail(.buffer_too_small);
     codec.writeHeader(payload_len, out[0..header_len]) catch |err| return codecError(err);
+    assert(header_len <= out.len);
     return @intCast(header_len);
 }
 
-export fn zg_codec_header_len(codec_handle: i32) isize {
+pub export fn zg_codec_header_len(codec_handle: i32) isize {
     const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
     return @intCast(codec.headerLen());
 }
 
-export fn zg_codec_trailer_len(codec_handle: i32) isize {
+pub export fn zg_codec_trailer_len(codec_handle: i32) isize {
     const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
     return @intCast(codec.trailer().len);
 }
@@ -416,21 +453,23 @@ export fn zg_codec_trailer_len(codec_handle: i32) isize {
 
 const lb_mod = core.load_balancer;
 
-export fn zg_lb_new(policy: u32, loops_count: u32) isize {
+pub export fn zg_lb_new(policy: u32, loops_count: u32) isize {
     const p = std.meta.intToEnum(lb_mod.Policy, policy) catch return fail(.invalid_argument);
     const lb = lb_mod.LoadBalancer.init(p, loops_count) catch return fail(.invalid_argument);
     return adopt(.load_balancer, lb);
 }
 
 /// The loop for a new connection from `remote_addr` (Go's "ip:port" form; may be empty).
-export fn zg_lb_next(handle: i32, addr_ptr: ?[*]const u8, addr_len: usize) isize {
+pub export fn zg_lb_next(handle: i32, addr_ptr: ?[*]const u8, addr_len: usize) isize {
     const lb = object(.load_balancer, handle) orelse return fail(.invalid_handle);
     const addr = bytesIn(addr_ptr, addr_len) orelse return fail(.invalid_argument);
-    return @intCast(lb.next(addr));
+    const index = lb.next(addr);
+    assert(index < lb.loops_count);
+    return @intCast(index);
 }
 
 /// delta +1 when a connection opens on `index`, -1 when it closes; returns the new count.
-export fn zg_lb_update(handle: i32, index: u32, delta: i32) isize {
+pub export fn zg_lb_update(handle: i32, index: u32, delta: i32) isize {
     const lb = object(.load_balancer, handle) orelse return fail(.invalid_handle);
     if (index >= lb.loops_count) return fail(.invalid_argument);
     switch (delta) {

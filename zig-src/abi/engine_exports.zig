@@ -2,9 +2,11 @@
 //! thread). Per loop and per batch the host makes two calls, `zg_loop_drain` and
 //! `zg_loop_flush`; everything else is for rarer paths (a connection's inbound bytes once
 //! they live in its ring, socket options, big writes, UDP replies).
-//! Conventions of core_exports.zig: results are isize, negative = status.Code; a `system`
-//! status leaves the errno and syscall in `zg_last_errno` / `zg_last_syscall`.
+//! Conventions of core_exports.zig: results are isize, negative = status.Code; a system
+//! failure carries its errno and syscall in the result itself (layout.systemResult), so
+//! nothing travels through a global.
 const std = @import("std");
+const assert = std.debug.assert;
 const posix = std.posix;
 const core = @import("../core/root.zig");
 const Code = core.status.Code;
@@ -15,6 +17,8 @@ const engine_mod = @import("../engine/engine.zig");
 const Engine = engine_mod.Engine;
 const EventLoop = @import("../engine/event_loop.zig").EventLoop;
 const Connection = @import("../engine/connection.zig").Connection;
+const boundary = @import("boundary.zig");
+const Syscall = layout.Syscall;
 
 const allocator = std.heap.c_allocator;
 
@@ -23,18 +27,22 @@ const engines_max = 255;
 var engines: [engines_max]?*Engine = [_]?*Engine{null} ** engines_max;
 var generations: [engines_max]u16 = [_]u16{0} ** engines_max;
 
-var last_errno: i32 = 0;
-var last_syscall: layout.Syscall = .none;
-
 fn fail(code: Code) isize {
-    std.debug.assert(code != .ok);
+    assert(code != .ok);
     return @intFromEnum(code);
 }
 
-fn failSystem(err: socket.Error, syscall: layout.Syscall) isize {
-    last_errno = socket.errnoOf(err);
-    last_syscall = syscall;
-    return fail(.system);
+fn failSystem(err: socket.Error, syscall: Syscall) isize {
+    assert(err != error.WouldBlock); // retried or absorbed below the ABI, never reported
+    const result = layout.systemResult(socket.errnoOf(err), syscall);
+    assert(result <= -layout.System.base);
+    return result;
+}
+
+/// A non-negative value as a result (lengths, indices, fds, slots: all well below 2^31).
+fn ok(value: usize) isize {
+    assert(value <= std.math.maxInt(i32));
+    return @intCast(value);
 }
 
 fn engineOf(handle: i32) ?*Engine {
@@ -43,13 +51,17 @@ fn engineOf(handle: i32) ?*Engine {
     const index = (raw & 0xff);
     if (index == 0 or index > engines_max) return null;
     if (generations[index - 1] != @as(u16, @truncate(raw >> 8))) return null;
-    return engines[index - 1];
+    const engine = engines[index - 1] orelse return null;
+    assert(engine.loops.len >= 1);
+    return engine;
 }
 
 fn loopOf(handle: i32, loop_index: u32) ?*EventLoop {
     const engine = engineOf(handle) orelse return null;
     if (loop_index >= engine.loops.len) return null;
-    return &engine.loops[loop_index];
+    const loop = &engine.loops[loop_index];
+    assert(loop.index == loop_index);
+    return loop;
 }
 
 fn connOf(handle: i32, loop_index: u32, slot: u32, generation: u32) ?*Connection {
@@ -60,21 +72,16 @@ fn connOf(handle: i32, loop_index: u32, slot: u32, generation: u32) ?*Connection
 const bytesIn = core_exports.bytesIn;
 const bytesOut = core_exports.bytesOut;
 
-// ---- layout and options ----------------------------------------------------------------
+// ---- tables and options ----------------------------------------------------------------
 
-pub export fn zg_engine_layout_count() u32 {
-    return layout.items.len;
-}
+pub const InboundOp = enum(u32) { read = 0, peek = 1, discard = 2, buffered = 3 };
+pub const SocketOption = enum(u32) { no_delay = 0, keep_alive = 1, linger = 2, recv_buffer = 3, send_buffer = 4 };
 
-pub export fn zg_engine_layout_name(i: u32) ?[*:0]const u8 {
-    if (i >= layout.items.len) return null;
-    return layout.items[i].name.ptr;
-}
-
-pub export fn zg_engine_layout(i: u32) isize {
-    if (i >= layout.items.len) return -1;
-    return @intCast(layout.items[i].value);
-}
+/// The engine's named integers, checked by the host at load (boundary.zig).
+pub const items = layout.items ++
+    boundary.enumItems("network", socket.Network) ++
+    boundary.enumItems("inbound_op", InboundOp) ++
+    boundary.enumItems("socket_option", SocketOption);
 
 pub export fn zg_engine_option_name(i: u32) ?[*:0]const u8 {
     if (i >= engine_mod.options_count) return null;
@@ -82,15 +89,9 @@ pub export fn zg_engine_option_name(i: u32) ?[*:0]const u8 {
 }
 
 pub export fn zg_engine_read_area_size(read_buffer_cap: usize) usize {
-    return layout.readAreaSize(read_buffer_cap);
-}
-
-pub export fn zg_last_errno() i32 {
-    return last_errno;
-}
-
-pub export fn zg_last_syscall() i32 {
-    return @intFromEnum(last_syscall);
+    const size = layout.readAreaSize(read_buffer_cap);
+    assert(size > read_buffer_cap);
+    return size;
 }
 
 // ---- engine lifecycle ------------------------------------------------------------------
@@ -102,22 +103,29 @@ pub export fn zg_engine_new(values_ptr: ?[*]const i32, values_len: usize, device
     const index = for (engines, 0..) |e, i| {
         if (e == null) break i;
     } else return fail(.out_of_memory);
-    const engine = Engine.create(allocator, config) catch |err| return switch (err) {
+    var step: Syscall = .none;
+    const engine = Engine.create(allocator, config, &step) catch |err| return switch (err) {
         error.InvalidArgument => fail(.invalid_argument),
         error.OutOfMemory => fail(.out_of_memory),
-        else => failSystem(error.ProcessFdQuotaExceeded, .none),
+        // EMFILE, ENFILE, ENOMEM, ... as the poller met them, with the call that failed.
+        else => |e| failSystem(e, step),
     };
+    assert(engines[index] == null);
     engines[index] = engine;
-    return @intCast((@as(u32, generations[index]) << 8) | @as(u32, @intCast(index + 1)));
+    const handle = (@as(u32, generations[index]) << 8) | @as(u32, @intCast(index + 1));
+    assert(engineOf(@intCast(handle)) == engine);
+    return @intCast(handle);
 }
 
 /// Closes every socket (connections, listeners; unix paths removed) and frees the engine.
 pub export fn zg_engine_free(handle: i32) isize {
     const engine = engineOf(handle) orelse return fail(.invalid_handle);
     const index = (@as(u32, @intCast(handle)) & 0xff) - 1;
+    assert(engines[index] == engine);
     engine.destroy();
     engines[index] = null;
     generations[index] +%= 1;
+    assert(engineOf(handle) == null);
     return 0;
 }
 
@@ -130,19 +138,29 @@ pub export fn zg_engine_listen(handle: i32, network: u32, host_ptr: ?[*]const u8
     const host = bytesIn(host_ptr, host_len) orelse return fail(.invalid_argument);
     if (port > std.math.maxInt(u16)) return fail(.invalid_network_address);
     const address = parseAddress(net, host, @intCast(port)) orelse return fail(.invalid_network_address);
-    const index = engine.listen(net, address, v6_only != 0) catch |err| return switch (err) {
+    var step: Syscall = .none;
+    const index = engine.listen(net, address, v6_only != 0, &step) catch |err| return switch (err) {
         error.TooManyListeners => fail(.invalid_argument),
-        else => |e| failSystem(e, socket.listen_syscall),
+        else => |e| failSystem(e, step),
     };
-    return @intCast(index);
+    assert(index < engine.specs.len);
+    return ok(index);
 }
 
+/// An IP literal with a port, or a unix path; null for anything else (the host's error).
 fn parseAddress(network: socket.Network, host: []const u8, port: u16) ?std.net.Address {
     if (network == .unix) {
         if (host.len == 0) return null;
-        return std.net.Address.initUnix(host) catch null;
+        return std.net.Address.initUnix(host) catch |err| switch (err) {
+            error.NameTooLong => null,
+        };
     }
-    return std.net.Address.resolveIp(host, port) catch null;
+    return std.net.Address.resolveIp(host, port) catch |err| switch (err) {
+        // Not an IP literal (names are resolved by the host, never here).
+        error.InvalidIPAddressFormat, error.Overflow, error.InvalidCharacter, error.InvalidEnd, error.Incomplete => null,
+        // A link-local scope (fe80::1%eth9) that names no interface, or its lookup failing.
+        else => null,
+    };
 }
 
 /// The bound address as Go prints it ("127.0.0.1:40123", "[::1]:9000", a unix path).
@@ -150,23 +168,28 @@ pub export fn zg_engine_listener_addr(handle: i32, index: u32, out_ptr: ?[*]u8, 
     const engine = engineOf(handle) orelse return fail(.invalid_handle);
     if (index >= engine.specs.len) return fail(.invalid_argument);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
-    return @intCast(engine_mod.formatHostPort(out, engine.specs.get(index).address).len);
+    return ok(engine_mod.formatHostPort(out, engine.specs.get(index).address).len);
 }
 
 pub export fn zg_engine_listener_fd(handle: i32, index: u32) isize {
     const engine = engineOf(handle) orelse return fail(.invalid_handle);
     if (index >= engine.specs.len) return fail(.invalid_argument);
-    return engine.specs.get(index).fd;
+    const fd = engine.specs.get(index).fd;
+    assert(fd >= 0);
+    return fd;
 }
 
 pub export fn zg_engine_start(handle: i32) isize {
     const engine = engineOf(handle) orelse return fail(.invalid_handle);
     if (engine.started) return fail(.invalid_argument);
-    engine.start() catch |err| return switch (err) {
+    var step: Syscall = .none;
+    engine.start(&step) catch |err| return switch (err) {
         error.InvalidArgument => fail(.invalid_argument),
         error.OutOfMemory => fail(.out_of_memory),
-        else => |e| failSystem(e, socket.listen_syscall),
+        // epoll_ctl/kevent adding a listener, or socket..listen of a reuse-port copy.
+        else => |e| failSystem(e, step),
     };
+    assert(engine.started);
     return 0;
 }
 
@@ -190,21 +213,28 @@ pub export fn zg_loop_attach(
         .area = (area_ptr orelse return fail(.invalid_argument))[0..area_len],
         .commands = (commands_ptr orelse return fail(.invalid_argument))[0..commands_len],
         .arena = (arena_ptr orelse return fail(.invalid_argument))[0..arena_len],
-    }) catch return fail(.invalid_argument);
+    }) catch |err| switch (err) {
+        error.InvalidArgument => return fail(.invalid_argument),
+    };
+    assert(loop.buffers != null);
     return 0;
 }
 
 /// The fd the host watches: readable whenever the loop has something to drain.
 pub export fn zg_loop_fd(handle: i32, loop_index: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
-    return loop.poller.pollFd();
+    const fd = loop.poller.pollFd();
+    assert(fd >= 0);
+    return fd;
 }
 
 /// The fd of listener `index` of a loop (reuse-port loops have their own copies).
 pub export fn zg_loop_listener_fd(handle: i32, loop_index: u32, index: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     if (index >= loop.listeners.items.len) return fail(.invalid_argument);
-    return loop.listeners.items[index].fd;
+    const fd = loop.listeners.items[index].fd;
+    assert(fd >= 0);
+    return fd;
 }
 
 /// Dials host:port (or a unix path) from a loop; returns the slot (generation in the header).
@@ -216,11 +246,13 @@ pub export fn zg_loop_register(handle: i32, loop_index: u32, network: u32, host_
     const host = bytesIn(host_ptr, host_len) orelse return fail(.invalid_argument);
     if (port > std.math.maxInt(u16)) return fail(.invalid_network_address);
     const address = parseAddress(net, host, @intCast(port)) orelse return fail(.invalid_network_address);
-    const conn = loop.register(net, address) catch |err| return switch (err) {
+    var step: Syscall = .none;
+    const conn = loop.register(net, address, &step) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
-        else => |e| failSystem(e, .connect),
+        else => |e| failSystem(e, step),
     };
-    return conn.slot;
+    assert(conn.state == .connecting or conn.state == .opening or conn.state == .open or conn.state == .failed);
+    return ok(conn.slot);
 }
 
 /// Adopts a dup of `fd` (a connected socket of the host's); the original stays the host's to close.
@@ -228,30 +260,38 @@ pub export fn zg_loop_enroll(handle: i32, loop_index: u32, fd: i32, network: u32
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     if (loop.buffers == null or fd < 0) return fail(.invalid_argument);
     const net = std.meta.intToEnum(socket.Network, network) catch return fail(.unsupported_protocol);
-    const conn = loop.enroll(fd, net) catch |err| return switch (err) {
+    var step: Syscall = .none;
+    const conn = loop.enroll(fd, net, &step) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
-        else => |e| failSystem(e, .none),
+        // A FIFO or file wrapped as a socket: ENOTSOCK (getpeername), not a crash.
+        else => |e| failSystem(e, step),
     };
-    return conn.slot;
+    assert(conn.state == .opening or conn.state == .open);
+    return ok(conn.slot);
 }
 
 pub export fn zg_loop_drain(handle: i32, loop_index: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     if (loop.buffers == null or !loop.engine.started) return fail(.invalid_argument);
-    return @intCast(loop.drain());
+    const count = loop.drain();
+    assert(count <= layout.records_max);
+    return ok(count);
 }
 
 /// Runs `count` commands; returns how many closed connections still drain their output.
 pub export fn zg_loop_flush(handle: i32, loop_index: u32, count: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     if (loop.buffers == null) return fail(.invalid_argument);
-    loop.flush(count) catch return fail(.invalid_argument);
-    return loop.draining_count;
+    loop.flush(count) catch |err| switch (err) {
+        // A command the host wrote wrong: its own bug, refused whole from that command on.
+        error.InvalidCommand => return fail(.invalid_argument),
+    };
+    return ok(loop.draining_count);
 }
 
 pub export fn zg_loop_reap(handle: i32, loop_index: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
-    return loop.reap();
+    return ok(loop.reap());
 }
 
 // ---- connections -------------------------------------------------------------------------
@@ -264,10 +304,11 @@ pub export fn zg_conn_write(handle: i32, loop_index: u32, slot: u32, generation:
     const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
     if (conn.network == .udp) {
         if (conn.state != .open) return fail(.conn_closed);
-        return @intCast(conn.sendDatagram(data) catch |err| return failSystem(err, .write));
+        const sent = conn.sendDatagram(data) catch |err| return failSystem(err, .write);
+        return ok(sent);
     }
     return switch (loop.writeDirect(conn, data)) {
-        .sent, .buffered => @intCast(len),
+        .sent, .buffered => ok(len),
         .failed => fail(.conn_closed),
     };
 }
@@ -276,15 +317,13 @@ pub export fn zg_conn_flush(handle: i32, loop_index: u32, slot: u32, generation:
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     const conn = loop.lookup(slot, generation) orelse return fail(.conn_closed);
     loop.flushConn(conn);
-    return @intCast(conn.outbound.buffered());
+    return ok(conn.outbound.buffered());
 }
 
 pub export fn zg_conn_outbound(handle: i32, loop_index: u32, slot: u32, generation: u32) isize {
     const conn = connOf(handle, loop_index, slot, generation) orelse return 0;
-    return @intCast(conn.outbound.buffered());
+    return ok(conn.outbound.buffered());
 }
-
-pub const InboundOp = enum(u32) { read = 0, peek = 1, discard = 2, buffered = 3 };
 
 /// The inbound ring: read (copy and consume), peek (copy), discard (`len` bytes), buffered.
 pub export fn zg_conn_inbound(handle: i32, loop_index: u32, slot: u32, generation: u32, op: u32, ptr: ?[*]u8, len: usize) isize {
@@ -295,20 +334,25 @@ pub export fn zg_conn_inbound(handle: i32, loop_index: u32, slot: u32, generatio
             const out = bytesOut(ptr, len) orelse return fail(.invalid_argument);
             if (which == .read) {
                 conn.scan_hint = 0;
-                return @intCast(conn.inbound.read(out));
+                const n = conn.inbound.read(out);
+                assert(n <= out.len);
+                return ok(n);
             }
             var copied: usize = 0;
             for (conn.inbound.peek(out.len)) |part| {
                 @memcpy(out[copied..][0..part.len], part);
                 copied += part.len;
             }
-            return @intCast(copied);
+            assert(copied <= out.len);
+            return ok(copied);
         },
         .discard => {
             conn.scan_hint = 0;
-            return @intCast(conn.inbound.discard(len));
+            const n = conn.inbound.discard(len);
+            assert(n <= len);
+            return ok(n);
         },
-        .buffered => return @intCast(conn.inbound.buffered()),
+        .buffered => return ok(conn.inbound.buffered()),
     }
 }
 
@@ -344,7 +388,7 @@ pub export fn zg_conn_scan(
     const chunk = buffers.area[chunk_offset..][0..chunk_len];
     if (reset_hint != 0) conn.scan_hint = 0;
     if (ring_discard > 0) {
-        std.debug.assert(conn.inbound.discard(ring_discard) == ring_discard);
+        assert(conn.inbound.discard(ring_discard) == ring_discard);
         conn.scan_hint = 0;
     }
     const ring = conn.inbound.peek(conn.inbound.buffered());
@@ -356,8 +400,8 @@ pub export fn zg_conn_scan(
 pub export fn zg_conn_addr(handle: i32, loop_index: u32, slot: u32, generation: u32, which: u32, out_ptr: ?[*]u8, out_len: usize) isize {
     const conn = connOf(handle, loop_index, slot, generation) orelse return fail(.conn_closed);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
-    const address = if (which == 1) conn.remote else socket.localAddress(conn.fd) catch |err| return failSystem(err, .none);
-    return @intCast(engine_mod.formatHostPort(out, address).len);
+    const address = if (which == 1) conn.remote else socket.localAddress(conn.fd) catch |err| return failSystem(err, .getsockname);
+    return ok(engine_mod.formatHostPort(out, address).len);
 }
 
 /// The text form of datagram record `record_index`'s sender.
@@ -365,7 +409,7 @@ pub export fn zg_datagram_addr(handle: i32, loop_index: u32, record_index: u32, 
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     const remote = loop.datagramRemote(record_index) orelse return fail(.conn_closed);
-    return @intCast(engine_mod.formatHostPort(out, remote).len);
+    return ok(engine_mod.formatHostPort(out, remote).len);
 }
 
 /// Replies to the sender of datagram record `record_index` (gnet: UDP Write is sendto).
@@ -377,7 +421,7 @@ pub export fn zg_datagram_reply(handle: i32, loop_index: u32, record_index: u32,
     if (listener_raw < 0 or listener_raw >= loop.listeners.items.len) return fail(.invalid_argument);
     const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
     const fd = loop.listeners.items[@intCast(listener_raw)].fd;
-    return @intCast(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+    return ok(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
 }
 
 /// sendto from a UDP socket `fd` to host:port.
@@ -385,8 +429,8 @@ pub export fn zg_udp_sendto(fd: i32, ptr: ?[*]const u8, len: usize, host_ptr: ?[
     const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
     const host = bytesIn(host_ptr, host_len) orelse return fail(.invalid_argument);
     if (port > std.math.maxInt(u16) or fd < 0) return fail(.invalid_network_address);
-    const remote = std.net.Address.resolveIp(host, @intCast(port)) catch return fail(.invalid_network_address);
-    return @intCast(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+    const remote = parseAddress(.udp, host, @intCast(port)) orelse return fail(.invalid_network_address);
+    return ok(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
 }
 
 /// sendto a raw sockaddr (a datagram's sender kept by the host after its callback).
@@ -396,12 +440,10 @@ pub export fn zg_udp_sendto_raw(fd: i32, ptr: ?[*]const u8, len: usize, addr_ptr
     if (fd < 0 or raw.len < @sizeOf(posix.sockaddr.in) or raw.len > @sizeOf(std.net.Address)) return fail(.invalid_network_address);
     var remote: std.net.Address = undefined;
     @memcpy(std.mem.asBytes(&remote)[0..raw.len], raw);
-    return @intCast(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+    return ok(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
 }
 
 // ---- sockets by fd (Conn.set*, dup) --------------------------------------------------------
-
-pub const SocketOption = enum(u32) { no_delay = 0, keep_alive = 1, linger = 2, recv_buffer = 3, send_buffer = 4 };
 
 pub export fn zg_socket_setopt(fd: i32, option: u32, a: i32, b: i32, c: i32, d: i32) isize {
     if (fd < 0) return fail(.invalid_argument);
@@ -413,15 +455,72 @@ pub export fn zg_socket_setopt(fd: i32, option: u32, a: i32, b: i32, c: i32, d: 
         .recv_buffer => socket.setRecvBuffer(fd, @intCast(@max(a, 0))),
         .send_buffer => socket.setSendBuffer(fd, @intCast(@max(a, 0))),
     };
-    result catch |err| return failSystem(err, .none);
+    result catch |err| return failSystem(err, .setsockopt);
     return 0;
 }
 
 pub export fn zg_socket_dup(fd: i32) isize {
     if (fd < 0) return fail(.invalid_argument);
-    return socket.dup(fd) catch |err| failSystem(err, .none);
+    const copy = socket.dup(fd) catch |err| return failSystem(err, .fcntl);
+    assert(copy >= 0 and copy != fd);
+    return copy;
 }
 
 comptime {
-    std.debug.assert(engines_max <= 255);
+    // The handle keeps the engine index in its low byte, the generation above it.
+    assert(engines_max <= 255);
+}
+
+test "engine exports: a system failure's result carries errno and syscall, apart from statuses" {
+    const result = failSystem(error.SystemFdQuotaExceeded, .epoll_create1);
+    const code = -result - layout.System.base;
+    try std.testing.expectEqual(@as(isize, @intFromEnum(posix.E.NFILE)), @mod(code, layout.System.errno_limit));
+    try std.testing.expectEqual(@as(isize, @intFromEnum(Syscall.epoll_create1)), @divFloor(code, layout.System.errno_limit));
+    try std.testing.expect(result < Code.last);
+    const mfile = failSystem(error.ProcessFdQuotaExceeded, .epoll_create1);
+    try std.testing.expect(mfile != result);
+}
+
+test "engine exports: enrolling a FIFO answers ENOTSOCK, the engine goes on" {
+    var values: [engine_mod.options_count]i32 = .{ 1, 0, 0, 0, 64 * 1024, 64 * 1024, 0, 0, 0, 1, 0, 0, 0, 0, 0 };
+    const handle: i32 = @intCast(zg_engine_new(&values, values.len, null, 0));
+    defer _ = zg_engine_free(handle);
+    const gpa = std.testing.allocator;
+    const records = try gpa.alloc(i32, (layout.records_max + 1) * layout.record_words);
+    defer gpa.free(records);
+    const area = try gpa.alloc(u8, layout.readAreaSize(64 * 1024));
+    defer gpa.free(area);
+    const commands = try gpa.alloc(i32, layout.commands_max * layout.command_words);
+    defer gpa.free(commands);
+    var arena: [64]u8 = undefined;
+    const attached = zg_loop_attach(handle, 0, records.ptr, records.len, area.ptr, area.len, commands.ptr, commands.len, &arena, arena.len);
+    try std.testing.expectEqual(@as(isize, 0), attached);
+    try std.testing.expectEqual(@as(isize, 0), zg_engine_start(handle));
+    var fds: [2]posix.fd_t = undefined;
+    try std.testing.expectEqual(@as(c_int, 0), std.c.pipe(&fds));
+    defer posix.close(fds[0]);
+    defer posix.close(fds[1]);
+    for ([_]socket.Network{ .tcp, .udp, .unix }) |network| {
+        const result = zg_loop_enroll(handle, 0, fds[0], @intFromEnum(network));
+        try std.testing.expectEqual(layout.systemResult(@intFromEnum(posix.E.NOTSOCK), .getpeername), result);
+    }
+    try std.testing.expectEqual(@as(isize, 0), zg_loop_drain(handle, 0));
+}
+
+test "engine exports: a poller that cannot open reports EMFILE and the call that failed" {
+    const first: Syscall = switch (@import("builtin").os.tag) {
+        .linux => .epoll_create1,
+        else => .kqueue,
+    };
+    var values: [engine_mod.options_count]i32 = .{ 1, 0, 0, 0, 64 * 1024, 64 * 1024, 0, 0, 0, 1, 0, 0, 0, 0, 0 };
+    const saved = try posix.getrlimit(.NOFILE);
+    // The lowest free fd is where the next one would go: a limit there makes it fail.
+    const probe = try posix.dup(1);
+    posix.close(probe);
+    var limit = saved;
+    limit.cur = @intCast(probe);
+    try posix.setrlimit(.NOFILE, limit);
+    const result = zg_engine_new(&values, values.len, null, 0);
+    try posix.setrlimit(.NOFILE, saved);
+    try std.testing.expectEqual(layout.systemResult(@intFromEnum(posix.E.MFILE), first), result);
 }

@@ -1,7 +1,6 @@
 //! The pure core: buffers, codecs and load balancing. No syscalls, so it compiles into both
 //! the native library and the wasm reactor.
 pub const status = @import("status.zig");
-pub const math = @import("math.zig");
 pub const RingBuffer = @import("buffer/ring.zig").RingBuffer;
 pub const ElasticRingBuffer = @import("buffer/elastic_ring.zig").ElasticRingBuffer;
 pub const LinkedListBuffer = @import("buffer/linked_list.zig").LinkedListBuffer;

@@ -1,6 +1,8 @@
 //! The one list of status codes that cross the boundary. Every exported function that can
 //! fail returns a negative `Code`; the TypeScript host reads the names from the loaded
 //! artifact (`zg_status_name`) instead of keeping a copy, so the two sides cannot drift.
+//! A system failure (errno, syscall) is not a code: the engine encodes it in the result
+//! below all codes (engine/layout.zig `System`).
 const std = @import("std");
 
 pub const Code = enum(i32) {
@@ -23,9 +25,8 @@ pub const Code = enum(i32) {
     invalid_network_address = -13,
     unsupported_protocol = -14,
     accept_socket = -15,
-    system = -16,
     /// Not an error: a decode found no whole frame yet.
-    incomplete = -17,
+    incomplete = -16,
 
     /// The `code` string the host puts on its `ZgnetError`.
     pub fn name(code: Code) [:0]const u8 {
@@ -46,13 +47,12 @@ pub const Code = enum(i32) {
             .invalid_network_address => "ERR_INVALID_NETWORK_ADDRESS",
             .unsupported_protocol => "ERR_UNSUPPORTED_PROTOCOL",
             .accept_socket => "ERR_ACCEPT_SOCKET",
-            .system => "ERR_SYSTEM",
             .incomplete => "INCOMPLETE",
         };
     }
 
     pub const first: i32 = 0;
-    pub const last: i32 = -17;
+    pub const last: i32 = -16;
 };
 
 comptime {

@@ -11,16 +11,55 @@ const Poller = poller_mod.Poller;
 const Trigger = poller_mod.Trigger;
 const Syscall = @import("layout.zig").Syscall;
 
+/// A connection's lifecycle, in one place. Every change goes through `Connection.become`,
+/// which asserts that the step is one of these:
+///
+///   free ──register──▶ connecting ──connected──▶ opening ──open record──▶ open
+///     └──accept/enroll──────────────────────────▲                          │
+///   connecting/opening/open ──socket failed, peer left──▶ failed           │
+///   failed ──close record──▶ reported ──host's close command──▶ free       │
+///   open ──host's close command, bytes left──▶ draining ──written/deadline──▶ free
+///   reported (the peer's end of stream, bytes left) ──host's close command──▶ draining
+///   any ──host's close command (nothing left to write), engine freed──▶ free
+///
+/// (On the host's side "closing" means its onClose is running; no Zig state is called that.)
 pub const State = enum(u8) {
     free,
-    /// Registered with the poller; the host has it (or will, once its open record is out).
+    /// A dial in flight (EventLoop.register): watched for writability, nothing reported.
+    connecting,
+    /// Ready; its open record is due (it waits in the loop's pending list).
+    opening,
+    /// The host has it: reads are reported, its commands run.
     open,
-    /// The peer is gone or the socket failed: unregistered, close record due or out; waiting
-    /// for the host's close command (its onClose ran) to close the fd.
-    closing,
+    /// The peer left or the socket failed: unwatched, outbound dropped; its close record is
+    /// due. A dial that never connected reports only this close (its errno, syscall connect).
+    /// After the peer's end of stream (errno 0) the outbound bytes are kept and writability
+    /// stays watched (`drainsAfterEof`): the peer may only have shut its write side.
+    failed,
+    /// The close record is out: waiting for the host's close command (its onClose ran) to
+    /// close the fd.
+    reported,
     /// Closed by the host with outbound bytes left: still writing them, bounded by
     /// `drain_deadline_ns`, then closed.
     draining,
+
+    /// Whether `from -> to` is a step of the diagram above.
+    pub fn canBecome(from: State, to: State) bool {
+        return switch (to) {
+            .free => from != .free,
+            .connecting => from == .free,
+            .opening => from == .free or from == .connecting,
+            .open => from == .opening,
+            .failed => from.live(),
+            .reported => from == .failed,
+            .draining => from == .open or from == .reported,
+        };
+    }
+
+    /// Registered with the poller and counted by the load balancer.
+    pub fn live(state: State) bool {
+        return state == .connecting or state == .opening or state == .open;
+    }
 };
 
 pub const Connection = struct {
@@ -32,14 +71,13 @@ pub const Connection = struct {
     inbound: core.ElasticRingBuffer,
     outbound: core.ElasticBuffer,
     remote: std.net.Address = undefined,
-    /// EPOLLOUT (EVFILT_WRITE) is armed: outbound holds bytes (level-triggered mode).
+    /// EPOLLOUT (EVFILT_WRITE) is armed: outbound holds bytes (level-triggered mode), or a
+    /// dial waits for writability. Poller interest, not lifecycle: see `assertInvariants`.
     write_armed: bool = false,
-    /// In the loop's pending list; what is pending is in the flags below.
+    /// In the loop's pending list (at most once).
     pending: bool = false,
-    open_reported: bool = false,
-    /// A dial in progress (EventLoop.register): its open record waits for writability.
-    connecting: bool = false,
-    close_pending: bool = false,
+    /// Readiness deferred to the next drain (edge-triggered mode, or no room in this one);
+    /// only an `opening` or `open` connection has any.
     read_pending: bool = false,
     write_pending: bool = false,
     close_errno: i32 = 0,
@@ -61,35 +99,53 @@ pub const Connection = struct {
 
     pub fn init(allocator: std.mem.Allocator, slot: u32, write_buffer_cap: usize) Connection {
         assert(write_buffer_cap > 0);
-        return .{
-            .slot = slot,
-            .inbound = core.ElasticRingBuffer.init(allocator),
-            .outbound = core.ElasticBuffer.init(allocator, write_buffer_cap) catch unreachable,
+        assert(slot < slots_max);
+        const outbound = core.ElasticBuffer.init(allocator, write_buffer_cap) catch |err| switch (err) {
+            // Its only error is a zero capacity, refused by Config.fromValues and asserted above.
+            error.InvalidArgument => unreachable,
         };
+        return .{ .slot = slot, .inbound = core.ElasticRingBuffer.init(allocator), .outbound = outbound };
     }
 
     pub fn deinit(conn: *Connection) void {
         assert(conn.state == .free);
+        assert(conn.fd == -1);
         conn.inbound.deinit();
         conn.outbound.deinit();
     }
 
+    /// The poller token: generation above, slot below, so a stale event names no live conn.
     pub fn token(conn: *const Connection) u64 {
+        assert(conn.slot < slots_max);
         return (@as(u64, conn.generation) << 32) | conn.slot;
     }
 
-    /// Takes a freshly accepted (or connected) socket.
-    pub fn adopt(conn: *Connection, fd: socket.fd_t, network: socket.Network, remote: std.net.Address) void {
-        assert(conn.state == .free);
+    /// The one way the state changes; asserts the step is in the diagram of `State`.
+    pub fn become(conn: *Connection, to: State) void {
+        assert(conn.state.canBecome(to));
+        conn.state = to;
+        conn.assertInvariants();
+    }
+
+    /// What each state implies for the flags beside it.
+    pub fn assertInvariants(conn: *const Connection) void {
+        if (conn.state == .free) assert(conn.fd == -1) else assert(conn.fd >= 0);
+        if (conn.read_pending or conn.write_pending) assert(conn.state == .opening or conn.state == .open);
+        if (conn.state == .connecting) assert(conn.network != .udp);
+        if (conn.state == .failed or conn.state == .reported) assert(conn.outbound.isEmpty() or conn.close_errno == 0);
+        if (conn.writable_report) assert(conn.state == .open);
+    }
+
+    /// Takes a freshly accepted, dialled or enrolled socket; `to` is `connecting` for a dial
+    /// still in flight, `opening` otherwise.
+    pub fn adopt(conn: *Connection, fd: socket.fd_t, network: socket.Network, remote: std.net.Address, to: State) void {
+        assert(fd >= 0);
+        assert(to == .connecting or to == .opening);
         assert(conn.inbound.isEmpty() and conn.outbound.isEmpty());
         conn.fd = fd;
         conn.network = network;
         conn.remote = remote;
-        conn.state = .open;
         conn.write_armed = false;
-        conn.open_reported = false;
-        conn.connecting = false;
-        conn.close_pending = false;
         conn.read_pending = false;
         conn.write_pending = false;
         conn.close_errno = 0;
@@ -99,6 +155,7 @@ pub const Connection = struct {
         conn.sent_total = 0;
         conn.unwatch();
         conn.writable_report = false;
+        conn.become(to);
     }
 
     pub fn unwatch(conn: *Connection) void {
@@ -118,15 +175,25 @@ pub const Connection = struct {
         return conn.watch_sent_set and conn.sent_total -% conn.watch_sent < (1 << 31);
     }
 
+    /// Failed by the peer's end of stream with bytes still to send: it stays watched for
+    /// writability so that the host's close drains them (bounded), as for a local close.
+    pub fn drainsAfterEof(conn: *const Connection) bool {
+        return (conn.state == .failed or conn.state == .reported) and conn.close_errno == 0 and !conn.outbound.isEmpty();
+    }
+
     /// Returns the slot to the free state: buffers emptied (their memory freed), generation
     /// bumped so every name the host still holds goes stale. The fd is already closed.
     pub fn release(conn: *Connection) void {
         assert(conn.state != .free);
         conn.inbound.reset();
         conn.outbound.release();
-        conn.state = .free;
         conn.fd = -1;
+        conn.write_armed = false;
+        conn.read_pending = false;
+        conn.write_pending = false;
+        conn.writable_report = false;
         conn.generation +%= 1;
+        conn.become(.free);
         assert(conn.inbound.isEmpty() and conn.outbound.isEmpty());
     }
 
@@ -140,11 +207,29 @@ pub const Connection = struct {
         assert(parts.len <= socket.iov_count_max);
         if (conn.network == .udp) {
             // Datagram boundaries are the writes: one send each, never merged or buffered.
-            for (parts) |part| _ = conn.sendDatagram(part) catch {};
+            for (parts) |part| {
+                _ = conn.sendDatagram(part) catch |err| switch (err) {
+                    // gnet's UDP Write keeps the connection whatever one datagram meets: a
+                    // refused datagram (full buffer, too big, ICMP refusal, no route) is dropped.
+                    error.WouldBlock,
+                    error.NoBufferSpace,
+                    error.MessageTooBig,
+                    error.ConnectionRefused,
+                    error.HostUnreachable,
+                    error.NetworkUnreachable,
+                    error.NetworkDown,
+                    error.AccessDenied,
+                    => 0,
+                    // Anything else is the socket itself failing: the connection goes.
+                    else => |e| return conn.fail(socket.errnoOf(e), .write),
+                };
+            }
             return .sent;
         }
         if (!conn.outbound.isEmpty()) {
-            conn.outbound.writev(parts) catch return conn.fail(@intFromEnum(posix.E.NOMEM), .write);
+            conn.outbound.writev(parts) catch |err| switch (err) {
+                error.OutOfMemory => return conn.fail(@intFromEnum(posix.E.NOMEM), .write),
+            };
             return .buffered;
         }
         var iov: [socket.iov_count_max]posix.iovec_const = undefined;
@@ -158,18 +243,22 @@ pub const Connection = struct {
             error.WouldBlock => 0,
             else => return conn.fail(socket.errnoOf(err), if (parts.len > 1) .writev else .write),
         };
+        assert(written <= total);
         conn.sent_total +%= @truncate(written);
         if (written == total) return .sent;
         // Buffer the rest: skip the parts written whole, then the written prefix of one part.
         var skip = written;
         var first: usize = 0;
         while (skip >= parts[first].len) : (first += 1) skip -= parts[first].len;
+        assert(first < parts.len and skip < parts[first].len);
         var rest: [socket.iov_count_max][]const u8 = undefined;
         for (parts[first..], 0..) |part, i| rest[i] = part;
         rest[0] = rest[0][skip..];
-        conn.outbound.writev(rest[0 .. parts.len - first]) catch return conn.fail(@intFromEnum(posix.E.NOMEM), .write);
-        conn.armWrite(poller, trigger);
-        return .buffered;
+        conn.outbound.writev(rest[0 .. parts.len - first]) catch |err| switch (err) {
+            error.OutOfMemory => return conn.fail(@intFromEnum(posix.E.NOMEM), .write),
+        };
+        assert(conn.outbound.buffered() == total - written);
+        return if (conn.armWrite(poller, trigger)) .buffered else .failed;
     }
 
     /// A connected UDP socket's write (gnet: `send()` at once, no outbound buffer). A datagram
@@ -183,10 +272,12 @@ pub const Connection = struct {
     }
 
     /// One writev pass over the outbound buffer (EPOLLOUT, `flush()`, closing). Returns false
-    /// when the socket failed (the connection is then `closing`). `budget` bounds the bytes
-    /// in edge-triggered mode (gnet's edgeTriggeredIOChunk); more remains when it is hit.
+    /// when the socket or the poller failed (the connection is then `failed`, or still
+    /// `draining` for the caller to close). `budget` bounds the bytes in edge-triggered mode (gnet's
+    /// edgeTriggeredIOChunk); more remains when it is hit.
     pub fn flushOutbound(conn: *Connection, poller: *Poller, trigger: Trigger, budget: usize) bool {
-        assert(conn.state == .open or conn.state == .draining);
+        assert(conn.state == .open or conn.state == .opening or conn.state == .draining);
+        assert(budget > 0);
         var sent: usize = 0;
         // Bounded: every round either empties the buffer, hits EAGAIN/the budget, or fails.
         while (!conn.outbound.isEmpty() and sent < budget) {
@@ -207,47 +298,128 @@ pub const Connection = struct {
             sent += written;
             if (trigger == .level) break; // level triggering reports writability again
         }
-        if (conn.outbound.isEmpty()) {
-            conn.disarmWrite(poller, trigger);
-        } else {
-            conn.armWrite(poller, trigger);
-        }
+        if (conn.outbound.isEmpty()) return conn.disarmWrite(poller, trigger);
+        return conn.armWrite(poller, trigger);
+    }
+
+    /// Watches writability (level-triggered mode; edge-triggered sockets always watch it).
+    /// A poller that refuses fails the connection (false): without the event its bytes would
+    /// stall.
+    pub fn armWrite(conn: *Connection, poller: *Poller, trigger: Trigger) bool {
+        assert(conn.state != .free and conn.fd >= 0);
+        if (conn.write_armed or trigger == .edge) return true;
+        poller.modReadWrite(conn.fd, conn.token(), trigger) catch |err| {
+            _ = conn.fail(socket.errnoOf(err), Poller.ctl_syscall);
+            return false;
+        };
+        conn.write_armed = true;
         return true;
     }
 
-    pub fn armWrite(conn: *Connection, poller: *Poller, trigger: Trigger) void {
-        if (conn.write_armed or trigger == .edge) return;
-        poller.modReadWrite(conn.fd, conn.token(), trigger) catch {
-            _ = conn.fail(@intFromEnum(posix.E.NOMEM), .write);
-            return;
+    /// Stops watching writability. A poller that refuses fails the connection too: its fd
+    /// is no longer what we registered (the host closed it behind our back) or the kernel is
+    /// out of memory; either way the socket cannot be served.
+    fn disarmWrite(conn: *Connection, poller: *Poller, trigger: Trigger) bool {
+        assert(conn.state != .free and conn.fd >= 0);
+        if (!conn.write_armed) return true;
+        poller.modRead(conn.fd, conn.token(), trigger) catch |err| {
+            _ = conn.fail(socket.errnoOf(err), Poller.ctl_syscall);
+            return false;
         };
-        conn.write_armed = true;
-    }
-
-    fn disarmWrite(conn: *Connection, poller: *Poller, trigger: Trigger) void {
-        if (!conn.write_armed) return;
-        poller.modRead(conn.fd, conn.token(), trigger) catch {};
         conn.write_armed = false;
+        return true;
     }
 
-    /// The socket failed (or the peer left): from now on it is `closing`; the caller
-    /// reports the close. A failed socket's outbound bytes are dropped (gnet); after the
-    /// peer's end of stream (errno 0) they are kept: the peer may only have shut its write
-    /// side, and the host's close drains them (`drainsAfterEof`), as a local close does.
+    /// The socket failed (or the peer left): from now on it is `failed`; the caller
+    /// unregisters it and reports the close. A failed socket's outbound bytes are dropped, as
+    /// gnet does; after the peer's end of stream (errno 0) they are kept (`drainsAfterEof`).
+    /// A draining connection stays `draining` (its caller closes it: nobody awaits a record).
     pub fn fail(conn: *Connection, errno: i32, syscall: Syscall) SendResult {
-        if (conn.state == .open) {
-            conn.state = .closing;
+        assert(errno >= 0);
+        assert(conn.state != .free);
+        const eof = errno == 0 and syscall == .read and conn.state == .open;
+        if (!eof) conn.outbound.reset(conn.outbound.max_static_bytes);
+        if (conn.state.live()) {
             conn.close_errno = errno;
             conn.close_syscall = syscall;
-            conn.close_pending = true;
+            conn.read_pending = false;
+            conn.write_pending = false;
+            conn.writable_report = false;
+            conn.unwatch();
+            conn.become(.failed);
         }
-        if (errno != 0) conn.outbound.reset(conn.outbound.max_static_bytes);
         return .failed;
     }
-
-    /// Closing after the peer's end of stream with bytes still to send: it stays registered
-    /// (for writability only) so that the host's close can drain them.
-    pub fn drainsAfterEof(conn: *const Connection) bool {
-        return conn.state == .closing and conn.close_errno == 0 and !conn.outbound.isEmpty();
-    }
 };
+
+/// Slots stay below the listener token flag, so a connection's token never reads as a listener's.
+pub const slots_max: u32 = @intCast(@import("acceptor.zig").listener_token_flag);
+
+// ---- tests ---------------------------------------------------------------------------------
+
+const testing = std.testing;
+
+test "State: the diagram's steps are allowed, others are not" {
+    const allowed = [_][2]State{
+        .{ .free, .connecting },   .{ .free, .opening },      .{ .connecting, .opening },
+        .{ .opening, .open },      .{ .connecting, .failed }, .{ .opening, .failed },
+        .{ .open, .failed },       .{ .failed, .reported },   .{ .open, .draining },
+        .{ .reported, .draining },
+        .{ .reported, .free },     .{ .draining, .free },     .{ .open, .free },
+        .{ .failed, .free },       .{ .connecting, .free },   .{ .opening, .free },
+    };
+    const states = std.enums.values(State);
+    var allowed_count: usize = 0;
+    for (states) |from| for (states) |to| {
+        var listed = false;
+        for (allowed) |step| listed = listed or (step[0] == from and step[1] == to);
+        try testing.expectEqual(listed, from.canBecome(to));
+        allowed_count += @intFromBool(listed);
+    };
+    try testing.expectEqual(allowed.len, allowed_count);
+}
+
+fn testPair() ![2]socket.fd_t {
+    var pair: [2]socket.fd_t = undefined;
+    try testing.expectEqual(@as(c_int, 0), std.c.socketpair(posix.AF.UNIX, posix.SOCK.STREAM, 0, &pair));
+    try socket.setNonBlocking(pair[0]);
+    return pair;
+}
+
+test "Connection: send buffers what the socket refuses, flush drains it, fail drops it" {
+    var step: Syscall = .none;
+    var poller = try Poller.open(&step);
+    defer poller.close();
+    const pair = try testPair();
+    var conn = Connection.init(testing.allocator, 3, 4096);
+    conn.adopt(pair[0], .unix, undefined, .opening);
+    try poller.addRead(pair[0], conn.token(), .level);
+    conn.become(.open);
+    // Far more than a socketpair's buffer: the rest is buffered and writability armed.
+    const big = try testing.allocator.alloc(u8, 4 << 20);
+    defer testing.allocator.free(big);
+    @memset(big, 'x');
+    try testing.expectEqual(Connection.SendResult.buffered, conn.send(&poller, .level, &.{ "head", big }));
+    try testing.expect(conn.write_armed and !conn.outbound.isEmpty());
+    // Behind buffered bytes a send is appended, in order.
+    const before = conn.outbound.buffered();
+    try testing.expectEqual(Connection.SendResult.buffered, conn.send(&poller, .level, &.{"tail"}));
+    try testing.expectEqual(before + 4, conn.outbound.buffered());
+    // The peer leaves: the next flush fails, the bytes are dropped, the state says so.
+    posix.close(pair[1]);
+    try testing.expect(!conn.flushOutbound(&poller, .level, std.math.maxInt(usize)));
+    try testing.expectEqual(State.failed, conn.state);
+    try testing.expect(conn.outbound.isEmpty());
+    try testing.expectEqual(Syscall.writev, conn.close_syscall);
+    const errno: posix.E = @enumFromInt(conn.close_errno);
+    try testing.expect(errno == .PIPE or errno == .CONNRESET);
+    // A failed connection takes no second failure: the first errno is the one reported.
+    _ = conn.fail(@intFromEnum(posix.E.IO), .read);
+    try testing.expectEqual(Syscall.writev, conn.close_syscall);
+    try poller.delete(conn.fd);
+    posix.close(conn.fd);
+    conn.release();
+    try testing.expectEqual(State.free, conn.state);
+    try testing.expectEqual(@as(u32, 1), conn.generation);
+    conn.deinit();
+}

@@ -14,9 +14,10 @@ const core = @import("../core/root.zig");
 const socket = @import("socket.zig");
 const EventLoop = @import("event_loop.zig").EventLoop;
 const acceptor = @import("acceptor.zig");
+const poller = @import("poller.zig");
+const Syscall = @import("layout.zig").Syscall;
 
 pub const loops_max = core.load_balancer.loops_max;
-const PollerError = @import("poller.zig").Error || error{OutOfMemory};
 
 /// Option ids the host passes as an array of i32, by name (zg_engine_option_name).
 pub const Option = enum(u8) {
@@ -109,8 +110,12 @@ pub const Engine = struct {
     specs: std.BoundedArray(ListenerSpec, listeners_max) = .{},
     started: bool = false,
 
-    pub fn create(allocator: std.mem.Allocator, config: Config) !*Engine {
+    pub const CreateError = poller.Error || error{ OutOfMemory, InvalidArgument };
+
+    /// The loops and their pollers; `step` names the call under way when a poller fails.
+    pub fn create(allocator: std.mem.Allocator, config: Config, step: *Syscall) CreateError!*Engine {
         assert(config.loops_count >= 1 and config.loops_count <= loops_max);
+        assert(config.read_buffer_cap > 0 and config.write_buffer_cap > 0);
         const engine = try allocator.create(Engine);
         errdefer allocator.destroy(engine);
         if (config.bind_to_device.len > engine.device.len) return error.InvalidArgument;
@@ -128,13 +133,15 @@ pub const Engine = struct {
             allocator.free(engine.loops);
         }
         for (engine.loops, 0..) |*loop, i| {
-            loop.* = try EventLoop.init(engine, @intCast(i));
+            loop.* = try EventLoop.init(engine, @intCast(i), step);
             created += 1;
         }
+        assert(created == engine.loops.len);
         return engine;
     }
 
     pub fn destroy(engine: *Engine) void {
+        assert(engine.loops.len == engine.config.loops_count);
         for (engine.loops) |*loop| loop.deinit();
         for (engine.specs.slice()) |spec| closeSpec(spec);
         engine.allocator.free(engine.loops);
@@ -143,16 +150,19 @@ pub const Engine = struct {
 
     /// The socket file stays: the host removes it if it is still the one it bound.
     fn closeSpec(spec: ListenerSpec) void {
+        assert(spec.fd >= 0);
         posix.close(spec.fd);
     }
 
     /// True when every loop owns its listeners (gnet's ReusePort mode).
     pub fn reusePortMode(engine: *const Engine) bool {
+        assert(engine.config.loops_count == engine.loops.len);
         return engine.config.reuse_port and engine.config.loops_count > 1;
     }
 
     fn listenOptions(engine: *const Engine, v6_only: bool) socket.ListenOptions {
         const c = engine.config;
+        assert(c.bind_to_device.len <= engine.device.len);
         return .{
             .reuse_addr = c.reuse_addr,
             .reuse_port = c.reuse_port,
@@ -170,52 +180,46 @@ pub const Engine = struct {
 
     pub const ListenError = socket.Error || error{TooManyListeners};
 
-    /// Binds one address; returns its index. Port 0 binds an ephemeral port.
-    pub fn listen(engine: *Engine, network: socket.Network, address: std.net.Address, v6_only: bool) ListenError!u32 {
+    /// Binds one address; returns its index. Port 0 binds an ephemeral port. `step` names
+    /// the call under way, for the error's `syscall`.
+    pub fn listen(engine: *Engine, network: socket.Network, address: std.net.Address, v6_only: bool, step: *Syscall) ListenError!u32 {
         assert(!engine.started);
         if (engine.specs.len == listeners_max) return error.TooManyListeners;
-        const fd = try socket.listen(network, address, engine.listenOptions(v6_only));
+        const fd = try socket.listen(network, address, engine.listenOptions(v6_only), step);
         errdefer posix.close(fd);
+        step.* = .getsockname;
         const bound = if (network == .unix) address else try socket.localAddress(fd);
         engine.specs.appendAssumeCapacity(.{ .network = network, .address = bound, .v6_only = v6_only, .fd = fd });
+        assert(engine.specs.len <= listeners_max);
         return @intCast(engine.specs.len - 1);
     }
 
     pub const StartError = socket.Error || error{OutOfMemory};
 
-    pub fn start(engine: *Engine) StartError!void {
+    /// Listeners join the pollers (see the top of this file). `step` names the call under way.
+    pub fn start(engine: *Engine, step: *Syscall) StartError!void {
         assert(!engine.started);
         for (engine.loops) |*loop| if (loop.buffers == null) return error.InvalidArgument;
         for (engine.specs.slice(), 0..) |spec, i| {
-            engine.loops[0].addListener(.{ .fd = spec.fd, .network = spec.network, .spec_index = @intCast(i), .loop_owned = false }) catch |err|
-                return startError(err);
+            step.* = poller.Poller.ctl_syscall;
+            const original: acceptor.Listener = .{ .fd = spec.fd, .network = spec.network, .spec_index = @intCast(i), .loop_owned = false };
+            try engine.loops[0].addListener(original);
             if (!engine.reusePortMode()) continue;
             for (engine.loops[1..]) |*loop| {
-                const fd = try socket.listen(spec.network, spec.address, engine.listenOptions(spec.v6_only));
-                loop.addListener(.{ .fd = fd, .network = spec.network, .spec_index = @intCast(i), .loop_owned = true }) catch |err| {
-                    posix.close(fd);
-                    return startError(err);
-                };
+                const fd = try socket.listen(spec.network, spec.address, engine.listenOptions(spec.v6_only), step);
+                errdefer posix.close(fd);
+                step.* = poller.Poller.ctl_syscall;
+                try loop.addListener(.{ .fd = fd, .network = spec.network, .spec_index = @intCast(i), .loop_owned = true });
             }
         }
         engine.started = true;
     }
 
-    fn startError(err: PollerError) StartError {
-        return switch (err) {
-            error.OutOfMemory => error.OutOfMemory,
-            error.ProcessFdQuotaExceeded => error.ProcessFdQuotaExceeded,
-            error.SystemFdQuotaExceeded => error.SystemFdQuotaExceeded,
-            error.SystemResources => error.SystemResources,
-            error.BadFileDescriptor, error.AlreadyRegistered, error.NotRegistered => error.BadFileDescriptor,
-            error.AccessDenied => error.AccessDenied,
-            error.Unexpected => error.Unexpected,
-        };
-    }
-
     /// A connection `from` accepted: it joins `from` (reuse-port mode) or the loop the load
     /// balancer picks, and is announced by that loop's next drain (or this one).
     pub fn placeAccepted(engine: *Engine, from: *EventLoop, fd: socket.fd_t, network: socket.Network, remote: std.net.Address) void {
+        assert(fd >= 0);
+        assert(network != .udp);
         const target = if (engine.reusePortMode() or engine.loops.len == 1)
             from
         else blk: {
@@ -226,9 +230,18 @@ pub const Engine = struct {
         if (network == .tcp and @import("builtin").os.tag != .linux and engine.config.keep_alive_s > 0) {
             // Linux inherits keep-alive from the listener; other systems need it per socket.
             const c = engine.config;
-            socket.setKeepAlive(fd, true, c.keep_alive_s, c.keep_interval_s, c.keep_count) catch {};
+            socket.setKeepAlive(fd, true, c.keep_alive_s, c.keep_interval_s, c.keep_count) catch |err| switch (err) {
+                // The peer left already (macOS answers EINVAL then): its first read reports it.
+                error.InvalidArgument, error.ConnectionReset, error.NotConnected => {},
+                // Keep-alive is advice to the kernel: gnet logs its failure and serves the
+                // connection anyway, and so do we.
+                else => |e| std.log.debug("keep-alive on an accepted socket: {s}", .{@errorName(e)}),
+            };
         }
-        const conn = target.addConn(fd, network, remote) catch {
+        const conn = target.addConn(fd, network, remote, .opening) catch |err| {
+            // gnet drops a connection it cannot register and keeps accepting: the peer sees
+            // the close, the engine goes on (a full fd table shows up as accept's error).
+            std.log.debug("accepted socket not registered: {s}", .{@errorName(err)});
             posix.close(fd);
             return;
         };
@@ -236,10 +249,13 @@ pub const Engine = struct {
     }
 
     pub fn connOpened(engine: *Engine, loop_index: u32) void {
+        assert(loop_index < engine.loops.len);
         engine.lb.connOpened(loop_index);
     }
 
     pub fn connClosed(engine: *Engine, loop_index: u32) void {
+        assert(loop_index < engine.loops.len);
+        assert(engine.lb.connCount(loop_index) > 0);
         engine.lb.connClosed(loop_index);
     }
 };
@@ -253,7 +269,8 @@ pub fn formatHostPort(out: []u8, address: std.net.Address) []const u8 {
             const bytes = address.in6.sa.addr;
             const mapped_prefix = [_]u8{0} ** 10 ++ [_]u8{ 0xff, 0xff };
             if (std.mem.eql(u8, bytes[0..12], &mapped_prefix)) {
-                return std.fmt.bufPrint(out, "{d}.{d}.{d}.{d}:{d}", .{ bytes[12], bytes[13], bytes[14], bytes[15], address.getPort() }) catch out[0..0];
+                const v4 = .{ bytes[12], bytes[13], bytes[14], bytes[15], address.getPort() };
+                return std.fmt.bufPrint(out, "{d}.{d}.{d}.{d}:{d}", v4) catch out[0..0];
             }
             return std.fmt.bufPrint(out, "{}", .{address.in6}) catch out[0..0];
         },

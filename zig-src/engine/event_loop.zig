@@ -15,7 +15,10 @@ const layout = @import("layout.zig");
 const poller_mod = @import("poller.zig");
 const Poller = poller_mod.Poller;
 const Trigger = poller_mod.Trigger;
-const Connection = @import("connection.zig").Connection;
+const connection = @import("connection.zig");
+const Connection = connection.Connection;
+const State = connection.State;
+const Syscall = layout.Syscall;
 const acceptor = @import("acceptor.zig");
 const Listener = acceptor.Listener;
 const Engine = @import("engine.zig").Engine;
@@ -61,13 +64,16 @@ pub const EventLoop = struct {
     /// Given up to accept (and close) connections when the process is out of fds.
     reserve_fd: socket.fd_t = -1,
 
-    pub fn init(engine: *Engine, index: u32) !EventLoop {
+    /// `step` names the call under way, for the error's `syscall`.
+    pub fn init(engine: *Engine, index: u32, step: *Syscall) poller_mod.Error!EventLoop {
         const config = engine.config;
+        assert(index < engine.config.loops_count);
+        assert(config.read_buffer_cap > 0 and config.write_buffer_cap > 0);
         return .{
             .index = index,
             .engine = engine,
             .allocator = engine.allocator,
-            .poller = try Poller.open(),
+            .poller = try Poller.open(step),
             .trigger = if (config.edge_triggered) .edge else .level,
             .read_buffer_cap = config.read_buffer_cap,
             .write_buffer_cap = config.write_buffer_cap,
@@ -78,11 +84,13 @@ pub const EventLoop = struct {
 
     /// Closes every socket it still has and frees everything.
     pub fn deinit(loop: *EventLoop) void {
+        assert(!loop.in_drain);
         for (loop.conns.items) |conn| {
             if (conn.state != .free) loop.finalize(conn);
             conn.deinit();
             loop.allocator.destroy(conn);
         }
+        assert(loop.draining_count == 0);
         for (loop.listeners.items) |listener| {
             if (listener.loop_owned) posix.close(listener.fd);
         }
@@ -101,9 +109,11 @@ pub const EventLoop = struct {
         if (buffers.commands.len < layout.commands_max * layout.command_words) return error.InvalidArgument;
         if (buffers.arena.len == 0) return error.InvalidArgument;
         loop.buffers = buffers;
+        assert(loop.readRoom() != null);
     }
 
-    pub fn addListener(loop: *EventLoop, listener: Listener) !void {
+    pub fn addListener(loop: *EventLoop, listener: Listener) (poller_mod.Error || error{OutOfMemory})!void {
+        assert(listener.fd >= 0);
         const index: u32 = @intCast(loop.listeners.items.len);
         try loop.listeners.append(loop.allocator, listener);
         errdefer _ = loop.listeners.pop();
@@ -112,13 +122,15 @@ pub const EventLoop = struct {
 
     // ---- connections -----------------------------------------------------------------------
 
-    /// Registers a new socket with this loop; the host learns of it from an open record.
     pub const AddError = socket.Error || error{OutOfMemory};
 
-    pub fn addConn(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, remote: std.net.Address) AddError!*Connection {
+    /// Registers a new socket with this loop as `to` (`connecting` for a dial in flight,
+    /// `opening` otherwise: the host learns of it from an open record).
+    pub fn addConn(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, remote: std.net.Address, to: State) AddError!*Connection {
+        assert(fd >= 0);
         const conn = if (loop.free_slots.popOrNull()) |slot| loop.conns.items[slot] else blk: {
             const slot: u32 = @intCast(loop.conns.items.len);
-            if (slot >= acceptor.listener_token_flag) return error.SystemResources;
+            if (slot >= connection.slots_max) return error.SystemResources;
             try loop.conns.ensureUnusedCapacity(loop.allocator, 1);
             try loop.free_slots.ensureTotalCapacity(loop.allocator, slot + 1);
             try loop.pending.ensureTotalCapacity(loop.allocator, 2 * (slot + 1));
@@ -127,25 +139,22 @@ pub const EventLoop = struct {
             loop.conns.appendAssumeCapacity(conn);
             break :blk conn;
         };
-        assert(conn.state == .free);
-        conn.adopt(fd, network, remote);
+        conn.adopt(fd, network, remote, to);
         loop.poller.addRead(fd, conn.token(), loop.trigger) catch |err| {
-            conn.state = .closing;
-            conn.fd = -1;
+            // Not registered, nothing reported: the slot goes back; the caller closes the fd.
             conn.release();
             loop.free_slots.appendAssumeCapacity(conn.slot);
-            return switch (err) {
-                error.ProcessFdQuotaExceeded, error.SystemFdQuotaExceeded, error.SystemResources, error.AccessDenied, error.Unexpected => |e| e,
-                error.BadFileDescriptor, error.AlreadyRegistered, error.NotRegistered => error.BadFileDescriptor,
-            };
+            return err;
         };
         loop.engine.connOpened(loop.index);
+        assert(loop.pending.capacity >= 2 * loop.conns.items.len);
         return conn;
     }
 
     /// Makes a new connection known to the host: now if this loop is draining with room,
     /// else from its next drain.
     pub fn announce(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state == .opening);
         if (loop.in_drain and loop.recordsLeft() > 0) return loop.emitOpen(conn);
         loop.pushPending(conn);
     }
@@ -155,10 +164,12 @@ pub const EventLoop = struct {
         if (slot >= loop.conns.items.len) return null;
         const conn = loop.conns.items[slot];
         if (conn.state == .free or conn.generation != generation) return null;
+        assert(conn.slot == slot);
         return conn;
     }
 
     fn pushPending(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state != .free);
         if (!conn.pending) {
             conn.pending = true;
             loop.pending.appendAssumeCapacity(conn.slot);
@@ -166,20 +177,34 @@ pub const EventLoop = struct {
         if (!loop.in_drain) loop.poller.wake();
     }
 
+    /// Stops watching a connection's socket.
+    fn unwatch(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.fd >= 0);
+        loop.poller.delete(conn.fd) catch |err| switch (err) {
+            // Harmless, whichever it is: either the fd closes right after (which unregisters
+            // it), or its later events find a connection that is no longer live and are
+            // dropped by `dispatch`. BadFileDescriptor: the host closed our fd behind our back.
+            error.BadFileDescriptor,
+            error.NotRegistered,
+            error.AlreadyRegistered,
+            error.SystemResources,
+            error.ProcessFdQuotaExceeded,
+            error.SystemFdQuotaExceeded,
+            error.AccessDenied,
+            error.Unexpected,
+            => {},
+        };
+        conn.write_armed = false;
+    }
+
     /// The connection just failed (Connection.fail): stop watching it, report the close.
+    /// After the peer's end of stream with bytes left it stays watched, for writability only.
     fn reportFailed(loop: *EventLoop, conn: *Connection) void {
-        assert(conn.state == .closing or conn.state == .draining);
+        assert(conn.state == .failed or conn.state == .draining);
         if (conn.state == .draining) return loop.finalize(conn);
-        if (conn.drainsAfterEof()) {
-            // Half-closed by the peer: stop reading (end of stream stays readable), keep
-            // writability for the drain that follows the host's close.
-            conn.read_paused = true;
-            loop.poller.setReadPaused(conn.fd, conn.token(), loop.trigger, true, conn.write_armed) catch {
-                conn.outbound.reset(conn.outbound.max_static_bytes);
-                loop.poller.delete(conn.fd) catch {};
-            };
-        } else {
-            loop.poller.delete(conn.fd) catch {};
+        if (!conn.drainsAfterEof() or !loop.pollReadPaused(conn, true)) {
+            conn.outbound.reset(conn.outbound.max_static_bytes);
+            loop.unwatch(conn);
         }
         loop.engine.connClosed(loop.index);
         if (loop.in_drain and loop.recordsLeft() > 0) {
@@ -193,15 +218,18 @@ pub const EventLoop = struct {
     fn finalize(loop: *EventLoop, conn: *Connection) void {
         assert(conn.state != .free);
         switch (conn.state) {
-            .open => {
+            .connecting, .opening, .open => {
                 loop.engine.connClosed(loop.index);
-                loop.poller.delete(conn.fd) catch {};
+                loop.unwatch(conn);
             },
             .draining => {
+                assert(loop.draining_count > 0);
                 loop.draining_count -= 1;
-                loop.poller.delete(conn.fd) catch {};
+                loop.unwatch(conn);
             },
-            .closing, .free => {},
+            // Uncounted when they failed; unwatched too, unless draining after end of stream.
+            .failed, .reported => if (conn.drainsAfterEof()) loop.unwatch(conn),
+            .free => unreachable,
         }
         posix.close(conn.fd);
         conn.release();
@@ -211,36 +239,39 @@ pub const EventLoop = struct {
     /// The host closed the connection (its onClose ran): flush what can go now; a
     /// connection with bytes left drains them (bounded) before its socket closes.
     fn closeByHost(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state != .free);
         switch (conn.state) {
             .open => {
-                if (!conn.outbound.isEmpty()) {
-                    if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) {
-                        // It failed while closing: nobody needs to hear about it.
-                        conn.close_pending = false;
-                        loop.engine.connClosed(loop.index);
-                        loop.poller.delete(conn.fd) catch {};
-                        return loop.finalize(conn);
-                    }
-                    if (!conn.outbound.isEmpty()) {
-                        loop.engine.connClosed(loop.index);
-                        conn.state = .draining;
-                        conn.drain_deadline_ns = monotonicNs() + drain_timeout_ns;
-                        loop.draining_count += 1;
-                        conn.armWrite(&loop.poller, loop.trigger);
-                        return;
-                    }
+                if (conn.outbound.isEmpty()) return loop.finalize(conn);
+                if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) {
+                    // It failed while closing: nobody needs to hear about it.
+                    assert(conn.state == .failed);
+                    loop.engine.connClosed(loop.index);
+                    loop.unwatch(conn);
+                    return loop.finalize(conn);
                 }
-                loop.finalize(conn);
-            },
-            .closing => {
-                if (!conn.drainsAfterEof()) return loop.finalize(conn);
-                // Counted closed when reported; still registered for writability.
-                conn.state = .draining;
+                if (conn.outbound.isEmpty()) return loop.finalize(conn);
+                loop.engine.connClosed(loop.index);
+                conn.read_pending = false;
+                conn.write_pending = false;
+                conn.become(.draining);
                 conn.drain_deadline_ns = monotonicNs() + drain_timeout_ns;
                 loop.draining_count += 1;
-                conn.armWrite(&loop.poller, loop.trigger);
+                if (!conn.armWrite(&loop.poller, loop.trigger)) loop.finalize(conn);
             },
-            .draining, .free => {},
+            .reported => {
+                if (!conn.drainsAfterEof()) return loop.finalize(conn);
+                // The peer half-closed with bytes left for it: they drain (counted closed
+                // when reported; still watched for writability).
+                conn.become(.draining);
+                conn.drain_deadline_ns = monotonicNs() + drain_timeout_ns;
+                loop.draining_count += 1;
+                if (!conn.armWrite(&loop.poller, loop.trigger)) loop.finalize(conn);
+            },
+            .connecting, .opening, .failed => loop.finalize(conn),
+            // Closed twice: the first close stands.
+            .draining => {},
+            .free => unreachable,
         }
     }
 
@@ -251,6 +282,7 @@ pub const EventLoop = struct {
         for (loop.conns.items) |conn| {
             if (conn.state == .draining and conn.drain_deadline_ns <= now) loop.finalize(conn);
         }
+        assert(loop.draining_count <= loop.conns.items.len);
         return loop.draining_count;
     }
 
@@ -258,11 +290,13 @@ pub const EventLoop = struct {
 
     /// One batch of readiness as records; returns the record count (header not included).
     pub fn drain(loop: *EventLoop) usize {
+        // Nothing here calls the host, so the host cannot drain from inside a drain.
+        assert(!loop.in_drain);
+        assert(loop.engine.started);
         const buffers = loop.buffers.?;
         loop.records_count = 0;
         loop.area_used = 0;
         loop.in_drain = true;
-        defer loop.in_drain = false;
         @memset(buffers.records[0..layout.record_words], 0);
 
         loop.processPending();
@@ -273,10 +307,9 @@ pub const EventLoop = struct {
         } else {
             loop.setMore();
         }
-        if (loop.pending.items.len > 0) {
-            loop.in_drain = false;
-            loop.poller.wake();
-        }
+        loop.in_drain = false;
+        // Work queued during this drain (or left for lack of room) is the next drain's.
+        if (loop.pending.items.len > 0) loop.poller.wake();
         buffers.records[layout.Header.draining] = @intCast(loop.draining_count);
         assert(loop.records_count <= layout.records_max);
         assert(loop.area_used <= buffers.area.len);
@@ -284,26 +317,30 @@ pub const EventLoop = struct {
     }
 
     fn processPending(loop: *EventLoop) void {
+        assert(loop.in_drain);
         const count = loop.pending.items.len;
         if (count == 0) return;
         // Items re-queued while processing land after `count`; they wait for the next drain.
         for (loop.pending.items[0..count]) |slot| {
             const conn = loop.conns.items[slot];
             conn.pending = false;
-            if (conn.state == .free) continue;
+            switch (conn.state) {
+                .opening, .open, .failed => {},
+                // Freed, or reported/closed since it was queued: nothing left to say.
+                .free, .connecting, .reported, .draining => continue,
+            }
             if (loop.recordsLeft() < 2) {
                 loop.setMore();
                 conn.pending = true;
                 loop.pending.appendAssumeCapacity(slot);
                 continue;
             }
-            // A dial that failed was never open: only its close is reported.
-            if (!conn.open_reported and !conn.connecting and conn.close_syscall != .connect) loop.emitOpen(conn);
-            if (conn.close_pending) {
+            if (conn.state == .opening) loop.emitOpen(conn);
+            if (conn.state == .failed) {
                 loop.emitClose(conn);
                 continue;
             }
-            if (conn.state != .open) continue;
+            assert(conn.state == .open);
             if (conn.writable_report) loop.emitWritable(conn);
             if (conn.write_pending) {
                 conn.write_pending = false;
@@ -316,9 +353,11 @@ pub const EventLoop = struct {
         }
         std.mem.copyForwards(u32, loop.pending.items[0..], loop.pending.items[count..]);
         loop.pending.shrinkRetainingCapacity(loop.pending.items.len - count);
+        assert(loop.pending.items.len <= loop.conns.items.len);
     }
 
     fn dispatch(loop: *EventLoop, event: poller_mod.Event) void {
+        assert(loop.in_drain);
         if (event.token == poller_mod.wake_token) return loop.poller.consumeWake();
         const low: u32 = @truncate(event.token);
         if (low & acceptor.listener_token_flag != 0) {
@@ -332,15 +371,16 @@ pub const EventLoop = struct {
         const conn = loop.lookup(low, @intCast(event.token >> 32)) orelse return;
         switch (conn.state) {
             .open => {},
+            .connecting => return loop.connected(conn, event),
+            .opening => {
+                // Its open record is still pending; edge-triggered readiness must not be lost.
+                conn.read_pending = conn.read_pending or event.readable or event.read_hangup;
+                conn.write_pending = conn.write_pending or event.writable;
+                return loop.pushPending(conn);
+            },
             .draining => return loop.drainingEvent(conn, event),
-            .closing, .free => return,
-        }
-        if (conn.connecting) return loop.connected(conn, event);
-        if (!conn.open_reported) {
-            // Its open record is still pending; edge-triggered readiness must not be lost.
-            conn.read_pending = conn.read_pending or event.readable or event.read_hangup;
-            conn.write_pending = conn.write_pending or event.writable;
-            return loop.pushPending(conn);
+            .failed, .reported => return,
+            .free => unreachable, // `lookup` finds no free slot
         }
         if (loop.recordsLeft() == 0 or loop.readRoom() == null) {
             loop.setMore();
@@ -364,48 +404,68 @@ pub const EventLoop = struct {
 
     /// A dial finished (writability or an error): announce it, or report why it failed.
     fn connected(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) void {
+        assert(conn.state == .connecting);
         if (!event.writable and !event.hangup) return;
-        conn.connecting = false;
         const errno = socket.pendingErrno(conn.fd);
         if (errno != 0 or (event.hangup and !event.writable)) {
             _ = conn.fail(if (errno != 0) errno else @intFromEnum(posix.E.CONNREFUSED), .connect);
             return loop.reportFailed(conn);
         }
-        if (conn.remote.any.family != posix.AF.UNIX) conn.remote = socket.remoteAddress(conn.fd) catch conn.remote;
-        conn.write_armed = true; // armed for the dial; the flush below settles it
+        conn.become(.opening);
+        if (conn.remote.any.family != posix.AF.UNIX) {
+            conn.remote = socket.remoteAddress(conn.fd) catch |err| switch (err) {
+                // The peer left already (its first read reports it): the dialled address stands.
+                error.NotConnected, error.ConnectionReset, error.InvalidArgument => conn.remote,
+                else => |e| {
+                    _ = conn.fail(socket.errnoOf(e), .getpeername);
+                    return loop.reportFailed(conn);
+                },
+            };
+        }
+        // Writability was watched for the dial: the flush of an empty buffer settles it.
+        assert(conn.outbound.isEmpty());
         if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) return loop.reportFailed(conn);
         loop.announce(conn);
     }
 
     /// Dials `address` (gnet's EventLoop.Register); the connection is announced once connected.
-    pub fn register(loop: *EventLoop, network: socket.Network, address: std.net.Address) AddError!*Connection {
+    pub fn register(loop: *EventLoop, network: socket.Network, address: std.net.Address, step: *Syscall) AddError!*Connection {
+        assert(loop.buffers != null);
         const fd = switch (network) {
-            .udp => try socket.connectDatagram(address),
-            .tcp, .unix => try socket.connect(address),
+            .udp => try socket.connectDatagram(address, step),
+            .tcp, .unix => try socket.connect(address, step),
         };
         errdefer posix.close(fd);
-        try loop.configure(fd, network);
-        const conn = try loop.addConn(fd, network, address);
+        try loop.configure(fd, network, step);
+        step.* = Poller.ctl_syscall;
+        const conn = try loop.addConn(fd, network, address, if (network == .udp) .opening else .connecting);
         if (network == .udp) {
             loop.announce(conn);
-        } else {
-            conn.connecting = true;
-            // Edge-triggered registration already watches writability.
-            conn.armWrite(&loop.poller, loop.trigger);
+        } else if (!conn.armWrite(&loop.poller, loop.trigger)) {
+            // Edge-triggered registration already watches writability; a refused arm failed
+            // the dial, reported by the next drain.
+            loop.reportFailed(conn);
         }
         loop.buffers.?.records[layout.Header.generation] = @bitCast(conn.generation);
         return conn;
     }
 
     /// Adopts a copy of a socket the host had (gnet's Enroll: dup, the original is closed).
-    pub fn enroll(loop: *EventLoop, fd: socket.fd_t, network: socket.Network) AddError!*Connection {
+    /// An fd that is not a socket (a FIFO the host wrapped) is `NotSocket`, nothing adopted.
+    pub fn enroll(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, step: *Syscall) AddError!*Connection {
+        assert(fd >= 0);
+        assert(loop.buffers != null);
+        step.* = .fcntl;
         const copy = try socket.dup(fd);
         errdefer posix.close(copy);
         try socket.setNonBlocking(copy);
-        try socket.noSigPipe(copy);
-        try loop.configure(copy, network);
+        step.* = .getpeername;
         const remote = try socket.remoteAddress(copy);
-        const conn = try loop.addConn(copy, network, remote);
+        step.* = .setsockopt;
+        try socket.noSigPipe(copy);
+        try loop.configure(copy, network, step);
+        step.* = Poller.ctl_syscall;
+        const conn = try loop.addConn(copy, network, remote, .opening);
         loop.announce(conn);
         loop.buffers.?.records[layout.Header.generation] = @bitCast(conn.generation);
         return conn;
@@ -414,8 +474,10 @@ pub const EventLoop = struct {
     /// The engine's socket options on a socket it did not accept (accepted ones inherit them
     /// from the listener): gnet's Client.Enroll applies the buffer sizes, and for TCP
     /// TCP_NODELAY and keep-alive.
-    fn configure(loop: *const EventLoop, fd: socket.fd_t, network: socket.Network) socket.Error!void {
+    fn configure(loop: *const EventLoop, fd: socket.fd_t, network: socket.Network, step: *Syscall) socket.Error!void {
+        assert(fd >= 0);
         const c = loop.engine.config;
+        step.* = .setsockopt;
         if (network == .tcp) {
             try socket.setNoDelay(fd, c.no_delay);
             if (c.keep_alive_s > 0) try socket.setKeepAlive(fd, true, c.keep_alive_s, c.keep_interval_s, c.keep_count);
@@ -425,6 +487,7 @@ pub const EventLoop = struct {
     }
 
     fn writable(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state == .open);
         if (conn.outbound.isEmpty()) return;
         if (!conn.flushOutbound(&loop.poller, loop.trigger, loop.et_chunk)) return loop.reportFailed(conn);
         loop.checkWatch(conn);
@@ -437,6 +500,7 @@ pub const EventLoop = struct {
     /// A watch that is satisfied becomes a writable record: now if this drain has room, else
     /// from the next one.
     fn checkWatch(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state == .open);
         if (!conn.watching() or !conn.watchSatisfied()) return;
         conn.unwatch();
         if (loop.in_drain and loop.recordsLeft() > 0) return loop.emitWritable(conn);
@@ -448,15 +512,7 @@ pub const EventLoop = struct {
     fn setReadPaused(loop: *EventLoop, conn: *Connection, paused: bool) void {
         assert(conn.state == .open);
         if (conn.read_paused == paused) return;
-        conn.read_paused = paused;
-        loop.poller.setReadPaused(conn.fd, conn.token(), loop.trigger, paused, conn.write_armed) catch |err| switch (err) {
-            // The socket is registered and open: only the kernel running out of memory remains.
-            error.SystemResources, error.Unexpected, error.BadFileDescriptor, error.NotRegistered,
-            error.AlreadyRegistered, error.AccessDenied, error.ProcessFdQuotaExceeded, error.SystemFdQuotaExceeded => {
-                _ = conn.fail(@intFromEnum(posix.E.NOMEM), .read);
-                return loop.reportFailed(conn);
-            },
-        };
+        if (!loop.pollReadPaused(conn, paused)) return loop.reportFailed(conn);
         // Bytes that arrived while paused: edge triggering reports them only on new data.
         if (!paused and loop.trigger == .edge) {
             conn.read_pending = true;
@@ -464,10 +520,23 @@ pub const EventLoop = struct {
         }
     }
 
+    /// Asks the poller to stop (or restart) readability reports; a refusal fails the
+    /// connection (false), as a refused write arm does (Connection.armWrite).
+    fn pollReadPaused(loop: *EventLoop, conn: *Connection, paused: bool) bool {
+        assert(conn.fd >= 0);
+        loop.poller.setReadPaused(conn.fd, conn.token(), loop.trigger, paused, conn.write_armed) catch |err| {
+            _ = conn.fail(socket.errnoOf(err), Poller.ctl_syscall);
+            return false;
+        };
+        conn.read_paused = paused;
+        return true;
+    }
+
     /// One read into the area (gnet: one read per event in LT, a chunk-bounded one in ET).
     fn readable(loop: *EventLoop, conn: *Connection) void {
         assert(conn.state == .open);
-        if (conn.read_paused) return; // resumeRead re-arms it
+        assert(loop.in_drain);
+        if (conn.read_paused) return; // resumeRead watches it again
         const room = loop.readRoom() orelse {
             conn.read_pending = true;
             return loop.pushPending(conn);
@@ -480,6 +549,7 @@ pub const EventLoop = struct {
                 return loop.reportFailed(conn);
             },
         };
+        assert(n <= want);
         if (n == 0) {
             _ = conn.fail(0, .read);
             return loop.reportFailed(conn);
@@ -489,9 +559,11 @@ pub const EventLoop = struct {
             loop.area_used += n;
         } else {
             // gnet: with bytes already buffered, new ones join them (Next then copies).
-            conn.inbound.write(room[0..n]) catch {
-                _ = conn.fail(@intFromEnum(posix.E.NOMEM), .read);
-                return loop.reportFailed(conn);
+            conn.inbound.write(room[0..n]) catch |err| switch (err) {
+                error.OutOfMemory => {
+                    _ = conn.fail(@intFromEnum(posix.E.NOMEM), .read);
+                    return loop.reportFailed(conn);
+                },
             };
             loop.emitData(conn, 0, n, conn.inbound.buffered());
         }
@@ -504,13 +576,17 @@ pub const EventLoop = struct {
     fn drainingEvent(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) void {
         assert(conn.state == .draining);
         if (event.hangup) return loop.finalize(conn);
-        if (event.readable or event.read_hangup) {
+        if ((event.readable or event.read_hangup) and !conn.read_paused) {
             var scratch: [discard_buffer_size]u8 = undefined;
             const n = socket.read(conn.fd, &scratch) catch |err| switch (err) {
+                // Nothing to discard now; the connection keeps draining.
                 error.WouldBlock => 1,
-                else => 0,
+                // The socket failed: nothing more can be written either.
+                else => return loop.finalize(conn),
             };
-            if (n == 0) return loop.finalize(conn);
+            // The peer's end of stream: it may still read what we send (a half-close); stop
+            // reading (end of stream stays readable) and keep draining.
+            if (n == 0 and !loop.pollReadPaused(conn, true)) return loop.finalize(conn);
         }
         if (event.writable) {
             if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) return loop.finalize(conn);
@@ -521,21 +597,25 @@ pub const EventLoop = struct {
     // ---- records ---------------------------------------------------------------------------
 
     pub fn recordsLeft(loop: *const EventLoop) usize {
+        assert(loop.records_count <= layout.records_max);
         return layout.records_max - loop.records_count;
     }
 
     /// Room for one full read (readBufferCap bytes), or null when the area is used up.
     pub fn readRoom(loop: *EventLoop) ?[]u8 {
         const area = loop.buffers.?.area;
+        assert(loop.area_used <= area.len);
         if (area.len - loop.area_used < loop.read_buffer_cap) return null;
         return area[loop.area_used..][0..loop.read_buffer_cap];
     }
 
     pub fn setMore(loop: *EventLoop) void {
+        assert(loop.in_drain);
         loop.buffers.?.records[layout.Header.more] = 1;
     }
 
     fn nextRecord(loop: *EventLoop) []i32 {
+        assert(loop.in_drain);
         assert(loop.records_count < layout.records_max);
         loop.records_count += 1;
         const start = loop.records_count * layout.record_words; // record 0 is the header
@@ -544,6 +624,7 @@ pub const EventLoop = struct {
 
     /// A record about one connection: kind, slot and generation filled in.
     fn connRecord(loop: *EventLoop, kind: layout.RecordKind, conn: *const Connection) []i32 {
+        assert(conn.state != .free);
         const r = loop.nextRecord();
         r[layout.Field.kind] = @intFromEnum(kind);
         r[layout.Field.slot] = @intCast(conn.slot);
@@ -555,10 +636,12 @@ pub const EventLoop = struct {
         const r = loop.connRecord(.open, conn);
         r[layout.Field.aux] = conn.fd;
         r[layout.Field.aux2] = @intFromEnum(conn.network);
-        conn.open_reported = true;
+        conn.become(.open);
     }
 
     fn emitData(loop: *EventLoop, conn: *Connection, offset: usize, length: usize, ring_bytes: usize) void {
+        assert(conn.state == .open);
+        assert(length > 0 and length <= loop.read_buffer_cap);
         const r = loop.connRecord(.data, conn);
         r[layout.Field.offset] = @intCast(offset);
         r[layout.Field.length] = @intCast(length);
@@ -567,6 +650,7 @@ pub const EventLoop = struct {
     }
 
     fn emitWritable(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state == .open);
         const r = loop.connRecord(.writable, conn);
         r[layout.Field.aux] = @intCast(@min(conn.outbound.buffered(), std.math.maxInt(i32)));
         r[layout.Field.aux2] = @bitCast(conn.sent_total);
@@ -574,14 +658,15 @@ pub const EventLoop = struct {
     }
 
     fn emitClose(loop: *EventLoop, conn: *Connection) void {
-        assert(conn.state == .closing);
         const r = loop.connRecord(.close, conn);
         r[layout.Field.aux] = conn.close_errno;
         r[layout.Field.aux2] = @intFromEnum(conn.close_syscall);
-        conn.close_pending = false;
+        conn.become(.reported);
     }
 
     pub fn emitDatagram(loop: *EventLoop, listener_index: u32, length: usize, remote: *const std.net.Address) void {
+        assert(listener_index < loop.listeners.items.len);
+        assert(loop.area_used + length <= loop.buffers.?.area.len);
         const r = loop.nextRecord();
         r[layout.Field.kind] = @intFromEnum(layout.RecordKind.datagram);
         r[layout.Field.slot] = @intCast(listener_index);
@@ -589,6 +674,7 @@ pub const EventLoop = struct {
         r[layout.Field.offset] = @intCast(loop.area_used);
         r[layout.Field.length] = @intCast(length);
         const sock_len = remote.getOsSockLen();
+        assert(sock_len <= layout.Field.addr_bytes);
         r[layout.Field.aux2] = @intCast(sock_len);
         const addr_bytes = std.mem.sliceAsBytes(r[layout.Field.addr..]);
         @memset(addr_bytes, 0);
@@ -610,10 +696,13 @@ pub const EventLoop = struct {
     }
 
     pub fn reportAcceptError(loop: *EventLoop, errno: i32) void {
+        assert(errno > 0);
         loop.buffers.?.records[layout.Header.accept_errno] = errno;
     }
 
+    /// A connection accepted and closed at once: the process is out of fds (acceptor.zig).
     pub fn countShed(loop: *EventLoop) void {
+        assert(loop.in_drain);
         loop.buffers.?.records[layout.Header.accept_shed] += 1;
     }
 
@@ -621,15 +710,17 @@ pub const EventLoop = struct {
 
     /// Runs the host's first `count` commands, in order.
     pub fn flush(loop: *EventLoop, count: usize) FlushError!void {
+        assert(!loop.in_drain);
         const buffers = loop.buffers.?;
         if (count > layout.commands_max) return error.InvalidCommand;
+        const F = layout.CommandField;
         var i: usize = 0;
         // Bounded by `count`: every round consumes at least one command.
         while (i < count) {
             const c = command(buffers, i);
-            const kind = std.meta.intToEnum(layout.CommandKind, c[0]) catch return error.InvalidCommand;
-            const slot: u32 = @bitCast(c[1]);
-            const generation: u32 = @bitCast(c[2]);
+            const kind = std.meta.intToEnum(layout.CommandKind, c[F.kind]) catch return error.InvalidCommand;
+            const slot: u32 = @bitCast(c[F.slot]);
+            const generation: u32 = @bitCast(c[F.generation]);
             switch (kind) {
                 .write => {
                     var parts: [socket.iov_count_max][]const u8 = undefined;
@@ -637,12 +728,12 @@ pub const EventLoop = struct {
                     var j = i;
                     while (j < count and parts_count < parts.len) : (j += 1) {
                         const w = command(buffers, j);
-                        if (w[0] != @intFromEnum(layout.CommandKind.write) or w[1] != c[1] or w[2] != c[2]) break;
-                        const source = if (w[layout.CommandSource.field] == layout.CommandSource.area) buffers.area else buffers.arena;
-                        parts[parts_count] = try range(source, w[3], w[4]);
+                        if (w[F.kind] != @intFromEnum(layout.CommandKind.write)) break;
+                        if (w[F.slot] != c[F.slot] or w[F.generation] != c[F.generation]) break;
+                        parts[parts_count] = try range(try source(buffers, w[F.source]), w[F.offset], w[F.length]);
                         parts_count += 1;
                     }
-                    assert(j > i);
+                    assert(j > i and parts_count == j - i);
                     i = j;
                     const conn = loop.lookup(slot, generation) orelse continue;
                     if (conn.state != .open) continue;
@@ -650,13 +741,14 @@ pub const EventLoop = struct {
                 },
                 .keep => {
                     i += 1;
-                    const source = if (c[layout.CommandSource.field] == layout.CommandSource.arena) buffers.arena else buffers.area;
-                    const bytes = try range(source, c[3], c[4]);
+                    const bytes = try range(try source(buffers, c[F.source]), c[F.offset], c[F.length]);
                     const conn = loop.lookup(slot, generation) orelse continue;
                     if (conn.state != .open) continue;
-                    conn.inbound.write(bytes) catch {
-                        _ = conn.fail(@intFromEnum(posix.E.NOMEM), .read);
-                        loop.reportFailed(conn);
+                    conn.inbound.write(bytes) catch |err| switch (err) {
+                        error.OutOfMemory => {
+                            _ = conn.fail(@intFromEnum(posix.E.NOMEM), .read);
+                            loop.reportFailed(conn);
+                        },
                     };
                 },
                 .close => {
@@ -674,17 +766,19 @@ pub const EventLoop = struct {
                     i += 1;
                     const conn = loop.lookup(slot, generation) orelse continue;
                     if (conn.state != .open) continue;
-                    conn.watch_low = if (c[3] >= 0) c[3] else -1;
-                    conn.watch_sent = @bitCast(c[4]);
-                    conn.watch_sent_set = c[layout.CommandSource.field] != 0;
-                    if (conn.watching()) loop.checkWatch(conn);
+                    conn.watch_low = if (c[F.offset] >= 0) c[F.offset] else -1;
+                    conn.watch_sent = @bitCast(c[F.length]);
+                    conn.watch_sent_set = c[F.source] != 0;
+                    loop.checkWatch(conn);
                 },
             }
         }
+        assert(i == count);
     }
 
     /// A write the host passes directly (too big for its arena, or a datagram reply).
     pub fn writeDirect(loop: *EventLoop, conn: *Connection, data: []const u8) Connection.SendResult {
+        assert(!loop.in_drain);
         if (conn.state != .open) return .failed;
         const result = conn.send(&loop.poller, loop.trigger, &.{data});
         if (result == .failed) loop.reportFailed(conn);
@@ -693,6 +787,7 @@ pub const EventLoop = struct {
 
     /// `flush()` of API.md: one pass over the outbound buffer now.
     pub fn flushConn(loop: *EventLoop, conn: *Connection) void {
+        assert(!loop.in_drain);
         if (conn.state != .open) return;
         if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) return loop.reportFailed(conn);
         loop.checkWatch(conn);
@@ -700,7 +795,17 @@ pub const EventLoop = struct {
 };
 
 fn command(buffers: Buffers, index: usize) []const i32 {
+    assert(index < layout.commands_max);
     return buffers.commands[index * layout.command_words ..][0..layout.command_words];
+}
+
+/// The bytes a command's source names: host memory, so an unknown source is refused.
+fn source(buffers: Buffers, value: i32) FlushError![]u8 {
+    const which = std.meta.intToEnum(layout.CommandSource, value) catch return error.InvalidCommand;
+    return switch (which) {
+        .arena => buffers.arena,
+        .area => buffers.area,
+    };
 }
 
 fn range(bytes: []u8, offset: i32, length: i32) FlushError![]u8 {
@@ -713,6 +818,145 @@ fn range(bytes: []u8, offset: i32, length: i32) FlushError![]u8 {
 
 pub fn monotonicNs() u64 {
     var ts: posix.timespec = undefined;
-    posix.clock_gettime(.MONOTONIC, &ts) catch unreachable; // MONOTONIC always exists
+    posix.clock_gettime(.MONOTONIC, &ts) catch |err| switch (err) {
+        // CLOCK_MONOTONIC exists on every system the native engine builds for.
+        error.UnsupportedClock, error.Unexpected => unreachable,
+    };
+    assert(ts.sec >= 0 and ts.nsec >= 0);
     return @as(u64, @intCast(ts.sec)) * std.time.ns_per_s + @as(u64, @intCast(ts.nsec));
+}
+
+// ---- tests ---------------------------------------------------------------------------------
+
+const testing = std.testing;
+const TestHost = @import("test_host.zig").TestHost;
+
+/// A connection over one end of a socketpair, announced by a drain (state `open`); returns
+/// it and the peer's end.
+fn openConn(t: *const TestHost) !struct { conn: *Connection, peer: socket.fd_t } {
+    var pair: [2]socket.fd_t = undefined;
+    try testing.expectEqual(@as(c_int, 0), std.c.socketpair(posix.AF.UNIX, posix.SOCK.STREAM, 0, &pair));
+    try socket.setNonBlocking(pair[0]);
+    const conn = try t.loop().addConn(pair[0], .unix, try std.net.Address.initUnix("peer"), .opening);
+    t.loop().announce(conn);
+    _ = t.loop().drain();
+    try testing.expectEqual(State.open, conn.state);
+    return .{ .conn = conn, .peer = pair[1] };
+}
+
+/// Runs `events` as one batch of a drain (what `drain` does after its wait).
+fn dispatchBatch(loop: *EventLoop, events: []const poller_mod.Event) void {
+    loop.records_count = 0;
+    loop.area_used = 0;
+    loop.in_drain = true;
+    for (events) |e| loop.dispatch(e);
+    loop.in_drain = false;
+}
+
+fn testEvent(token: u64, readable: bool, writable: bool) poller_mod.Event {
+    return .{ .token = token, .readable = readable, .writable = writable, .hangup = false, .read_hangup = false };
+}
+
+test "EventLoop: the stale events of a connection closed mid-batch are dropped" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try openConn(&t);
+    const stale = a.conn.token();
+    // The peer leaves; one batch holds the conn's read (EOF) and then its write event.
+    posix.close(a.peer);
+    dispatchBatch(loop, &.{ testEvent(stale, true, false), testEvent(stale, false, true) });
+    try testing.expectEqual(@as(usize, 1), loop.records_count);
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.close)), t.record(0)[layout.Field.kind]);
+    try testing.expectEqual(@as(i32, 0), t.record(0)[layout.Field.aux]); // end of stream
+    try testing.expectEqual(@as(i32, @intFromEnum(Syscall.read)), t.record(0)[layout.Field.aux2]);
+    try testing.expectEqual(State.reported, a.conn.state);
+    // The host's close frees the slot; a new connection takes it under a new generation.
+    loop.closeByHost(a.conn);
+    const b = try openConn(&t);
+    defer posix.close(b.peer);
+    try testing.expect(b.conn == a.conn and b.conn.token() != stale);
+    // The old name's events find nothing, and leave the new connection alone.
+    dispatchBatch(loop, &.{ testEvent(stale, true, true), testEvent(stale, true, false) });
+    try testing.expectEqual(@as(usize, 0), loop.records_count);
+    try testing.expectEqual(State.open, b.conn.state);
+    try testing.expect(!b.conn.read_pending and !b.conn.write_pending);
+}
+
+test "EventLoop: a closed connection with bytes left drains until its deadline" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try openConn(&t);
+    defer posix.close(a.peer);
+    // Far more than a socketpair holds, with a peer that never reads.
+    const big = try testing.allocator.alloc(u8, 4 << 20);
+    defer testing.allocator.free(big);
+    @memset(big, 'z');
+    try testing.expectEqual(Connection.SendResult.buffered, loop.writeDirect(a.conn, big));
+    loop.closeByHost(a.conn);
+    try testing.expectEqual(State.draining, a.conn.state);
+    try testing.expectEqual(@as(u32, 1), loop.draining_count);
+    // Within the deadline it keeps draining; the drain's header says how many do.
+    try testing.expectEqual(@as(u32, 1), loop.reap());
+    _ = loop.drain();
+    try testing.expectEqual(@as(i32, 1), t.records[layout.Header.draining]);
+    try testing.expect(a.conn.drain_deadline_ns > monotonicNs());
+    try testing.expect(a.conn.drain_deadline_ns <= monotonicNs() + drain_timeout_ns);
+    // At the deadline it is closed, whatever is left.
+    a.conn.drain_deadline_ns = monotonicNs();
+    try testing.expectEqual(@as(u32, 0), loop.reap());
+    try testing.expectEqual(State.free, a.conn.state);
+    // A second close command for the old name finds nothing.
+    try testing.expect(loop.lookup(a.conn.slot, a.conn.generation -% 1) == null);
+}
+
+test "EventLoop: a pending list larger than the records left waits, whole, for the next drain" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const conns_count = 6;
+    var peers: [conns_count]socket.fd_t = undefined;
+    var conns: [conns_count]*Connection = undefined;
+    for (&peers, &conns) |*peer, *conn| {
+        var pair: [2]socket.fd_t = undefined;
+        try testing.expectEqual(@as(c_int, 0), std.c.socketpair(posix.AF.UNIX, posix.SOCK.STREAM, 0, &pair));
+        conn.* = try loop.addConn(pair[0], .unix, try std.net.Address.initUnix("peer"), .opening);
+        loop.announce(conn.*);
+        peer.* = pair[1];
+    }
+    defer for (peers) |peer| posix.close(peer);
+    try testing.expectEqual(@as(usize, conns_count), loop.pending.items.len);
+    // A batch with three records left: two opens fit (each needs room for a close after it).
+    @memset(t.records[0..layout.record_words], 0);
+    loop.in_drain = true;
+    loop.records_count = layout.records_max - 3;
+    loop.processPending();
+    loop.in_drain = false;
+    try testing.expectEqual(@as(usize, layout.records_max - 1), loop.records_count);
+    try testing.expectEqual(@as(i32, 1), t.records[layout.Header.more]);
+    try testing.expectEqual(@as(usize, conns_count - 2), loop.pending.items.len);
+    for (loop.pending.items) |slot| try testing.expect(loop.conns.items[slot].pending);
+    try testing.expect(loop.pending.capacity >= 2 * conns_count);
+    // The next drain announces the rest, once each.
+    try testing.expectEqual(@as(usize, conns_count - 2), loop.drain());
+    try testing.expectEqual(@as(usize, 0), loop.pending.items.len);
+    for (conns) |conn| try testing.expectEqual(State.open, conn.state);
+}
+
+test "EventLoop: a command with an unknown kind or source, or out of bounds, is refused" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const F = layout.CommandField;
+    @memset(t.commands[0..layout.command_words], 0);
+    t.commands[F.kind] = 9;
+    try testing.expectError(error.InvalidCommand, loop.flush(1));
+    t.commands[F.kind] = @intFromEnum(layout.CommandKind.keep);
+    t.commands[F.source] = 7;
+    try testing.expectError(error.InvalidCommand, loop.flush(1));
+    t.commands[F.source] = @intFromEnum(layout.CommandSource.arena);
+    t.commands[F.length] = @intCast(t.arena.len + 1);
+    try testing.expectError(error.InvalidCommand, loop.flush(1));
+    try testing.expectError(error.InvalidCommand, loop.flush(layout.commands_max + 1));
 }

@@ -1,12 +1,15 @@
 //! The memory shared with the host, defined once. The host allocates these arrays (V8 backing
 //! stores do not move) and passes their addresses at loop creation; it reads the constants
-//! below through `zg_engine_layout` and refuses to run when its own copy differs.
+//! below through boundary.zig's item table and refuses to run when its own copy differs.
 //!
 //!   records  (i32 words): a header record, then `records_max` event records per drain
 //!   area     (bytes):     the loop's read buffer; reads are packed one after another
 //!   commands (i32 words): what the host's handlers asked for, executed in order by one flush
 //!   arena    (bytes):     the bytes those write commands point into
 const std = @import("std");
+const assert = std.debug.assert;
+const boundary = @import("../abi/boundary.zig");
+const Item = boundary.Item;
 
 /// Words per event record and per command. 16 words leave room for a sockaddr_in6 (28 bytes).
 pub const record_words = 16;
@@ -65,12 +68,13 @@ pub const Header = struct {
     pub const chunk_consumed = 1;
     /// Connections closed by the host that still hold outbound bytes (see `reap`).
     pub const draining = 2;
-    /// errno of an accept that failed for good (gnet's ErrAcceptSocket: the engine stops).
+    /// errno of an accept that failed (the host logs it; accepting resumes at the next
+    /// readiness: the engine never stops for it, unlike gnet's ErrAcceptSocket).
     pub const accept_errno = 3;
     /// The generation of the connection `zg_loop_register` / `zg_loop_enroll` just added.
     pub const generation = 4;
-    /// Connections accepted and closed at once since the last drain: the process was out of
-    /// file descriptors (the reserve fd trick, acceptor.zig). The host logs them.
+    /// Connections accepted and closed at once in this drain: the process was out of file
+    /// descriptors (the reserve fd, acceptor.zig). The host logs them.
     pub const accept_shed = 5;
 };
 
@@ -86,74 +90,88 @@ pub const CommandKind = enum(i32) {
     pause_read = 4,
     resume_read = 5,
     /// Report a writable record once the outbound buffer holds at most `offset` bytes (-1:
-    /// no mark), or (source field 1) once `length` bytes (mod 2^32) have left for the kernel.
+    /// no mark), or (`source` word 1) once `length` bytes (mod 2^32) have left for the kernel.
     watch = 6,
+};
+
+/// The words of a command.
+pub const CommandField = struct {
+    pub const kind = 0;
+    pub const slot = 1;
+    pub const generation = 2;
+    pub const offset = 3;
+    pub const length = 4;
+    /// A `CommandSource`.
+    pub const source = 5;
 };
 
 /// Where a write or keep command's bytes are: the arena (copied there by the host), or the
 /// read area (echoing a view of what was just read: no copy; the area is untouched until the
 /// next drain, and every batch is flushed before that).
-pub const CommandSource = struct {
-    pub const field = 5;
-    pub const arena = 0;
-    pub const area = 1;
+pub const CommandSource = enum(i32) { arena = 0, area = 1 };
+
+/// The call a system error came from, for the `syscall` of Node's error shape.
+pub const Syscall = enum(i32) {
+    none = 0,
+    read = 1,
+    write = 2,
+    writev = 3,
+    accept = 4,
+    recvfrom = 5,
+    sendto = 6,
+    connect = 7,
+    socket = 8,
+    setsockopt = 9,
+    bind = 10,
+    listen = 11,
+    epoll_create1 = 12,
+    epoll_ctl = 13,
+    eventfd = 14,
+    kqueue = 15,
+    kevent = 16,
+    fcntl = 17,
+    getsockname = 18,
+    getpeername = 19,
 };
 
-pub const Syscall = enum(i32) { none = 0, read = 1, write = 2, writev = 3, accept = 4, recvfrom = 5, sendto = 6, connect = 7, socket = 8, setsockopt = 9, bind = 10, listen = 11 };
+/// A system failure travels in the result itself, never through a global: a result at or
+/// below `-system_base` is `-(system_base + syscall * errno_limit + errno)`. Status codes
+/// stay above -system_base; errno values stay below errno_limit (Linux's MAX_ERRNO is 4095).
+pub const System = struct {
+    pub const base = 1 << 20;
+    pub const errno_limit = 1 << 12;
+};
 
-pub const Item = struct { name: [:0]const u8, value: i64 };
+pub fn systemResult(errno: i32, syscall: Syscall) isize {
+    assert(errno > 0 and errno < System.errno_limit);
+    const code = System.base + @as(isize, @intFromEnum(syscall)) * System.errno_limit + errno;
+    assert(code >= System.base);
+    return -code;
+}
 
-/// Everything the host checks, by name.
+/// Everything the host checks, by name (boundary.zig serves them; host/native/binding.ts `L`).
 pub const items = [_]Item{
     .{ .name = "record_words", .value = record_words },
     .{ .name = "command_words", .value = command_words },
     .{ .name = "records_max", .value = records_max },
     .{ .name = "commands_max", .value = commands_max },
     .{ .name = "read_area_extra", .value = read_area_extra },
-    .{ .name = "record_open", .value = @intFromEnum(RecordKind.open) },
-    .{ .name = "record_data", .value = @intFromEnum(RecordKind.data) },
-    .{ .name = "record_close", .value = @intFromEnum(RecordKind.close) },
-    .{ .name = "record_datagram", .value = @intFromEnum(RecordKind.datagram) },
-    .{ .name = "record_writable", .value = @intFromEnum(RecordKind.writable) },
-    .{ .name = "field_kind", .value = Field.kind },
-    .{ .name = "field_slot", .value = Field.slot },
-    .{ .name = "field_generation", .value = Field.generation },
-    .{ .name = "field_offset", .value = Field.offset },
-    .{ .name = "field_length", .value = Field.length },
-    .{ .name = "field_aux", .value = Field.aux },
-    .{ .name = "field_aux2", .value = Field.aux2 },
-    .{ .name = "field_addr", .value = Field.addr },
-    .{ .name = "header_more", .value = Header.more },
-    .{ .name = "header_chunk_consumed", .value = Header.chunk_consumed },
-    .{ .name = "header_draining", .value = Header.draining },
-    .{ .name = "header_accept_errno", .value = Header.accept_errno },
-    .{ .name = "header_generation", .value = Header.generation },
-    .{ .name = "header_accept_shed", .value = Header.accept_shed },
-    .{ .name = "command_write", .value = @intFromEnum(CommandKind.write) },
-    .{ .name = "command_keep", .value = @intFromEnum(CommandKind.keep) },
-    .{ .name = "command_close", .value = @intFromEnum(CommandKind.close) },
-    .{ .name = "command_pause_read", .value = @intFromEnum(CommandKind.pause_read) },
-    .{ .name = "command_resume_read", .value = @intFromEnum(CommandKind.resume_read) },
-    .{ .name = "command_watch", .value = @intFromEnum(CommandKind.watch) },
+    // The one flush-on-close bound (host/engine/conn.ts FLUSH_ON_CLOSE_MS).
     .{ .name = "close_flush_ms", .value = @import("event_loop.zig").drain_timeout_ns / std.time.ns_per_ms },
-    .{ .name = "syscall_read", .value = @intFromEnum(Syscall.read) },
-    .{ .name = "syscall_write", .value = @intFromEnum(Syscall.write) },
-    .{ .name = "syscall_writev", .value = @intFromEnum(Syscall.writev) },
-    .{ .name = "syscall_accept", .value = @intFromEnum(Syscall.accept) },
-    .{ .name = "syscall_recvfrom", .value = @intFromEnum(Syscall.recvfrom) },
-    .{ .name = "syscall_sendto", .value = @intFromEnum(Syscall.sendto) },
-    .{ .name = "syscall_connect", .value = @intFromEnum(Syscall.connect) },
-    .{ .name = "syscall_socket", .value = @intFromEnum(Syscall.socket) },
-    .{ .name = "syscall_setsockopt", .value = @intFromEnum(Syscall.setsockopt) },
-    .{ .name = "syscall_bind", .value = @intFromEnum(Syscall.bind) },
-    .{ .name = "syscall_listen", .value = @intFromEnum(Syscall.listen) },
-    .{ .name = "command_source_arena", .value = CommandSource.arena },
-    .{ .name = "command_source_area", .value = CommandSource.area },
-    .{ .name = "command_field_source", .value = CommandSource.field },
-};
+} ++ boundary.enumItems("record", RecordKind) ++
+    boundary.declItems("field", Field) ++
+    boundary.declItems("header", Header) ++
+    boundary.enumItems("command", CommandKind) ++
+    boundary.declItems("command_field", CommandField) ++
+    boundary.enumItems("command_source", CommandSource) ++
+    boundary.enumItems("syscall", Syscall) ++
+    boundary.declItems("system", System);
 
 comptime {
-    std.debug.assert(Field.addr_bytes >= @sizeOf(std.posix.sockaddr.in6));
-    std.debug.assert(Field.addr < record_words);
-    std.debug.assert(records_max >= @import("poller.zig").events_max);
+    assert(Field.addr_bytes >= @sizeOf(std.posix.sockaddr.in6));
+    assert(Field.addr < record_words);
+    assert(CommandField.source < command_words);
+    assert(records_max >= @import("poller.zig").events_max);
+    // The most negative system result still fits the i32 a wasm-sized host reads.
+    assert(System.base + @typeInfo(Syscall).@"enum".fields.len * System.errno_limit < std.math.maxInt(i32));
 }

@@ -5,13 +5,19 @@
 //!   addRead(fd, token, trigger)     watch readability (edge trigger also watches writability,
 //!                                   as gnet registers ET connections)
 //!   modReadWrite(fd, token, trigger) / modRead(fd, token, trigger)
+//!   setReadPaused(fd, token, trigger, paused, write_armed)   stop/restart readability only
 //!   delete(fd)
 //!   wait(timeout_ms) -> count; eventAt(i) -> Event
 //!   wake()                          makes the poller readable from anywhere (coalesced)
 //!
 //! Tokens are opaque u64s chosen by the caller; `wake_token` is reserved for the wake source.
+//! The contract is also written as types below (`Contract`) and checked at comptime against
+//! the poller this target uses: `npm test` builds Linux (epoll) and cross-builds macOS
+//! (kqueue), so both implementations are held to the same declarations.
 const std = @import("std");
 const builtin = @import("builtin");
+const posix = std.posix;
+const Syscall = @import("layout.zig").Syscall;
 
 pub const Trigger = enum { level, edge };
 
@@ -52,8 +58,44 @@ pub const Poller = switch (builtin.os.tag) {
     else => @compileError("zgnet's native engine needs epoll (Linux) or kqueue (macOS, BSD); use the wasm fallback here"),
 };
 
+/// Every public declaration of a poller, with its type. `open` and `ctl_syscall` name the
+/// failed call for the host's `syscall` (epoll_create1/eventfd/epoll_ctl, kqueue/kevent).
+fn Contract(comptime P: type) type {
+    return struct {
+        ctl_syscall: Syscall,
+        open: fn (*Syscall) Error!P,
+        close: fn (*P) void,
+        pollFd: fn (*const P) posix.fd_t,
+        addRead: fn (*P, posix.fd_t, u64, Trigger) Error!void,
+        modReadWrite: fn (*P, posix.fd_t, u64, Trigger) Error!void,
+        modRead: fn (*P, posix.fd_t, u64, Trigger) Error!void,
+        setReadPaused: fn (*P, posix.fd_t, u64, Trigger, bool, bool) Error!void,
+        delete: fn (*P, posix.fd_t) Error!void,
+        wait: fn (*P, i32) usize,
+        waitMax: fn (*P, usize, i32) usize,
+        eventAt: fn (*const P, usize) Event,
+        wake: fn (*P) void,
+        consumeWake: fn (*P) void,
+    };
+}
+
+comptime {
+    const fields = @typeInfo(Contract(Poller)).@"struct".fields;
+    for (fields) |field| {
+        if (!@hasDecl(Poller, field.name)) @compileError("the poller lacks " ++ field.name);
+        if (@TypeOf(@field(Poller, field.name)) != field.type) {
+            @compileError("poller." ++ field.name ++ " is " ++ @typeName(@TypeOf(@field(Poller, field.name))));
+        }
+    }
+    // Nothing beyond the contract: code above the poller cannot come to need one of them.
+    for (@typeInfo(Poller).@"struct".decls) |decl| {
+        if (!@hasField(Contract(Poller), decl.name)) @compileError("poller." ++ decl.name ++ " is not in the contract");
+    }
+}
+
 test "Poller: wake makes wait report the wake token, once" {
-    var poller = try Poller.open();
+    var step: Syscall = .none;
+    var poller = try Poller.open(&step);
     defer poller.close();
     try std.testing.expectEqual(@as(usize, 0), poller.wait(0));
     poller.wake();
@@ -66,7 +108,8 @@ test "Poller: wake makes wait report the wake token, once" {
 }
 
 test "Poller: a socketpair becomes readable, then writable interest can be toggled" {
-    var poller = try Poller.open();
+    var step: Syscall = .none;
+    var poller = try Poller.open(&step);
     defer poller.close();
     var pair: [2]std.posix.fd_t = undefined;
     try std.testing.expectEqual(@as(c_int, 0), std.c.socketpair(std.posix.AF.UNIX, std.posix.SOCK.STREAM, 0, &pair));

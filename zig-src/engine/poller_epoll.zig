@@ -7,6 +7,7 @@ const contract = @import("poller.zig");
 const Event = contract.Event;
 const Trigger = contract.Trigger;
 const Error = contract.Error;
+const Syscall = @import("layout.zig").Syscall;
 
 const EPOLL = linux.EPOLL;
 
@@ -17,7 +18,12 @@ pub const Poller = struct {
     wake_pending: bool = false,
     events: [contract.events_max]linux.epoll_event = undefined,
 
-    pub fn open() Error!Poller {
+    /// The call behind a registration error (`addRead`, `mod*`, `delete`).
+    pub const ctl_syscall: Syscall = .epoll_ctl;
+
+    /// `step` names the call under way, for the error's `syscall`.
+    pub fn open(step: *Syscall) Error!Poller {
+        step.* = .epoll_create1;
         const fd = std.c.epoll_create1(EPOLL.CLOEXEC);
         if (fd < 0) return switch (posix.errno(fd)) {
             .MFILE => error.ProcessFdQuotaExceeded,
@@ -27,6 +33,7 @@ pub const Poller = struct {
             else => |e| unexpected(e),
         };
         errdefer posix.close(fd);
+        step.* = .eventfd;
         const wake_fd = std.c.eventfd(0, linux.EFD.CLOEXEC | linux.EFD.NONBLOCK);
         if (wake_fd < 0) return switch (posix.errno(wake_fd)) {
             .MFILE => error.ProcessFdQuotaExceeded,
@@ -37,11 +44,14 @@ pub const Poller = struct {
         };
         var poller: Poller = .{ .fd = fd, .wake_fd = wake_fd };
         errdefer posix.close(wake_fd);
+        step.* = ctl_syscall;
         try poller.ctl(EPOLL.CTL_ADD, wake_fd, EPOLL.IN, contract.wake_token);
+        assert(poller.fd >= 0 and poller.wake_fd >= 0);
         return poller;
     }
 
     pub fn close(poller: *Poller) void {
+        assert(poller.fd >= 0 and poller.wake_fd >= 0);
         posix.close(poller.wake_fd);
         posix.close(poller.fd);
         poller.* = undefined;
@@ -49,6 +59,7 @@ pub const Poller = struct {
 
     /// The fd that becomes readable when any event is pending (watched by the host's loop).
     pub fn pollFd(poller: *const Poller) posix.fd_t {
+        assert(poller.fd >= 0);
         return poller.fd;
     }
 
@@ -61,21 +72,26 @@ pub const Poller = struct {
 
     pub fn addRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
         assert(token != contract.wake_token);
+        assert(fd != poller.fd and fd != poller.wake_fd);
         try poller.ctl(EPOLL.CTL_ADD, fd, interest(trigger, false), token);
     }
 
     pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+        assert(token != contract.wake_token);
         if (trigger == .edge) return; // ET connections watch writability from the start.
         try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, true), token);
     }
 
     pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+        assert(token != contract.wake_token);
         if (trigger == .edge) return;
         try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, false), token);
     }
 
     /// Stops or restarts readability reports (the host's pauseRead); writability stays as it is.
     pub fn setReadPaused(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, paused: bool, write_armed: bool) Error!void {
+        assert(fd != poller.fd and fd != poller.wake_fd);
+        assert(token != contract.wake_token);
         const read: u32 = if (paused) 0 else EPOLL.IN | EPOLL.RDHUP;
         const events: u32 = switch (trigger) {
             .level => read | (if (write_armed) @as(u32, EPOLL.OUT) else 0),
@@ -85,10 +101,12 @@ pub const Poller = struct {
     }
 
     pub fn delete(poller: *Poller, fd: posix.fd_t) Error!void {
+        assert(fd != poller.fd and fd != poller.wake_fd);
         try poller.ctl(EPOLL.CTL_DEL, fd, 0, 0);
     }
 
     fn ctl(poller: *Poller, op: u32, fd: posix.fd_t, events: u32, token: u64) Error!void {
+        assert(op == EPOLL.CTL_ADD or op == EPOLL.CTL_MOD or op == EPOLL.CTL_DEL);
         var ev: linux.epoll_event = .{ .events = events, .data = .{ .u64 = token } };
         const rc = std.c.epoll_ctl(poller.fd, op, fd, &ev);
         if (rc == 0) return;
@@ -111,7 +129,10 @@ pub const Poller = struct {
         assert(max >= 1 and max <= contract.events_max);
         while (true) {
             const rc = std.c.epoll_wait(poller.fd, &poller.events, @intCast(max), timeout_ms);
-            if (rc >= 0) return @intCast(rc);
+            if (rc >= 0) {
+                assert(rc <= max);
+                return @intCast(rc);
+            }
             switch (posix.errno(rc)) {
                 .INTR => continue,
                 // BADF/FAULT/INVAL: our own fd and array; a bug, not a runtime condition.
@@ -121,6 +142,7 @@ pub const Poller = struct {
     }
 
     pub fn eventAt(poller: *const Poller, index: usize) Event {
+        assert(index < contract.events_max);
         const ev = poller.events[index];
         const flags = ev.events;
         return .{
@@ -137,7 +159,10 @@ pub const Poller = struct {
         const one: u64 = 1;
         while (true) {
             const rc = std.c.write(poller.wake_fd, std.mem.asBytes(&one), 8);
-            if (rc >= 0) break;
+            if (rc >= 0) {
+                assert(rc == 8);
+                break;
+            }
             switch (posix.errno(rc)) {
                 .INTR => continue,
                 .AGAIN => break, // the counter is already non-zero: the poller is readable
@@ -149,10 +174,14 @@ pub const Poller = struct {
 
     /// Resets the wake source after `wait` reported `wake_token`.
     pub fn consumeWake(poller: *Poller) void {
+        assert(poller.wake_fd >= 0);
         var value: u64 = 0;
         while (true) {
             const rc = std.c.read(poller.wake_fd, std.mem.asBytes(&value), 8);
-            if (rc >= 0) break;
+            if (rc >= 0) {
+                assert(rc == 8);
+                break;
+            }
             switch (posix.errno(rc)) {
                 .INTR => continue,
                 .AGAIN => break,
@@ -164,6 +193,7 @@ pub const Poller = struct {
 };
 
 fn unexpected(e: posix.E) error{Unexpected} {
+    assert(e != .SUCCESS);
     std.log.debug("poller: unexpected errno {s}", .{@tagName(e)});
     return error.Unexpected;
 }

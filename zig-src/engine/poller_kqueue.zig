@@ -7,6 +7,7 @@ const contract = @import("poller.zig");
 const Event = contract.Event;
 const Trigger = contract.Trigger;
 const Error = contract.Error;
+const Syscall = @import("layout.zig").Syscall;
 
 const EV = std.c.EV;
 const EVFILT = std.c.EVFILT;
@@ -21,7 +22,12 @@ pub const Poller = struct {
     wake_pending: bool = false,
     events: [contract.events_max]Kevent = undefined,
 
-    pub fn open() Error!Poller {
+    /// The call behind a registration error (`addRead`, `mod*`, `delete`).
+    pub const ctl_syscall: Syscall = .kevent;
+
+    /// `step` names the call under way, for the error's `syscall`.
+    pub fn open(step: *Syscall) Error!Poller {
+        step.* = .kqueue;
         const fd = std.c.kqueue();
         if (fd < 0) return switch (posix.errno(fd)) {
             .MFILE => error.ProcessFdQuotaExceeded,
@@ -31,18 +37,26 @@ pub const Poller = struct {
         };
         errdefer posix.close(fd);
         // kqueue fds are not inherited across fork, but close-on-exec keeps exec'd children clean.
-        _ = std.c.fcntl(fd, posix.F.SETFD, @as(c_int, posix.FD_CLOEXEC));
+        step.* = .fcntl;
+        if (std.c.fcntl(fd, posix.F.SETFD, @as(c_int, posix.FD_CLOEXEC)) < 0) return switch (posix.errno(-1)) {
+            .BADF, .INVAL => unreachable, // our fresh fd, a valid command
+            else => |e| unexpected(e),
+        };
         var poller: Poller = .{ .fd = fd };
+        step.* = ctl_syscall;
         try poller.change(&.{kevent(wake_ident, EVFILT.USER, EV.ADD | EV.CLEAR, 0, contract.wake_token)});
+        assert(poller.fd >= 0);
         return poller;
     }
 
     pub fn close(poller: *Poller) void {
+        assert(poller.fd >= 0);
         posix.close(poller.fd);
         poller.* = undefined;
     }
 
     pub fn pollFd(poller: *const Poller) posix.fd_t {
+        assert(poller.fd >= 0);
         return poller.fd;
     }
 
@@ -52,6 +66,7 @@ pub const Poller = struct {
 
     pub fn addRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
         assert(token != contract.wake_token);
+        assert(fd >= 0 and fd != poller.fd);
         const ident: usize = @intCast(fd);
         if (trigger == .edge) {
             try poller.change(&.{
@@ -64,12 +79,13 @@ pub const Poller = struct {
     }
 
     pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+        assert(token != contract.wake_token);
         if (trigger == .edge) return; // ET connections watch writability from the start.
         try poller.change(&.{kevent(@intCast(fd), EVFILT.WRITE, EV.ADD | clearFlag(trigger), 0, token)});
     }
 
     pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
-        _ = token;
+        assert(token != contract.wake_token);
         if (trigger == .edge) return;
         poller.change(&.{kevent(@intCast(fd), EVFILT.WRITE, EV.DELETE, 0, 0)}) catch |err| switch (err) {
             error.NotRegistered => {},
@@ -80,6 +96,8 @@ pub const Poller = struct {
     /// Stops or restarts readability reports (the host's pauseRead); writability stays as it is.
     pub fn setReadPaused(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, paused: bool, write_armed: bool) Error!void {
         _ = write_armed; // the write filter is separate in kqueue
+        assert(fd >= 0 and fd != poller.fd);
+        assert(token != contract.wake_token);
         const toggle: u16 = if (paused) EV.DISABLE else EV.ENABLE;
         const flags: u16 = toggle | clearFlag(trigger);
         try poller.change(&.{kevent(@intCast(fd), EVFILT.READ, flags, 0, token)});
@@ -87,6 +105,7 @@ pub const Poller = struct {
 
     pub fn delete(poller: *Poller, fd: posix.fd_t) Error!void {
         // Each filter separately: the write filter is often not registered.
+        assert(fd >= 0 and fd != poller.fd);
         const ident: usize = @intCast(fd);
         poller.change(&.{kevent(ident, EVFILT.WRITE, EV.DELETE, 0, 0)}) catch |err| switch (err) {
             error.NotRegistered => {},
@@ -126,8 +145,12 @@ pub const Poller = struct {
         };
         const no_changes: [0]Kevent = .{};
         while (true) {
-            const rc = std.c.kevent(poller.fd, &no_changes, 0, &poller.events, @intCast(max), if (timeout_ms < 0) null else &timeout);
-            if (rc >= 0) return @intCast(rc);
+            const deadline = if (timeout_ms < 0) null else &timeout;
+            const rc = std.c.kevent(poller.fd, &no_changes, 0, &poller.events, @intCast(max), deadline);
+            if (rc >= 0) {
+                assert(rc <= max);
+                return @intCast(rc);
+            }
             switch (posix.errno(rc)) {
                 .INTR => continue,
                 else => |e| std.debug.panic("kevent wait: {s}", .{@tagName(e)}),
@@ -136,6 +159,7 @@ pub const Poller = struct {
     }
 
     pub fn eventAt(poller: *const Poller, index: usize) Event {
+        assert(index < contract.events_max);
         const ev = poller.events[index];
         const eof = ev.flags & EV.EOF != 0;
         const failed = ev.flags & EV.ERROR != 0;
@@ -158,6 +182,7 @@ pub const Poller = struct {
 
     /// EV_CLEAR resets the user event when it is reported; only our flag needs clearing.
     pub fn consumeWake(poller: *Poller) void {
+        assert(poller.fd >= 0);
         poller.wake_pending = false;
     }
 };
@@ -173,6 +198,7 @@ fn kevent(ident: usize, filter: anytype, flags: anytype, fflags: u32, token: u64
 }
 
 fn unexpected(e: posix.E) error{Unexpected} {
+    assert(e != .SUCCESS);
     std.log.debug("poller: unexpected errno {s}", .{@tagName(e)});
     return error.Unexpected;
 }

@@ -46,19 +46,24 @@ pub const Error = error{
     InProgress,
     OperationNotSupported,
     ProtocolOption,
+    /// The fd is not a socket (a FIFO or file the host handed over): its caller's error.
+    NotSocket,
+    /// Poller registrations (poller.zig's `Error` is a subset of this set).
+    AlreadyRegistered,
+    NotRegistered,
+    /// An errno none of the above names; logged, reported to the host as EIO.
     Unexpected,
 };
 
-/// The errno of the last `error.Unexpected`, so the host can still name it.
-pub var unexpected_errno: i32 = 0;
-
 fn unexpected(e: E) Error {
-    unexpected_errno = @intFromEnum(e);
+    assert(e != .SUCCESS and e != .AGAIN and e != .INTR);
+    std.log.debug("socket: unexpected errno {s}", .{@tagName(e)});
     return error.Unexpected;
 }
 
 /// Runtime conditions shared by most socket calls.
 fn named(e: E) Error {
+    assert(e != .SUCCESS and e != .INTR); // success is no error; EINTR is retried
     return switch (e) {
         .AGAIN => error.WouldBlock,
         .ACCES, .PERM => error.AccessDenied,
@@ -91,6 +96,8 @@ fn named(e: E) Error {
         .INPROGRESS => error.InProgress,
         .OPNOTSUPP => error.OperationNotSupported,
         .NOPROTOOPT => error.ProtocolOption,
+        .NOTSOCK => error.NotSocket,
+        .EXIST => error.AlreadyRegistered,
         else => unexpected(e),
     };
 }
@@ -129,8 +136,12 @@ pub fn errnoOf(err: Error) i32 {
         error.InProgress => .INPROGRESS,
         error.OperationNotSupported => .OPNOTSUPP,
         error.ProtocolOption => .NOPROTOOPT,
-        error.Unexpected => return unexpected_errno,
+        error.NotSocket => .NOTSOCK,
+        error.AlreadyRegistered => .EXIST,
+        error.NotRegistered => .NOENT,
+        error.Unexpected => .IO,
     };
+    assert(e != .SUCCESS);
     return @intFromEnum(e);
 }
 
@@ -170,6 +181,7 @@ const backlog_max = 65535;
 
 /// A non-blocking, close-on-exec socket.
 pub fn socket(domain: u32, sock_type: u32) Error!fd_t {
+    assert(domain == posix.AF.INET or domain == posix.AF.INET6 or domain == posix.AF.UNIX);
     const flags: u32 = if (is_linux) posix.SOCK.NONBLOCK | posix.SOCK.CLOEXEC else 0;
     const rc = std.c.socket(domain, sock_type | flags, 0);
     if (rc < 0) return switch (posix.errno(rc)) {
@@ -177,12 +189,14 @@ pub fn socket(domain: u32, sock_type: u32) Error!fd_t {
         else => |e| named(e),
     };
     const fd: fd_t = rc;
+    assert(fd >= 0);
     errdefer posix.close(fd);
     if (!is_linux) try setNonBlockingCloexec(fd);
     return fd;
 }
 
 fn setNonBlockingCloexec(fd: fd_t) Error!void {
+    assert(fd >= 0);
     const fl = std.c.fcntl(fd, posix.F.GETFL);
     if (fl < 0) return named(posix.errno(fl));
     if (std.c.fcntl(fd, posix.F.SETFL, fl | @as(c_int, @bitCast(posix.O{ .NONBLOCK = true }))) < 0) return named(posix.errno(-1));
@@ -190,10 +204,11 @@ fn setNonBlockingCloexec(fd: fd_t) Error!void {
 }
 
 pub fn setInt(fd: fd_t, level: i32, name: u32, value: c_int) Error!void {
+    assert(fd >= 0);
     const rc = std.c.setsockopt(fd, level, name, &value, @sizeOf(c_int));
     if (rc == 0) return;
     return switch (posix.errno(rc)) {
-        .FAULT, .NOTSOCK => unreachable,
+        .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
         .DOM => error.InvalidArgument,
         else => |e| named(e),
     };
@@ -215,19 +230,18 @@ pub const ListenOptions = struct {
     multicast_interface_index: u32 = 0,
 };
 
-/// The step of the last `listen` that failed, for the host's `syscall` field.
-pub var listen_syscall: Syscall = .none;
-
 /// Creates, configures, binds and (streams) listens. A unix path must be free: the host
-/// removes a stale socket first and never anything else (host/engine/unix-path.ts).
-pub fn listen(network: Network, address: Address, options: ListenOptions) Error!fd_t {
+/// removes a stale socket first and never anything else (host/engine/unix-path.ts). `step`
+/// names the call under way, so that a failure is reported with the syscall that failed.
+pub fn listen(network: Network, address: Address, options: ListenOptions, step: *Syscall) Error!fd_t {
     const family: u32 = address.any.family;
     const sock_type: u32 = if (network == .udp) posix.SOCK.DGRAM else posix.SOCK.STREAM;
     if (network == .unix) assert(family == posix.AF.UNIX);
-    listen_syscall = .socket;
+    if (network != .unix) assert(family == posix.AF.INET or family == posix.AF.INET6);
+    step.* = .socket;
     const fd = try socket(family, sock_type);
     errdefer posix.close(fd);
-    listen_syscall = .setsockopt;
+    step.* = .setsockopt;
     if (options.reuse_addr or network == .unix) try setInt(fd, SOL.SOCKET, SO.REUSEADDR, 1);
     if (options.reuse_port and network != .unix) try setInt(fd, SOL.SOCKET, SO.REUSEPORT, 1);
     if (family == posix.AF.INET6) try setInt(fd, IPPROTO.IPV6, IPV6_V6ONLY, @intFromBool(options.v6_only));
@@ -239,13 +253,13 @@ pub fn listen(network: Network, address: Address, options: ListenOptions) Error!
     if (options.recv_buffer > 0) try setInt(fd, SOL.SOCKET, SO.RCVBUF, @intCast(options.recv_buffer));
     if (options.send_buffer > 0) try setInt(fd, SOL.SOCKET, SO.SNDBUF, @intCast(options.send_buffer));
     if (options.bind_to_device.len > 0) try bindToDevice(fd, options.bind_to_device);
-    listen_syscall = .bind;
+    step.* = .bind;
     try bind(fd, address);
     if (network == .udp and isMulticast(address)) {
-        listen_syscall = .setsockopt;
+        step.* = .setsockopt;
         try joinGroup(fd, address, options.multicast_interface_index);
     }
-    listen_syscall = .listen;
+    step.* = .listen;
     if (network != .udp) {
         const rc = std.c.listen(fd, backlog_max);
         if (rc != 0) return switch (posix.errno(rc)) {
@@ -283,6 +297,7 @@ const Ipv6Mreq = extern struct { multiaddr: [16]u8, interface: c_uint };
 /// OS chooses). IPv6 takes the index everywhere; IPv4 takes it on Linux (ip_mreqn). Elsewhere
 /// IPv4 joins with INADDR_ANY (ip_mreq names interfaces by address), so the OS chooses.
 pub fn joinGroup(fd: fd_t, group: Address, ifindex: u32) Error!void {
+    assert(fd >= 0);
     const rc = switch (group.any.family) {
         posix.AF.INET => if (is_linux) blk: {
             const mreq: IpMreqn = .{ .multiaddr = group.in.sa.addr, .address = 0, .ifindex = @intCast(ifindex) };
@@ -299,12 +314,13 @@ pub fn joinGroup(fd: fd_t, group: Address, ifindex: u32) Error!void {
     };
     if (rc == 0) return;
     return switch (posix.errno(rc)) {
-        .FAULT, .NOTSOCK => unreachable,
+        .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
         else => |e| named(e),
     };
 }
 
 pub fn bindToDevice(fd: fd_t, device: []const u8) Error!void {
+    assert(fd >= 0);
     if (!is_linux) return error.OperationNotSupported;
     const rc = std.c.setsockopt(fd, SOL.SOCKET, posix.SO.BINDTODEVICE, device.ptr, @intCast(device.len));
     if (rc == 0) return;
@@ -312,6 +328,7 @@ pub fn bindToDevice(fd: fd_t, device: []const u8) Error!void {
 }
 
 fn bind(fd: fd_t, address: Address) Error!void {
+    assert(fd >= 0);
     const rc = std.c.bind(fd, &address.any, address.getOsSockLen());
     if (rc == 0) return;
     return switch (posix.errno(rc)) {
@@ -334,15 +351,21 @@ fn unlinkPath(path: []const u8) void {
 /// Writes to a peer that left must fail with EPIPE, not raise SIGPIPE: Linux passes
 /// MSG_NOSIGNAL per call; macOS and the BSDs mark the socket.
 pub fn noSigPipe(fd: fd_t) Error!void {
+    assert(fd >= 0);
     if (is_darwin) try setInt(fd, SOL.SOCKET, 0x1022, 1); // SO_NOSIGPIPE
 }
 
-/// A non-blocking connect (tests, and dialling). `InProgress` means: wait for writability.
-pub fn connect(address: Address) Error!fd_t {
+/// A non-blocking connect (tests, and dialling): it returns at once and the socket becomes
+/// writable when the connection is made. `step` names the call under way.
+pub fn connect(address: Address, step: *Syscall) Error!fd_t {
+    assert(address.any.family == posix.AF.INET or address.any.family == posix.AF.INET6 or address.any.family == posix.AF.UNIX);
     const sock_type: u32 = posix.SOCK.STREAM;
+    step.* = .socket;
     const fd = try socket(address.any.family, sock_type);
     errdefer posix.close(fd);
+    step.* = .setsockopt;
     try noSigPipe(fd);
+    step.* = .connect;
     while (true) {
         const rc = std.c.connect(fd, &address.any, address.getOsSockLen());
         if (rc == 0) return fd;
@@ -356,9 +379,12 @@ pub fn connect(address: Address) Error!fd_t {
 }
 
 /// A connected UDP socket (client side: `send` and `recv` with the peer fixed).
-pub fn connectDatagram(address: Address) Error!fd_t {
+pub fn connectDatagram(address: Address, step: *Syscall) Error!fd_t {
+    assert(address.any.family == posix.AF.INET or address.any.family == posix.AF.INET6);
+    step.* = .socket;
     const fd = try socket(address.any.family, posix.SOCK.DGRAM);
     errdefer posix.close(fd);
+    step.* = .connect;
     while (true) {
         const rc = std.c.connect(fd, &address.any, address.getOsSockLen());
         if (rc == 0) return fd;
@@ -371,6 +397,7 @@ pub fn connectDatagram(address: Address) Error!fd_t {
 }
 
 pub fn setNonBlocking(fd: fd_t) Error!void {
+    assert(fd >= 0);
     const fl = std.c.fcntl(fd, posix.F.GETFL);
     if (fl < 0) return named(posix.errno(fl));
     if (std.c.fcntl(fd, posix.F.SETFL, fl | @as(c_int, @bitCast(posix.O{ .NONBLOCK = true }))) < 0) return named(posix.errno(-1));
@@ -379,6 +406,7 @@ pub fn setNonBlocking(fd: fd_t) Error!void {
 pub const Accepted = struct { fd: fd_t, remote: Address };
 
 pub fn accept(listener: fd_t) Error!Accepted {
+    assert(listener >= 0);
     var storage: posix.sockaddr.storage = undefined;
     while (true) {
         var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
@@ -402,6 +430,7 @@ pub fn accept(listener: fd_t) Error!Accepted {
 }
 
 fn addressFrom(storage: *const posix.sockaddr.storage, len: posix.socklen_t) Address {
+    assert(len <= @sizeOf(posix.sockaddr.storage));
     const sa: *const posix.sockaddr = @ptrCast(storage);
     if (len < @sizeOf(posix.sa_family_t) or sa.family == posix.AF.UNIX) {
         // Unnamed unix peers have no path (len == sizeof(sa_family_t)).
@@ -418,22 +447,24 @@ fn addressFrom(storage: *const posix.sockaddr.storage, len: posix.socklen_t) Add
 }
 
 pub fn localAddress(fd: fd_t) Error!Address {
+    assert(fd >= 0);
     var storage: posix.sockaddr.storage = undefined;
     var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
     const rc = std.c.getsockname(fd, @ptrCast(&storage), &len);
     if (rc != 0) return switch (posix.errno(rc)) {
-        .FAULT, .NOTSOCK => unreachable,
+        .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
         else => |e| named(e),
     };
     return addressFrom(&storage, len);
 }
 
 pub fn remoteAddress(fd: fd_t) Error!Address {
+    assert(fd >= 0);
     var storage: posix.sockaddr.storage = undefined;
     var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
     const rc = std.c.getpeername(fd, @ptrCast(&storage), &len);
     if (rc != 0) return switch (posix.errno(rc)) {
-        .FAULT, .NOTSOCK => unreachable,
+        .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
         else => |e| named(e),
     };
     return addressFrom(&storage, len);
@@ -443,10 +474,14 @@ pub fn remoteAddress(fd: fd_t) Error!Address {
 
 /// One read; 0 means end of stream.
 pub fn read(fd: fd_t, buf: []u8) Error!usize {
+    assert(fd >= 0);
     assert(buf.len > 0);
     while (true) {
         const rc = std.c.read(fd, buf.ptr, buf.len);
-        if (rc >= 0) return @intCast(rc);
+        if (rc >= 0) {
+            assert(@as(usize, @intCast(rc)) <= buf.len);
+            return @intCast(rc);
+        }
         switch (posix.errno(rc)) {
             .INTR => continue,
             .FAULT, .ISDIR => unreachable,
@@ -459,6 +494,7 @@ pub fn read(fd: fd_t, buf: []u8) Error!usize {
 pub const iov_count_max = 1024;
 
 pub fn writev(fd: fd_t, iov: []const posix.iovec_const) Error!usize {
+    assert(fd >= 0);
     assert(iov.len > 0 and iov.len <= iov_count_max);
     while (true) {
         const rc = if (iov.len == 1)
@@ -473,14 +509,13 @@ pub fn writev(fd: fd_t, iov: []const posix.iovec_const) Error!usize {
         switch (posix.errno(rc)) {
             .INTR => continue,
             .FAULT => unreachable,
-            // A unix socket answers ENOTSOCK to sendmsg flags never; a non-socket fd would.
-            .NOTSOCK => return error.BadFileDescriptor,
             else => |e| return named(e),
         }
     }
 }
 
 fn sendmsgNoSignal(fd: fd_t, iov: []const posix.iovec_const) isize {
+    assert(fd >= 0);
     const msg: posix.msghdr_const = .{
         .name = null,
         .namelen = 0,
@@ -496,20 +531,25 @@ fn sendmsgNoSignal(fd: fd_t, iov: []const posix.iovec_const) isize {
 pub const Datagram = struct { len: usize, remote: Address };
 
 pub fn recvFrom(fd: fd_t, buf: []u8) Error!Datagram {
+    assert(fd >= 0);
     var storage: posix.sockaddr.storage = undefined;
     while (true) {
         var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
         const rc = std.c.recvfrom(fd, buf.ptr, buf.len, 0, @ptrCast(&storage), &len);
-        if (rc >= 0) return .{ .len = @intCast(rc), .remote = addressFrom(&storage, len) };
+        if (rc >= 0) {
+            assert(@as(usize, @intCast(rc)) <= buf.len);
+            return .{ .len = @intCast(rc), .remote = addressFrom(&storage, len) };
+        }
         switch (posix.errno(rc)) {
             .INTR => continue,
-            .FAULT, .NOTSOCK => unreachable,
+            .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
             else => |e| return named(e),
         }
     }
 }
 
 pub fn sendTo(fd: fd_t, data: []const u8, remote: ?*const Address) Error!usize {
+    assert(fd >= 0);
     while (true) {
         const rc = if (remote) |r|
             std.c.sendto(fd, data.ptr, data.len, noSignal(), &r.any, r.getOsSockLen())
@@ -518,7 +558,7 @@ pub fn sendTo(fd: fd_t, data: []const u8, remote: ?*const Address) Error!usize {
         if (rc >= 0) return @intCast(rc);
         switch (posix.errno(rc)) {
             .INTR => continue,
-            .FAULT, .NOTSOCK => unreachable,
+            .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
             else => |e| return named(e),
         }
     }
@@ -530,27 +570,35 @@ fn noSignal() u32 {
 
 /// The pending error of a socket (SO_ERROR), as a positive errno; 0 when none.
 pub fn pendingErrno(fd: fd_t) i32 {
+    assert(fd >= 0);
     var value: c_int = 0;
     var len: posix.socklen_t = @sizeOf(c_int);
     const rc = std.c.getsockopt(fd, SOL.SOCKET, SO.ERROR, &value, &len);
     if (rc != 0) return @intFromEnum(posix.errno(rc));
+    assert(value >= 0);
     return value;
 }
 
 pub fn dup(fd: fd_t) Error!fd_t {
+    assert(fd >= 0);
     const rc = std.c.fcntl(fd, F_DUPFD_CLOEXEC, @as(c_int, 0));
-    if (rc >= 0) return rc;
+    if (rc >= 0) {
+        assert(rc != fd);
+        return rc;
+    }
     return named(posix.errno(rc));
 }
 
 // ---- options (API.md: Conn.set*, listener options) -----------------------------------------
 
 pub fn setNoDelay(fd: fd_t, on: bool) Error!void {
+    assert(fd >= 0);
     try setInt(fd, IPPROTO.TCP, TCP.NODELAY, @intFromBool(on));
 }
 
 /// `on` false only clears SO_KEEPALIVE (gnet). Times in whole seconds, at least 1.
 pub fn setKeepAlive(fd: fd_t, on: bool, idle_s: u32, interval_s: u32, count: u32) Error!void {
+    assert(fd >= 0);
     try setInt(fd, SOL.SOCKET, SO.KEEPALIVE, @intFromBool(on));
     if (!on) return;
     if (idle_s > 0) try setInt(fd, IPPROTO.TCP, TCP.KEEPIDLE, @intCast(idle_s));
@@ -560,6 +608,7 @@ pub fn setKeepAlive(fd: fd_t, on: bool, idle_s: u32, interval_s: u32, count: u32
 
 /// gnet: < 0 turns SO_LINGER off, >= 0 turns it on with that timeout in seconds.
 pub fn setLinger(fd: fd_t, seconds: i32) Error!void {
+    assert(fd >= 0);
     const Linger = extern struct { onoff: c_int, linger: c_int };
     const value: Linger = .{ .onoff = @intFromBool(seconds >= 0), .linger = @max(seconds, 0) };
     const rc = std.c.setsockopt(fd, SOL.SOCKET, SO.LINGER, &value, @sizeOf(Linger));
@@ -568,10 +617,12 @@ pub fn setLinger(fd: fd_t, seconds: i32) Error!void {
 }
 
 pub fn setRecvBuffer(fd: fd_t, bytes: u32) Error!void {
+    assert(fd >= 0);
     try setInt(fd, SOL.SOCKET, SO.RCVBUF, @intCast(@min(bytes, std.math.maxInt(c_int))));
 }
 
 pub fn setSendBuffer(fd: fd_t, bytes: u32) Error!void {
+    assert(fd >= 0);
     try setInt(fd, SOL.SOCKET, SO.SNDBUF, @intCast(@min(bytes, std.math.maxInt(c_int))));
 }
 
@@ -581,11 +632,13 @@ const testing = std.testing;
 
 test "socket: tcp listen on port 0, connect, accept, exchange, EOF" {
     const any = try Address.parseIp("127.0.0.1", 0);
-    const listener = try listen(.tcp, any, .{});
+    var step: Syscall = .none;
+    const listener = try listen(.tcp, any, .{}, &step);
     defer posix.close(listener);
+    try testing.expectEqual(Syscall.listen, step);
     const bound = try localAddress(listener);
     try testing.expect(bound.getPort() != 0);
-    const client = try connect(bound);
+    const client = try connect(bound, &step);
     defer posix.close(client);
     var accepted: Accepted = undefined;
     var tries: usize = 0;
@@ -623,18 +676,21 @@ test "socket: tcp listen on port 0, connect, accept, exchange, EOF" {
 }
 
 test "socket: a second bind of the same port is AddressInUse, errno EADDRINUSE" {
-    const listener = try listen(.tcp, try Address.parseIp("127.0.0.1", 0), .{});
+    var step: Syscall = .none;
+    const listener = try listen(.tcp, try Address.parseIp("127.0.0.1", 0), .{}, &step);
     defer posix.close(listener);
     const bound = try localAddress(listener);
-    const err = listen(.tcp, bound, .{});
+    const err = listen(.tcp, bound, .{}, &step);
     try testing.expectError(error.AddressInUse, err);
+    try testing.expectEqual(Syscall.bind, step);
     try testing.expectEqual(@as(i32, @intFromEnum(E.ADDRINUSE)), errnoOf(error.AddressInUse));
 }
 
 test "socket: udp sendTo and recvFrom on loopback" {
-    const a = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{});
+    var step: Syscall = .none;
+    const a = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{}, &step);
     defer posix.close(a);
-    const b = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{});
+    const b = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{}, &step);
     defer posix.close(b);
     const a_addr = try localAddress(a);
     try testing.expectEqual(@as(usize, 3), try sendTo(b, "abc", &a_addr));
@@ -659,12 +715,13 @@ test "socket: a udp listener on a multicast group joins it; a bad interface is N
     try testing.expect(isMulticast(try Address.parseIp("ff02::3", 0)));
     try testing.expect(!isMulticast(try Address.parseIp("127.0.0.1", 0)));
     try testing.expect(!isMulticast(try Address.parseIp("::1", 0)));
-    const server = try listen(.udp, try Address.parseIp("224.0.0.169", 0), .{});
+    var step: Syscall = .none;
+    const server = try listen(.udp, try Address.parseIp("224.0.0.169", 0), .{}, &step);
     defer posix.close(server);
     if (is_linux) {
-        const err = listen(.udp, try Address.parseIp("224.0.0.169", 0), .{ .multicast_interface_index = 0x7fff_fff0 });
-        try testing.expectError(error.NoDevice, err);
-        try testing.expectEqual(Syscall.setsockopt, listen_syscall);
+        const options: ListenOptions = .{ .multicast_interface_index = 0x7fff_fff0 };
+        try testing.expectError(error.NoDevice, listen(.udp, try Address.parseIp("224.0.0.169", 0), options, &step));
+        try testing.expectEqual(Syscall.setsockopt, step);
     }
 }
 
@@ -672,8 +729,22 @@ test "socket: unix listener never replaces what is at its path" {
     var path_buf: [64]u8 = undefined;
     const path = try std.fmt.bufPrint(&path_buf, "/tmp/zgnet-socket-test-{d}.sock", .{std.c.getpid()});
     const address = try Address.initUnix(path);
-    const first = try listen(.unix, address, .{});
+    var step: Syscall = .none;
+    const first = try listen(.unix, address, .{}, &step);
     posix.close(first); // leaves the path behind, as a crashed server would
-    try std.testing.expectError(error.AddressInUse, listen(.unix, address, .{}));
+    try std.testing.expectError(error.AddressInUse, listen(.unix, address, .{}, &step));
+    try std.testing.expectEqual(Syscall.bind, step);
     unlinkPath(path);
+}
+
+test "socket: a FIFO is not a socket: options and addresses answer NotSocket, never crash" {
+    var fds: [2]fd_t = undefined;
+    try testing.expectEqual(@as(c_int, 0), std.c.pipe(&fds));
+    defer posix.close(fds[0]);
+    defer posix.close(fds[1]);
+    try testing.expectError(error.NotSocket, setNoDelay(fds[0], true));
+    try testing.expectError(error.NotSocket, remoteAddress(fds[0]));
+    try testing.expectError(error.NotSocket, localAddress(fds[0]));
+    try testing.expectError(error.NotSocket, sendTo(fds[1], "x", null));
+    try testing.expectEqual(@as(i32, @intFromEnum(E.NOTSOCK)), errnoOf(error.NotSocket));
 }

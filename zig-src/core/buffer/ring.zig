@@ -185,9 +185,8 @@ fn grownCapacity(capacity_bytes: usize, needed_bytes: usize) usize {
     return size;
 }
 
-/// gnet's CeilToPowerOfTwo for n >= 1, from std rather than ../math.zig so that this file
-/// (and the buffers importing it) compiles on its own under `zig test`, whose module root
-/// is the file's own directory.
+/// gnet's CeilToPowerOfTwo for n >= 1, from std so that this file (and the buffers importing
+/// it) compiles on its own under `zig test`, whose module root is the file's own directory.
 fn ceilToPowerOfTwo(n: usize) Allocator.Error!usize {
     assert(n >= 1);
     return std.math.ceilPowerOfTwo(usize, n) catch error.OutOfMemory;

@@ -10,7 +10,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WASI as WasiClass } from 'node:wasi';
-import { ABI_VERSION, type CoreBinding } from '../host/core/binding.js';
+import { ABI_VERSION, CORE_EXPORTS, CORE_ITEMS, FRAME_RECORD_WORDS, type CoreBinding } from './binding.js';
+import { checkTables, readTables, TABLE_EXPORTS, TEXT_BYTES_MAX, type WasmExports } from './boundary.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -35,36 +36,11 @@ function loadWasiClass(): typeof WasiClass {
 }
 
 export function wasmModulePath(): string {
-  return process.env.ZGNET_WASM_MODULE ?? path.resolve(here, '../../zig-out/wasm/zgnet.wasm');
+  return process.env.ZGNET_WASM_MODULE ?? path.resolve(here, '../../../zig-out/wasm/zgnet.wasm');
 }
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  zg_abi_version(): number;
-  zg_status_name(code: number): number;
-  zg_alloc(len: number): number;
-  zg_free(ptr: number, len: number): void;
-  zg_release(h: number): number;
-  zg_buffer_new(kind: number, size: number): number;
-  zg_buffer_write(h: number, ptr: number, len: number): number;
-  zg_buffer_read(h: number, ptr: number, len: number): number;
-  zg_buffer_peek(h: number, ptr: number, len: number): number;
-  zg_buffer_discard(h: number, n: number): number;
-  zg_buffer_info(h: number, which: number): number;
-  zg_buffer_reset(h: number, release: number): number;
-  zg_codec_new_delimiter(ptr: number, len: number, max: number): number;
-  zg_codec_new_fixed_length(n: number): number;
-  zg_codec_new_length_field(be: number, off: number, len: number, adj: number, strip: number, max: number): number;
-  zg_codec_scan(codec: number, source: number, discard: number, out: number, len: number, offset: number, frames: number, nframes: number): number;
-  zg_codec_frame_len_required(): number;
-  zg_codec_encode(codec: number, p: number, plen: number, out: number, olen: number): number;
-  zg_codec_header(codec: number, plen: number, out: number, olen: number): number;
-  zg_codec_header_len(codec: number): number;
-  zg_codec_trailer_len(codec: number): number;
-  zg_lb_new(policy: number, loops: number): number;
-  zg_lb_next(h: number, ptr: number, len: number): number;
-  zg_lb_update(h: number, index: number, delta: number): number;
-}
+/** The module's exports, typed from the one list of prototypes (binding.ts, boundary.ts). */
+type Exports = WasmExports<typeof CORE_EXPORTS & typeof TABLE_EXPORTS>;
 
 /** wasm32 addresses and lengths are u32; the core's sizes never exceed this. */
 const WASM_LENGTH_MAX = 0x7fff_ffff;
@@ -109,11 +85,14 @@ export class WasmCore {
     return ptr;
   }
 
+  /** A NUL-terminated string the module returned; every one is shorter than TEXT_BYTES_MAX. */
   cString(ptr: number): string | null {
     if (ptr === 0) return null;
     const mem = this.memory();
+    const limit = Math.min(mem.length, ptr + TEXT_BYTES_MAX);
     let end = ptr;
-    while (mem[end] !== 0) end++;
+    while (end < limit && mem[end] !== 0) end++;
+    if (end === limit) throw new RangeError(`wasm string at ${ptr} is not terminated within ${TEXT_BYTES_MAX} bytes`);
     return Buffer.from(mem.buffer, mem.byteOffset + ptr, end - ptr).toString('latin1');
   }
 }
@@ -132,7 +111,16 @@ export function loadWasmCore(): WasmCore {
   const exports = instance.exports as unknown as Exports;
   const version = exports.zg_abi_version();
   if (version !== ABI_VERSION) throw new Error(`wasm module speaks ABI ${version}, this host ${ABI_VERSION}: rebuild`);
-  core = new WasmCore(exports);
+  const loaded = new WasmCore(exports);
+  const tables = readTables({
+    itemCount: () => exports.zg_abi_item_count(),
+    itemName: (i) => loaded.cString(exports.zg_abi_item_name(i)),
+    itemValue: (i) => exports.zg_abi_item_value(i),
+    exportCount: () => exports.zg_abi_export_count(),
+    exportSignature: (i) => loaded.cString(exports.zg_abi_export_signature(i)),
+  });
+  checkTables('the wasm module', tables, { items: CORE_ITEMS, signatures: CORE_EXPORTS }, true);
+  core = loaded;
   return core;
 }
 
@@ -172,10 +160,10 @@ export function createWasmBinding(): CoreBinding {
       const count = x.zg_codec_scan(codec, source, discard, base + tableBytes, room, 0, base, frames.length);
       if (count > 0) {
         const mem = c.memory();
-        const table = new Int32Array(mem.buffer, mem.byteOffset + base, count * 2);
+        const table = new Int32Array(mem.buffer, mem.byteOffset + base, count * FRAME_RECORD_WORDS);
         frames.set(table);
         let bytes = 0;
-        for (let i = 0; i < count; i++) bytes += table[i * 2]!;
+        for (let i = 0; i < count; i++) bytes += table[i * FRAME_RECORD_WORDS]!;
         out.set(mem.subarray(base + tableBytes, base + tableBytes + bytes), offset);
       }
       return count;
