@@ -6,7 +6,7 @@
 // latest.svg (raw numbers: bench/results/raw/). wrk, redis-tools, redis-server and haproxy are
 // installed with apt-get when missing (scripts/apt.mjs; as root).
 //
-//   npm run bench                  quick (about 4 minutes): TCP 64 B × 8/64/500 and 4 KiB × 64, UDP 64 B;
+//   npm run bench                  quick (about 4 minutes; at most 5): TCP 64 B × 8/64/500 and 4 KiB × 64, UDP 64 B;
 //                                  Redis SET and GET -P 16; proxy 64 B × 64;
 //                                  2 s per run, 3 rounds; zgnet native/wasm, node:net|dgram, C epoll
 //   npm run bench -- --full        the whole matrix (about 20 minutes)
@@ -67,7 +67,7 @@ const spin = flag('spin');
 const outDir = path.resolve(opt('out', path.join(root, 'bench', 'results')));
 const only = opt('only', null) ? new RegExp(opt('only')) : null;
 const serverFilter = opt('servers', null)?.split(',');
-const timeLimitS = Number(opt('time-limit', full ? '3600' : '240'));
+const timeLimitS = Number(opt('time-limit', full ? '3600' : '300'));
 const plan = cpuPlan();
 const loops = Number(opt('loops', String(Math.max(1, plan.serverCpus))));
 const HTTP_CONNS = Number(opt('http-conns', '256'));
@@ -385,10 +385,15 @@ const REDIS_TOOLS = [
   { cmd: 'redis-server', pkg: 'redis-server' },
 ];
 
-/** redis-benchmark's request count for a run of about `seconds` (it has no duration option). */
-function redisRequests(kase, seconds) {
-  const expected = kase.pipeline > 1 ? 400_000 : 40_000; // req/s, a little under what the fast servers do here
-  return Math.max(1000, Math.round(expected * seconds));
+/**
+ * redis-benchmark's request count for a run of about `seconds` (it has no duration option): from
+ * the rate `comp` reached in its warm-up run of this case, else a guess (a little under what the
+ * fast servers do here on an idle machine).
+ */
+const redisRates = new Map(); // `${comp.id} ${kase.id}` -> req/s of the warm-up run
+function redisRequests(kase, comp, seconds) {
+  const rate = redisRates.get(`${comp.id} ${kase.id}`) ?? (kase.pipeline > 1 ? 400_000 : 40_000);
+  return Math.max(1000, Math.round(rate * seconds));
 }
 
 async function redisRun(kase, s, requests) {
@@ -420,8 +425,12 @@ async function runRedisGroup(group, comps) {
     launch: (comp) => (toolsErr ? { na: toolsErr } : launch(comp, 'redis')),
     stop: (comp, s) => stop(comp, s, 'redis'),
     async measure(kase, s, comp, round) {
-      if (round === 0) await redisRun(kase, s, redisRequests(kase, warmupFirst)); // warm-up, discarded
-      return redisRun(kase, s, redisRequests(kase, duration));
+      if (round === 0) {
+        // warm-up, discarded; its rate sizes the measured runs
+        const w = await redisRun(kase, s, redisRequests(kase, comp, warmupFirst / 2));
+        if (w.ok) redisRates.set(`${comp.id} ${kase.id}`, w.rate);
+      }
+      return redisRun(kase, s, redisRequests(kase, comp, duration));
     },
     describe: (kase, comp, res) => `${fmtRate(res.rate).padStart(9)} req/s  p50 ${res.p50.toFixed(0)} µs  p99 ${res.p99.toFixed(0)} µs  cpu ${res.cpuPerM.toFixed(2)} s/M`,
   });
@@ -591,8 +600,8 @@ async function main() {
   const redisGroup = cases.filter((c) => c.kind === 'redis');
   if (redisGroup.length) {
     results.redisNote =
-      `\`redis-benchmark -c ${REDIS_CLIENTS} -P 1|${PIPELINE_DEPTH} -t set|get --csv\`, one test per run, about ${duration} s each (-n from the expected rate), ` +
-      'a discarded warm-up run first. zgnet runs examples/redis-server.ts; the node:net baseline (bench/servers/net-redis.ts) runs the same parser and ' +
+      `\`redis-benchmark -c ${REDIS_CLIENTS} -P 1|${PIPELINE_DEPTH} -t set|get --csv\`, one test per run, about ${duration} s each ` +
+      '(-n from the rate of a discarded warm-up run first). zgnet runs examples/redis-server.ts; the node:net baseline (bench/servers/net-redis.ts) runs the same parser and ' +
       'commands (examples/redis-commands.ts), so only the I/O differs; redis-server is Debian\'s, started with --save \'\' --appendonly no. ' +
       'Latency percentiles are redis-benchmark\'s, per request.';
     results.redis = await runRedisGroup(redisGroup, pick(redisCompetitors(root, { loops })));

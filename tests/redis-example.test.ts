@@ -94,6 +94,7 @@ async function sameAsRedis(commands: string[]): Promise<string> {
 }
 
 describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})`, () => {
+  // apt-get may have to fetch the packages first: bounded by its own timeouts (scripts/apt.mjs)
   before(async () => {
     const missing = apt.ensureCommands(
       [
@@ -117,7 +118,7 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
     fs.rmSync(realSocket, { force: true });
   });
 
-  test('strings, counters and errors answer as redis-server', async () => {
+  test('strings, counters and errors answer as redis-server', { timeout: 60_000 }, async () => {
     const t = await sameAsRedis([
       'ping', 'ping hello', 'echo "a b"', 'set k v', 'get k', 'set k v2 nx', 'set k v3 xx', 'get k', 'set k v4 xx get', 'get k',
       'set n 10', 'incr n', 'decr n', 'decr n', 'incr k', 'set big 9223372036854775806', 'incr big', 'incr big',
@@ -131,7 +132,7 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
     assert.match(t, /\(error\) WRONGTYPE Operation against a key holding the wrong kind of value/);
   });
 
-  test('expiry: SET EX/PX/KEEPTTL, EXPIRE with NX/XX/GT/LT, TTL', async () => {
+  test('expiry: SET EX/PX/KEEPTTL, EXPIRE with NX/XX/GT/LT, TTL', { timeout: 60_000 }, async () => {
     await sameAsRedis([
       'set e v ex 100', 'ttl e', 'set p v px 100000', 'ttl p', 'ttl nokey', 'set q v', 'ttl q', 'expire q 50', 'ttl q', 'expire q 10 nx',
       'expire q 100 gt', 'ttl q', 'expire q 10 lt', 'ttl q', 'expire q 5 xx', 'ttl q', 'set q w keepttl', 'ttl q', 'set q w', 'ttl q',
@@ -144,7 +145,7 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
     assert.equal(await cli(example(), ['get soon', 'exists soon', 'ttl soon']), '(nil)\n(integer) 0\n(integer) -2\n');
   });
 
-  test('lists: LPUSH/RPUSH/LPOP/RPOP/LRANGE', async () => {
+  test('lists: LPUSH/RPUSH/LPOP/RPOP/LRANGE', { timeout: 60_000 }, async () => {
     await sameAsRedis([
       'rpush l a b c', 'lpush l z y', 'lrange l 0 -1', 'lrange l 1 2', 'lrange l -2 -1', 'lrange l 5 10', 'lrange l 3 1', 'lpop l', 'rpop l',
       'lpop l 2', 'lpop l 5', 'exists l', 'lpop l', 'rpop nokey', 'lpop nokey 2', 'lrange nokey 0 -1', 'rpush l x', 'lrange l a b', 'lpop l -1',
@@ -152,7 +153,7 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
     ]);
   });
 
-  test('sets: SADD/SPOP/SMEMBERS', async () => {
+  test('sets: SADD/SPOP/SMEMBERS', { timeout: 60_000 }, async () => {
     await sameAsRedis(['sadd s a b c a', 'sadd s d', 'smembers nokey', 'spop nokey', 'spop nokey 2', 'spop s 0', 'spop s -1', 'spop s 1 2', 'sadd one x', 'spop one', 'spop one', 'set str v', 'sadd str x', 'smembers str']);
     // member order is the server's own: compare as sets
     const members = await cli(example(), ['flushall', 'sadd s a b c d', 'smembers s']);
@@ -162,7 +163,7 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
     assert.deepEqual([...popped].sort(), ['"a"', '"b"', '"c"', '"d"']);
   });
 
-  test('hashes and sorted sets: HSET/HGET, ZADD/ZPOPMIN', async () => {
+  test('hashes and sorted sets: HSET/HGET, ZADD/ZPOPMIN', { timeout: 60_000 }, async () => {
     await sameAsRedis([
       'hset h f1 v1 f2 v2', 'hset h f1 x f3 y', 'hget h f1', 'hget h nof', 'hget nokey f', 'hset h f', 'set str v', 'hget str f',
       'zadd z 1 a 2 b 0.5 c', 'zadd z nx 5 a 3 d', 'zadd z xx ch 10 b 7 e', 'zadd z incr 2 a', 'zadd z gt 0 a', 'zadd z lt ch 0 a',
@@ -171,13 +172,13 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
     ]);
   });
 
-  test('CONFIG GET as redis-benchmark asks, QUIT', async () => {
+  test('CONFIG GET as redis-benchmark asks, QUIT', { timeout: 60_000 }, async () => {
     await sameAsRedis(['config get save', 'config get appendonly', 'config get nosuchparam', 'config', 'config foo', 'config get']);
     const q = await exchange(toExample, ['*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n']);
     assert.deepEqual(q, { text: '+OK\r\n', closedByServer: true });
   });
 
-  test('protocol errors: answered as redis-server answers them, then that connection closes', async () => {
+  test('protocol errors: answered as redis-server answers them, then that connection closes', { timeout: 60_000 }, async () => {
     const cases: (string | Buffer)[][] = [
       ['*1\r\n$4\r\nping\r\n*x\r\nping\r\n'],
       ['*2\r\n$4\r\necho\r\nx4\r\nabcd\r\n'],
@@ -208,7 +209,7 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
     keep.destroy();
   });
 
-  test('pipelining: 1000 requests in one write are answered in order; a large value may arrive in pieces', async () => {
+  test('pipelining: 1000 requests in one write are answered in order; a large value may arrive in pieces', { timeout: 60_000 }, async () => {
     const incr = '*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n'.repeat(1000);
     const { text } = await exchange(toExample, ['DEL counter\r\n' + incr]);
     const expected = [':0', ...Array.from({ length: 1000 }, (_, i) => `:${i + 1}`)].join('\r\n') + '\r\n';
@@ -226,7 +227,7 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
     assert.ok(reply.subarray(reply.length - value.length - 2, reply.length - 2).equals(value), 'GET returns the value byte for byte');
   });
 
-  test('redis-benchmark: the default tests, unpipelined and -P 16, without an error', async () => {
+  test('redis-benchmark: the default tests, unpipelined and -P 16, without an error', { timeout: 240_000 }, async () => {
     const tests = 'ping_inline,ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset';
     for (const pipeline of ['1', '16']) {
       const r = await runTool('redis-benchmark', [...example(), '-c', '20', '-n', '2000', '-P', pipeline, '-t', tests, '--csv'], '', 120_000);
@@ -239,7 +240,7 @@ describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})
     }
   });
 
-  test('SIGTERM stops it with exit code 0', async () => {
+  test('SIGTERM stops it with exit code 0', { timeout: 60_000 }, async () => {
     const ex = [...children].find((c) => c.spawnargs.includes(script))!;
     const exited = new Promise<number | null>((resolve) => ex.once('exit', (code) => resolve(code)));
     ex.kill('SIGTERM');

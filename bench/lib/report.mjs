@@ -235,7 +235,7 @@ export function markdown(results) {
     if (!cases.length) continue;
     const ref = cases[0].rows.find((r) => r.comp.id === refId)?.comp.label ?? refId;
     out.push(`## ${title}`, '', results[`${key}Note`] ?? '', '', summaryTable(cases, unit), '');
-    out.push(`Relative to ${ref} (same run):`, '', versusTable(cases, refId), '');
+    out.push(`Relative to ${ref}, same run:`, '', versusTable(cases, refId), '');
     const na = notMeasured(cases);
     if (na.length) out.push(...na, '');
     out.push(details(cases), '');
