@@ -188,8 +188,9 @@ export class StreamConn extends NodeConn {
     return this.socket.writableLength;
   }
 
+  /** A destroyed socket takes nothing more: not writable, even before its 'close' arrives. */
   protected queuedOutbound(): number {
-    return this.socket.writableLength;
+    return this.socket.destroyed ? Infinity : this.socket.writableLength;
   }
 
   /**

@@ -96,6 +96,8 @@ export class NativeConn extends EngineConn {
   /** A watch command is out: Zig reports back once the queue drains (or a waiter's bytes left). */
   private watching = false;
   private wantsLowMark = false;
+  /** Zig refused a write (the socket failed): a loop on `c.writable` must stop, now. */
+  private broken = false;
   private local: string | undefined;
   private remote: string | undefined;
   protected readonly tasks: TaskQueue;
@@ -122,6 +124,7 @@ export class NativeConn extends EngineConn {
     this.sentWaiters = [];
     this.watching = false;
     this.wantsLowMark = false;
+    this.broken = false;
     this.fdValue = fd;
     this.network = network;
     this.local = undefined;
@@ -143,7 +146,13 @@ export class NativeConn extends EngineConn {
   // ---- flow control ---------------------------------------------------------------------------
 
   protected queuedOutbound(): number {
+    if (this.broken) return Infinity;
     return this.network === 'udp' ? 0 : this.outboundReported + this.outboundSince;
+  }
+
+  /** A write Zig refused: the socket failed, and its close record is on its way. */
+  writeFailed(): void {
+    this.broken = true;
   }
 
   protected watchWritable(): void {

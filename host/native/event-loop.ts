@@ -310,7 +310,9 @@ export class NativeLoop implements EngineLoop {
     if (length >= DIRECT_WRITE_MIN) {
       this.flushCommands();
       const r = this.api.connWrite(this.engine.handle, this.index, conn.slot, conn.generation, data, length);
-      return r < 0 ? 0 : length;
+      if (r >= 0) return length;
+      conn.writeFailed(); // its close record follows; until then it is not writable
+      return 0;
     }
     if (this.arenaUsed + length > this.arena.length) this.flushCommands();
     const offset = this.arenaUsed;
