@@ -80,7 +80,7 @@ fn KindType(comptime kind: handles.Kind) type {
         .elastic_ring => core.ElasticRingBuffer,
         .linked_list => core.LinkedListBuffer,
         .elastic => core.ElasticBuffer,
-        .codec => codec_mod.Codec,
+        .codec => CodecObject,
         .load_balancer => core.load_balancer.LoadBalancer,
     };
 }
@@ -106,8 +106,22 @@ fn adopt(comptime kind: handles.Kind, value: KindType(kind)) isize {
     return handle;
 }
 
+/// A codec as the ABI holds it: with an id never reused, which names the codec's scan state
+/// in every stream it decodes (a handle can come back after 128 release/create cycles).
+pub const CodecObject = struct {
+    codec: codec_mod.Codec,
+    id: u64,
+};
+
+var next_codec_id: u64 = 1;
+
+fn adoptCodec(c: codec_mod.Codec) isize {
+    defer next_codec_id += 1;
+    return adopt(.codec, .{ .codec = c, .id = next_codec_id });
+}
+
 /// The codec a handle names, for the engine's decode of a connection's inbound stream.
-pub fn codecByHandle(handle: i32) ?*const codec_mod.Codec {
+pub fn codecByHandle(handle: i32) ?*const CodecObject {
     return object(.codec, handle);
 }
 
@@ -155,8 +169,9 @@ export fn zg_buffer_read(handle: i32, ptr: ?[*]u8, len: usize) isize {
     const out = bytesOut(ptr, len) orelse return fail(.invalid_argument);
     return withBuffer(handle, out, struct {
         fn f(comptime _: handles.Kind, slot: *handles.Slot, buffer: anytype, target: []u8) isize {
-            slot.scan_hint = 0;
-            return @intCast(buffer.read(target));
+            const n = buffer.read(target);
+            slot.scan_hints.consume(n);
+            return @intCast(n);
         }
     }.f);
 }
@@ -207,8 +222,9 @@ export fn zg_buffer_peek(handle: i32, ptr: ?[*]u8, len: usize) isize {
 export fn zg_buffer_discard(handle: i32, n: usize) isize {
     return withBuffer(handle, n, struct {
         fn f(comptime _: handles.Kind, slot: *handles.Slot, buffer: anytype, count: usize) isize {
-            slot.scan_hint = 0;
-            return @intCast(buffer.discard(count));
+            const discarded = buffer.discard(count);
+            slot.scan_hints.consume(discarded);
+            return @intCast(discarded);
         }
     }.f);
 }
@@ -235,7 +251,7 @@ export fn zg_buffer_info(handle: i32, which: u32) isize {
 export fn zg_buffer_reset(handle: i32, release: u32) isize {
     return withBuffer(handle, release != 0, struct {
         fn f(comptime kind: handles.Kind, slot: *handles.Slot, buffer: anytype, free_memory: bool) isize {
-            slot.scan_hint = 0;
+            slot.scan_hints.reset();
             if (kind == .elastic) {
                 if (free_memory) buffer.release() else buffer.reset(buffer.max_static_bytes);
             } else buffer.reset();
@@ -259,12 +275,12 @@ fn codecError(err: codec_mod.Error) isize {
 export fn zg_codec_new_delimiter(delimiter_ptr: ?[*]const u8, delimiter_len: usize, max_frame_length: usize) isize {
     const delimiter = bytesIn(delimiter_ptr, delimiter_len) orelse return fail(.invalid_argument);
     const c = codec_mod.Delimiter.init(delimiter, max_frame_length) catch |err| return codecError(err);
-    return adopt(.codec, .{ .delimiter = c });
+    return adoptCodec(.{ .delimiter = c });
 }
 
 export fn zg_codec_new_fixed_length(frame_length: usize) isize {
     const c = codec_mod.FixedLength.init(frame_length) catch |err| return codecError(err);
-    return adopt(.codec, .{ .fixed_length = c });
+    return adoptCodec(.{ .fixed_length = c });
 }
 
 export fn zg_codec_new_length_field(
@@ -283,7 +299,7 @@ export fn zg_codec_new_length_field(
         .initial_bytes_to_strip = initial_bytes_to_strip,
         .max_frame_length = max_frame_length,
     }) catch |err| return codecError(err);
-    return adopt(.codec, .{ .length_field = c });
+    return adoptCodec(.{ .length_field = c });
 }
 
 /// Size of the first frame that did not fit the caller's output (see `scanInto`).
@@ -304,8 +320,13 @@ pub const frame_record_words = 2;
 /// `incomplete` when not even one frame is whole; `buffer_too_small` when the first frame does
 /// not fit `out` (`zg_codec_frame_len_required` tells its size); a codec error when the first
 /// frame is malformed (an error after some good frames ends the batch; the next scan reports it).
-pub fn scanInto(codec: *const codec_mod.Codec, input: codec_mod.Input, scan_hint: *usize, out: []u8, frames: []i32) isize {
+/// `hints` is the stream's scan state; only this codec's entry is read or moved.
+pub fn scanInto(object_: *const CodecObject, input: codec_mod.Input, hints: *codec_mod.ScanHints, out: []u8, frames: []i32) isize {
     std.debug.assert(frames.len >= frame_record_words);
+    const codec = &object_.codec;
+    // Only the delimiter codec keeps a hint; the others must not evict one.
+    var no_hint: usize = 0;
+    const scan_hint = if (codec.* == .delimiter) hints.get(object_.id) else &no_hint;
     const frames_max = frames.len / frame_record_words;
     var count: usize = 0;
     var scanned: usize = 0;
@@ -367,11 +388,11 @@ export fn zg_codec_scan(
             if (discard > buffer.buffered()) break :blk fail(.invalid_argument);
             if (discard > 0) {
                 std.debug.assert(buffer.discard(discard) == discard);
-                slot.scan_hint = 0;
+                slot.scan_hints.consume(discard);
             }
             const parts = buffer.peek(buffer.buffered());
             const input: codec_mod.Input = .{ .parts = .{ parts[0], parts[1], &.{} } };
-            break :blk scanInto(codec, input, &slot.scan_hint, out, frames);
+            break :blk scanInto(codec, input, &slot.scan_hints, out, frames);
         },
         else => fail(.invalid_handle),
     };
@@ -379,7 +400,7 @@ export fn zg_codec_scan(
 
 /// Header + payload + trailer into `out`, which must hold `zg_codec_encoded_len` bytes.
 export fn zg_codec_encode(codec_handle: i32, payload_ptr: ?[*]const u8, payload_len: usize, out_ptr: ?[*]u8, out_len: usize) isize {
-    const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
+    const codec = &(object(.codec, codec_handle) orelse return fail(.invalid_handle)).codec;
     const payload = bytesIn(payload_ptr, payload_len) orelse return fail(.invalid_argument);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     const header_len = codec.headerLen();
@@ -394,7 +415,7 @@ export fn zg_codec_encode(codec_handle: i32, payload_ptr: ?[*]const u8, payload_
 
 /// Only the header, for a write that sends header, payload and trailer without joining them.
 export fn zg_codec_header(codec_handle: i32, payload_len: usize, out_ptr: ?[*]u8, out_len: usize) isize {
-    const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
+    const codec = &(object(.codec, codec_handle) orelse return fail(.invalid_handle)).codec;
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     const header_len = codec.headerLen();
     if (out.len < header_len) return fail(.buffer_too_small);
@@ -403,12 +424,12 @@ export fn zg_codec_header(codec_handle: i32, payload_len: usize, out_ptr: ?[*]u8
 }
 
 export fn zg_codec_header_len(codec_handle: i32) isize {
-    const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
+    const codec = &(object(.codec, codec_handle) orelse return fail(.invalid_handle)).codec;
     return @intCast(codec.headerLen());
 }
 
 export fn zg_codec_trailer_len(codec_handle: i32) isize {
-    const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
+    const codec = &(object(.codec, codec_handle) orelse return fail(.invalid_handle)).codec;
     return @intCast(codec.trailer().len);
 }
 

@@ -45,8 +45,8 @@ pub const Connection = struct {
     close_errno: i32 = 0,
     close_syscall: Syscall = .none,
     drain_deadline_ns: u64 = 0,
-    /// Codec state: leading stream bytes known to hold no frame end.
-    scan_hint: usize = 0,
+    /// Codec state: per codec, leading stream bytes known to hold no frame end.
+    scan_hints: core.codec.ScanHints = .{},
 
     pub fn init(allocator: std.mem.Allocator, slot: u32, write_buffer_cap: usize) Connection {
         assert(write_buffer_cap > 0);
@@ -83,7 +83,7 @@ pub const Connection = struct {
         conn.write_pending = false;
         conn.close_errno = 0;
         conn.close_syscall = .none;
-        conn.scan_hint = 0;
+        conn.scan_hints = .{};
     }
 
     /// Returns the slot to the free state: buffers emptied (their memory freed), generation
