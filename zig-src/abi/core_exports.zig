@@ -11,10 +11,17 @@ const handles = @import("handles.zig");
 const Code = core.status.Code;
 const codec_mod = core.codec;
 
+const page_heap = @import("page_heap.zig");
+
+/// wasm: our own heap (page_heap.zig says why not std's); native: libc's malloc, which hands
+/// big blocks back to the OS when freed.
 pub const allocator: std.mem.Allocator = if (builtin.target.cpu.arch.isWasm())
-    std.heap.wasm_allocator
+    .{ .ptr = &wasm_heap, .vtable = &WasmHeap.vtable }
 else
     std.heap.c_allocator;
+
+const WasmHeap = page_heap.PageHeap(page_heap.WasmMemory);
+var wasm_heap: WasmHeap = .{ .memory = .{} };
 
 var table: handles.Table = .{};
 
@@ -464,6 +471,10 @@ export fn zg_lb_update(handle: i32, index: u32, delta: i32) isize {
         else => return fail(.invalid_argument),
     }
     return @intCast(lb.connCount(index));
+}
+
+test {
+    _ = page_heap;
 }
 
 test "core exports: a released handle is refused everywhere" {
