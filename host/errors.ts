@@ -99,3 +99,16 @@ export function eofError(): SystemError {
 export function invalidOption(name: string, rule: string): ZgnetError {
   return new ZgnetError(ErrorCode.INVALID_OPTION, `${name} ${rule}`);
 }
+
+/** A wrong-typed or out-of-range argument to a method (options go through `invalidOption`). */
+export function invalidArgument(name: string, rule: string, value: unknown): ZgnetError {
+  return new ZgnetError(ErrorCode.INVALID_ARGUMENT, `${name} ${rule} (got ${describe(value)})`);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol' || typeof value === 'function') return typeof value;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : `an object (${value.constructor?.name ?? 'null prototype'})`;
+}
