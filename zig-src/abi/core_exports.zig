@@ -473,6 +473,24 @@ export fn zg_lb_update(handle: i32, index: u32, delta: i32) isize {
     return @intCast(lb.connCount(index));
 }
 
+/// The exports as Zig declarations, for the fuzz targets (zig-src/fuzz), which drive the core
+/// through exactly the calls the hosts make.
+pub const api = struct {
+    pub const release = zg_release;
+    pub const buffer_new = zg_buffer_new;
+    pub const buffer_write = zg_buffer_write;
+    pub const buffer_read = zg_buffer_read;
+    pub const buffer_peek = zg_buffer_peek;
+    pub const buffer_discard = zg_buffer_discard;
+    pub const buffer_info = zg_buffer_info;
+    pub const buffer_reset = zg_buffer_reset;
+    pub const codec_new_delimiter = zg_codec_new_delimiter;
+    pub const codec_new_fixed_length = zg_codec_new_fixed_length;
+    pub const codec_new_length_field = zg_codec_new_length_field;
+    pub const codec_scan = zg_codec_scan;
+    pub const codec_frame_len_required = zg_codec_frame_len_required;
+};
+
 test {
     _ = page_heap;
 }
