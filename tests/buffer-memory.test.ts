@@ -62,6 +62,10 @@ describe(`big buffers (${testMode})`, () => {
     // 3.75 GiB on top of what is held passes wasm32's 4 GiB: memory.grow refuses it.
     assert.equal(core.exports.zg_alloc(0xf000_0000), 0);
     assert.equal(wasmMemory(), before);
+    // A ring of 1.5 GiB rounds up to 2 GiB, which wasm's i32 results cannot count: refused
+    // up front (and a buffer refuses writes past 2 GiB - 1 bytes the same way).
+    assert.throws(() => new RingBuffer(1.5 * GiB, { mode: 'wasm' }), { code: 'ERR_OUT_OF_MEMORY' });
+    assert.equal(wasmMemory(), before);
     const after = new ElasticRingBuffer({ mode: 'wasm' });
     after.write('x'.repeat(100_000));
     assert.equal(after.buffered(), 100_000);

@@ -142,10 +142,15 @@ fn object(comptime kind: handles.Kind, handle: i32) ?*KindType(kind) {
 pub const BufferKind = enum(u32) { ring = 0, elastic_ring = 1, linked_list = 2, elastic = 3 };
 
 /// `size`: the initial capacity of a ring; `max_static_bytes` of an elastic buffer; unused otherwise.
+/// Results are `isize` (an i32 in wasm), so no buffer may hold more bytes than that counts:
+/// past it a write is `out_of_memory`, like any allocation wasm memory cannot hold.
+const count_max: usize = std.math.maxInt(isize);
+
 export fn zg_buffer_new(kind: u32, size: usize) isize {
     const k = std.meta.intToEnum(BufferKind, kind) catch return fail(.invalid_argument);
     return switch (k) {
-        .ring => adopt(.ring, core.RingBuffer.init(allocator, size) catch return fail(.out_of_memory)),
+        // A ring rounds its size up to a power of two, which must stay countable.
+        .ring => if (size > count_max / 2 + 1) fail(.out_of_memory) else adopt(.ring, core.RingBuffer.init(allocator, size) catch return fail(.out_of_memory)),
         .elastic_ring => adopt(.elastic_ring, core.ElasticRingBuffer.init(allocator)),
         .linked_list => adopt(.linked_list, core.LinkedListBuffer.init(allocator)),
         .elastic => adopt(.elastic, core.ElasticBuffer.init(allocator, size) catch return fail(.invalid_argument)),
@@ -165,6 +170,7 @@ export fn zg_buffer_write(handle: i32, ptr: ?[*]const u8, len: usize) isize {
     const bytes = bytesIn(ptr, len) orelse return fail(.invalid_argument);
     return withBuffer(handle, bytes, struct {
         fn f(comptime kind: handles.Kind, _: *handles.Slot, buffer: anytype, data: []const u8) isize {
+            if (data.len > count_max - buffer.buffered()) return fail(.out_of_memory);
             const result = if (kind == .linked_list) buffer.pushBack(data) else buffer.write(data);
             result catch return fail(.out_of_memory);
             return @intCast(data.len);
@@ -248,7 +254,9 @@ export fn zg_buffer_info(handle: i32, which: u32) isize {
                 .available => if (kind == .ring or kind == .elastic_ring) buffer.available() else 0,
                 .capacity => if (kind == .ring or kind == .elastic_ring) buffer.capacity() else buffer.buffered(),
             };
-            return @intCast(value);
+            // Buffered bytes never pass count_max (see zg_buffer_write); a ring grown past it
+            // by its growth policy reports capacity and room as count_max.
+            return @intCast(@min(value, count_max));
         }
     }.f);
 }
