@@ -247,12 +247,9 @@ pub const WasmMemory = struct {
     }
 };
 
-// ---------------------------------------------------------------------------------------------
-// Tests, against a simulated memory of `limit` pages.
-
-const testing = std.testing;
-
-const SimMemory = struct {
+/// A stand-in for wasm memory in native tests and fuzzing: page 0 starts on a page boundary of
+/// `bytes`, and growth is refused past `limit_pages`.
+pub const SimMemory = struct {
     /// One page more than the limit, so that page 0 can start on a page boundary.
     bytes: []u8,
     limit_pages: usize,
@@ -265,16 +262,20 @@ const SimMemory = struct {
         defer m.pages += n;
         return m.pages;
     }
-    fn deinit(m: *SimMemory) void {
+    pub fn init(limit_pages: usize) !SimMemory {
+        return .{ .bytes = try std.heap.page_allocator.alloc(u8, (limit_pages + 1) * page_size), .limit_pages = limit_pages };
+    }
+    pub fn deinit(m: *SimMemory) void {
         std.heap.page_allocator.free(m.bytes);
     }
 };
 
-const SimHeap = PageHeap(*SimMemory);
+// ---------------------------------------------------------------------------------------------
+// Tests, against a simulated memory.
 
-fn simulate(limit_pages: usize) !SimMemory {
-    return .{ .bytes = try std.heap.page_allocator.alloc(u8, (limit_pages + 1) * page_size), .limit_pages = limit_pages };
-}
+const testing = std.testing;
+const SimHeap = PageHeap(*SimMemory);
+const simulate = SimMemory.init;
 
 test "PageHeap: large blocks of any size, refused cleanly past the limit, the heap still healthy" {
     var memory = try simulate(64);

@@ -20,3 +20,10 @@ pub const buffer = [_][]const u8{
     // Large pieces that make the linked list hold many nodes.
     "\x00\x02" ++ "\x07\x40" ++ "x" ** 64 ++ "\x07\x40" ++ "y" ** 64 ++ "\x67\x60" ++ "\x87\x20" ++ "\xc7\x10" ++ "\xe1\x00",
 };
+
+pub const heap = [_][]const u8{
+    // Writes that grow all three buffers, interleaved so their blocks alternate in memory.
+    "\x10" ++ "\x00\x40\x01\x40\x02\x40" ++ "\x1c\x80\x1d\x80\x1e\x80" ++ "\x80\x20\xa1\x20" ++ "\x1c\xff\xc0\x10\x1d\xff",
+    // Big writes up to the memory limit: refusals, then discards that free and merge pages.
+    "\x00" ++ "\x24\xff\x25\xff\x26\xff\x24\xff" ++ "\xc0\xff\xc1\xff\xc2\xff" ++ "\x24\xff\x25\xff",
+};
