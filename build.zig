@@ -50,14 +50,19 @@ pub fn build(b: *std.Build) void {
     // Tests: the core (pure logic) and the native side (ABI + engine), each in Debug
     // with safety checks so that assertions fire.
     const test_step = b.step("test", "Run every Zig test");
-    // native_root reaches every core test through the ABI, so one root covers both halves.
-    const test_roots = [_][]const u8{"zig-src/native_root.zig"};
+    // native_root reaches every core test through the ABI, so one root covers both halves;
+    // fuzz_root adds a short fuzz campaign (its filter skips the core tests it reaches again).
+    const test_roots = [_]struct { []const u8, []const []const u8 }{
+        .{ "zig-src/native_root.zig", &.{} },
+        .{ "zig-src/fuzz_root.zig", &.{ "fuzz", "model rules" } },
+    };
     for (test_roots) |root| {
         const t = b.addTest(.{
-            .root_source_file = b.path(root),
+            .root_source_file = b.path(root[0]),
             .target = b.graph.host,
             .optimize = .Debug,
             .link_libc = true,
+            .filters = root[1],
         });
         test_step.dependOn(&b.addRunArtifact(t).step);
     }
@@ -67,6 +72,20 @@ pub fn build(b: *std.Build) void {
     const tidy = b.addTest(.{ .root_source_file = b.path("zig-src/tidy.zig"), .target = b.graph.host, .optimize = .Debug });
     tidy.root_module.addOptions("tidy_options", tidy_options);
     test_step.dependOn(&b.addRunArtifact(tidy).step);
+
+    // `zig build fuzz -- --iterations 10000000 [--seed S] [--target codec|buffer|all]`: the
+    // codec and buffer fuzz targets against their model, ReleaseSafe so that any
+    // out-of-bounds access or overflow panics (zig-src/fuzz/runner.zig).
+    const fuzz = b.addExecutable(.{
+        .name = "zgnet-fuzz",
+        .root_source_file = b.path("zig-src/fuzz_root.zig"),
+        .target = b.graph.host,
+        .optimize = .ReleaseSafe,
+        .link_libc = true,
+    });
+    const run_fuzz = b.addRunArtifact(fuzz);
+    if (b.args) |args| run_fuzz.addArgs(args);
+    b.step("fuzz", "Run the codec and buffer fuzz targets (pass -- --iterations N)").dependOn(&run_fuzz.step);
 
     // Benchmark tools written in C, compiled by Zig's bundled clang: the load generator
     // and the minimal epoll echo server used as the ceiling.

@@ -185,13 +185,6 @@ export function checkChunks(chunks: unknown, method: string): void {
   }
 }
 
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `a ${(value as object).constructor?.name ?? 'object'}`;
-  return typeof value === 'string' ? 'a string' : `${typeof value} ${String(value)}`;
-}
-
 /**
  * A promise the caller may await or ignore: an ignored rejection (asyncWrite on a conn that
  * closed meanwhile) must not become an unhandled rejection that kills the process.
@@ -204,4 +197,18 @@ export function quiet<T>(promise: Promise<T>): Promise<T> {
 /** A rejected promise nobody has to handle. */
 export function quietReject(err: Error): Promise<never> {
   return quiet(Promise.reject(err));
+}
+
+/** A wrong-typed or out-of-range argument to a method (options go through `invalidOption`). */
+export function badArgument(name: string, rule: string, value: unknown): ZgnetError {
+  return new ZgnetError(ErrorCode.INVALID_ARGUMENT, `${name} ${rule} (got ${describe(value)})`);
+}
+
+/** A value as an error message names it. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol' || typeof value === 'function') return typeof value;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : `an object (${value.constructor?.name ?? 'null prototype'})`;
 }

@@ -1,5 +1,8 @@
-// `npm test`: every Zig test, then the node:test suites once per mode (native, wasm), with
-// each mode's counts and a closing total. Exits non-zero when anything fails.
+// `npm test`: every Zig test, then the node:test suites once per mode (native, wasm), then the
+// conformance, buffer and codec suites once more per mode against a ReleaseSafe build (so that
+// undefined behaviour in Zig — an out-of-bounds index, an overflow, a reachable `unreachable` —
+// panics and fails a test instead of passing by luck), with each pass's counts and a closing
+// total. Exits non-zero when anything fails. ZGNET_TEST_SAFE=0 skips the safe pass.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,22 +39,22 @@ if (files.length === 0) {
 /** A pass takes about 30 s here; this bounds a hung one well inside CI's 90 minutes. */
 const MODE_DEADLINE_MS = 10 * 60 * 1000;
 
-function runMode(mode) {
-  const tap = path.join(os.tmpdir(), `zgnet-tests-${process.pid}-${mode}.tap`);
+function runMode(mode, testFiles, env = {}, label = mode) {
+  const tap = path.join(os.tmpdir(), `zgnet-tests-${process.pid}-${label.replace(/\W/g, '-')}.tap`);
   const args = [
     '--test',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     '--test-reporter=tap',
     `--test-reporter-destination=${tap}`,
-    ...files,
+    ...testFiles,
   ];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ZGNET_MODE: mode } });
+    const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env, ZGNET_MODE: mode } });
     // A failed test that leaves a server open keeps its file's process alive after its own
     // timeout; the whole pass gets a deadline so CI fails instead of hanging.
     const deadline = setTimeout(() => {
-      console.error(`\nnode:test (${mode}) still running after ${MODE_DEADLINE_MS / 60000} min: killed`);
+      console.error(`\nnode:test (${label}) still running after ${MODE_DEADLINE_MS / 60000} min: killed`);
       child.kill('SIGKILL');
     }, MODE_DEADLINE_MS);
     child.on('exit', (code) => {
@@ -59,7 +62,7 @@ function runMode(mode) {
       const text = fs.existsSync(tap) ? fs.readFileSync(tap, 'utf8') : '';
       fs.rmSync(tap, { force: true });
       const count = (name) => Number(text.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
-      resolve({ mode, code, pass: count('pass'), fail: count('fail'), skipped: count('skipped'), todo: count('todo') });
+      resolve({ mode: label, code, pass: count('pass'), fail: count('fail'), skipped: count('skipped'), todo: count('todo') });
     });
   });
 }
@@ -67,12 +70,39 @@ function runMode(mode) {
 let failed = 0;
 let passed = 0;
 const rows = [];
-for (const mode of modes) {
-  console.log(`\n== node:test, ZGNET_MODE=${mode}`);
-  const r = await runMode(mode);
+function record(r) {
   rows.push(r);
   passed += r.pass;
   failed += r.fail + (r.code !== 0 && r.fail === 0 ? 1 : 0);
+}
+for (const mode of modes) {
+  console.log(`\n== node:test, ZGNET_MODE=${mode}`);
+  record(await runMode(mode, files));
+}
+
+// The safe pass: a test build into its own prefix (the shipped zig-out is never touched),
+// selected through the same variables a user would set. Only the suites that run Zig code,
+// so that it adds about a minute rather than doubling the run: in native mode the engine and
+// the core (conformance, buffers, codecs: ~45 s); in wasm mode the engine is node:net and only
+// the core is Zig (buffers, codecs, and codecs on live connections: ~16 s).
+if (process.env.ZGNET_TEST_SAFE !== '0') {
+  const prefix = path.join(os.tmpdir(), `zgnet-safe-${process.pid}`);
+  console.log(`\n== zig build -Doptimize=ReleaseSafe --prefix ${prefix}`);
+  zig(['build', '-Doptimize=ReleaseSafe', '-Dcpu=baseline', '--prefix', prefix]);
+  const safeFiles = (mode) =>
+    files.filter((f) => {
+      const rel = path.relative(testDir, f).split(path.sep).join('/');
+      if (/^(buffer|codec)[^/]*\.test\.js$/.test(rel)) return true;
+      return mode === 'native' ? rel.startsWith('conformance/') : rel === 'conformance/framing.test.js';
+    });
+  const lib = fs.readdirSync(path.join(prefix, 'lib')).find((f) => /^libzgnet\.(so|dylib)$/.test(f));
+  const env = { ZGNET_NATIVE_LIB: path.join(prefix, 'lib', lib), ZGNET_WASM_MODULE: path.join(prefix, 'wasm', 'zgnet.wasm') };
+  for (const mode of modes) {
+    const chosen = safeFiles(mode);
+    console.log(`\n== node:test (ReleaseSafe), ZGNET_MODE=${mode}: ${chosen.length} files`);
+    record(await runMode(mode, chosen, env, `${mode} (ReleaseSafe)`));
+  }
+  fs.rmSync(prefix, { recursive: true, force: true });
 }
 console.log('\n== summary');
 for (const r of rows) console.log(`mode ${r.mode}: ${r.pass} passed, ${r.fail} failed, ${r.skipped} skipped, exit ${r.code}`);

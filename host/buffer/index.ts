@@ -16,6 +16,7 @@ import { ownHandle } from '../core/handle.js';
 import { resolveBinding, type ModeOption } from '../core/select.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 import { invalidOption } from '../errors.js';
+import { bytesArg, countArg, optionsArg, uint8ArrayArg } from '../core/args.js';
 
 export interface BufferOptions {
   /** Which artifact backs the buffer; defaults to `'auto'` (see the README's mode selection). */
@@ -23,14 +24,8 @@ export interface BufferOptions {
 }
 
 function byteLength(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw invalidOption(name, `must be a non-negative integer (got ${value})`);
+  if (!Number.isSafeInteger(value) || value < 0) throw invalidOption(name, `must be a non-negative integer (got ${String(value)})`);
   return value;
-}
-
-function toBytes(data: Uint8Array | string): Uint8Array {
-  if (typeof data === 'string') return Buffer.from(data);
-  if (data instanceof Uint8Array) return data;
-  throw new TypeError('data must be a Uint8Array or a string');
 }
 
 abstract class CoreBuffer {
@@ -41,8 +36,8 @@ abstract class CoreBuffer {
   [pendingConsume] = 0;
   [streamVersion] = 0;
 
-  protected constructor(kind: number, size: number, options: BufferOptions = {}) {
-    const binding = resolveBinding(options.mode);
+  protected constructor(kind: number, size: number, options?: BufferOptions) {
+    const binding = resolveBinding(optionsArg<BufferOptions>(options).mode);
     this[coreBinding] = binding;
     this.handle = check(binding, binding.bufferNew(kind, size));
     ownHandle(this, binding, this.handle);
@@ -63,13 +58,14 @@ abstract class CoreBuffer {
 
   /** Appends all of `data`; returns its length. */
   write(data: Uint8Array | string): number {
-    const bytes = toBytes(data);
+    const bytes = bytesArg(data, 'data');
     const b = this[coreBinding];
     return check(b, b.bufferWrite(this.handle, bytes));
   }
 
   /** Copies and consumes up to `target.length` bytes; returns how many. */
   read(target: Uint8Array): number {
+    uint8ArrayArg(target, 'target');
     this.settle();
     this[streamVersion]++;
     const b = this[coreBinding];
@@ -77,22 +73,25 @@ abstract class CoreBuffer {
   }
 
   /** A copy of the first `n` bytes (all when `n <= 0` or omitted; fewer if fewer are buffered). */
-  peek(n = 0): Buffer {
+  peek(n?: number): Buffer {
+    const count = countArg(n, 'n');
     this.settle();
     const available = this.buffered();
-    const want = n > 0 ? Math.min(n, available) : available;
+    const want = count > 0 ? Math.min(count, available) : available;
     const out = Buffer.allocUnsafe(want);
     const b = this[coreBinding];
     const got = check(b, b.bufferPeek(this.handle, out));
     return got === want ? out : out.subarray(0, got);
   }
 
-  /** Drops the first `n` bytes (all when `n <= 0` or omitted); returns how many. */
-  discard(n = 0): number {
+  /** Drops the first `n` bytes (all when `n <= 0`, Infinity or omitted); returns how many. */
+  discard(n?: number): number {
+    const requested = countArg(n, 'n');
     this.settle();
     this[streamVersion]++;
     const b = this[coreBinding];
-    const count = n > 0 ? n : this.buffered();
+    const buffered = this.buffered();
+    const count = requested > 0 ? Math.min(requested, buffered) : buffered;
     return check(b, b.bufferDiscard(this.handle, count));
   }
 
@@ -170,7 +169,7 @@ export class LinkedListBuffer extends CoreBuffer {
 export class ElasticBuffer extends CoreBuffer {
   constructor(maxStaticBytes: number, options?: BufferOptions) {
     if (!Number.isSafeInteger(maxStaticBytes) || maxStaticBytes <= 0) {
-      throw invalidOption('maxStaticBytes', `must be a positive integer (got ${maxStaticBytes})`);
+      throw invalidOption('maxStaticBytes', `must be a positive integer (got ${String(maxStaticBytes)})`);
     }
     super(BufferKind.elastic, maxStaticBytes, options);
   }

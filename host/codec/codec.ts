@@ -10,7 +10,8 @@ import { resolveBinding } from '../core/select.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 import { statusCode } from '../core/status.js';
 import type { Conn } from '../api.js';
-import { invalidOption } from '../errors.js';
+import { badArgument, invalidOption } from '../errors.js';
+import { uint8ArrayArg } from '../core/args.js';
 
 const SLAB_BYTES = 64 * 1024;
 /** Frames bigger than this get a buffer of their own instead of wasting most of a slab. */
@@ -80,15 +81,16 @@ export abstract class Codec {
   decode(from: Conn | FrameSource): Buffer | null {
     // Every Conn of either engine is a FrameSource; the public type names Conn as API.md does.
     const source = from as FrameSource;
-    if (source === this.queueSource && source[streamVersion] === this.queueVersion && this.queueNext < this.queueCount) {
+    const queued = this.queueSource;
+    if (source === queued && queued !== undefined && queued[streamVersion] === this.queueVersion && this.queueNext < this.queueCount) {
       return this.handOut(source);
     }
     return this.scan(source);
   }
 
   private scan(source: FrameSource): Buffer | null {
-    const binding = source[coreBinding];
-    if (binding === undefined) throw new TypeError('decode() takes a Conn, a RingBuffer or an ElasticRingBuffer');
+    const binding = typeof source === 'object' && source !== null ? source[coreBinding] : undefined;
+    if (binding === undefined) throw badArgument('c', 'must be a Conn, a RingBuffer or an ElasticRingBuffer', source);
     if (binding !== this.lastBinding) this.switchBinding(binding);
     const discard = source[pendingConsume];
     source[pendingConsume] = 0;
@@ -153,6 +155,7 @@ export abstract class Codec {
 
   /** Header + payload + trailer, as one new Buffer. */
   encode(payload: Uint8Array): Buffer {
+    uint8ArrayArg(payload, 'payload');
     const out = Buffer.allocUnsafe(this.headerBytes + payload.length + this.trailerBytes);
     check(this.encoder, this.encoder.codecEncode(this.encoderHandle, payload, out));
     return out;
@@ -160,6 +163,8 @@ export abstract class Codec {
 
   /** Encodes and writes to a connection without joining header, payload and trailer. */
   write(c: Writable, payload: Uint8Array): number {
+    if (typeof (c as Partial<Writable> | null)?.writev !== 'function') throw badArgument('c', 'must be a Conn', c);
+    uint8ArrayArg(payload, 'payload');
     const binding = this.encoder;
     const chunks = this.writeChunks;
     chunks.length = 0;

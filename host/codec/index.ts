@@ -5,6 +5,7 @@
 import type { CoreBinding } from '../core/binding.js';
 import { ErrorCode, ZgnetError, invalidOption } from '../errors.js';
 import { Codec, DEFAULT_MAX_FRAME_LENGTH, frameLengthOption, integerOption, rejectUnknown } from './codec.js';
+import { optionsArg } from '../core/args.js';
 
 export { Codec, DEFAULT_MAX_FRAME_LENGTH } from './codec.js';
 export type { Writable } from './codec.js';
@@ -19,8 +20,9 @@ export class DelimiterCodec extends Codec {
   readonly delimiter: Buffer;
   readonly maxFrameLength: number;
 
-  constructor(delimiter: number | Uint8Array | string, options: DelimiterCodecOptions = {}) {
+  constructor(delimiter: number | Uint8Array | string, opts?: DelimiterCodecOptions) {
     super();
+    const options = optionsArg<DelimiterCodecOptions>(opts);
     rejectUnknown(options, ['maxFrameLength'], 'DelimiterCodec');
     this.delimiter = delimiterBytes(delimiter);
     this.maxFrameLength = frameLengthOption(options.maxFrameLength, 'maxFrameLength', DEFAULT_MAX_FRAME_LENGTH);
@@ -46,7 +48,7 @@ function delimiterBytes(delimiter: number | Uint8Array | string): Buffer {
 
 /** `'\n'`-terminated lines; the frame excludes the `'\n'` (a `'\r'` before it is kept, as gnet). */
 export class LineCodec extends DelimiterCodec {
-  constructor(options: DelimiterCodecOptions = {}) {
+  constructor(options?: DelimiterCodecOptions) {
     super(0x0a, options);
   }
 }
@@ -57,7 +59,8 @@ export class FixedLengthCodec extends Codec {
 
   constructor(frameLength: number) {
     super();
-    this.frameLength = frameLengthOption(frameLength, 'frameLength', 0);
+    // Required: `undefined` is refused like any other non-integer.
+    this.frameLength = frameLengthOption(frameLength ?? NaN, 'frameLength', 0);
     this.init();
   }
 

@@ -10,8 +10,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WASI as WasiClass } from 'node:wasi';
-import { ABI_VERSION, CORE_EXPORTS, CORE_ITEMS, FRAME_RECORD_WORDS, type CoreBinding } from './binding.js';
+import { ABI_VERSION, BufferKind, CORE_EXPORTS, CORE_ITEMS, FRAME_RECORD_WORDS, type CoreBinding } from './binding.js';
 import { checkTables, readTables, TABLE_EXPORTS, TEXT_BYTES_MAX, type WasmExports } from './boundary.js';
+import { ErrorCode, ZgnetError } from '../errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -64,14 +65,14 @@ export class WasmCore {
 
   /** A scratch region of at least `len` bytes inside wasm memory, reused between calls. */
   staging(len: number): number {
-    if (len > WASM_LENGTH_MAX) throw new RangeError(`wasm staging of ${len} bytes`);
+    if (len > WASM_LENGTH_MAX) throw outOfMemory(len);
     if (len > this.stagingLen) {
       if (this.stagingPtr) this.exports.zg_free(this.stagingPtr, this.stagingLen);
       const size = Math.max(len, 64 * 1024, this.stagingLen * 2);
       this.stagingPtr = this.exports.zg_alloc(size);
       if (this.stagingPtr === 0) {
         this.stagingLen = 0;
-        throw new RangeError(`wasm memory exhausted allocating ${size} bytes`);
+        throw outOfMemory(size);
       }
       this.stagingLen = size;
     }
@@ -95,6 +96,11 @@ export class WasmCore {
     if (end === limit) throw new RangeError(`wasm string at ${ptr} is not terminated within ${TEXT_BYTES_MAX} bytes`);
     return Buffer.from(mem.buffer, mem.byteOffset + ptr, end - ptr).toString('latin1');
   }
+}
+
+/** More than wasm32 memory can hold: refused before it reaches the module, whose sizes are u32. */
+function outOfMemory(bytes: number): ZgnetError {
+  return new ZgnetError(ErrorCode.OUT_OF_MEMORY, `${bytes} bytes do not fit wasm memory`);
 }
 
 let core: WasmCore | undefined;
@@ -131,7 +137,11 @@ export function createWasmBinding(): CoreBinding {
     mode: 'wasm',
     statusName: (code) => c.cString(x.zg_status_name(code)),
     release: (h) => x.zg_release(h),
-    bufferNew: (kind, size) => x.zg_buffer_new(kind, size),
+    bufferNew: (kind, size) => {
+      // A ring's size is an allocation; an elastic buffer's is only a threshold.
+      if (size > WASM_LENGTH_MAX && kind === BufferKind.ring) throw outOfMemory(size);
+      return x.zg_buffer_new(kind, Math.min(size, WASM_LENGTH_MAX));
+    },
     bufferWrite: (h, data) => x.zg_buffer_write(h, c.put(data), data.length),
     bufferRead: (h, out) => {
       const ptr = c.staging(out.length);

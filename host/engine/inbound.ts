@@ -20,6 +20,7 @@
  * `Buffer.from(view)` to keep one longer. A write of one goes out without a copy.
  */
 import { BufferKind, check, type CoreBinding } from '../core/binding.js';
+import { countArg } from '../core/args.js';
 import { describe, invalidArgument } from '../errors.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 
@@ -105,13 +106,15 @@ export abstract class InboundStream implements FrameSource {
     return this.fromRing(count, false);
   }
 
-  /** How many bytes next(n)/peek(n) return: all for n <= 0 or omitted, -1 when fewer are buffered. */
+  /**
+   * How many bytes next(n)/peek(n) return: all for n <= 0, ±Infinity or omitted (the rule of
+   * the buffers, core/args.ts), -1 when fewer than n are buffered.
+   */
   private wanted(n: number | undefined, method: string): number {
+    const count = countArg(n, `${method}(n)`);
     const available = this.inboundBuffered();
-    if (n === undefined) return available;
-    if (typeof n !== 'number' || Number.isNaN(n)) throw invalidArgument(`${method}() takes a byte count, not ${describe(n)}`);
-    if (n <= 0) return available;
-    return n > available ? -1 : Math.floor(n);
+    if (count === 0) return available;
+    return count > available ? -1 : count;
   }
 
   /** A copy of the ring's first `count` bytes: the engine's, like a view (see `handedOut`). */
@@ -125,10 +128,10 @@ export abstract class InboundStream implements FrameSource {
 
   /** Drops `n` bytes (all when n <= 0, omitted or more than buffered); returns how many. */
   discard(n?: number): number {
-    if (n !== undefined && (typeof n !== 'number' || Number.isNaN(n))) throw invalidArgument(`discard() takes a byte count, not ${describe(n)}`);
+    const wanted = countArg(n, 'discard(n)');
     this[streamVersion]++;
     const available = this.inboundBuffered();
-    const count = n === undefined || n <= 0 || n >= available ? available : Math.floor(n);
+    const count = wanted === 0 || wanted >= available ? available : wanted;
     if (count === 0) return 0;
     if (this.chunk !== null) {
       this.pos += count;

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { LengthFieldCodec, LineCodec, type EventHandler } from '../../host/index.js';
+import { DelimiterCodec, LengthFieldCodec, LineCodec, type EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { Random } from '../support/random.js';
 import { StreamPeer } from './support/clients.js';
@@ -94,6 +94,34 @@ describe(`codecs on connections (${testMode})`, () => {
           peer.destroy();
         }),
       );
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  test('two codecs take turns on one connection: `line.decode(c) ?? zero.decode(c)` decodes both kinds', { timeout: 20_000 }, async () => {
+    // Each codec keeps its own scan position: the line codec ruling out '\n' in "a\0" must not
+    // stop the NUL codec from finding its delimiter there (issue 11: nothing was ever decoded).
+    const line = new LineCodec();
+    const zero = new DelimiterCodec(0);
+    const handler: EventHandler = {
+      onTraffic(c) {
+        for (let f = line.decode(c) ?? zero.decode(c); f !== null; f = line.decode(c) ?? zero.decode(c)) {
+          c.write(`<${f.toString()}>`);
+        }
+      },
+    };
+    const server = await startServer(handler, LOOPBACK.tcp);
+    try {
+      const peer = await StreamPeer.connect(server.addrs[0]!, { noDelay: true });
+      // One frame at a time, each answered before the next is sent: every turn starts with
+      // the line codec scanning bytes that hold only the other codec's delimiter.
+      const pieces: [string, string][] = [['a\0', '<a>'], ['bb\n', '<bb>'], ['cc', ''], ['c\0', '<ccc>'], ['d\0e\0', '<d><e>'], ['f\n', '<f>']];
+      for (const [send, reply] of pieces) {
+        await peer.write(Buffer.from(send, 'latin1'));
+        if (reply) assert.equal((await peer.read(reply.length, `reply to ${JSON.stringify(send)}`)).toString(), reply);
+      }
+      peer.destroy();
     } finally {
       await server.shutdown();
     }

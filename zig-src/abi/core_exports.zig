@@ -13,10 +13,17 @@ const Code = core.status.Code;
 const assert = std.debug.assert;
 const codec_mod = core.codec;
 
+const page_heap = @import("page_heap.zig");
+
+/// wasm: our own heap (page_heap.zig says why not std's); native: libc's malloc, which hands
+/// big blocks back to the OS when freed.
 pub const allocator: std.mem.Allocator = if (builtin.target.cpu.arch.isWasm())
-    std.heap.wasm_allocator
+    .{ .ptr = &wasm_heap, .vtable = &WasmHeap.vtable }
 else
     std.heap.c_allocator;
+
+const WasmHeap = page_heap.PageHeap(page_heap.WasmMemory);
+var wasm_heap: WasmHeap = .{ .memory = .{} };
 
 var table: handles.Table = .{};
 
@@ -94,7 +101,7 @@ fn KindType(comptime kind: handles.Kind) type {
         .elastic_ring => core.ElasticRingBuffer,
         .linked_list => core.LinkedListBuffer,
         .elastic => core.ElasticBuffer,
-        .codec => codec_mod.Codec,
+        .codec => CodecObject,
         .load_balancer => core.load_balancer.LoadBalancer,
     };
 }
@@ -124,8 +131,22 @@ fn adopt(comptime kind: handles.Kind, value: KindType(kind)) isize {
     return handle;
 }
 
+/// A codec as the ABI holds it: with an id never reused, which names the codec's scan state
+/// in every stream it decodes (a handle can come back after 128 release/create cycles).
+pub const CodecObject = struct {
+    codec: codec_mod.Codec,
+    id: u64,
+};
+
+var next_codec_id: u64 = 1;
+
+fn adoptCodec(c: codec_mod.Codec) isize {
+    defer next_codec_id += 1;
+    return adopt(.codec, .{ .codec = c, .id = next_codec_id });
+}
+
 /// The codec a handle names, for the engine's decode of a connection's inbound stream.
-pub fn codecByHandle(handle: i32) ?*const codec_mod.Codec {
+pub fn codecByHandle(handle: i32) ?*const CodecObject {
     return object(.codec, handle);
 }
 
@@ -139,10 +160,18 @@ fn object(comptime kind: handles.Kind, handle: i32) ?*KindType(kind) {
 pub const BufferKind = enum(u32) { ring = 0, elastic_ring = 1, linked_list = 2, elastic = 3 };
 
 /// `size`: the initial capacity of a ring; `max_static_bytes` of an elastic buffer; unused otherwise.
+/// Results are `isize` (an i32 in wasm), so no buffer may hold more bytes than that counts:
+/// past it a write is `out_of_memory`, like any allocation wasm memory cannot hold.
+const count_max: usize = std.math.maxInt(isize);
+
 pub export fn zg_buffer_new(kind: u32, size: usize) isize {
     const k = std.meta.intToEnum(BufferKind, kind) catch return fail(.invalid_argument);
     return switch (k) {
-        .ring => adopt(.ring, core.RingBuffer.init(allocator, size) catch return fail(.out_of_memory)),
+        // A ring rounds its size up to a power of two, which must stay countable.
+        .ring => blk: {
+            if (size > count_max / 2 + 1) break :blk fail(.out_of_memory);
+            break :blk adopt(.ring, core.RingBuffer.init(allocator, size) catch return fail(.out_of_memory));
+        },
         .elastic_ring => adopt(.elastic_ring, core.ElasticRingBuffer.init(allocator)),
         .linked_list => adopt(.linked_list, core.LinkedListBuffer.init(allocator)),
         .elastic => adopt(.elastic, core.ElasticBuffer.init(allocator, size) catch return fail(.invalid_argument)),
@@ -165,6 +194,7 @@ pub export fn zg_buffer_write(handle: i32, ptr: ?[*]const u8, len: usize) isize 
     const bytes = bytesIn(ptr, len) orelse return fail(.invalid_argument);
     return withBuffer(handle, bytes, struct {
         fn f(comptime kind: handles.Kind, _: *handles.Slot, buffer: anytype, data: []const u8) isize {
+            if (data.len > count_max - buffer.buffered()) return fail(.out_of_memory);
             const result = if (kind == .linked_list) buffer.pushBack(data) else buffer.write(data);
             result catch return fail(.out_of_memory);
             return @intCast(data.len);
@@ -176,9 +206,9 @@ pub export fn zg_buffer_read(handle: i32, ptr: ?[*]u8, len: usize) isize {
     const out = bytesOut(ptr, len) orelse return fail(.invalid_argument);
     return withBuffer(handle, out, struct {
         fn f(comptime _: handles.Kind, slot: *handles.Slot, buffer: anytype, target: []u8) isize {
-            slot.scan_hint = 0;
             const n = buffer.read(target);
             assert(n <= target.len);
+            slot.scan_hints.consume(n);
             return @intCast(n);
         }
     }.f);
@@ -231,9 +261,9 @@ pub export fn zg_buffer_peek(handle: i32, ptr: ?[*]u8, len: usize) isize {
 pub export fn zg_buffer_discard(handle: i32, n: usize) isize {
     return withBuffer(handle, n, struct {
         fn f(comptime _: handles.Kind, slot: *handles.Slot, buffer: anytype, count: usize) isize {
-            slot.scan_hint = 0;
             const discarded = buffer.discard(count);
             assert(discarded <= count);
+            slot.scan_hints.consume(discarded);
             return @intCast(discarded);
         }
     }.f);
@@ -251,7 +281,9 @@ pub export fn zg_buffer_info(handle: i32, which: u32) isize {
                 .available => if (kind == .ring or kind == .elastic_ring) buffer.available() else 0,
                 .capacity => if (kind == .ring or kind == .elastic_ring) buffer.capacity() else buffer.buffered(),
             };
-            return @intCast(value);
+            // Buffered bytes never pass count_max (see zg_buffer_write); a ring grown past it
+            // by its growth policy reports capacity and room as count_max.
+            return @intCast(@min(value, count_max));
         }
     }.f);
 }
@@ -261,7 +293,7 @@ pub export fn zg_buffer_info(handle: i32, which: u32) isize {
 pub export fn zg_buffer_reset(handle: i32, release: u32) isize {
     return withBuffer(handle, release != 0, struct {
         fn f(comptime kind: handles.Kind, slot: *handles.Slot, buffer: anytype, free_memory: bool) isize {
-            slot.scan_hint = 0;
+            slot.scan_hints.reset();
             if (kind == .elastic) {
                 if (free_memory) buffer.release() else buffer.reset(buffer.max_static_bytes);
             } else buffer.reset();
@@ -286,12 +318,12 @@ fn codecError(err: codec_mod.Error) isize {
 pub export fn zg_codec_new_delimiter(delimiter_ptr: ?[*]const u8, delimiter_len: usize, max_frame_length: usize) isize {
     const delimiter = bytesIn(delimiter_ptr, delimiter_len) orelse return fail(.invalid_argument);
     const c = codec_mod.Delimiter.init(delimiter, max_frame_length) catch |err| return codecError(err);
-    return adopt(.codec, .{ .delimiter = c });
+    return adoptCodec(.{ .delimiter = c });
 }
 
 pub export fn zg_codec_new_fixed_length(frame_length: usize) isize {
     const c = codec_mod.FixedLength.init(frame_length) catch |err| return codecError(err);
-    return adopt(.codec, .{ .fixed_length = c });
+    return adoptCodec(.{ .fixed_length = c });
 }
 
 pub export fn zg_codec_new_length_field(
@@ -310,7 +342,7 @@ pub export fn zg_codec_new_length_field(
         .initial_bytes_to_strip = initial_bytes_to_strip,
         .max_frame_length = max_frame_length,
     }) catch |err| return codecError(err);
-    return adopt(.codec, .{ .length_field = c });
+    return adoptCodec(.{ .length_field = c });
 }
 
 /// Size of the first frame that did not fit the caller's output (see `scanInto`).
@@ -339,8 +371,13 @@ pub const items = [_]boundary.Item{
 /// `incomplete` when not even one frame is whole; `buffer_too_small` when the first frame does
 /// not fit `out` (`zg_codec_frame_len_required` tells its size); a codec error when the first
 /// frame is malformed (an error after some good frames ends the batch; the next scan reports it).
-pub fn scanInto(codec: *const codec_mod.Codec, input: codec_mod.Input, scan_hint: *usize, out: []u8, frames: []i32) isize {
+/// `hints` is the stream's scan state; only this codec's entry is read or moved.
+pub fn scanInto(object_: *const CodecObject, input: codec_mod.Input, hints: *codec_mod.ScanHints, out: []u8, frames: []i32) isize {
     assert(frames.len >= frame_record_words);
+    const codec = &object_.codec;
+    // Only the delimiter codec keeps a hint; the others must not evict one.
+    var no_hint: usize = 0;
+    const scan_hint = if (codec.* == .delimiter) hints.get(object_.id) else &no_hint;
     const frames_max = frames.len / frame_record_words;
     var count: usize = 0;
     var scanned: usize = 0;
@@ -402,11 +439,11 @@ pub export fn zg_codec_scan(
             if (discard > buffer.buffered()) break :blk fail(.invalid_argument);
             if (discard > 0) {
                 assert(buffer.discard(discard) == discard);
-                slot.scan_hint = 0;
+                slot.scan_hints.consume(discard);
             }
             const parts = buffer.peek(buffer.buffered());
             const input: codec_mod.Input = .{ .parts = .{ parts[0], parts[1], &.{} } };
-            break :blk scanInto(codec, input, &slot.scan_hint, out, frames);
+            break :blk scanInto(codec, input, &slot.scan_hints, out, frames);
         },
         else => fail(.invalid_handle),
     };
@@ -414,7 +451,7 @@ pub export fn zg_codec_scan(
 
 /// Header + payload + trailer into `out`, which must hold `zg_codec_encoded_len` bytes.
 pub export fn zg_codec_encode(codec_handle: i32, payload_ptr: ?[*]const u8, payload_len: usize, out_ptr: ?[*]u8, out_len: usize) isize {
-    const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
+    const codec = &(object(.codec, codec_handle) orelse return fail(.invalid_handle)).codec;
     const payload = bytesIn(payload_ptr, payload_len) orelse return fail(.invalid_argument);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     const header_len = codec.headerLen();
@@ -430,7 +467,7 @@ pub export fn zg_codec_encode(codec_handle: i32, payload_ptr: ?[*]const u8, payl
 
 /// Only the header, for a write that sends header, payload and trailer without joining them.
 pub export fn zg_codec_header(codec_handle: i32, payload_len: usize, out_ptr: ?[*]u8, out_len: usize) isize {
-    const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
+    const codec = &(object(.codec, codec_handle) orelse return fail(.invalid_handle)).codec;
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     const header_len = codec.headerLen();
     if (out.len < header_len) return fail(.buffer_too_small);
@@ -440,12 +477,12 @@ pub export fn zg_codec_header(codec_handle: i32, payload_len: usize, out_ptr: ?[
 }
 
 pub export fn zg_codec_header_len(codec_handle: i32) isize {
-    const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
+    const codec = &(object(.codec, codec_handle) orelse return fail(.invalid_handle)).codec;
     return @intCast(codec.headerLen());
 }
 
 pub export fn zg_codec_trailer_len(codec_handle: i32) isize {
-    const codec = object(.codec, codec_handle) orelse return fail(.invalid_handle);
+    const codec = &(object(.codec, codec_handle) orelse return fail(.invalid_handle)).codec;
     return @intCast(codec.trailer().len);
 }
 
@@ -482,6 +519,28 @@ pub export fn zg_lb_update(handle: i32, index: u32, delta: i32) isize {
         else => return fail(.invalid_argument),
     }
     return @intCast(lb.connCount(index));
+}
+
+/// The exports as Zig declarations, for the fuzz targets (zig-src/fuzz), which drive the core
+/// through exactly the calls the hosts make.
+pub const api = struct {
+    pub const release = zg_release;
+    pub const buffer_new = zg_buffer_new;
+    pub const buffer_write = zg_buffer_write;
+    pub const buffer_read = zg_buffer_read;
+    pub const buffer_peek = zg_buffer_peek;
+    pub const buffer_discard = zg_buffer_discard;
+    pub const buffer_info = zg_buffer_info;
+    pub const buffer_reset = zg_buffer_reset;
+    pub const codec_new_delimiter = zg_codec_new_delimiter;
+    pub const codec_new_fixed_length = zg_codec_new_fixed_length;
+    pub const codec_new_length_field = zg_codec_new_length_field;
+    pub const codec_scan = zg_codec_scan;
+    pub const codec_frame_len_required = zg_codec_frame_len_required;
+};
+
+test {
+    _ = page_heap;
 }
 
 test "core exports: a released handle is refused everywhere" {

@@ -333,8 +333,8 @@ pub export fn zg_conn_inbound(handle: i32, loop_index: u32, slot: u32, generatio
         .read, .peek => {
             const out = bytesOut(ptr, len) orelse return fail(.invalid_argument);
             if (which == .read) {
-                conn.scan_hint = 0;
                 const n = conn.inbound.read(out);
+                conn.scan_hints.consume(n);
                 assert(n <= out.len);
                 return ok(n);
             }
@@ -347,8 +347,8 @@ pub export fn zg_conn_inbound(handle: i32, loop_index: u32, slot: u32, generatio
             return ok(copied);
         },
         .discard => {
-            conn.scan_hint = 0;
             const n = conn.inbound.discard(len);
+            conn.scan_hints.consume(n);
             assert(n <= len);
             return ok(n);
         },
@@ -386,14 +386,14 @@ pub export fn zg_conn_scan(
     if (chunk_offset > buffers.area.len or chunk_len > buffers.area.len - chunk_offset) return fail(.invalid_argument);
     if (ring_discard > conn.inbound.buffered()) return fail(.invalid_argument);
     const chunk = buffers.area[chunk_offset..][0..chunk_len];
-    if (reset_hint != 0) conn.scan_hint = 0;
+    if (reset_hint != 0) conn.scan_hints.reset();
     if (ring_discard > 0) {
         assert(conn.inbound.discard(ring_discard) == ring_discard);
-        conn.scan_hint = 0;
+        conn.scan_hints.consume(ring_discard);
     }
     const ring = conn.inbound.peek(conn.inbound.buffered());
     const input: core.codec.Input = .{ .parts = .{ ring[0], ring[1], chunk } };
-    return core_exports.scanInto(codec, input, &conn.scan_hint, out, frames);
+    return core_exports.scanInto(codec, input, &conn.scan_hints, out, frames);
 }
 
 /// which: 0 local, 1 remote; Go's text form.

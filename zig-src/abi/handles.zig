@@ -4,6 +4,7 @@
 //! (the JavaScript thread) only.
 const std = @import("std");
 const assert = std.debug.assert;
+const ScanHints = @import("../core/codec/scan_hints.zig").ScanHints;
 
 pub const Kind = enum(u8) { ring, elastic_ring, linked_list, elastic, codec, load_balancer };
 
@@ -20,8 +21,8 @@ pub const Slot = struct {
     ptr: ?*anyopaque = null,
     kind: Kind = .ring,
     generation: u7 = 0,
-    /// Per-stream state for codecs: leading bytes already known to hold no frame end.
-    scan_hint: usize = 0,
+    /// A stream's codec state: per codec, leading bytes known to hold no frame end.
+    scan_hints: ScanHints = .{},
 };
 
 pub const Table = struct {
@@ -40,7 +41,7 @@ pub const Table = struct {
         assert(slot.ptr == null);
         slot.ptr = ptr;
         slot.kind = kind;
-        slot.scan_hint = 0;
+        slot.scan_hints = .{};
         return encode(index, slot.generation);
     }
 

@@ -83,8 +83,8 @@ pub const Connection = struct {
     close_errno: i32 = 0,
     close_syscall: Syscall = .none,
     drain_deadline_ns: u64 = 0,
-    /// Codec state: leading stream bytes known to hold no frame end.
-    scan_hint: usize = 0,
+    /// Codec state: per codec, leading stream bytes known to hold no frame end.
+    scan_hints: core.codec.ScanHints = .{},
     /// The host paused reading (pauseRead, or its inbound high-water mark).
     read_paused: bool = false,
     /// Bytes handed to the kernel so far, mod 2^32 (what asyncWrite waits for).
@@ -150,7 +150,7 @@ pub const Connection = struct {
         conn.write_pending = false;
         conn.close_errno = 0;
         conn.close_syscall = .none;
-        conn.scan_hint = 0;
+        conn.scan_hints = .{};
         conn.read_paused = false;
         conn.sent_total = 0;
         conn.unwatch();

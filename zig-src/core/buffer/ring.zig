@@ -60,7 +60,8 @@ pub const RingBuffer = struct {
         // A sum past usize cannot be allocated anyway.
         const needed_bytes = std.math.add(usize, self.buffered_bytes, additional_bytes) catch
             return error.OutOfMemory;
-        try self.relocate(grownCapacity(self.buf.len, needed_bytes));
+        const capacity_bytes = grownCapacity(self.buf.len, needed_bytes);
+        if (!self.growInPlace(capacity_bytes)) try self.relocate(capacity_bytes);
         assert(self.available() >= additional_bytes);
     }
 
@@ -139,6 +140,24 @@ pub const RingBuffer = struct {
     fn wrap(self: *const RingBuffer, index: usize) usize {
         assert(index < 2 * self.buf.len);
         return if (index >= self.buf.len) index - self.buf.len else index;
+    }
+
+    /// Grows the allocation without moving it when the allocator can (the wasm heap can when
+    /// the ring's pages are followed by free ones or the end of memory), so a big ring needs
+    /// its new size, not old + new, at the moment it grows. A wrapped head moves to the end.
+    fn growInPlace(self: *RingBuffer, capacity_bytes: usize) bool {
+        assert(capacity_bytes > self.buf.len);
+        if (self.buf.len == 0 or !self.allocator.resize(self.buf, capacity_bytes)) return false;
+        const old_len = self.buf.len;
+        self.buf = self.buf.ptr[0..capacity_bytes];
+        if (self.read_index + self.buffered_bytes > old_len) {
+            const head_len = old_len - self.read_index;
+            const new_read_index = capacity_bytes - head_len;
+            std.mem.copyBackwards(u8, self.buf[new_read_index..], self.buf[self.read_index..old_len]);
+            self.read_index = new_read_index;
+        }
+        self.assertInvariants();
+        return true;
     }
 
     /// Moves the content, linearised from index 0, into a fresh allocation of
@@ -261,6 +280,25 @@ test "RingBuffer: growth linearises wrapped data" {
     try testing.expectEqual(@as(usize, 16), ring.capacity());
     try testing.expectEqual(@as(usize, 0), ring.read_index);
     try expectContent(&ring, "efghijklm");
+}
+
+test "RingBuffer: growth in place keeps the allocation and moves a wrapped head to the end" {
+    // A fixed-buffer allocator resizes its last allocation in place, as the wasm heap does.
+    var storage: [256]u8 = undefined;
+    var fixed = std.heap.FixedBufferAllocator.init(&storage);
+    var ring = try RingBuffer.init(fixed.allocator(), 8);
+    const before = ring.buf.ptr;
+    try ring.write("abcdef");
+    try testing.expectEqual(@as(usize, 4), ring.discard(4));
+    try ring.write("ghijkl"); // wraps: "efgh" at 4..8, "ijkl" at 0..4
+    try ring.write("m");
+    try testing.expectEqual(@as(usize, 16), ring.capacity());
+    try testing.expectEqual(before, ring.buf.ptr);
+    try testing.expectEqual(@as(usize, 12), ring.read_index);
+    try expectContent(&ring, "efghijklm");
+    var out: [9]u8 = undefined;
+    try testing.expectEqual(@as(usize, 9), ring.read(&out));
+    try testing.expectEqualStrings("efghijklm", &out);
 }
 
 test "RingBuffer: wrap-around peek gives two slices" {

@@ -9,6 +9,7 @@ pub const Input = @import("input.zig").Input;
 pub const Delimiter = @import("delimiter.zig").Delimiter;
 pub const FixedLength = @import("fixed_length.zig").FixedLength;
 pub const LengthField = @import("length_field.zig").LengthField;
+pub const ScanHints = @import("scan_hints.zig").ScanHints;
 
 pub const Error = error{ FrameTooLarge, InvalidFrame, UnsupportedLength, InvalidFixedLength, InvalidArgument };
 
@@ -26,10 +27,10 @@ pub const Codec = union(enum) {
     length_field: LengthField,
 
     /// Returns null while the frame is incomplete. Errors consume nothing. `scan_hint` is per
-    /// stream state kept by the caller: how many leading bytes are known to hold no frame end.
-    /// The delimiter codec reads and advances it so a long line sent in 1-byte chunks costs
-    /// linear, not quadratic, time. The caller resets it to 0 whenever bytes are consumed from
-    /// the stream. Other codecs ignore it.
+    /// stream AND per codec state kept by the caller (ScanHints): how many leading bytes are
+    /// known to hold no frame end of this codec. The delimiter codec reads and advances it so
+    /// a long line sent in 1-byte chunks costs linear, not quadratic, time. The caller lowers
+    /// it by the bytes consumed from the stream. Other codecs ignore it.
     pub fn decode(self: *const Codec, input: Input, scan_hint: *usize) Error!?Frame {
         const frame = switch (self.*) {
             .delimiter => |*d| try d.decode(input, scan_hint),
@@ -428,4 +429,5 @@ test {
     _ = @import("delimiter.zig");
     _ = @import("fixed_length.zig");
     _ = @import("length_field.zig");
+    _ = @import("scan_hints.zig");
 }
