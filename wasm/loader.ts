@@ -7,12 +7,10 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { WASI as WasiClass } from 'node:wasi';
 import { ABI_VERSION, type CoreBinding } from '../host/core/binding.js';
+import { wasmModulePath } from '../host/core/locate.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 /**
@@ -32,10 +30,6 @@ function loadWasiClass(): typeof WasiClass {
   } finally {
     process.emitWarning = original;
   }
-}
-
-export function wasmModulePath(): string {
-  return process.env.ZGNET_WASM_MODULE ?? path.resolve(here, '../../zig-out/wasm/zgnet.wasm');
 }
 
 interface Exports {

@@ -3,19 +3,10 @@
  * pointers without copying (~42 ns a call, shared/DESIGN.md).
  */
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ABI_VERSION, type CoreBinding } from './binding.js';
+import { explainLoadFailure, nativeLibraryCandidates } from './locate.js';
 
 const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** Where `zig build` installs the library for this platform; `ZGNET_NATIVE_LIB` overrides it. */
-export function nativeLibraryPath(): string {
-  if (process.env.ZGNET_NATIVE_LIB) return process.env.ZGNET_NATIVE_LIB;
-  const file = process.platform === 'darwin' ? 'libzgnet.dylib' : 'libzgnet.so';
-  return path.resolve(here, '../../../zig-out/lib', file);
-}
 
 // koffi's own types are loose; the library handle is typed by what we declare below.
 type Koffi = typeof import('koffi');
@@ -29,22 +20,46 @@ export function loadKoffi(): Koffi {
 export interface NativeLibrary {
   koffi: Koffi;
   lib: ReturnType<Koffi['load']>;
+  /** The file that loaded. */
+  path: string;
 }
 
 let loaded: NativeLibrary | undefined;
 
-/** Opens the shared library once; throws (with the reason) when it cannot be loaded. */
+/**
+ * Opens the shared library once, trying `nativeLibraryCandidates()` in order; throws with the
+ * reason of every candidate (or the missing package) when none loads.
+ */
 export function openNativeLibrary(): NativeLibrary {
   if (loaded) return loaded;
-  const koffi = loadKoffi();
-  const lib = koffi.load(nativeLibraryPath());
-  const version = lib.func('uint32_t zg_abi_version()')() as number;
-  if (version !== ABI_VERSION) {
-    lib.unload();
-    throw new Error(`native library speaks ABI ${version}, this host ${ABI_VERSION}: rebuild with 'npm run build'`);
+  const { candidates, packageProblem } = nativeLibraryCandidates();
+  const reasons = packageProblem ? [packageProblem] : [];
+  if (candidates.length > 0) {
+    let koffi: Koffi;
+    try {
+      koffi = loadKoffi();
+    } catch (err) {
+      throw new Error(`koffi cannot load: ${(err as Error).message}`, { cause: err });
+    }
+    for (const candidate of candidates) {
+      let lib: ReturnType<Koffi['load']>;
+      try {
+        lib = koffi.load(candidate.path);
+      } catch (err) {
+        reasons.push(explainLoadFailure(candidate, err as Error));
+        continue;
+      }
+      const version = lib.func('uint32_t zg_abi_version()')() as number;
+      if (version !== ABI_VERSION) {
+        lib.unload();
+        reasons.push(`${candidate.path} (${candidate.origin}) speaks ABI ${version}, this host ${ABI_VERSION}: install matching versions, or rebuild with 'npm run build'`);
+        continue;
+      }
+      loaded = { koffi, lib, path: candidate.path };
+      return loaded;
+    }
   }
-  loaded = { koffi, lib };
-  return loaded;
+  throw new Error(reasons.join('; '));
 }
 
 export function createNativeBinding(): CoreBinding {
