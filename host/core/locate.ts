@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GLIBC_FLOOR, compareVersions, hostPlatform, targetFor } from './platform.js';
+import { GLIBC_FLOOR, compareVersions, hostPlatform, targetFor, type Libc } from './platform.js';
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -82,6 +82,14 @@ function binaryKind(file: string): { format: string; arch?: string } | undefined
   return { format: 'unknown' };
 }
 
+/** Which C library an ELF library links: its DT_NEEDED names glibc's `libc.so.6` or musl's `libc.so`. */
+function neededLibc(file: string): Libc | undefined {
+  const bytes = fs.readFileSync(file);
+  if (bytes.includes('\0libc.so.6\0')) return 'glibc';
+  if (bytes.includes('\0libc.so\0')) return 'musl';
+  return undefined;
+}
+
 /** Turns a failed load of `candidate` into the reason a user can act on. */
 export function explainLoadFailure(candidate: LibraryCandidate, err: Error): string {
   const where = `${candidate.path} (${candidate.origin})`;
@@ -91,6 +99,10 @@ export function explainLoadFailure(candidate: LibraryCandidate, err: Error): str
   if (kind && kind.format !== wantFormat) return `${where} is a ${kind.format} file, not a ${wantFormat} library for ${process.platform}`;
   if (kind?.arch && kind.arch !== process.arch) return `${where} is built for ${kind.arch}, this process is ${process.arch} (wrong architecture)`;
   const platform = hostPlatform();
+  const libc = kind?.format === 'ELF' ? neededLibc(candidate.path) : undefined;
+  if (libc && platform.libc && libc !== platform.libc) {
+    return `${where} is built for ${libc}, this Node runs on ${platform.libc} (wrong libc): ${err.message}`;
+  }
   if (platform.libc === 'glibc' && platform.glibcVersion && compareVersions(platform.glibcVersion, GLIBC_FLOOR) < 0) {
     return `${where} needs glibc ${GLIBC_FLOOR} or newer, this system has ${platform.glibcVersion} (glibc too old): ${err.message}`;
   }
