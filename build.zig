@@ -59,7 +59,7 @@ pub fn build(b: *std.Build) void {
     for (test_roots) |root| {
         const t = b.addTest(.{
             .root_source_file = b.path(root[0]),
-            .target = b.graph.host,
+            .target = target,
             .optimize = .Debug,
             .link_libc = true,
             .filters = root[1],

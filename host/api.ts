@@ -3,153 +3,271 @@
  * native engine (Zig over epoll/kqueue, through koffi) and the fallback engine (node:net and
  * node:dgram, with the Zig core in wasm).
  */
-import type dgram from 'node:dgram';
-import type net from 'node:net';
+import type * as dgram from 'node:dgram';
+import type * as net from 'node:net';
 import type { Mode } from './core/binding.js';
 import type { ModeOption } from './core/select.js';
 
 /** What a callback asks the engine to do next. Any other value, and `undefined`, is `None`. */
-export const Action = Object.freeze({ None: 0, Close: 1, Shutdown: 2 } as const);
+export const Action = Object.freeze({
+  /** Carry on. */
+  None: 0,
+  /** Close this connection (what it has queued is flushed first). */
+  Close: 1,
+  /** Shut the whole engine down. */
+  Shutdown: 2,
+} as const);
+/** One of the `Action` values. */
 export type Action = (typeof Action)[keyof typeof Action];
 
+/** What `onTick` returns: when to tick next, and optionally an action for the engine. */
 export interface TickResult {
   /** Milliseconds until the next tick; 0 runs it on the next turn of the event loop. */
   delayMs: number;
+  /** `Action.Shutdown` stops the engine; other actions are ignored here. */
   action?: Action;
 }
 
-export interface EventHandler {
+/**
+ * The callbacks of a server or client (gnet's EventHandler); every one is optional. `Ctx` is
+ * the type of `c.context` on its connections (default `unknown`): `EventHandler<Session>`
+ * gives `onOpen(c)` a `Conn<Session>`. A callback that throws closes only its connection.
+ */
+export interface EventHandler<Ctx = unknown> {
+  /** The engine is ready (listeners bound, `engine.addrs` known); `Action.Shutdown` stops it. */
   onBoot?(engine: Engine): Action | void;
+  /** The engine is shutting down, after every connection's `onClose`. */
   onShutdown?(engine: Engine): void;
-  onOpen?(c: Conn): Action | void;
-  onClose?(c: Conn, err: Error | null): Action | void;
-  onTraffic?(c: Conn): Action | void;
+  /** A connection opened (not for server UDP). Writes made here go out before its action applies. */
+  onOpen?(c: Conn<Ctx>): Action | void;
+  /** A connection closed: `err` is null for a local close, else why (`EOF` for a peer FIN). */
+  onClose?(c: Conn<Ctx>, err: Error | null): Action | void;
+  /** Data arrived (server UDP: once per datagram). Bytes left unread stay buffered for the next call. */
+  onTraffic?(c: Conn<Ctx>): Action | void;
+  /** The ticker (option `ticker: true`): returns when to tick next; nothing means 1000 ms. */
   onTick?(): TickResult | void;
-  /** `c.writable` went false, and the outbound queue has since drained below the low mark. */
-  onWritable?(c: Conn): void;
+  /**
+   * After `c.writable` was false (read as false, or a write crossed `outboundHighWaterMark`),
+   * the outbound queue drained to half the mark: writing may go on (netty's writability event).
+   */
+  onWritable?(c: Conn<Ctx>): void;
 }
 
 /** An `EventHandler` whose every method does nothing; extend it and override what you need. */
-export class BuiltinEventEngine implements Required<EventHandler> {
+export class BuiltinEventEngine<Ctx = unknown> implements Required<EventHandler<Ctx>> {
+  /** Does nothing; returns `Action.None`. */
   onBoot(_engine: Engine): Action | void {
     return Action.None;
   }
+  /** Does nothing. */
   onShutdown(_engine: Engine): void {}
-  onOpen(_c: Conn): Action | void {
+  /** Does nothing; returns `Action.None`. */
+  onOpen(_c: Conn<Ctx>): Action | void {
     return Action.None;
   }
-  onClose(_c: Conn, _err: Error | null): Action | void {
+  /** Does nothing; returns `Action.None`. */
+  onClose(_c: Conn<Ctx>, _err: Error | null): Action | void {
     return Action.None;
   }
-  onTraffic(_c: Conn): Action | void {
+  /** Does nothing (what arrived stays buffered); returns `Action.None`. */
+  onTraffic(_c: Conn<Ctx>): Action | void {
     return Action.None;
   }
+  /** Returns nothing: the next tick comes in 1000 ms. */
   onTick(): TickResult | void {
     return undefined;
   }
-  onWritable(_c: Conn): void {}
+  /** Does nothing. */
+  onWritable(_c: Conn<Ctx>): void {}
 }
 
+/** How new connections are spread over event loops (gnet's LoadBalancing). */
 export type LoadBalancing = 'round-robin' | 'least-connections' | 'source-addr-hash';
+/** The least severe message a logger passes on. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** Where zgnet's log messages go; `console` fits. */
 export interface Logger {
+  /** Detail for debugging (e.g. why `'auto'` mode picked wasm where no native package exists). */
   debug(message: string, ...rest: unknown[]): void;
+  /** Normal events. */
   info(message: string, ...rest: unknown[]): void;
+  /** Something degraded (e.g. native library unavailable: wasm mode runs instead). */
   warn(message: string, ...rest: unknown[]): void;
+  /** A failure (e.g. a handler threw; its connection is closed). */
   error(message: string, ...rest: unknown[]): void;
 }
 
+/**
+ * Server options (gnet's Options). All are optional; a wrong type, value or name rejects with
+ * `ERR_INVALID_OPTION` naming it. Sizes are in bytes, durations in milliseconds.
+ */
 export interface Options {
+  /** Default `false`. `true` with `numEventLoop` 0 runs one event loop per CPU (`os.availableParallelism()`). */
   multicore?: boolean;
+  /** Default 0: 1 loop, or one per CPU with `multicore`. At most 256. Loops share the JS thread (see README). */
   numEventLoop?: number;
+  /** Default `'round-robin'`. How accepted connections are assigned to loops. */
   lb?: LoadBalancing;
+  /** Default `false`. SO_REUSEADDR on listeners. */
   reuseAddr?: boolean;
+  /**
+   * Default `false`. SO_REUSEPORT: one listener per loop, balanced by the kernel (native mode).
+   * Forced on for UDP, off for Unix sockets, off with several loops outside Linux and FreeBSD.
+   */
   reusePort?: boolean;
+  /**
+   * Default 0, meaning 64 KiB: the most bytes read from a connection per readable event. Values
+   * up to 1024 become 1024, larger ones the next power of two. At most 1 GiB.
+   */
   readBufferCap?: number;
+  /**
+   * Default 0, meaning 64 KiB: the static part of a connection's outbound buffer; what exceeds it
+   * is queued in a linked list. Rounded as `readBufferCap`.
+   */
   writeBufferCap?: number;
+  /** Default `false`. Runs `onTick`. */
   ticker?: boolean;
+  /** Default 0 (off). TCP keep-alive idle time, ms. */
   tcpKeepAliveMs?: number;
+  /** Default 0, meaning `tcpKeepAliveMs / 5`: ms between keep-alive probes (native mode). */
   tcpKeepIntervalMs?: number;
+  /** Default 0, meaning 5: unanswered probes before the connection drops (native mode). At most 255. */
   tcpKeepCount?: number;
+  /** Default `true`. TCP_NODELAY (Nagle's algorithm off). */
   tcpNoDelay?: boolean;
+  /** Default 0 (the OS default). SO_RCVBUF, bytes. */
   socketRecvBuffer?: number;
+  /** Default 0 (the OS default). SO_SNDBUF, bytes. */
   socketSendBuffer?: number;
+  /** Default 0 (the OS chooses). The interface index a UDP listener on a multicast address joins on. */
   multicastInterfaceIndex?: number;
+  /** Default `''` (none). SO_BINDTODEVICE: a network interface name (Linux, native mode). */
   bindToDevice?: string;
+  /** Default `false`. Edge-triggered epoll, reading up to `edgeTriggeredIOChunk` per event (native mode; not UDP). */
   edgeTriggeredIO?: boolean;
+  /** Default 0, meaning 1 MiB when `edgeTriggeredIO`. Bytes per edge-triggered read; > 0 turns `edgeTriggeredIO` on. Rounded up to a power of two. */
   edgeTriggeredIOChunk?: number;
+  /** Default: `console`, each message prefixed with `[zgnet]`. */
   logger?: Logger;
+  /** Default `'info'`. Messages below this level are dropped. */
   logLevel?: LogLevel;
+  /** Default `'auto'`: native when its library loads, else wasm (`ZGNET_MODE` overrides `'auto'`). */
   mode?: ModeOption;
+  /** Default none. Aborting it shuts the engine down, as `engine.stop()`. */
   signal?: AbortSignal;
-  /** Bytes queued for a connection above which `c.writable` is false (default 1 MiB). */
+  /** Default 1 MiB. Bytes queued for a connection at which `c.writable` turns false; `onWritable` comes at half of it. */
   outboundHighWaterMark?: number;
-  /** Unread bytes above which the engine stops reading a connection (default 16 MiB). */
+  /** Default 16 MiB (a codec's default maxFrameLength). Unread bytes at which the engine stops reading a connection until a callback leaves fewer. */
   inboundHighWaterMark?: number;
-  /** Closes a connection with no inbound bytes for this long, ms (default 0: never). */
+  /** Default 0 (never). Milliseconds without inbound bytes after which a connection closes with `ERR_IDLE_TIMEOUT`. */
   idleTimeoutMs?: number;
-  /** Accepted connections beyond this many are closed at once (default 0: no limit). */
+  /** Default 0 (no limit). Accepted connections beyond this many are closed at once, before `onOpen`. */
   maxConnections?: number;
-  /** File mode of a bound unix socket, e.g. 0o660 (default: what the umask gives). */
+  /** Default: what the umask gives. File mode of a bound unix socket, e.g. `0o660`. */
   unixSocketMode?: number;
 }
 
+/** Client options: the server's without the listener-only ones. */
 export type ClientOptions = Omit<
   Options, 'lb' | 'reusePort' | 'reuseAddr' | 'multicastInterfaceIndex' | 'bindToDevice' | 'maxConnections' | 'unixSocketMode'
 >;
 
+/** The network of an address (`tcp://`, `udp://`, `unix://`). */
 export type Network = 'tcp' | 'udp' | 'unix';
 
+/** A running engine, as `onBoot` and `onShutdown` see it (gnet's Engine). */
 export interface Engine {
+  /** Which artifact runs the core: `'native'` or `'wasm'`. */
   readonly mode: Mode;
   /** Bound addresses, e.g. `tcp://127.0.0.1:40123`. */
   readonly addrs: string[];
+  /** Open connections (a client engine: -1). */
   countConnections(): number;
+  /** A dup of the listener's fd (one listener only; else use `dupListener`); the caller closes it (native mode). */
   dup(): number;
+  /** A dup of the listener on `network`/`addr` (native mode). */
   dupListener(network: Network, addr: string): number;
+  /** Flushes and closes every connection, then resolves once the engine is down. */
   stop(): Promise<void>;
 }
 
+/** One event loop (`c.eventLoop`). */
 export interface EventLoop {
+  /** The loop's index, 0 to `numEventLoop - 1`. */
   readonly index: number;
+  /** Runs `fn` on this loop; resolves after it ran. */
   execute(fn: () => void): Promise<void>;
+  /** Dials `protoAddr` on this loop; resolves after `onOpen` ran with `context` set. */
   register(protoAddr: string, context?: unknown): Promise<Conn>;
+  /** Adopts a connected socket on this loop; resolves after `onOpen` ran with `context` set. */
   enroll(socket: net.Socket | dgram.Socket, context?: unknown): Promise<Conn>;
 }
 
-export interface Conn {
+/**
+ * A connection (gnet's Conn). Inbound methods read what is buffered; outbound methods queue
+ * and write. Buffers returned by `next`/`peek` are views valid until the callback returns.
+ * `Ctx` is the type of `context` (see `EventHandler<Ctx>`).
+ */
+export interface Conn<Ctx = unknown> {
+  /** Copies up to `target.length` buffered bytes into `target` and consumes them; returns how many. */
   read(target: Uint8Array): number;
+  /** Consumes and returns `n` bytes, or `null` when fewer are buffered; `n <= 0` or omitted: everything. */
   next(n?: number): Buffer | null;
+  /** As `next`, without consuming. */
   peek(n?: number): Buffer | null;
+  /** Drops `n` buffered bytes (`n <= 0` or omitted: all); returns how many. */
   discard(n?: number): number;
+  /** Bytes received and not yet consumed. */
   inboundBuffered(): number;
+  /** Bytes queued and not yet written to the socket. */
   outboundBuffered(): number;
+  /** Writes (or queues) `data`, copying what it must keep; returns its length in bytes. */
   write(data: Uint8Array | string): number;
+  /** Writes several chunks as one (`writev`); returns the total length. */
   writev(chunks: Uint8Array[]): number;
+  /** UDP: sends one datagram to `addr` (`udp://host:port`); returns its length. */
   sendTo(data: Uint8Array | string, addr: string): number;
+  /** Writes what is queued now (native mode; a no-op in wasm mode). */
   flush(): void;
+  /** Writes from outside a callback (another loop, a timer); resolves once queued. */
   asyncWrite(data: Uint8Array | string): Promise<void>;
+  /** `writev` from outside a callback. */
   asyncWritev(chunks: Uint8Array[]): Promise<void>;
+  /** Runs `onTraffic` again, even without new data; resolves after it ran. */
   wake(): Promise<void>;
+  /** Flushes and closes; resolves after `onClose` ran. */
   close(): Promise<void>;
-  context: unknown;
+  /** Yours: set it in `onOpen` (or pass `context` to dial/register/enroll). Starts `undefined`. */
+  context: Ctx;
+  /** This end's address, e.g. `tcp://127.0.0.1:9000`. */
   readonly localAddr: string;
+  /** The peer's address. */
   readonly remoteAddr: string;
+  /** The socket's file descriptor (native mode; wasm mode: `ERR_UNSUPPORTED_OP`). */
   readonly fd: number;
+  /** A dup of the socket's fd; the caller closes it (native mode). */
   dup(): number;
+  /** TCP_NODELAY on or off. */
   setNoDelay(on: boolean): void;
+  /** TCP keep-alive on with `ms` idle time (at least 1000; whole seconds), interval idle/5, 5 probes. */
   setKeepAlivePeriod(ms: number): void;
+  /** Keep-alive with idle time, probe interval (ms) and probe count (interval and count: native mode). */
   setKeepAlive(on: boolean, idleMs: number, intervalMs: number, count: number): void;
+  /** SO_LINGER in seconds; negative turns it off (native mode). */
   setLinger(sec: number): void;
+  /** SO_RCVBUF, bytes. */
   setReadBuffer(bytes: number): void;
+  /** SO_SNDBUF, bytes. */
   setWriteBuffer(bytes: number): void;
+  /** The event loop serving this connection. */
   readonly eventLoop: EventLoop;
-  /** `outboundBuffered() < outboundHighWaterMark`: false asks the handler to stop writing until onWritable. */
+  /** `outboundBuffered() < outboundHighWaterMark` (any time): false asks the handler to stop writing until `onWritable`. */
   readonly writable: boolean;
-  /** Stops reading this connection (the peer is pushed back by TCP) until `resumeRead()`. */
+  /** Stops reading this connection (TCP pushes back on the peer) until `resumeRead()`. */
   pauseRead(): void;
+  /** Reads again after `pauseRead()` (while under `inboundHighWaterMark`). */
   resumeRead(): void;
-  /** This connection's idle timeout, ms (0: none), overriding `idleTimeoutMs`. */
+  /** This connection's idle timeout in ms (0: none), overriding `idleTimeoutMs`. */
   setIdleTimeout(ms: number): void;
 }

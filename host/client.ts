@@ -13,8 +13,8 @@
  * Go's network and address); `dial` takes an AbortSignal; `stop` runs every onClose before
  * onShutdown (gnet: onShutdown first) and may be called again (it waits for the same end).
  */
-import type dgram from 'node:dgram';
-import type net from 'node:net';
+import type * as dgram from 'node:dgram';
+import type * as net from 'node:net';
 import type { ClientOptions, Conn, EventHandler } from './api.js';
 import type { Mode } from './core/binding.js';
 import { abortError, type EngineBase } from './engine/base.js';
@@ -34,14 +34,15 @@ export interface EnrollOptions {
   context?: unknown;
 }
 
-export class Client {
+/** Outbound connections with the event-handler model (gnet's Client); `Ctx` types `c.context`. */
+export class Client<Ctx = unknown> {
   private readonly options: ResolvedOptions;
   private engine: EngineBase | undefined;
   private starting: Promise<void> | undefined;
 
   /** Validates the options now (gnet's NewClient): a bad one throws ERR_INVALID_OPTION. */
   constructor(
-    private readonly handler: EventHandler,
+    private readonly handler: EventHandler<Ctx>,
     options?: ClientOptions,
   ) {
     if (typeof handler !== 'object' || handler === null) throw invalidOption('handler', 'must be an object');
@@ -73,13 +74,13 @@ export class Client {
    * gets onOpen and onClose) on the loop with the fewest connections; resolves after onOpen
    * ran. A refused connection rejects with Node's system error (`code: 'ECONNREFUSED'`).
    */
-  async dial(protoAddr: string, options: DialOptions = {}): Promise<Conn> {
+  async dial(protoAddr: string, options: DialOptions = {}): Promise<Conn<Ctx>> {
     if (typeof options !== 'object' || options === null) throw invalidOption('dial options', 'must be an object');
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption('signal', 'must be an AbortSignal');
     const engine = this.running();
     if (signal?.aborted) throw abortError(signal);
-    return engine.leastLoadedLoop().register(protoAddr, options.context, signal);
+    return engine.leastLoadedLoop().register(protoAddr, options.context, signal) as Promise<Conn<Ctx>>;
   }
 
   /**
@@ -87,9 +88,9 @@ export class Client {
    * `dgram.Socket`; resolves after onOpen ran. As gnet, the socket is the engine's from now
    * on: native mode serves a dup of its fd and destroys it, wasm mode takes it over.
    */
-  async enroll(socket: net.Socket | dgram.Socket, options: EnrollOptions = {}): Promise<Conn> {
+  async enroll(socket: net.Socket | dgram.Socket, options: EnrollOptions = {}): Promise<Conn<Ctx>> {
     if (typeof options !== 'object' || options === null) throw invalidOption('enroll options', 'must be an object');
-    return this.running().leastLoadedLoop().enroll(socket, options.context);
+    return this.running().leastLoadedLoop().enroll(socket, options.context) as Promise<Conn<Ctx>>;
   }
 
   /**

@@ -8,10 +8,17 @@ import type { ClientOptions, LoadBalancing, Logger, LogLevel, Network, Options }
 import { parseMode, type ModeOption } from './core/select.js';
 import { invalidOption } from './errors.js';
 
+/** The most event loops an engine runs (`numEventLoop`). */
 export const EVENT_LOOPS_MAX = 256;
+/** `readBufferCap`/`writeBufferCap` when unset or <= 0: 64 KiB. */
 export const DEFAULT_BUFFER_CAP = 64 * 1024;
 const ET_CHUNK_DEFAULT = 1024 * 1024;
 
+/**
+ * `Options` after validation, defaults and gnet's forcing rules (internal: engines read this,
+ * users pass `Options`). Every field has the meaning and unit of the `Options` field of the same
+ * name (see host/api.ts), with its default applied.
+ */
 export interface ResolvedOptions {
   numEventLoop: number;
   lb: LoadBalancing;

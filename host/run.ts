@@ -12,11 +12,17 @@ import { FallbackEngine } from './fallback/engine.js';
 import { NativeEngine } from './native/engine.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 
-export function run(handler: EventHandler, protoAddr: string, options?: Options): Promise<void> {
+/**
+ * Serves `protoAddr` (e.g. `tcp://127.0.0.1:9000`, `udp://:9000`, `unix:///tmp/x.sock`; port 0
+ * binds an ephemeral port) with `handler`; resolves once the engine has fully shut down
+ * (gnet's blocking Run). Rejects on a bad address or option, or a failed bind.
+ */
+export function run<Ctx = unknown>(handler: EventHandler<Ctx>, protoAddr: string, options?: Options): Promise<void> {
   return rotate(handler, [protoAddr], options);
 }
 
-export async function rotate(handler: EventHandler, protoAddrs: string[], options?: Options): Promise<void> {
+/** As `run`, serving several addresses with one engine (gnet's Rotate). */
+export async function rotate<Ctx = unknown>(handler: EventHandler<Ctx>, protoAddrs: string[], options?: Options): Promise<void> {
   const engine = await startEngine(handler, protoAddrs, options);
   await engine.done;
 }
@@ -36,7 +42,7 @@ export async function startEngine(handler: EventHandler, protoAddrs: string[], o
 /** The engine of the mode the options ask for (ERR_NATIVE_UNAVAILABLE for an explicit 'native' that cannot load). */
 export function createEngine(handler: EventHandler, resolvedOptions: ResolvedOptions): EngineBase {
   warnUnknownCallbacks(handler, resolvedOptions.logger);
-  const mode = resolveMode(resolvedOptions.mode);
+  const mode = resolveMode(resolvedOptions.mode, (message) => resolvedOptions.logger.warn(message));
   if (resolvedOptions.mode === 'auto' && mode === 'wasm' && nativeUnavailableReason()) {
     resolvedOptions.logger.debug(`native library unavailable, using wasm: ${nativeUnavailableReason()}`);
   }

@@ -1,12 +1,15 @@
-// `npm test`: every Zig test, then the node:test suites once per mode (native, wasm), then the
-// conformance, buffer and codec suites once more per mode against a ReleaseSafe build (so that
-// undefined behaviour in Zig — an out-of-bounds index, an overflow, a reachable `unreachable` —
-// panics and fails a test instead of passing by luck), with each pass's counts and a closing
-// total. Exits non-zero when anything fails. ZGNET_TEST_SAFE=0 skips the safe pass.
-import { spawn } from 'node:child_process';
+// `npm test`: every Zig test (here, and for aarch64-linux under qemu-user), then the node:test
+// suites once per mode (native, wasm), then the conformance, buffer and codec suites once more
+// per mode against a ReleaseSafe build (so that undefined behaviour in Zig — an out-of-bounds
+// index, an overflow, a reachable `unreachable` — panics and fails a test instead of passing by
+// luck), then the package as users install it; each pass's counts and a closing total. Exits
+// non-zero when anything fails. ZGNET_TEST_SAFE=0, ZGNET_TEST_QEMU=0, ZGNET_TEST_PACKAGE=0 skip
+// those passes.
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureQemu } from './qemu.mjs';
 import { root, zig } from './zig.mjs';
 
 const modes = (process.env.ZGNET_TEST_MODES ?? 'native,wasm').split(',').filter(Boolean);
@@ -14,14 +17,22 @@ const modes = (process.env.ZGNET_TEST_MODES ?? 'native,wasm').split(',').filter(
 console.log('== zig build test');
 zig(['build', 'test', '--summary', 'all']);
 
-// The kqueue poller only compiles for macOS from here: cross-build the native library (and
-// compile, without running, its tests) so that the macOS side cannot rot unnoticed.
+// The kqueue poller only compiles for macOS from here: compile (without running) the native
+// tests for macOS so that side cannot rot unnoticed (the libraries themselves are built and
+// their exports checked by the package test below).
 for (const target of ['aarch64-macos', 'x86_64-macos']) {
-  console.log(`== cross-build ${target}`);
-  const prefix = path.join(os.tmpdir(), `zgnet-cross-${process.pid}-${target}`);
-  zig(['build', 'native', `-Dtarget=${target}`, '-Doptimize=ReleaseFast', '--prefix', prefix]);
+  console.log(`== compile tests for ${target}`);
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `zgnet-cross-${target}-`));
   zig(['test', 'zig-src/native_root.zig', '-target', target, '-lc', '--test-no-exec', `-femit-bin=${path.join(prefix, 'tests')}`]);
   fs.rmSync(prefix, { recursive: true, force: true });
+}
+
+// The arm64 engine executed, not only compiled: every Zig test for aarch64-linux under
+// qemu-user (musl: a static binary needs no arm64 sysroot).
+if (process.env.ZGNET_TEST_QEMU !== '0') {
+  console.log('== zig build test for aarch64-linux-musl under qemu-user');
+  ensureQemu();
+  zig(['build', 'test', '-Dtarget=aarch64-linux-musl', '-fqemu', '--summary', 'all']);
 }
 
 const testDir = path.join(root, 'dist', 'tests');
@@ -104,7 +115,17 @@ if (process.env.ZGNET_TEST_SAFE !== '0') {
   }
   fs.rmSync(prefix, { recursive: true, force: true });
 }
+
+// The package as users install it: every platform package built and checked, the tarballs
+// installed into a fresh app (scripts/package-test.mjs).
+let packageCode = 0;
+if (process.env.ZGNET_TEST_PACKAGE !== '0') {
+  console.log('\n== package test');
+  packageCode = spawnSync(process.execPath, [path.join(root, 'scripts', 'package-test.mjs')], { cwd: root, stdio: 'inherit' }).status ?? 1;
+  if (packageCode !== 0) failed++;
+}
 console.log('\n== summary');
 for (const r of rows) console.log(`mode ${r.mode}: ${r.pass} passed, ${r.fail} failed, ${r.skipped} skipped, exit ${r.code}`);
+if (process.env.ZGNET_TEST_PACKAGE !== '0') console.log(`package test: exit ${packageCode}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);

@@ -3,20 +3,11 @@
  * pointers without copying (~42 ns a call, shared/DESIGN.md).
  */
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ABI_VERSION, CORE_EXPORTS, CORE_ITEMS, type CoreBinding } from './binding.js';
 import { checkTables, readTables, TABLE_EXPORTS, type ArtifactTables } from './boundary.js';
+import { explainLoadFailure, nativeLibraryCandidates } from './locate.js';
 
 const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** Where `zig build` installs the library for this platform; `ZGNET_NATIVE_LIB` overrides it. */
-export function nativeLibraryPath(): string {
-  if (process.env.ZGNET_NATIVE_LIB) return process.env.ZGNET_NATIVE_LIB;
-  const file = process.platform === 'darwin' ? 'libzgnet.dylib' : 'libzgnet.so';
-  return path.resolve(here, '../../../zig-out/lib', file);
-}
 
 // koffi's own types are loose; the library handle is typed by what we declare below.
 type Koffi = typeof import('koffi');
@@ -32,35 +23,58 @@ export interface NativeLibrary {
   lib: ReturnType<Koffi['load']>;
   /** What the library says of itself; the engine checks its own part (native/binding.ts). */
   tables: ArtifactTables;
+  /** The file that loaded. */
+  path: string;
 }
 
 let loaded: NativeLibrary | undefined;
 
 /**
- * Opens the shared library once; throws (with the reason) when it cannot be loaded or its
- * core tables differ from this host's.
+ * Opens the shared library once, trying `nativeLibraryCandidates()` in order; throws with the
+ * reason of every candidate (or the missing package) when none loads, or when the one that
+ * loads speaks another ABI or its core tables differ from this host's.
  */
 export function openNativeLibrary(): NativeLibrary {
   if (loaded) return loaded;
-  const koffi = loadKoffi();
-  const lib = koffi.load(nativeLibraryPath());
-  try {
-    const version = lib.func(CORE_EXPORTS.zg_abi_version)() as number;
-    if (version !== ABI_VERSION) throw new Error(`native library speaks ABI ${version}, this host ${ABI_VERSION}: rebuild with 'npm run build'`);
-    const tables = readTables({
-      itemCount: lib.func(TABLE_EXPORTS.zg_abi_item_count) as () => number,
-      itemName: lib.func(TABLE_EXPORTS.zg_abi_item_name) as (i: number) => string | null,
-      itemValue: lib.func(TABLE_EXPORTS.zg_abi_item_value) as (i: number) => number,
-      exportCount: lib.func(TABLE_EXPORTS.zg_abi_export_count) as () => number,
-      exportSignature: lib.func(TABLE_EXPORTS.zg_abi_export_signature) as (i: number) => string | null,
-    });
-    checkTables('the native library', tables, { items: CORE_ITEMS, signatures: CORE_EXPORTS }, false);
-    loaded = { koffi, lib, tables };
-  } catch (err) {
-    lib.unload();
-    throw err;
+  const { candidates, packageProblem } = nativeLibraryCandidates();
+  const reasons = packageProblem ? [packageProblem] : [];
+  if (candidates.length > 0) {
+    let koffi: Koffi;
+    try {
+      koffi = loadKoffi();
+    } catch (err) {
+      throw new Error(`koffi cannot load: ${(err as Error).message}`, { cause: err });
+    }
+    for (const candidate of candidates) {
+      let lib: ReturnType<Koffi['load']>;
+      try {
+        lib = koffi.load(candidate.path);
+      } catch (err) {
+        reasons.push(explainLoadFailure(candidate, err as Error));
+        continue;
+      }
+      try {
+        const version = lib.func(CORE_EXPORTS.zg_abi_version)() as number;
+        if (version !== ABI_VERSION) {
+          throw new Error(`speaks ABI ${version}, this host ${ABI_VERSION}: install matching versions, or rebuild with 'npm run build'`);
+        }
+        const tables = readTables({
+          itemCount: lib.func(TABLE_EXPORTS.zg_abi_item_count) as () => number,
+          itemName: lib.func(TABLE_EXPORTS.zg_abi_item_name) as (i: number) => string | null,
+          itemValue: lib.func(TABLE_EXPORTS.zg_abi_item_value) as (i: number) => number,
+          exportCount: lib.func(TABLE_EXPORTS.zg_abi_export_count) as () => number,
+          exportSignature: lib.func(TABLE_EXPORTS.zg_abi_export_signature) as (i: number) => string | null,
+        });
+        checkTables('the native library', tables, { items: CORE_ITEMS, signatures: CORE_EXPORTS }, false);
+        loaded = { koffi, lib, tables, path: candidate.path };
+        return loaded;
+      } catch (err) {
+        lib.unload();
+        reasons.push(`${candidate.path} (${candidate.origin}): ${(err as Error).message}`);
+      }
+    }
   }
-  return loaded;
+  throw new Error(reasons.join('; '));
 }
 
 export function createNativeBinding(): CoreBinding {

@@ -5,7 +5,8 @@
 import { ErrorCode, ZgnetError, invalidOption } from '../errors.js';
 import { createWasmBinding } from './wasm-binding.js';
 import type { CoreBinding, Mode } from './binding.js';
-import { createNativeBinding, nativeLibraryPath } from './native-binding.js';
+import { createNativeBinding } from './native-binding.js';
+import { hostPlatform, targetFor } from './platform.js';
 
 export type ModeOption = Mode | 'auto';
 
@@ -27,12 +28,28 @@ export function bindingFor(mode: Mode): CoreBinding {
 }
 
 function nativeUnavailable(cause: Error): ZgnetError {
-  return new ZgnetError(ErrorCode.NATIVE_UNAVAILABLE, `${nativeLibraryPath()}: ${cause.message}`, { cause });
+  return new ZgnetError(ErrorCode.NATIVE_UNAVAILABLE, `native library unavailable: ${cause.message}`, { cause });
 }
 
 /** Why `'auto'` did not pick native, for the one debug line the engine logs. */
 export function nativeUnavailableReason(): string | undefined {
   return nativeFailure?.message;
+}
+
+let fallbackReported = false;
+const consoleWarn = (message: string) => console.warn(`[zgnet] ${message}`);
+
+/**
+ * Once per process, when `'auto'` fell back to wasm where native was expected (a platform
+ * zgnet ships a package for, or a `ZGNET_NATIVE_LIB` that did not load): one warning with the
+ * reason, since wasm mode is markedly slower. Where no package exists, wasm is the plan and
+ * the engine only logs at debug level.
+ */
+function reportFallback(warn: (message: string) => void = consoleWarn): void {
+  if (fallbackReported || !nativeFailure) return;
+  if (!process.env.ZGNET_NATIVE_LIB && !targetFor(hostPlatform())) return;
+  fallbackReported = true;
+  warn(`native library unavailable, running in wasm mode: ${nativeFailure.message}`);
 }
 
 export function parseMode(value: unknown, name = 'mode'): ModeOption {
@@ -41,8 +58,11 @@ export function parseMode(value: unknown, name = 'mode'): ModeOption {
   throw invalidOption(name, `must be 'native', 'wasm' or 'auto' (got ${JSON.stringify(value)})`);
 }
 
-/** Resolves a requested mode: explicit modes stand; `'auto'` honours `ZGNET_MODE`, then tries native. */
-export function resolveMode(requestedOption: unknown = 'auto'): Mode {
+/**
+ * Resolves a requested mode: explicit modes stand; `'auto'` honours `ZGNET_MODE`, then tries
+ * native. `warn` receives the one fallback warning (default: `console.warn`).
+ */
+export function resolveMode(requestedOption: unknown = 'auto', warn?: (message: string) => void): Mode {
   const requested = parseMode(requestedOption);
   if (requested !== 'auto') {
     bindingFor(requested);
@@ -59,6 +79,7 @@ export function resolveMode(requestedOption: unknown = 'auto'): Mode {
     return 'native';
   } catch {
     bindingFor('wasm');
+    reportFallback(warn);
     return 'wasm';
   }
 }

@@ -7,14 +7,12 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { WASI as WasiClass } from 'node:wasi';
 import { ABI_VERSION, BufferKind, CORE_EXPORTS, CORE_ITEMS, FRAME_RECORD_WORDS, type CoreBinding } from './binding.js';
 import { checkTables, readTables, TABLE_EXPORTS, TEXT_BYTES_MAX, type WasmExports } from './boundary.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
+import { wasmModulePath } from './locate.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 /**
@@ -34,10 +32,6 @@ function loadWasiClass(): typeof WasiClass {
   } finally {
     process.emitWarning = original;
   }
-}
-
-export function wasmModulePath(): string {
-  return process.env.ZGNET_WASM_MODULE ?? path.resolve(here, '../../../zig-out/wasm/zgnet.wasm');
 }
 
 /** The module's exports, typed from the one list of prototypes (binding.ts, boundary.ts). */

@@ -710,13 +710,38 @@ test "socket: udp sendTo and recvFrom on loopback" {
     try testing.expectEqual((try localAddress(b)).getPort(), d.remote.getPort());
 }
 
+/// qemu-user (Debian 12's 7.2) declares `target_ip_mreqn.imr_ifindex` as `abi_long`: on a 64-bit
+/// guest (aarch64) it expects a 16-byte ip_mreqn, takes Linux's 12-byte one (in_addr, in_addr,
+/// int, on every architecture: linux/in.h) for the short form, copies no index, and hands the
+/// kernel an uninitialised one: NoDevice, at random. Called only after a join with index 0 failed
+/// NoDevice, which a kernel never answers to a correct ip_mreqn (the test asserts the layout):
+/// if the same join succeeds when padded to the 16 bytes qemu expects, the translator lost it.
+fn translatorDropsIfindex(group: u32) bool {
+    const fd = posix.socket(posix.AF.INET, posix.SOCK.DGRAM, 0) catch return false;
+    defer posix.close(fd);
+    const Padded = extern struct { multiaddr: u32, address: u32, ifindex: i64 };
+    const padded: Padded = .{ .multiaddr = group, .address = 0, .ifindex = 0 };
+    return std.c.setsockopt(fd, IPPROTO.IP, IP_ADD_MEMBERSHIP, &padded, @sizeOf(Padded)) == 0;
+}
+
 test "socket: a udp listener on a multicast group joins it; a bad interface is NoDevice" {
     try testing.expect(isMulticast(try Address.parseIp("224.0.0.169", 0)));
     try testing.expect(isMulticast(try Address.parseIp("ff02::3", 0)));
     try testing.expect(!isMulticast(try Address.parseIp("127.0.0.1", 0)));
     try testing.expect(!isMulticast(try Address.parseIp("::1", 0)));
+    // Linux's struct ip_mreqn, as the kernel reads it.
+    try testing.expectEqual(12, @sizeOf(IpMreqn));
+    try testing.expectEqual(4, @offsetOf(IpMreqn, "address"));
+    try testing.expectEqual(8, @offsetOf(IpMreqn, "ifindex"));
     var step: Syscall = .none;
-    const server = try listen(.udp, try Address.parseIp("224.0.0.169", 0), .{}, &step);
+    const group = try Address.parseIp("224.0.0.169", 0);
+    const server = listen(.udp, group, .{}, &step) catch |err| {
+        if (is_linux and err == error.NoDevice and translatorDropsIfindex(group.in.sa.addr)) {
+            std.debug.print("multicast join not checked: this setsockopt translator (qemu-user) drops ip_mreqn's interface index\n", .{});
+            return error.SkipZigTest;
+        }
+        return err;
+    };
     defer posix.close(server);
     if (is_linux) {
         const options: ListenOptions = .{ .multicast_interface_index = 0x7fff_fff0 };
