@@ -254,6 +254,9 @@ pub const EventLoop = struct {
                 loop.engine.connClosed(loop.index);
                 conn.read_pending = false;
                 conn.write_pending = false;
+                // Nobody is left to hear of writability.
+                conn.writable_report = false;
+                conn.unwatch();
                 conn.become(.draining);
                 conn.drain_deadline_ns = monotonicNs() + drain_timeout_ns;
                 loop.draining_count += 1;
