@@ -93,10 +93,15 @@ export interface Options {
   maxConnections?: number;
   /** File mode of a bound unix socket, e.g. 0o660 (default: what the umask gives). */
   unixSocketMode?: number;
+  /**
+   * With a handler module: structured-clonable data given to every process's instance (a class
+   * default export is constructed as `new Handler(handlerData)`; `handlerData()` returns it too).
+   */
+  handlerData?: unknown;
 }
 
 export type ClientOptions = Omit<
-  Options, 'lb' | 'reusePort' | 'reuseAddr' | 'multicastInterfaceIndex' | 'bindToDevice' | 'maxConnections' | 'unixSocketMode'
+  Options, 'lb' | 'reusePort' | 'reuseAddr' | 'multicastInterfaceIndex' | 'bindToDevice' | 'maxConnections' | 'unixSocketMode' | 'handlerData'
 >;
 
 export type Network = 'tcp' | 'udp' | 'unix';
