@@ -15,6 +15,10 @@ import type { FromWorker, ToWorker } from './protocol.js';
 
 /** Without the main process there is nothing to serve: a worker never outlives its IPC channel. */
 process.on('disconnect', () => process.exit(0));
+// The main process stops its workers (every onClose, bytes flushed): a Ctrl-C or a SIGTERM to the
+// whole process group must not kill them under it.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 
 function send(message: FromWorker, done?: () => void): void {
   if (process.connected) process.send!(message, undefined, {}, () => done?.());
