@@ -7,7 +7,8 @@
 // installed with apt-get when missing (scripts/apt.mjs; as root).
 //
 //   npm run bench                  quick (about 4 minutes): TCP 64 B × 8/64/500 and 4 KiB × 64, UDP 64 B;
-//                                  Redis SET and GET -P 16; proxy 64 B × 64;
+//                                  Redis SET and GET -P 16; proxy 64 B × 64; several cores (20 µs of
+//                                  handler work per message, and plain echo: zgnet wasm 1 vs 2 loops);
 //                                  2 s per run, 3 rounds; zgnet native/wasm, node:net|dgram, C epoll
 //   npm run bench -- --full        the whole matrix (about 20 minutes)
 //   options: --only REGEX (case ids, e.g. 'tcp-64B|http'), --servers zgnet-native,net,...,
