@@ -61,18 +61,13 @@ class WorkerProcess {
     this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: workerExecArgv(), env: workerEnv() });
     this.exited = new Promise((resolve) =>
       this.child.once('exit', (code, signal) => {
-        for (const settle of this.replies.values()) settle();
-        this.replies.clear();
+        for (const settle of [...this.replies.values()]) settle();
         onExit(this, code, signal);
         resolve();
       }),
     );
     this.child.on('message', (m: FromWorker) => {
-      const settle = this.replies.get(m.t);
-      if (settle) {
-        this.replies.delete(m.t);
-        settle();
-      }
+      this.replies.get(m.t)?.();
       onMessage(this, m);
     });
     // A send to a worker that just died: its exit reports it.
@@ -83,12 +78,23 @@ class WorkerProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Sends `m` and resolves when the worker answers `reply`, or has exited. */
+  /**
+   * Sends `m` and resolves when the worker answers `reply`, has exited, or after STOP_GRACE_MS
+   * (a worker stuck in a handler: stop() kills it).
+   */
   request(m: ToWorker, reply: FromWorker['t']): Promise<void> {
     if (!this.alive || !this.child.connected) return Promise.resolve();
-    const answered = new Promise<void>((resolve) => this.replies.set(reply, resolve));
+    const settle = () => {
+      clearTimeout(timer);
+      this.replies.delete(reply);
+      resolve();
+    };
+    let resolve!: () => void;
+    const answered = new Promise<void>((r) => (resolve = r));
+    const timer = setTimeout(settle, STOP_GRACE_MS);
+    this.replies.set(reply, settle);
     this.child.send(m, (err) => {
-      if (err) this.replies.get(reply)?.();
+      if (err) settle();
     });
     return answered;
   }
