@@ -9,8 +9,10 @@
  *
  *   what                              | wasm mode
  *   ----------------------------------|------------------------------------------------------
- *   multicore, numEventLoop           | logical loops (index, load balancing, per-loop counts
- *                                     |   and task queues) on Node's one thread: no parallelism
+ *   multicore, numEventLoop           | a handler object: logical loops (index, load balancing,
+ *                                     |   per-loop counts and task queues) on Node's one thread;
+ *                                     |   a handler module: one worker process per loop
+ *                                     |   (host/multicore/process-engine.ts)
  *   Conn.fd, Conn.dup()               | throws ERR_UNSUPPORTED_OP (Node hides the fd)
  *   engine.dup(), engine.dupListener()| throws ERR_UNSUPPORTED_OP (dupListener with no matching
  *                                     |   listener: ERR_INVALID_NETWORK_ADDRESS, as gnet)
