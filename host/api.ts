@@ -166,11 +166,16 @@ export interface Options {
   maxConnections?: number;
   /** Default: what the umask gives. File mode of a bound unix socket, e.g. `0o660`. */
   unixSocketMode?: number;
+  /**
+   * With a handler module: structured-clonable data given to every process's instance (a class
+   * default export is constructed as `new Handler(handlerData)`; `handlerData()` returns it too).
+   */
+  handlerData?: unknown;
 }
 
 /** Client options: the server's without the listener-only ones. */
 export type ClientOptions = Omit<
-  Options, 'lb' | 'reusePort' | 'reuseAddr' | 'multicastInterfaceIndex' | 'bindToDevice' | 'maxConnections' | 'unixSocketMode'
+  Options, 'lb' | 'reusePort' | 'reuseAddr' | 'multicastInterfaceIndex' | 'bindToDevice' | 'maxConnections' | 'unixSocketMode' | 'handlerData'
 >;
 
 /** The network of an address (`tcp://`, `udp://`, `unix://`). */

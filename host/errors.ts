@@ -25,6 +25,8 @@ export const ErrorCode = Object.freeze({
   INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
   OUT_OF_MEMORY: 'ERR_OUT_OF_MEMORY',
   IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
+  HANDLER_MODULE: 'ERR_HANDLER_MODULE',
+  WORKER_EXITED: 'ERR_WORKER_EXITED',
 } as const);
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode] | string;
@@ -49,6 +51,8 @@ const messages: Record<string, string> = {
   ERR_INVALID_ARGUMENT: 'invalid argument',
   ERR_OUT_OF_MEMORY: 'out of memory',
   ERR_IDLE_TIMEOUT: 'no inbound traffic for longer than the idle timeout',
+  ERR_HANDLER_MODULE: 'the handler module cannot be used',
+  ERR_WORKER_EXITED: 'a worker process serving an event loop exited',
 };
 
 export class ZgnetError extends Error {

@@ -2,6 +2,8 @@
  * zgnet: gnet's event-driven networking for Node.js, with its core in Zig.
  */
 export { run, rotate } from './run.js';
+export { handlerData } from './multicore/handler-module.js';
+export type { HandlerSpec } from './multicore/handler-module.js';
 export { Client } from './client.js';
 export type { DialOptions, EnrollOptions } from './client.js';
 export { Action, BuiltinEventEngine } from './api.js';

@@ -50,6 +50,8 @@ export interface ResolvedOptions {
   idleTimeoutMs: number;
   maxConnections: number;
   unixSocketMode: number | undefined;
+  /** A handler module's data (structured-cloned to worker processes). */
+  handlerData: unknown;
 }
 
 export const OUTBOUND_HIGH_WATER_MARK = 1024 * 1024;
@@ -61,9 +63,10 @@ const SERVER_OPTIONS = [
   'tcpKeepAliveMs', 'tcpKeepIntervalMs', 'tcpKeepCount', 'tcpNoDelay', 'socketRecvBuffer', 'socketSendBuffer',
   'multicastInterfaceIndex', 'bindToDevice', 'edgeTriggeredIO', 'edgeTriggeredIOChunk', 'logger', 'logLevel',
   'mode', 'signal', 'outboundHighWaterMark', 'inboundHighWaterMark', 'idleTimeoutMs', 'maxConnections', 'unixSocketMode',
+  'handlerData',
 ] as const;
 const CLIENT_ONLY_EXCLUDED = new Set([
-  'lb', 'reusePort', 'reuseAddr', 'multicastInterfaceIndex', 'bindToDevice', 'maxConnections', 'unixSocketMode',
+  'lb', 'reusePort', 'reuseAddr', 'multicastInterfaceIndex', 'bindToDevice', 'maxConnections', 'unixSocketMode', 'handlerData',
 ]);
 
 function bool(value: unknown, name: string, fallback: boolean): boolean {
@@ -196,5 +199,17 @@ export function resolveOptions(input: Options | ClientOptions | undefined, netwo
     idleTimeoutMs: int(o.idleTimeoutMs, 'idleTimeoutMs', 0, 0, 2 ** 31 - 1),
     maxConnections: int(o.maxConnections, 'maxConnections', 0, 0, 2 ** 31 - 1),
     unixSocketMode,
+    handlerData: cloneable(o.handlerData),
   };
+}
+
+/** handlerData crosses to worker processes by structured clone: what cannot is refused now. */
+function cloneable(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  try {
+    structuredClone(value);
+  } catch (err) {
+    throw invalidOption('handlerData', `must be structured-clonable (${(err as Error).message})`);
+  }
+  return value;
 }

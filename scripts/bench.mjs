@@ -6,8 +6,9 @@
 // latest.svg (raw numbers: bench/results/raw/). wrk, redis-tools, redis-server and haproxy are
 // installed with apt-get when missing (scripts/apt.mjs; as root).
 //
-//   npm run bench                  quick (about 4 minutes; at most 5): TCP 64 B × 8/64/500 and 4 KiB × 64, UDP 64 B;
-//                                  Redis SET and GET -P 16; proxy 64 B × 64;
+//   npm run bench                  quick (about 5 minutes; at most 6): TCP 64 B × 8/64/500 and 4 KiB × 64, UDP 64 B;
+//                                  Redis SET and GET -P 16; proxy 64 B × 64; several cores (20 µs of
+//                                  handler work per message, and plain echo: zgnet wasm 1 vs 2 loops);
 //                                  2 s per run, 3 rounds; zgnet native/wasm, node:net|dgram, C epoll
 //   npm run bench -- --full        the whole matrix (about 20 minutes)
 //   options: --only REGEX (case ids, e.g. 'tcp-64B|http'), --servers zgnet-native,net,...,
@@ -25,7 +26,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { root, zigEnv, zigPath } from './zig.mjs';
 import { ensureCommands } from './apt.mjs';
-import { echoCompetitors, httpCompetitors, listenAddr, loadgenAddr, proxyCompetitors, redisCompetitors } from '../bench/lib/competitors.mjs';
+import { echoCompetitors, httpCompetitors, listenAddr, loadgenAddr, multicoreCompetitors, proxyCompetitors, redisCompetitors } from '../bench/lib/competitors.mjs';
+import { calibrate } from '../bench/servers/work.mjs';
 import {
   canConnect, cpuPlan, cpuSampler, delay, freePort, installExitHooks, now, reasonFrom, removeOnExit, runBounded, startServer,
   stopServer, treeCpuSeconds, treeMemKb, which, wrap,
@@ -112,9 +114,25 @@ function redisCase(test, pipeline) {
 function proxyCase(size, conns) {
   return { ...echoCase('tcp', size, conns), id: `proxy-${sizeId(size)}-${conns}`, kind: 'proxy', label: `proxy, TCP ${sizeLabel(size)} · ${conns} conns`, short: `proxy ${sizeLabel(size)} · ×${conns}` };
 }
+/**
+ * Several cores (a handler module; wasm mode's loops are worker processes): `workUs` of
+ * handler work per 64-byte message, or plain echo. Unpinned: the server's processes and the
+ * load generator share every CPU, as on a server where zgnet is given them all.
+ */
+function multicoreCase(workUs) {
+  const what = workUs > 0 ? `${workUs} µs of handler work per message` : 'plain echo';
+  return {
+    ...echoCase('tcp', 64, 64),
+    id: workUs > 0 ? `multicore-work${workUs}us` : 'multicore-echo',
+    kind: 'multicore',
+    workUs,
+    label: `TCP 64 B · 64 conns, ${what}`,
+    short: `multicore ${workUs > 0 ? `${workUs} µs work` : 'echo'}`,
+  };
+}
 const quickCases = [
   echoCase('tcp', 64, 8), echoCase('tcp', 64, 64), echoCase('tcp', 64, 500), echoCase('tcp', 4096, 64), echoCase('udp', 64, 64),
-  redisCase('set', 1), redisCase('get', PIPELINE_DEPTH), proxyCase(64, 64),
+  redisCase('set', 1), redisCase('get', PIPELINE_DEPTH), proxyCase(64, 64), multicoreCase(20), multicoreCase(0),
 ];
 const fullCases = [
   ...[64, 512, 4096].flatMap((s) => [8, 64, 500].map((c) => echoCase('tcp', s, c))),
@@ -126,6 +144,7 @@ const fullCases = [
   { id: 'idle-10k', kind: 'idle', proto: 'tcp', label: `idle memory, ${IDLE_CONNS.toLocaleString('en-US')} connections` },
   redisCase('set', 1), redisCase('get', 1), redisCase('set', PIPELINE_DEPTH), redisCase('get', PIPELINE_DEPTH),
   proxyCase(64, 64), proxyCase(4096, 64), proxyCase(64, 500),
+  multicoreCase(20), multicoreCase(0),
 ];
 // --only picks from the whole matrix (every quick case is in it too)
 const cases = only ? fullCases.filter((c) => only.test(c.id)) : full ? fullCases : quickCases;
@@ -205,7 +224,7 @@ const env = { ...process.env };
 delete env.ZGNET_MODE; // each zgnet server names its mode; nothing may override it
 
 /** Starts comp's server for `proto` (tcp, udp, unix; http, redis and proxy are tcp); `upstream`: a proxy's back end. */
-async function launch(comp, proto, { nofile = 0, upstream = null } = {}) {
+async function launch(comp, proto, { nofile = 0, upstream = null, pinned = true } = {}) {
   for (const f of comp.needs ?? []) if (!fs.existsSync(f)) return { na: `${rel(f)} missing (build failed?)` };
   for (const cmd of comp.needsCommands ?? []) if (!which(cmd)) return { na: `${cmd} not installed` };
   const stream = ['http', 'redis', 'proxy'].includes(proto) ? 'tcp' : proto;
@@ -213,7 +232,7 @@ async function launch(comp, proto, { nofile = 0, upstream = null } = {}) {
   const requested = comp.freePort ? `127.0.0.1:${await freePort()}` : listenAddr(stream, comp.id);
   if (requested.startsWith('/')) removeOnExit(requested);
   const temp = []; // files the competitor writes for its server (a generated config)
-  const argv = wrap(comp.argv({ proto: stream, addr: requested, upstream, temp }), { cpus: plan.server, nofile });
+  const argv = wrap(comp.argv({ proto: stream, addr: requested, upstream, temp }), { cpus: pinned ? plan.server : null, nofile });
   for (const f of temp) removeOnExit(f);
   try {
     const probe = comp.readyWhenConnectable ? () => canConnect(requested) : undefined;
@@ -242,7 +261,7 @@ async function loadgenRun(kase, s, comp, warmup) {
   const lg = [LOADGEN, '--proto', kase.proto, '--addr', s.addr, '-c', String(kase.conns), '-s', String(kase.size), '-d', String(duration), '--warmup', String(warmup), '--server-pid', String(s.server.pid)];
   if (spin) lg.push('--spin');
   const sampler = comp.multiProcess ? cpuSampler(s.server.pid) : null;
-  const r = await runBounded(wrap(lg, { cpus: plan.client }), { cwd: root, timeoutMs: (duration + warmup + 25) * 1000 });
+  const r = await runBounded(wrap(lg, { cpus: kase.kind === 'multicore' ? null : plan.client }), { cwd: root, timeoutMs: (duration + warmup + 25) * 1000 });
   const tEnd = now();
   sampler?.stop();
   const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
@@ -318,6 +337,21 @@ async function runEchoGroup(proto, group, comps) {
     launch: (comp) => launch(comp, proto),
     stop: (comp, s) => stop(comp, s, proto),
     measure: (kase, s, comp, round) => loadgenRun(kase, s, comp, round === 0 ? warmupFirst : warmupLater),
+    describe: loadgenLine,
+  });
+}
+
+/** One multicore case: its competitors all run the same handler work, calibrated here once. */
+async function runMulticoreCase(kase, comps) {
+  return alternateRounds({
+    ...groupDefaults(),
+    what: kase.id,
+    group: [kase],
+    comps,
+    baseId: 'zgnet-wasm-1',
+    launch: (comp) => launch(comp, 'tcp', { pinned: false }),
+    stop: (comp, s) => stop(comp, s, kase.id),
+    measure: (k, s, comp, round) => loadgenRun(k, s, comp, round === 0 ? warmupFirst : warmupLater),
     describe: loadgenLine,
   });
 }
@@ -557,7 +591,7 @@ async function main() {
   if (opt('render', null)) {
     const saved = JSON.parse(fs.readFileSync(opt('render'), 'utf8'));
     // recompute medians and ratios from the rounds, so a report always follows this code's method
-    for (const c of [...saved.echo, ...saved.http, ...(saved.redis ?? []), ...(saved.proxy ?? [])]) {
+    for (const c of [...saved.echo, ...saved.http, ...(saved.redis ?? []), ...(saved.proxy ?? []), ...(saved.multicore ?? [])]) {
       for (const r of c.rows) r.notes = (r.notes ?? []).filter((n) => !/rounds failed|datagrams lost|no ratio/.test(n));
       summarize(c.case, c.rows, c.rows.find((r) => r.isBaseline)?.comp.id);
     }
@@ -574,7 +608,7 @@ async function main() {
   }
   deadline = now() + timeLimitS * 1000;
   const meta = machine();
-  const results = { meta, echo: [], http: [], redis: [], proxy: [], idle: null, micro: null, notes };
+  const results = { meta, echo: [], http: [], redis: [], proxy: [], multicore: [], idle: null, micro: null, notes };
   const pick = (list) => (serverFilter ? list.filter((c) => serverFilter.includes(c.id)) : list);
 
   if (runMicro) results.micro = await runMicroBench();
@@ -605,6 +639,18 @@ async function main() {
       'commands (examples/redis-commands.ts), so only the I/O differs; redis-server is Debian\'s, started with --save \'\' --appendonly no. ' +
       'Latency percentiles are redis-benchmark\'s, per request.';
     results.redis = await runRedisGroup(redisGroup, pick(redisCompetitors(root, { loops })));
+  }
+  const multicoreGroup = cases.filter((c) => c.kind === 'multicore');
+  if (multicoreGroup.length) {
+    const work = calibrate(20);
+    results.multicoreNote =
+      `The handler is a module (bench/servers/zgnet-work-handler.mjs): in wasm mode each of the 2 loops is a worker process. Handler work: ` +
+      `${work} xorshift iterations per 64 B (bench/servers/work.mjs, calibrated to about 20 µs in this run), the same in every server. ` +
+      'Server and load generator are not pinned: they share every CPU. Ratios are to zgnet wasm on 1 loop in the same rounds.';
+    results.multicore = [];
+    for (const kase of multicoreGroup) {
+      results.multicore.push(...(await runMulticoreCase(kase, pick(multicoreCompetitors(root, { work: kase.workUs > 0 ? work : 0 })))));
+    }
   }
   const proxyGroup = cases.filter((c) => c.kind === 'proxy');
   if (proxyGroup.length) {

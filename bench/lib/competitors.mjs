@@ -38,6 +38,30 @@ export function echoCompetitors(root, { loops }) {
   ];
 }
 
+/**
+ * The multicore cases: zgnet running a handler module (bench/servers/zgnet-multicore.mjs) on 1
+ * and on 2 loops, and, with handler work, node:net behind node:cluster with 2 workers — all
+ * doing `work` iterations of bench/servers/work.mjs per 64 B before each echo (0: plain echo).
+ * zgnet wasm on 1 loop is the baseline. A competitor is one entry: native mode is
+ * `zgnet('native', 1)` and `zgnet('native', 2)`.
+ */
+export function multicoreCompetitors(root, { work }) {
+  const js = (...p) => path.join(root, ...p);
+  const server = js('bench', 'servers', 'zgnet-multicore.mjs');
+  const zgnet = (mode, loops) => ({
+    id: `zgnet-${mode}-${loops}`,
+    label: `zgnet ${mode}, ${loops} loop${loops > 1 ? 's' : ''}`,
+    multiProcess: loops > 1,
+    argv: ({ addr }) => [node, server, '--mode', mode, '--addr', addr, '--loops', String(loops), '--work', String(work)],
+    needs: [js('dist', 'host', 'index.js')],
+  });
+  const cluster = {
+    id: 'net-cluster-2', label: 'net + cluster ×2', multiProcess: true,
+    argv: ({ proto, addr }) => [node, js('bench', 'servers', 'net-cluster-echo.mjs'), '--proto', proto, '--addr', addr, '--workers', '2', '--work', String(work)],
+  };
+  return [zgnet('wasm', 1), zgnet('wasm', 2), ...(work > 0 ? [cluster] : [])];
+}
+
 /** HTTP plaintext competitors; node:http is the baseline. */
 export function httpCompetitors(root, { loops }) {
   const js = (...p) => path.join(root, ...p);

@@ -214,6 +214,14 @@ export function markdown(results) {
     out.push(echoDetails(results.echo));
     out.push('');
   }
+  if (results.multicore?.length) {
+    out.push('## Several cores: a handler module on 1 and 2 loops, relative to 1 loop');
+    out.push('');
+    out.push(results.multicoreNote ?? '');
+    out.push('');
+    out.push(echoDetails(results.multicore));
+    out.push('');
+  }
   if (results.http.length) {
     out.push('## HTTP plaintext (wrk), relative to node:http');
     out.push('');

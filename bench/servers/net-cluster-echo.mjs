@@ -1,13 +1,17 @@
 // The net echo server behind node:cluster: the primary forks WORKERS processes that all listen
 // on the same address (the primary hands connections out round-robin, Node's default on Linux).
-//   node bench/servers/net-cluster-echo.mjs --proto tcp|unix [--addr ...] [--workers 2]
+//   node bench/servers/net-cluster-echo.mjs --proto tcp|unix [--addr ...] [--workers 2] [--work ITERATIONS]
+// --work: the multicore benchmark's CPU-bound handler (bench/servers/work.mjs) before each echo.
 // Prints "listening <addr>" once every worker listens; SIGTERM/SIGINT stop the workers, exit 0.
 import cluster from 'node:cluster';
 import net from 'node:net';
 import { arg, formatAddress, listenTarget, removeStale } from './common.mjs';
+import { workFor } from './work.mjs';
 
 const proto = arg('proto', 'tcp');
 const workers = Number(arg('workers', '2'));
+const work = Number(arg('work', '0'));
+let sink = 0;
 
 if (cluster.isPrimary) {
   const target = listenTarget(proto, arg('addr', ''));
@@ -40,11 +44,15 @@ if (cluster.isPrimary) {
 } else {
   const target = JSON.parse(process.env.ZGNET_BENCH_TARGET);
   const server = net.createServer({ noDelay: true }, (socket) => {
-    socket.on('data', (data) => socket.write(data));
+    socket.on('data', (data) => {
+      if (work > 0) sink ^= workFor(data.length, work);
+      socket.write(data);
+    });
     socket.on('error', () => {});
   });
   server.listen(target);
   // the primary owns shutdown; a SIGTERM to the whole group must not kill a worker first
   process.on('SIGTERM', () => {});
   process.on('SIGINT', () => {});
+  process.on('exit', () => sink === 0.5 && console.log(sink)); // keeps the work observable
 }

@@ -9,8 +9,10 @@
  *
  *   what                              | wasm mode
  *   ----------------------------------|------------------------------------------------------
- *   multicore, numEventLoop           | logical loops (index, load balancing, per-loop counts
- *                                     |   and task queues) on Node's one thread: no parallelism
+ *   multicore, numEventLoop           | a handler object: logical loops (index, load balancing,
+ *                                     |   per-loop counts and task queues) on Node's one thread;
+ *                                     |   a handler module: one worker process per loop
+ *                                     |   (host/multicore/process-engine.ts)
  *   Conn.fd, Conn.dup()               | throws ERR_UNSUPPORTED_OP (Node hides the fd)
  *   engine.dup(), engine.dupListener()| throws ERR_UNSUPPORTED_OP (dupListener with no matching
  *                                     |   listener: ERR_INVALID_NETWORK_ADDRESS, as gnet)
@@ -75,6 +77,8 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   private readonly dialing = new Set<(err: Error) => void>();
   private connectionCount = 0;
   private readonly acceptLog = new RateLimitedLog(this.logger, 'error');
+  /** Accepted sockets start paused: the process engine hands them on before a byte is read here. */
+  protected readonly pauseOnConnect: boolean = false;
 
   constructor(handler: EventHandler, options: ResolvedOptions) {
     super(handler, options);
@@ -101,7 +105,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
         this.udpEndpoints.push(endpoint);
         this.listeners.push(listener);
       } else {
-        const listener: StreamListener = await listenStream(addr, o, (socket) => this.accept(socket, listener));
+        const listener: StreamListener = await listenStream(addr, o, (socket) => this.accept(socket, listener), this.pauseOnConnect);
         listener.server.on('error', (err) => this.acceptLog.note(() => `${listener.addr}: accepting failed, retrying: ${err.message}`));
         this.listeners.push(listener);
       }
@@ -170,7 +174,6 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
       socket.destroy(); // reset before we saw it
       return;
     }
-    this.track(socket);
     let remote = 'unix://';
     let local = listener.addr;
     let source = '';
@@ -185,8 +188,21 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
       this.logger.error(`load balancer refused: ${this.binding.statusName(index)}; using loop 0`);
       index = 0;
     }
-    const conn = new StreamConn(this, this.loops[index]!, socket, listener.network, local, remote);
+    this.place(index, socket, listener.network, local, remote);
+  }
+
+  /** Serves an accepted socket on loop `index` (host/multicore/process-engine.ts passes it on instead). */
+  protected place(index: number, socket: net.Socket, network: 'tcp' | 'unix', local: string, remote: string): void {
+    this.openAccepted(this.loops[index]!, socket, network, local, remote);
+  }
+
+  /** Opens a socket accepted here or by another process's listener as a connection of `loop`. */
+  openAccepted(loop: FallbackEventLoop, socket: net.Socket, network: 'tcp' | 'unix', local: string, remote: string, context?: unknown): Conn {
+    this.track(socket);
+    const conn = new StreamConn(this, loop, socket, network, local, remote);
+    conn.context = context;
     conn.open();
+    return conn;
   }
 
   private track(socket: net.Socket): void {
@@ -196,13 +212,9 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
 
   /** Opens a connected stream socket as a connection of `loop`; onOpen sees `context`. */
   private openStream(loop: FallbackEventLoop, socket: net.Socket, network: 'tcp' | 'unix', unixPath: string, context: unknown): Conn {
-    this.track(socket);
     const local = network === 'tcp' ? `tcp://${hostPort(socket.localAddress!, socket.localPort!)}` : 'unix://';
     const remote = network === 'tcp' ? `tcp://${hostPort(socket.remoteAddress!, socket.remotePort!)}` : formatAddr('unix', unixPath, 0);
-    const conn = new StreamConn(this, loop, socket, network, local, remote);
-    conn.context = context;
-    conn.open();
-    return conn;
+    return this.openAccepted(loop, socket, network, local, remote, context);
   }
 
   private openDatagram(loop: FallbackEventLoop, socket: dgram.Socket, context: unknown): Conn {

@@ -49,8 +49,10 @@ export async function listenStream(
   addr: ResolvedAddr,
   options: ResolvedOptions,
   onConnection: (socket: net.Socket) => void,
+  pauseOnConnect = false,
 ): Promise<StreamListener> {
   const server = net.createServer({
+    pauseOnConnect,
     // The engine ends the socket itself, after onClose and with queued bytes flushed.
     allowHalfOpen: true,
     noDelay: options.tcpNoDelay,

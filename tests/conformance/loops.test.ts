@@ -10,21 +10,9 @@ import { testMode } from '../support/mode.js';
 import { StreamPeer, endpoint, hostPort } from './support/clients.js';
 import { LOOPBACK, startServer } from './support/server.js';
 import { Counter } from './support/wait.js';
+import { crc32 } from './support/crc32.js';
 
 const LOOPS = 4;
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-/** CRC-32 (IEEE), as Go's crc32.ChecksumIEEE. */
-function crc32(text: string): number {
-  let crc = 0xffffffff;
-  for (const byte of Buffer.from(text)) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 /** A server recording, per accepted conn, its loop index and its remote address. */
 async function placementServer(lb: LoadBalancing) {

@@ -1,0 +1,116 @@
+/**
+ * A worker process of the process engine (host/multicore/process-engine.ts): it imports the
+ * handler module itself (its own instance), runs a listener-less fallback engine — as a Client
+ * does — and serves on its loop the sockets the main process accepted and passed over IPC.
+ * onBoot, onShutdown and onTick are the main process's: only the connection callbacks run here.
+ */
+import type net from 'node:net';
+import { formatWithOptions } from 'node:util';
+import type { EventHandler, Logger } from '../api.js';
+import { ZgnetError } from '../errors.js';
+import { FallbackEngine } from '../fallback/engine.js';
+import { leveledLogger } from '../options.js';
+import { loadHandlerModule } from './handler-module.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+
+/** Without the main process there is nothing to serve: a worker never outlives its IPC channel. */
+process.on('disconnect', () => process.exit(0));
+// The main process stops its workers (every onClose, bytes flushed): a Ctrl-C or a SIGTERM to the
+// whole process group must not kill them under it.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
+
+function send(message: FromWorker, done?: () => void): void {
+  if (process.connected) process.send!(message, undefined, {}, () => done?.());
+  else done?.();
+}
+
+const CONN_CALLBACKS = ['onOpen', 'onTraffic', 'onClose', 'onWritable'] as const;
+
+/** The instance's connection callbacks (keeping `this`), and nothing else. */
+function connectionHandler(instance: EventHandler): EventHandler {
+  const handler: EventHandler = {};
+  for (const name of CONN_CALLBACKS) {
+    const fn = instance[name] as ((...args: unknown[]) => unknown) | undefined;
+    if (typeof fn === 'function') (handler as Record<string, unknown>)[name] = (...args: unknown[]) => fn.apply(instance, args);
+  }
+  return handler;
+}
+
+class WorkerEngine extends FallbackEngine {
+  /** While opening a passed socket: its +1 was counted by the main process when it passed it. */
+  private passing = false;
+
+  override loopCountChanged(index: number, delta: 1 | -1): void {
+    super.loopCountChanged(index, delta);
+    if (!(this.passing && delta === 1)) send({ t: 'count', delta });
+  }
+
+  override shutdownFromLoop(): void {
+    send({ t: 'shutdown' }); // the main process runs gnet's shutdown order for every loop
+  }
+
+  serve(index: number, socket: net.Socket, m: Extract<ToWorker, { t: 'conn' }>): void {
+    if (!this.isRunning()) {
+      socket.destroy();
+      send({ t: 'count', delta: -1 });
+      return;
+    }
+    this.passing = true;
+    try {
+      this.openAccepted(this.loops[index]!, socket, m.network, m.local, m.remote);
+      socket.resume();
+    } catch (err) {
+      this.logger.error('opening a passed connection failed', err);
+      socket.destroy();
+      send({ t: 'count', delta: -1 });
+    } finally {
+      this.passing = false;
+    }
+  }
+}
+
+/** Log lines go to the main process's logger: the user's logger is a function and cannot come here. */
+const forward =
+  (level: Extract<FromWorker, { t: 'log' }>['level']) =>
+  (message: string, ...rest: unknown[]) =>
+    send({ t: 'log', level, message: rest.length === 0 ? message : formatWithOptions({ colors: false }, message, ...rest) });
+const forwardingLogger: Logger = { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
+
+let engine: WorkerEngine | undefined;
+let index = 0;
+
+process.on('message', (m: ToWorker, handle?: net.Socket) => {
+  switch (m.t) {
+    case 'init':
+      index = m.index;
+      void init(m);
+      break;
+    case 'conn':
+      if (handle === undefined) return;
+      if (engine === undefined) handle.destroy();
+      else engine.serve(index, handle, m);
+      break;
+    case 'closeLoop':
+      engine?.loops[index]?.closeAll();
+      send({ t: 'loopClosed' });
+      break;
+    case 'stop':
+      void (engine?.shutdown('stop') ?? Promise.resolve()).then(() => send({ t: 'stopped' }, () => process.exit(0)));
+      break;
+  }
+});
+
+async function init(m: Extract<ToWorker, { t: 'init' }>): Promise<void> {
+  try {
+    const { handler } = await loadHandlerModule(m.href, m.handlerData);
+    const logger = leveledLogger(forwardingLogger, m.options.logLevel);
+    // A client engine: no listeners, onBoot's action ignored; its ticker is the main process's.
+    engine = new WorkerEngine(connectionHandler(handler), { ...m.options, logger, signal: undefined, handlerData: m.handlerData, client: true, ticker: false });
+    await engine.start([]);
+    send({ t: 'ready', pid: process.pid });
+  } catch (err) {
+    const code = err instanceof ZgnetError ? String(err.code) : 'ERR_HANDLER_MODULE';
+    send({ t: 'failed', message: (err as Error)?.message ?? String(err), code }, () => process.exit(1));
+  }
+}
