@@ -963,3 +963,127 @@ test "EventLoop: a command with an unknown kind or source, or out of bounds, is 
     try testing.expectError(error.InvalidCommand, loop.flush(1));
     try testing.expectError(error.InvalidCommand, loop.flush(layout.commands_max + 1));
 }
+
+/// One command in the host's command array.
+fn setCommand(
+    t: *const TestHost,
+    index: usize,
+    kind: layout.CommandKind,
+    conn: *const Connection,
+    offset: i32,
+    length: i32,
+    flag: i32,
+) void {
+    const F = layout.CommandField;
+    const c = t.commands[index * layout.command_words ..][0..layout.command_words];
+    @memset(c, 0);
+    c[F.kind] = @intFromEnum(kind);
+    c[F.slot] = @intCast(conn.slot);
+    c[F.generation] = @bitCast(conn.generation);
+    c[F.offset] = offset;
+    c[F.length] = length;
+    c[F.source] = flag;
+}
+
+test "EventLoop: pause_read stops reads until resume_read, and the bytes wait in the kernel" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try openConn(&t);
+    defer posix.close(a.peer);
+    setCommand(&t, 0, .pause_read, a.conn, 0, 0, 0);
+    try loop.flush(1);
+    try testing.expect(a.conn.read_paused);
+    _ = try posix.write(a.peer, "held");
+    try testing.expectEqual(@as(usize, 0), loop.drain());
+    // Even a readiness event (edge-triggered leftovers, a stale batch) reads nothing.
+    dispatchBatch(loop, &.{testEvent(a.conn.token(), true, false)});
+    try testing.expectEqual(@as(usize, 0), loop.records_count);
+    setCommand(&t, 0, .resume_read, a.conn, 0, 0, 0);
+    try loop.flush(1);
+    try testing.expect(!a.conn.read_paused);
+    try testing.expectEqual(@as(usize, 1), loop.drain());
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.data)), t.record(0)[layout.Field.kind]);
+    try testing.expectEqual(@as(i32, 4), t.record(0)[layout.Field.length]);
+}
+
+test "EventLoop: a watch reports writable once the queue drains to its mark, with the bytes sent" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try openConn(&t);
+    defer posix.close(a.peer);
+    const big = try testing.allocator.alloc(u8, 1 << 20);
+    defer testing.allocator.free(big);
+    @memset(big, 'w');
+    try testing.expectEqual(Connection.SendResult.buffered, loop.writeDirect(a.conn, big));
+    const queued = a.conn.outbound.buffered();
+    try testing.expect(queued > 0);
+    try testing.expectEqual(@as(u32, @intCast(big.len - queued)), a.conn.sent_total);
+    // Watch for an empty queue: not yet.
+    setCommand(&t, 0, .watch, a.conn, 0, 0, 0);
+    try loop.flush(1);
+    try testing.expect(a.conn.watching() and !a.conn.writable_report);
+    // The peer reads everything; the writes that follow empty the queue and report it.
+    try socket.setNonBlocking(a.peer);
+    var scratch: [64 * 1024]u8 = undefined;
+    var drains: usize = 0;
+    while (a.conn.watching() and drains < 1000) : (drains += 1) {
+        while (true) {
+            const n = posix.read(a.peer, &scratch) catch break;
+            if (n == 0) break;
+        }
+        _ = loop.drain();
+    }
+    try testing.expect(!a.conn.watching());
+    var found = false;
+    for (0..loop.records_count) |i| {
+        const r = t.record(i);
+        if (r[layout.Field.kind] != @intFromEnum(layout.RecordKind.writable)) continue;
+        found = true;
+        try testing.expectEqual(@as(i32, 0), r[layout.Field.aux]);
+        try testing.expectEqual(@as(i32, @intCast(big.len)), r[layout.Field.aux2]);
+    }
+    try testing.expect(found);
+    // A watch for bytes already sent is answered by the next drain.
+    setCommand(&t, 0, .watch, a.conn, -1, @intCast(big.len), 1);
+    try loop.flush(1);
+    try testing.expect(a.conn.writable_report);
+    _ = loop.drain();
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.writable)), t.record(0)[layout.Field.kind]);
+}
+
+test "EventLoop: a peer that half-closes still gets what was queued for it" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try openConn(&t);
+    defer posix.close(a.peer);
+    const big = try testing.allocator.alloc(u8, 1 << 20);
+    defer testing.allocator.free(big);
+    @memset(big, 'h');
+    try testing.expectEqual(Connection.SendResult.buffered, loop.writeDirect(a.conn, big));
+    // The peer shuts its write side: the loop reads end of stream and reports the close...
+    try posix.shutdown(a.peer, .send);
+    _ = loop.drain();
+    try testing.expectEqual(State.reported, a.conn.state);
+    try testing.expect(a.conn.drainsAfterEof());
+    // ...and after the host's close the queued bytes drain instead of being dropped.
+    loop.closeByHost(a.conn);
+    try testing.expectEqual(State.draining, a.conn.state);
+    try socket.setNonBlocking(a.peer);
+    var got: usize = 0;
+    var scratch: [64 * 1024]u8 = undefined;
+    var rounds: usize = 0;
+    while (a.conn.state == .draining and rounds < 10_000) : (rounds += 1) {
+        got += posix.read(a.peer, &scratch) catch 0;
+        _ = loop.drain();
+    }
+    while (true) {
+        const n = posix.read(a.peer, &scratch) catch break;
+        if (n == 0) break;
+        got += n;
+    }
+    try testing.expectEqual(big.len, got);
+    try testing.expectEqual(State.free, a.conn.state);
+}
