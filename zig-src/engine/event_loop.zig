@@ -886,6 +886,15 @@ test "EventLoop: the stale events of a connection closed mid-batch are dropped" 
     try testing.expect(!b.conn.read_pending and !b.conn.write_pending);
 }
 
+/// Writes `len` bytes of `fill` to `conn` now; more than its socket takes, so the rest is queued.
+/// The caller frees the bytes (testing.allocator).
+fn queueBytes(loop: *EventLoop, conn: *Connection, len: usize, fill: u8) ![]u8 {
+    const bytes = try testing.allocator.alloc(u8, len);
+    @memset(bytes, fill);
+    try testing.expectEqual(Connection.SendResult.buffered, loop.writeDirect(conn, bytes));
+    return bytes;
+}
+
 test "EventLoop: a closed connection with bytes left drains until its deadline" {
     var t = try TestHost.init(null);
     defer t.deinit();
@@ -893,10 +902,8 @@ test "EventLoop: a closed connection with bytes left drains until its deadline" 
     const a = try openConn(&t);
     defer posix.close(a.peer);
     // Far more than a socketpair holds, with a peer that never reads.
-    const big = try testing.allocator.alloc(u8, 4 << 20);
+    const big = try queueBytes(loop, a.conn, 4 << 20, 'z');
     defer testing.allocator.free(big);
-    @memset(big, 'z');
-    try testing.expectEqual(Connection.SendResult.buffered, loop.writeDirect(a.conn, big));
     loop.closeByHost(a.conn);
     try testing.expectEqual(State.draining, a.conn.state);
     try testing.expectEqual(@as(u32, 1), loop.draining_count);
@@ -1013,10 +1020,8 @@ test "EventLoop: a watch reports writable once the queue drains to its mark, wit
     const loop = t.loop();
     const a = try openConn(&t);
     defer posix.close(a.peer);
-    const big = try testing.allocator.alloc(u8, 1 << 20);
+    const big = try queueBytes(loop, a.conn, 1 << 20, 'w');
     defer testing.allocator.free(big);
-    @memset(big, 'w');
-    try testing.expectEqual(Connection.SendResult.buffered, loop.writeDirect(a.conn, big));
     const queued = a.conn.outbound.buffered();
     try testing.expect(queued > 0);
     try testing.expectEqual(@as(u32, @intCast(big.len - queued)), a.conn.sent_total);
@@ -1059,10 +1064,8 @@ test "EventLoop: a peer that half-closes still gets what was queued for it" {
     const loop = t.loop();
     const a = try openConn(&t);
     defer posix.close(a.peer);
-    const big = try testing.allocator.alloc(u8, 1 << 20);
+    const big = try queueBytes(loop, a.conn, 1 << 20, 'h');
     defer testing.allocator.free(big);
-    @memset(big, 'h');
-    try testing.expectEqual(Connection.SendResult.buffered, loop.writeDirect(a.conn, big));
     // The peer shuts its write side: the loop reads end of stream and reports the close...
     try posix.shutdown(a.peer, .send);
     _ = loop.drain();
