@@ -164,11 +164,6 @@ export function notForProtocol(what: string, network: string): ZgnetError {
   return new ZgnetError(ErrorCode.UNSUPPORTED_OP, `${what} on a ${network} connection`);
 }
 
-/** A wrong-typed or out-of-range argument to a public method. */
-export function invalidArgument(detail: string): ZgnetError {
-  return new ZgnetError(ErrorCode.INVALID_ARGUMENT, detail);
-}
-
 /** The bytes a write takes: a Uint8Array (Buffer) or a string; anything else is refused. */
 export function checkBytes(data: unknown, method: string): void {
   const err = bytesError(data, method);
@@ -178,14 +173,14 @@ export function checkBytes(data: unknown, method: string): void {
 /** checkBytes' verdict as a value, for methods that reject instead of throwing. */
 export function bytesError(data: unknown, method: string): ZgnetError | null {
   if (typeof data === 'string' || data instanceof Uint8Array) return null;
-  return invalidArgument(`${method}() takes a Uint8Array or a string, not ${describe(data)}`);
+  return invalidArgument(`${method}(data)`, 'must be a Uint8Array or a string', data);
 }
 
 /** An array of Uint8Arrays, for writev. */
 export function checkChunks(chunks: unknown, method: string): void {
-  if (!Array.isArray(chunks)) throw invalidArgument(`${method}() takes an array of Uint8Array, not ${describe(chunks)}`);
+  if (!Array.isArray(chunks)) throw invalidArgument(`${method}(chunks)`, 'must be an array of Uint8Array', chunks);
   for (const chunk of chunks) {
-    if (!(chunk instanceof Uint8Array)) throw invalidArgument(`${method}() takes an array of Uint8Array; it holds ${describe(chunk)}`);
+    if (!(chunk instanceof Uint8Array)) throw invalidArgument(`${method}(chunks)`, 'must hold only Uint8Arrays', chunk);
   }
 }
 
@@ -204,7 +199,7 @@ export function quietReject(err: Error): Promise<never> {
 }
 
 /** A wrong-typed or out-of-range argument to a method (options go through `invalidOption`). */
-export function badArgument(name: string, rule: string, value: unknown): ZgnetError {
+export function invalidArgument(name: string, rule: string, value: unknown): ZgnetError {
   return new ZgnetError(ErrorCode.INVALID_ARGUMENT, `${name} ${rule} (got ${describe(value)})`);
 }
 

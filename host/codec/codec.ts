@@ -10,7 +10,7 @@ import { resolveBinding } from '../core/select.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 import { statusCode } from '../core/status.js';
 import type { Conn } from '../api.js';
-import { badArgument, invalidOption } from '../errors.js';
+import { invalidArgument, invalidOption } from '../errors.js';
 import { uint8ArrayArg } from '../core/args.js';
 
 const SLAB_BYTES = 64 * 1024;
@@ -90,7 +90,7 @@ export abstract class Codec {
 
   private scan(source: FrameSource): Buffer | null {
     const binding = typeof source === 'object' && source !== null ? source[coreBinding] : undefined;
-    if (binding === undefined) throw badArgument('c', 'must be a Conn, a RingBuffer or an ElasticRingBuffer', source);
+    if (binding === undefined) throw invalidArgument('c', 'must be a Conn, a RingBuffer or an ElasticRingBuffer', source);
     if (binding !== this.lastBinding) this.switchBinding(binding);
     const discard = source[pendingConsume];
     source[pendingConsume] = 0;
@@ -163,7 +163,7 @@ export abstract class Codec {
 
   /** Encodes and writes to a connection without joining header, payload and trailer. */
   write(c: Writable, payload: Uint8Array): number {
-    if (typeof (c as Partial<Writable> | null)?.writev !== 'function') throw badArgument('c', 'must be a Conn', c);
+    if (typeof (c as Partial<Writable> | null)?.writev !== 'function') throw invalidArgument('c', 'must be a Conn', c);
     uint8ArrayArg(payload, 'payload');
     const binding = this.encoder;
     const chunks = this.writeChunks;

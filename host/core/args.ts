@@ -3,19 +3,19 @@
  * the same `ZgnetError` (`ERR_INVALID_ARGUMENT`) in both modes instead of whatever koffi or
  * the wasm boundary makes of it (a TypeError, or a silently truncated number).
  */
-import { badArgument, invalidOption } from '../errors.js';
+import { invalidArgument, invalidOption } from '../errors.js';
 
 /** Bytes to copy in: a Uint8Array (any Buffer) or a string (UTF-8). */
 export function bytesArg(value: unknown, name: string): Uint8Array {
   if (typeof value === 'string') return Buffer.from(value);
   if (value instanceof Uint8Array) return value;
-  throw badArgument(name, 'must be a Uint8Array or a string', value);
+  throw invalidArgument(name, 'must be a Uint8Array or a string', value);
 }
 
 /** Bytes only: where a string has no obvious meaning (a payload to frame, a target to fill). */
 export function uint8ArrayArg(value: unknown, name: string): Uint8Array {
   if (value instanceof Uint8Array) return value;
-  throw badArgument(name, 'must be a Uint8Array', value);
+  throw invalidArgument(name, 'must be a Uint8Array', value);
 }
 
 /**
@@ -26,7 +26,7 @@ export function uint8ArrayArg(value: unknown, name: string): Uint8Array {
 export function countArg(value: unknown, name: string): number {
   if (value === undefined) return 0;
   if (typeof value !== 'number' || !(Number.isInteger(value) || value === Infinity || value === -Infinity)) {
-    throw badArgument(name, 'must be an integer (<= 0 or omitted: all)', value);
+    throw invalidArgument(name, 'must be an integer (<= 0 or omitted: all)', value);
   }
   return value > 0 && value !== Infinity ? value : 0;
 }

@@ -372,7 +372,7 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
     if (!on) return this.applyKeepAlive(false, 0, 0, 0);
     checkDuration('keep-alive idle', idleMs);
     checkDuration('keep-alive interval', intervalMs);
-    if (typeof count !== 'number' || !(count >= 1)) throw invalidArgument(`invalid keep-alive count ${String(count)} (at least 1)`);
+    if (typeof count !== 'number' || !(count >= 1)) throw invalidArgument('keep-alive count', 'must be at least 1', count);
     this.applyKeepAlive(true, idleMs, intervalMs, Math.floor(count));
   }
 
@@ -414,11 +414,11 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
 
 /** gnet's keep-alive setters work in whole seconds: under one second is `invalid time duration`. */
 function checkDuration(what: string, ms: number): void {
-  if (typeof ms !== 'number' || !(ms >= 1000)) throw invalidArgument(`invalid time duration: ${what} ${String(ms)} ms (at least 1000 ms)`);
+  if (typeof ms !== 'number' || !(ms >= 1000)) throw invalidArgument(what, 'is an invalid time duration (at least 1000 ms)', ms);
 }
 
 function checkNumber(value: unknown, method: string): void {
-  if (typeof value !== 'number' || Number.isNaN(value)) throw invalidArgument(`${method}() takes a number, not ${String(value)}`);
+  if (typeof value !== 'number' || Number.isNaN(value)) throw invalidArgument(`${method}(n)`, 'must be a number', value);
 }
 
 /** SO_RCVBUF/SO_SNDBUF take a C int. */

@@ -20,8 +20,7 @@
  * `Buffer.from(view)` to keep one longer. A write of one goes out without a copy.
  */
 import { BufferKind, check, type CoreBinding } from '../core/binding.js';
-import { countArg } from '../core/args.js';
-import { describe, invalidArgument } from '../errors.js';
+import { countArg, uint8ArrayArg } from '../core/args.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -144,7 +143,7 @@ export abstract class InboundStream implements FrameSource {
 
   /** Copies and consumes up to `target.length` bytes; 0 when nothing is buffered. */
   read(target: Uint8Array): number {
-    if (!(target instanceof Uint8Array)) throw invalidArgument(`read() takes a Uint8Array, not ${describe(target)}`);
+    uint8ArrayArg(target, 'read(target)');
     this[streamVersion]++;
     const count = Math.min(target.length, this.inboundBuffered());
     if (count === 0) return 0;

@@ -70,7 +70,7 @@ export class TaskQueue {
 
   /** EventLoop.execute: runs `fn` on the loop; rejects with what it threw. */
   execute(fn: () => void, running: boolean): Promise<void> {
-    if (typeof fn !== 'function') return quiet(Promise.reject(invalidArgument('execute() takes a function')));
+    if (typeof fn !== 'function') return quiet(Promise.reject(invalidArgument('execute(fn)', 'must be a function', fn)));
     if (!running) return quiet(Promise.reject(new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN)));
     return quiet(
       new Promise<void>((resolve, reject) => {

@@ -141,18 +141,19 @@ export class StreamConn extends NodeConn {
     return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
   }
 
-  /** One vectored write: corked, so Node hands the chunks to the kernel together. */
+  /** One vectored write (codec.write's path, once per frame): nothing allocated but the copies. */
   protected override sendv(chunks: Uint8Array[]): number {
-    return this.writeOwned(chunks.map((chunk) => this.owned(chunk)));
+    return this.corked(chunks, true);
   }
 
-  private writeOwned(chunks: Uint8Array[]): number {
+  /** Writes the chunks corked, so Node hands them to the kernel together; `copy`: through `owned`. */
+  private corked(chunks: Uint8Array[], copy: boolean): number {
     const s = this.socket;
     let total = 0;
     s.cork();
     try {
       for (const chunk of chunks) {
-        s.write(chunk);
+        s.write(copy ? this.owned(chunk) : chunk);
         total += chunk.length;
       }
     } finally {
@@ -161,7 +162,6 @@ export class StreamConn extends NodeConn {
     return total;
   }
 
-  /** gnet's AsyncWrite: queued on the loop; what it writes is copied now (the caller may reuse it). */
   /** gnet's AsyncWrite on the loop; settles once Node handed its bytes to the kernel. */
   protected sendLater(data: Uint8Array | string): Promise<void> {
     const bytes = typeof data === 'string' ? data : this.owned(data);
@@ -170,7 +170,7 @@ export class StreamConn extends NodeConn {
 
   protected override sendvLater(chunks: Uint8Array[]): Promise<void> {
     const owned = chunks.map((chunk) => this.owned(chunk));
-    return this.afterQueued(() => this.writeOwned(owned));
+    return this.afterQueued(() => this.corked(owned, false));
   }
 
   /** Runs `write` on the loop, then waits for the kernel to have taken it (an empty write's callback). */

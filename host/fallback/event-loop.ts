@@ -9,7 +9,7 @@ import type net from 'node:net';
 import type { ResolvedAddr } from '../address.js';
 import type { Conn, Logger } from '../api.js';
 import type { EngineLoop } from '../engine/base.js';
-import { adoptable, dialTarget, inShutdown, type Adoptable } from '../engine/dial.js';
+import { adoptable, dialTarget, type Adoptable } from '../engine/dial.js';
 import { TaskQueue } from '../engine/task-queue.js';
 import type { NodeConn } from './connection.js';
 
