@@ -25,7 +25,9 @@ else
 const WasmHeap = page_heap.PageHeap(page_heap.WasmMemory);
 var wasm_heap: WasmHeap = .{ .memory = .{} };
 
-var table: handles.Table = .{};
+/// One table per thread: a handle names an object of the thread that made it, as the
+/// JavaScript object holding it lives on that thread only (event loops on worker threads).
+threadlocal var table: handles.Table = .{};
 
 /// Bumped whenever an exported signature changes; the host refuses a mismatched artifact.
 pub const abi_version: u32 = 1;
@@ -138,7 +140,8 @@ pub const CodecObject = struct {
     id: u64,
 };
 
-var next_codec_id: u64 = 1;
+/// Per thread, as the table: a codec decodes only the streams of its own thread's loop.
+threadlocal var next_codec_id: u64 = 1;
 
 fn adoptCodec(c: codec_mod.Codec) isize {
     defer next_codec_id += 1;
@@ -346,7 +349,7 @@ pub export fn zg_codec_new_length_field(
 }
 
 /// Size of the first frame that did not fit the caller's output (see `scanInto`).
-var frame_len_required: usize = 0;
+threadlocal var frame_len_required: usize = 0;
 
 pub export fn zg_codec_frame_len_required() isize {
     return @intCast(frame_len_required);

@@ -1,7 +1,10 @@
-//! The native engine's C ABI (design A of shared/DESIGN.md: everything on the host's
-//! thread). Per loop and per batch the host makes two calls, `zg_loop_drain` and
+//! The native engine's C ABI (design A of shared/DESIGN.md: a loop is driven from the host
+//! thread that polls it). Per loop and per batch the host makes two calls, `zg_loop_drain` and
 //! `zg_loop_flush`; everything else is for rarer paths (a connection's inbound bytes once
 //! they live in its ring, socket options, big writes, UDP replies).
+//! Threads: an engine's loops may each be driven by a thread of their own; every `zg_loop_*`
+//! and `zg_conn_*` call on a loop comes from that loop's thread, `zg_engine_*` calls from the
+//! thread that made the engine, and `zg_engine_free` only once no loop thread calls any more.
 //! Conventions of core_exports.zig: results are isize, negative = status.Code; a system
 //! failure carries its errno and syscall in the result itself (layout.systemResult), so
 //! nothing travels through a global.
@@ -24,8 +27,11 @@ const allocator = std.heap.c_allocator;
 
 /// Engines alive at once in one process (each run()/rotate() is one).
 const engines_max = 255;
+/// Written under `engines_mutex` (engines made and freed on several threads at once), read
+/// without it: a loop's thread looks its engine up on every call.
 var engines: [engines_max]?*Engine = [_]?*Engine{null} ** engines_max;
 var generations: [engines_max]u16 = [_]u16{0} ** engines_max;
+var engines_mutex: std.Thread.Mutex = .{};
 
 fn fail(code: Code) isize {
     assert(code != .ok);
@@ -50,8 +56,8 @@ fn engineOf(handle: i32) ?*Engine {
     const raw: u32 = @intCast(handle);
     const index = (raw & 0xff);
     if (index == 0 or index > engines_max) return null;
-    if (generations[index - 1] != @as(u16, @truncate(raw >> 8))) return null;
-    const engine = engines[index - 1] orelse return null;
+    if (@atomicLoad(u16, &generations[index - 1], .acquire) != @as(u16, @truncate(raw >> 8))) return null;
+    const engine = @atomicLoad(?*Engine, &engines[index - 1], .acquire) orelse return null;
     assert(engine.loops.len >= 1);
     return engine;
 }
@@ -100,9 +106,6 @@ pub export fn zg_engine_new(values_ptr: ?[*]const i32, values_len: usize, device
     const values = (values_ptr orelse return fail(.invalid_argument))[0..values_len];
     var config = engine_mod.Config.fromValues(values) catch return fail(.invalid_argument);
     config.bind_to_device = bytesIn(device_ptr, device_len) orelse return fail(.invalid_argument);
-    const index = for (engines, 0..) |e, i| {
-        if (e == null) break i;
-    } else return fail(.out_of_memory);
     var step: Syscall = .none;
     const engine = Engine.create(allocator, config, &step) catch |err| return switch (err) {
         error.InvalidArgument => fail(.invalid_argument),
@@ -110,8 +113,16 @@ pub export fn zg_engine_new(values_ptr: ?[*]const i32, values_len: usize, device
         // EMFILE, ENFILE, ENOMEM, ... as the poller met them, with the call that failed.
         else => |e| failSystem(e, step),
     };
+    engines_mutex.lock();
+    defer engines_mutex.unlock();
+    const index = for (engines, 0..) |e, i| {
+        if (e == null) break i;
+    } else {
+        engine.destroy();
+        return fail(.out_of_memory);
+    };
     assert(engines[index] == null);
-    engines[index] = engine;
+    @atomicStore(?*Engine, &engines[index], engine, .release);
     const handle = (@as(u32, generations[index]) << 8) | @as(u32, @intCast(index + 1));
     assert(engineOf(@intCast(handle)) == engine);
     return @intCast(handle);
@@ -119,12 +130,14 @@ pub export fn zg_engine_new(values_ptr: ?[*]const i32, values_len: usize, device
 
 /// Closes every socket (connections, listeners; unix paths removed) and frees the engine.
 pub export fn zg_engine_free(handle: i32) isize {
+    engines_mutex.lock();
+    defer engines_mutex.unlock();
     const engine = engineOf(handle) orelse return fail(.invalid_handle);
     const index = (@as(u32, @intCast(handle)) & 0xff) - 1;
     assert(engines[index] == engine);
+    @atomicStore(?*Engine, &engines[index], null, .release);
+    @atomicStore(u16, &generations[index], generations[index] +% 1, .release);
     engine.destroy();
-    engines[index] = null;
-    generations[index] +%= 1;
     assert(engineOf(handle) == null);
     return 0;
 }

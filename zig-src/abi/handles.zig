@@ -1,7 +1,7 @@
 //! The handle table: JavaScript never sees a Zig pointer. Every object it creates is named
 //! by a small positive i32 (slot index + generation), so a stale, forged or mistyped handle
-//! is answered with `invalid_handle` instead of touching freed memory. Used from one thread
-//! (the JavaScript thread) only.
+//! is answered with `invalid_handle` instead of touching freed memory. A table belongs to one
+//! thread (core_exports.zig keeps one per thread) and is not locked.
 const std = @import("std");
 const assert = std.debug.assert;
 const ScanHints = @import("../core/codec/scan_hints.zig").ScanHints;

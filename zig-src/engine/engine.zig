@@ -12,7 +12,8 @@ const posix = std.posix;
 const assert = std.debug.assert;
 const core = @import("../core/root.zig");
 const socket = @import("socket.zig");
-const EventLoop = @import("event_loop.zig").EventLoop;
+const event_loop = @import("event_loop.zig");
+const EventLoop = event_loop.EventLoop;
 const acceptor = @import("acceptor.zig");
 const poller = @import("poller.zig");
 const Syscall = @import("layout.zig").Syscall;
@@ -106,6 +107,8 @@ pub const Engine = struct {
     config: Config,
     device: [64]u8 = undefined,
     lb: core.load_balancer.LoadBalancer,
+    /// Guards `lb`: loops on several threads open and close connections at once.
+    lb_mutex: std.Thread.Mutex = .{},
     loops: []EventLoop,
     specs: std.BoundedArray(ListenerSpec, listeners_max) = .{},
     started: bool = false,
@@ -216,16 +219,18 @@ pub const Engine = struct {
     }
 
     /// A connection `from` accepted: it joins `from` (reuse-port mode) or the loop the load
-    /// balancer picks, and is announced by that loop's next drain (or this one).
+    /// balancer picks, and is announced by that loop's next drain (or this one). Runs on
+    /// `from`'s thread.
     pub fn placeAccepted(engine: *Engine, from: *EventLoop, fd: socket.fd_t, network: socket.Network, remote: std.net.Address) void {
         assert(fd >= 0);
         assert(network != .udp);
-        const target = if (engine.reusePortMode() or engine.loops.len == 1)
-            from
-        else blk: {
+        const target = if (engine.reusePortMode() or engine.loops.len == 1) blk: {
+            engine.connOpened(from.index);
+            break :blk from;
+        } else blk: {
             var text: [64]u8 = undefined;
             const key = if (engine.config.lb == .source_addr_hash) formatHostPort(&text, remote) else "";
-            break :blk &engine.loops[engine.lb.next(key)];
+            break :blk &engine.loops[engine.placeCounted(key)];
         };
         if (network == .tcp and @import("builtin").os.tag != .linux and engine.config.keep_alive_s > 0) {
             // Linux inherits keep-alive from the listener; other systems need it per socket.
@@ -238,25 +243,51 @@ pub const Engine = struct {
                 else => |e| std.log.debug("keep-alive on an accepted socket: {s}", .{@errorName(e)}),
             };
         }
-        const conn = target.addConn(fd, network, remote, .opening) catch |err| {
-            // gnet drops a connection it cannot register and keeps accepting: the peer sees
-            // the close, the engine goes on (a full fd table shows up as accept's error).
-            std.log.debug("accepted socket not registered: {s}", .{@errorName(err)});
-            posix.close(fd);
-            return;
-        };
-        target.announce(conn);
+        const accepted: event_loop.Accepted = .{ .fd = fd, .network = network, .remote = remote };
+        // Another loop may run on another thread: it adopts the connection itself. A loop too
+        // far behind to take it leaves it here, where it is served all the same.
+        if (target == from) return from.adoptAccepted(accepted);
+        if (target.handOff(accepted)) return;
+        engine.connClosed(target.index);
+        engine.connOpened(from.index);
+        from.adoptAccepted(accepted);
+    }
+
+    // The load balancer's counts change on every loop's thread and are read by the acceptor's.
+
+    /// The loop the balancer picks, its count already raised: a burst of accepts spreads
+    /// before the first of them reaches its loop.
+    fn placeCounted(engine: *Engine, key: []const u8) u32 {
+        engine.lb_mutex.lock();
+        defer engine.lb_mutex.unlock();
+        const index = engine.lb.next(key);
+        assert(index < engine.loops.len);
+        engine.lb.connOpened(index);
+        return index;
     }
 
     pub fn connOpened(engine: *Engine, loop_index: u32) void {
         assert(loop_index < engine.loops.len);
+        engine.lb_mutex.lock();
+        defer engine.lb_mutex.unlock();
         engine.lb.connOpened(loop_index);
     }
 
     pub fn connClosed(engine: *Engine, loop_index: u32) void {
         assert(loop_index < engine.loops.len);
+        engine.lb_mutex.lock();
+        defer engine.lb_mutex.unlock();
         assert(engine.lb.connCount(loop_index) > 0);
         engine.lb.connClosed(loop_index);
+    }
+
+    /// Open connections of every loop (as the engine counts them, for least-connections).
+    pub fn connsCount(engine: *Engine) u32 {
+        engine.lb_mutex.lock();
+        defer engine.lb_mutex.unlock();
+        var total: u32 = 0;
+        for (0..engine.loops.len) |i| total += engine.lb.connCount(@intCast(i));
+        return total;
     }
 };
 
@@ -289,4 +320,96 @@ test "formatHostPort: Go's forms" {
     try std.testing.expectEqualStrings("127.0.0.1:80", formatHostPort(&buf, try std.net.Address.parseIp("127.0.0.1", 80)));
     try std.testing.expectEqualStrings("[::1]:9000", formatHostPort(&buf, try std.net.Address.parseIp("::1", 9000)));
     try std.testing.expectEqualStrings("10.0.0.1:5", formatHostPort(&buf, try std.net.Address.parseIp("::ffff:10.0.0.1", 5)));
+}
+
+// ---- tests: loops on threads of their own ------------------------------------------------------
+
+const testing = std.testing;
+const layout = @import("layout.zig");
+
+/// One loop's host memory and the opens its drains reported.
+const ThreadHost = struct {
+    records: []i32,
+    area: []u8,
+    commands: []i32,
+    arena: [64]u8 = undefined,
+    opens: std.atomic.Value(u32) = std.atomic.Value(u32).init(0),
+    stop: std.atomic.Value(bool) = std.atomic.Value(bool).init(false),
+
+    fn init(loop: *EventLoop) !*ThreadHost {
+        const gpa = testing.allocator;
+        const host = try gpa.create(ThreadHost);
+        host.* = .{
+            .records = try gpa.alloc(i32, (layout.records_max + 1) * layout.record_words),
+            .area = try gpa.alloc(u8, layout.readAreaSize(loop.read_buffer_cap)),
+            .commands = try gpa.alloc(i32, layout.commands_max * layout.command_words),
+        };
+        try loop.attach(.{ .records = host.records, .area = host.area, .commands = host.commands, .arena = &host.arena });
+        return host;
+    }
+
+    fn deinit(host: *ThreadHost) void {
+        const gpa = testing.allocator;
+        gpa.free(host.records);
+        gpa.free(host.area);
+        gpa.free(host.commands);
+        gpa.destroy(host);
+    }
+
+    /// What a host thread does: wait for the loop's fd, drain, count the opens.
+    fn serve(host: *ThreadHost, loop: *EventLoop) void {
+        var fds = [_]posix.pollfd{.{ .fd = loop.poller.pollFd(), .events = posix.POLL.IN, .revents = 0 }};
+        while (!host.stop.load(.acquire)) {
+            _ = posix.poll(&fds, 5) catch |err| std.debug.panic("poll: {s}", .{@errorName(err)});
+            const count = loop.drain();
+            for (0..count) |i| {
+                const kind = host.records[(i + 1) * layout.record_words + layout.Field.kind];
+                if (kind == @intFromEnum(layout.RecordKind.open)) _ = host.opens.fetchAdd(1, .monotonic);
+            }
+        }
+    }
+};
+
+test "Engine: accepted connections reach a loop on another thread, counted across threads" {
+    var step: Syscall = .none;
+    const engine = try Engine.create(testing.allocator, .{ .loops_count = 2, .lb = .round_robin }, &step);
+    defer engine.destroy();
+    const index = try engine.listen(.tcp, try std.net.Address.parseIp("127.0.0.1", 0), false, &step);
+    var hosts: [2]*ThreadHost = undefined;
+    for (&hosts, engine.loops) |*host, *loop| host.* = try ThreadHost.init(loop);
+    defer for (hosts) |host| host.deinit();
+    try engine.start(&step);
+    var threads: [2]std.Thread = undefined;
+    for (&threads, hosts, engine.loops) |*thread, host, *loop| thread.* = try std.Thread.spawn(.{}, ThreadHost.serve, .{ host, loop });
+    // Clients connect while both threads drain: loop 0 accepts, round-robin hands every other
+    // connection to loop 1, whose thread adopts it from its inbox after the wake.
+    const clients_count = 64;
+    var clients: [clients_count]socket.fd_t = undefined;
+    for (&clients) |*client| client.* = try socket.connect(engine.specs.get(index).address, &step);
+    defer for (clients) |client| posix.close(client);
+    var waited_ms: u32 = 0;
+    while (hosts[0].opens.load(.acquire) + hosts[1].opens.load(.acquire) < clients_count) : (waited_ms += 1) {
+        if (waited_ms > 10_000) break;
+        std.time.sleep(std.time.ns_per_ms);
+    }
+    for (hosts) |host| host.stop.store(true, .release);
+    for (threads) |thread| thread.join();
+    try testing.expectEqual(@as(u32, clients_count / 2), hosts[0].opens.load(.acquire));
+    try testing.expectEqual(@as(u32, clients_count / 2), hosts[1].opens.load(.acquire));
+    try testing.expectEqual(@as(u32, clients_count), engine.connsCount());
+    try testing.expectEqual(@as(u32, clients_count / 2), engine.lb.connCount(1));
+}
+
+test "Engine: least-connections counts a placed connection at once, so a burst spreads" {
+    var step: Syscall = .none;
+    const engine = try Engine.create(testing.allocator, .{ .loops_count = 3, .lb = .least_connections }, &step);
+    defer engine.destroy();
+    // No loop drains: the counts alone must spread the placements.
+    for (0..6) |_| {
+        const index = engine.placeCounted("");
+        try testing.expect(index < 3);
+    }
+    for (0..3) |i| try testing.expectEqual(@as(u32, 2), engine.lb.connCount(@intCast(i)));
+    for (0..3) |i| for (0..2) |_| engine.connClosed(@intCast(i));
+    try testing.expectEqual(@as(u32, 0), engine.connsCount());
 }

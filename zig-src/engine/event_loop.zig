@@ -7,6 +7,9 @@
 //! Work that arises outside a drain (a write that failed in a flush, a connection accepted
 //! for this loop by another one, an edge-triggered read cut short) goes to the pending list
 //! and wakes the poller, so it is reported by the next drain: nothing calls the host back.
+//! Loops may run on different threads (one each): what one loop hands another — an accepted
+//! connection — goes through the target's inbox, the only state of a loop another thread
+//! touches, and the target's poller wake (poller.zig gives the order that loses no wake).
 const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
@@ -40,6 +43,23 @@ pub const Buffers = struct {
 
 pub const FlushError = error{InvalidCommand};
 
+/// A connection accepted by one loop for another (main-reactor mode).
+pub const Accepted = struct {
+    fd: socket.fd_t,
+    network: socket.Network,
+    remote: std.net.Address,
+};
+
+/// Accepted connections waiting for their loop. One accepting drain hands off at most
+/// `records_max` (one open record each): this holds a drain's worth while the target is busy
+/// in its handlers; a target further behind than that gets no more (the acceptor keeps them).
+pub const inbox_max = layout.records_max;
+
+const Inbox = struct {
+    mutex: std.Thread.Mutex = .{},
+    items: std.BoundedArray(Accepted, inbox_max) = .{},
+};
+
 pub const EventLoop = struct {
     index: u32,
     engine: *Engine,
@@ -63,16 +83,28 @@ pub const EventLoop = struct {
     draining_count: u32 = 0,
     /// Given up to accept (and close) connections when the process is out of fds.
     reserve_fd: socket.fd_t = -1,
+    /// Filled by the accepting loop's thread, emptied by this loop's (after a wake).
+    inbox: *Inbox,
+    /// What this loop took from its inbox, adopted outside the lock.
+    inbox_taken: *std.BoundedArray(Accepted, inbox_max),
 
     /// `step` names the call under way, for the error's `syscall`.
-    pub fn init(engine: *Engine, index: u32, step: *Syscall) poller_mod.Error!EventLoop {
+    pub fn init(engine: *Engine, index: u32, step: *Syscall) (poller_mod.Error || error{OutOfMemory})!EventLoop {
         const config = engine.config;
         assert(index < engine.config.loops_count);
         assert(config.read_buffer_cap > 0 and config.write_buffer_cap > 0);
+        const inbox = try engine.allocator.create(Inbox);
+        errdefer engine.allocator.destroy(inbox);
+        inbox.* = .{};
+        const inbox_taken = try engine.allocator.create(std.BoundedArray(Accepted, inbox_max));
+        errdefer engine.allocator.destroy(inbox_taken);
+        inbox_taken.* = .{};
         return .{
             .index = index,
             .engine = engine,
             .allocator = engine.allocator,
+            .inbox = inbox,
+            .inbox_taken = inbox_taken,
             .poller = try Poller.open(step),
             .trigger = if (config.edge_triggered) .edge else .level,
             .read_buffer_cap = config.read_buffer_cap,
@@ -98,6 +130,11 @@ pub const EventLoop = struct {
         loop.free_slots.deinit(loop.allocator);
         loop.pending.deinit(loop.allocator);
         loop.listeners.deinit(loop.allocator);
+        // Handed over but never adopted: the engine stops, their peers see the close.
+        for (loop.inbox.items.slice()) |accepted| posix.close(accepted.fd);
+        assert(loop.inbox_taken.len == 0);
+        loop.allocator.destroy(loop.inbox);
+        loop.allocator.destroy(loop.inbox_taken);
         if (loop.reserve_fd >= 0) posix.close(loop.reserve_fd);
         loop.poller.close();
         loop.* = undefined;
@@ -125,8 +162,15 @@ pub const EventLoop = struct {
     pub const AddError = socket.Error || error{OutOfMemory};
 
     /// Registers a new socket with this loop as `to` (`connecting` for a dial in flight,
-    /// `opening` otherwise: the host learns of it from an open record).
+    /// `opening` otherwise: the host learns of it from an open record), and counts it.
     pub fn addConn(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, remote: std.net.Address, to: State) AddError!*Connection {
+        const conn = try loop.join(fd, network, remote, to);
+        loop.engine.connOpened(loop.index);
+        return conn;
+    }
+
+    /// addConn without the count: accepted connections are counted when placed.
+    fn join(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, remote: std.net.Address, to: State) AddError!*Connection {
         assert(fd >= 0);
         const conn = if (loop.free_slots.popOrNull()) |slot| loop.conns.items[slot] else blk: {
             const slot: u32 = @intCast(loop.conns.items.len);
@@ -146,7 +190,6 @@ pub const EventLoop = struct {
             loop.free_slots.appendAssumeCapacity(conn.slot);
             return err;
         };
-        loop.engine.connOpened(loop.index);
         assert(loop.pending.capacity >= 2 * loop.conns.items.len);
         return conn;
     }
@@ -157,6 +200,50 @@ pub const EventLoop = struct {
         assert(conn.state == .opening);
         if (loop.in_drain and loop.recordsLeft() > 0) return loop.emitOpen(conn);
         loop.pushPending(conn);
+    }
+
+    /// An accepted connection, counted for this loop when placed, joins it (on this loop's thread).
+    pub fn adoptAccepted(loop: *EventLoop, accepted: Accepted) void {
+        assert(accepted.fd >= 0);
+        assert(accepted.network != .udp);
+        const conn = loop.join(accepted.fd, accepted.network, accepted.remote, .opening) catch |err| {
+            // gnet drops a connection it cannot register and keeps accepting: the peer sees
+            // the close, the engine goes on (a full fd table shows up as accept's error).
+            std.log.debug("accepted socket not registered: {s}", .{@errorName(err)});
+            posix.close(accepted.fd);
+            loop.engine.connClosed(loop.index);
+            return;
+        };
+        loop.announce(conn);
+    }
+
+    /// From another loop's thread: queues `accepted` for this loop and wakes it. False when
+    /// the inbox is full (this loop is far behind): the caller keeps the connection.
+    pub fn handOff(loop: *EventLoop, accepted: Accepted) bool {
+        assert(accepted.fd >= 0);
+        {
+            loop.inbox.mutex.lock();
+            defer loop.inbox.mutex.unlock();
+            loop.inbox.items.append(accepted) catch |err| switch (err) {
+                error.Overflow => return false,
+            };
+        }
+        loop.poller.wake();
+        return true;
+    }
+
+    /// After a wake was consumed (poller.zig's order): adopts what other loops handed over.
+    fn takeInbox(loop: *EventLoop) void {
+        assert(loop.in_drain);
+        assert(loop.inbox_taken.len == 0);
+        {
+            loop.inbox.mutex.lock();
+            defer loop.inbox.mutex.unlock();
+            loop.inbox_taken.appendSliceAssumeCapacity(loop.inbox.items.slice());
+            loop.inbox.items.len = 0;
+        }
+        for (loop.inbox_taken.slice()) |accepted| loop.adoptAccepted(accepted);
+        loop.inbox_taken.len = 0;
     }
 
     /// The connection a host name (slot, generation) refers to, if it still exists.
@@ -361,7 +448,10 @@ pub const EventLoop = struct {
 
     fn dispatch(loop: *EventLoop, event: poller_mod.Event) void {
         assert(loop.in_drain);
-        if (event.token == poller_mod.wake_token) return loop.poller.consumeWake();
+        if (event.token == poller_mod.wake_token) {
+            loop.poller.consumeWake();
+            return loop.takeInbox();
+        }
         const low: u32 = @truncate(event.token);
         if (low & acceptor.listener_token_flag != 0) {
             const index: u32 = @intCast(low & ~@as(u32, @intCast(acceptor.listener_token_flag)));

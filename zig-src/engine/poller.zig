@@ -8,9 +8,14 @@
 //!   setReadPaused(fd, token, trigger, paused, write_armed)   stop/restart readability only
 //!   delete(fd)
 //!   wait(timeout_ms) -> count; eventAt(i) -> Event
-//!   wake()                          makes the poller readable from anywhere (coalesced)
+//!   wake()                          makes the poller readable from any thread (coalesced)
 //!
 //! Tokens are opaque u64s chosen by the caller; `wake_token` is reserved for the wake source.
+//! Cross-thread wakes (work handed to a loop by another loop's thread) are never lost, given
+//! this order: the waker publishes its work, then calls wake(); the woken loop, once `wait`
+//! reported `wake_token`, calls consumeWake() and only then looks for the work. A wake that
+//! finds one still pending was made before consumeWake() cleared it, so its work was published
+//! before the loop looked.
 //! The contract is also written as types below (`Contract`) and checked at comptime against
 //! the poller this target uses: `npm test` builds Linux (epoll) and cross-builds macOS
 //! (kqueue), so both implementations are held to the same declarations.

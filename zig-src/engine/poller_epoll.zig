@@ -15,7 +15,8 @@ pub const Poller = struct {
     fd: posix.fd_t,
     wake_fd: posix.fd_t,
     /// Set while a wake is written and not yet consumed: one eventfd write per wake-up.
-    wake_pending: bool = false,
+    /// Atomic: other loops' threads wake this poller (poller.zig says in which order).
+    wake_pending: std.atomic.Value(bool) = std.atomic.Value(bool).init(false),
     events: [contract.events_max]linux.epoll_event = undefined,
 
     /// The call behind a registration error (`addRead`, `mod*`, `delete`).
@@ -155,7 +156,7 @@ pub const Poller = struct {
     }
 
     pub fn wake(poller: *Poller) void {
-        if (poller.wake_pending) return;
+        if (poller.wake_pending.swap(true, .acq_rel)) return;
         const one: u64 = 1;
         while (true) {
             const rc = std.c.write(poller.wake_fd, std.mem.asBytes(&one), 8);
@@ -169,7 +170,6 @@ pub const Poller = struct {
                 else => |e| std.debug.panic("eventfd write: {s}", .{@tagName(e)}),
             }
         }
-        poller.wake_pending = true;
     }
 
     /// Resets the wake source after `wait` reported `wake_token`.
@@ -188,7 +188,8 @@ pub const Poller = struct {
                 else => |e| std.debug.panic("eventfd read: {s}", .{@tagName(e)}),
             }
         }
-        poller.wake_pending = false;
+        // Cleared after the read: a wake that finds it still set was made before this point.
+        poller.wake_pending.store(false, .release);
     }
 };
 

@@ -19,7 +19,8 @@ const wake_ident: usize = 0;
 
 pub const Poller = struct {
     fd: posix.fd_t,
-    wake_pending: bool = false,
+    /// Atomic: other loops' threads wake this poller (poller.zig says in which order).
+    wake_pending: std.atomic.Value(bool) = std.atomic.Value(bool).init(false),
     events: [contract.events_max]Kevent = undefined,
 
     /// The call behind a registration error (`addRead`, `mod*`, `delete`).
@@ -174,16 +175,15 @@ pub const Poller = struct {
     }
 
     pub fn wake(poller: *Poller) void {
-        if (poller.wake_pending) return;
+        if (poller.wake_pending.swap(true, .acq_rel)) return;
         poller.change(&.{kevent(wake_ident, EVFILT.USER, 0, NOTE.TRIGGER, contract.wake_token)}) catch |err|
             std.debug.panic("kevent wake: {s}", .{@errorName(err)});
-        poller.wake_pending = true;
     }
 
     /// EV_CLEAR resets the user event when it is reported; only our flag needs clearing.
     pub fn consumeWake(poller: *Poller) void {
         assert(poller.fd >= 0);
-        poller.wake_pending = false;
+        poller.wake_pending.store(false, .release);
     }
 };
 
