@@ -11,6 +11,7 @@ import { warnUnknownCallbacks } from './engine/invoke.js';
 import { FallbackEngine } from './fallback/engine.js';
 import { isHandlerModule, loadHandlerModule, type HandlerSpec } from './multicore/handler-module.js';
 import { ProcessEngine } from './multicore/process-engine.js';
+import { ThreadEngine } from './multicore/thread-engine.js';
 import { NativeEngine } from './native/engine.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 
@@ -29,8 +30,8 @@ export function run<Ctx = unknown>(handler: HandlerSpec<Ctx>, protoAddr: string,
 export async function rotate<Ctx = unknown>(handler: HandlerSpec<Ctx>, protoAddrs: string[], options?: Options): Promise<void> {
   const engine = await startEngine(handler, protoAddrs, options);
   await engine.done;
-  // The engine stopped because a worker process died.
-  if (engine instanceof ProcessEngine && engine.failure) throw engine.failure;
+  // The engine stopped because a loop's worker (process or thread) died.
+  if (engine.failure) throw engine.failure;
 }
 
 /** Validates everything, loads a handler module, binds and boots; the returned engine's `done` settles at shutdown. */
@@ -69,8 +70,9 @@ function hintHandlerModule(resolvedOptions: ResolvedOptions): void {
 
 /**
  * The engine of the mode the options ask for (ERR_NATIVE_UNAVAILABLE for an explicit 'native'
- * that cannot load). `moduleHref`: the handler came from that module, which worker processes
- * can import: wasm mode with several loops then runs each loop in a process of its own.
+ * that cannot load). `moduleHref`: the handler came from that module, which other threads and
+ * processes can import: with several loops, native mode then runs each loop on a thread of its
+ * own, wasm mode in a process of its own.
  */
 export function createEngine(handler: EventHandler, resolvedOptions: ResolvedOptions, moduleHref?: string): EngineBase {
   warnUnknownCallbacks(handler, resolvedOptions.logger);
@@ -78,7 +80,8 @@ export function createEngine(handler: EventHandler, resolvedOptions: ResolvedOpt
   if (resolvedOptions.mode === 'auto' && mode === 'wasm' && nativeUnavailableReason()) {
     resolvedOptions.logger.debug(`native library unavailable, using wasm: ${nativeUnavailableReason()}`);
   }
-  if (mode === 'native') return new NativeEngine(handler, resolvedOptions);
-  if (moduleHref !== undefined && resolvedOptions.numEventLoop > 1) return new ProcessEngine(handler, resolvedOptions, moduleHref);
+  const onCores = moduleHref !== undefined && resolvedOptions.numEventLoop > 1;
+  if (mode === 'native') return onCores ? new ThreadEngine(handler, resolvedOptions, moduleHref) : new NativeEngine(handler, resolvedOptions);
+  if (onCores) return new ProcessEngine(handler, resolvedOptions, moduleHref);
   return new FallbackEngine(handler, resolvedOptions);
 }

@@ -47,6 +47,8 @@ export abstract class EngineBase implements Engine {
   /** Closes idle connections (`idleTimeoutMs`, `c.setIdleTimeout`). */
   readonly idle: IdleSweeper = new IdleSweeper(() => this.connections());
   private readonly shedLog: RateLimitedLog;
+  /** Why the engine stopped on its own (a worker died): run() rejects with it. */
+  failure: ZgnetError | undefined;
 
   constructor(
     readonly handler: EventHandler,
@@ -173,6 +175,14 @@ export abstract class EngineBase implements Engine {
       this.state = 'stopped';
       this.finished();
     }
+  }
+
+  /** Something the engine cannot go on without failed (a loop's worker died): log it, stop. */
+  protected fail(err: ZgnetError): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.logger.error(`${err.message}: stopping the engine`);
+    void this.shutdown('stop');
   }
 
   // ---- ticker -----------------------------------------------------------------------------

@@ -22,20 +22,13 @@ import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { EventHandler } from '../api.js';
 import type { ResolvedAddr } from '../address.js';
-import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
-import { ErrorCode, ZgnetError } from '../errors.js';
 import { FallbackEngine } from '../fallback/engine.js';
 import type { ResolvedOptions } from '../options.js';
-import type { FromWorker, ToWorker, WorkerOptions } from './protocol.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+import { workerOptions } from './protocol.js';
+import { WorkerLink, workerExecArgv, type Endpoint } from './worker-link.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./process-worker.js', import.meta.url));
-/** A worker asked to stop has flushed within FLUSH_ON_CLOSE_MS; past this it is killed. */
-const STOP_GRACE_MS = FLUSH_ON_CLOSE_MS + 2000;
-
-/** Flags of this process a worker must not inherit (the test runner's, a debugger's port). */
-function workerExecArgv(): string[] {
-  return process.execArgv.filter((arg) => !/^--(test|watch|inspect)/.test(arg));
-}
 
 /** The environment without node:test's marker, which would make a worker report as a test file. */
 function workerEnv(): NodeJS.ProcessEnv {
@@ -43,82 +36,26 @@ function workerEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-class WorkerProcess {
-  readonly child: ChildProcess;
-  /** This worker's open connections, as counted here (accepted ones from the moment they are passed). */
-  count = 0;
-  pid = 0;
-  /** Set once this process asked it to go: its exit is not a failure. */
-  leaving = false;
-  readonly exited: Promise<void>;
-  private readonly replies = new Map<FromWorker['t'], () => void>();
-
-  constructor(
-    readonly index: number,
-    onMessage: (w: WorkerProcess, m: FromWorker) => void,
-    onExit: (w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null) => void,
-  ) {
-    this.child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: workerExecArgv(), env: workerEnv() });
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => {
-        for (const settle of [...this.replies.values()]) settle();
-        onExit(this, code, signal);
-        resolve();
-      }),
-    );
-    this.child.on('message', (m: FromWorker) => {
-      this.replies.get(m.t)?.();
-      onMessage(this, m);
-    });
-    // A send to a worker that just died: its exit reports it.
-    this.child.on('error', () => {});
-  }
-
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /**
-   * Sends `m` and resolves when the worker answers `reply`, has exited, or after STOP_GRACE_MS
-   * (a worker stuck in a handler: stop() kills it).
-   */
-  request(m: ToWorker, reply: FromWorker['t']): Promise<void> {
-    if (!this.alive || !this.child.connected) return Promise.resolve();
-    const settle = () => {
-      clearTimeout(timer);
-      this.replies.delete(reply);
-      resolve();
-    };
-    let resolve!: () => void;
-    const answered = new Promise<void>((r) => (resolve = r));
-    const timer = setTimeout(settle, STOP_GRACE_MS);
-    this.replies.set(reply, settle);
-    this.child.send(m, (err) => {
-      if (err) settle();
-    });
-    return answered;
-  }
-
-  /** Asks it to shut its engine down; kills it if that takes longer than STOP_GRACE_MS. */
-  async stop(): Promise<void> {
-    this.leaving = true;
-    const timer = setTimeout(() => this.kill(), STOP_GRACE_MS);
-    await this.request({ t: 'stop' }, 'stopped');
-    await this.exited;
-    clearTimeout(timer);
-  }
-
-  kill(): void {
-    this.leaving = true;
-    if (this.alive) this.child.kill('SIGKILL');
-  }
+/** A forked worker process as a WorkerLink endpoint. */
+function processEndpoint(child: ChildProcess): Endpoint {
+  // A send to a worker that just died: its exit reports it.
+  child.on('error', () => {});
+  return {
+    name: `worker (pid ${child.pid})`,
+    send: (m, done, handle) =>
+      void (handle === undefined ? child.send(m, (err) => done(err ?? null)) : child.send(m, handle, { keepOpen: false }, (err) => done(err ?? null))),
+    canSend: () => child.connected,
+    onMessage: (listener) => void child.on('message', listener),
+    onExit: (listener) => void child.once('exit', listener),
+    kill: () => void child.kill('SIGKILL'),
+  };
 }
 
 export class ProcessEngine extends FallbackEngine {
   protected override readonly pauseOnConnect = true;
-  private readonly workers: WorkerProcess[] = [];
-  /** Why the engine stopped on its own (a worker died): run() rejects with it. */
-  failure: ZgnetError | undefined;
+  private readonly workers: WorkerLink[] = [];
+  /** Each worker's open connections, as counted here (accepted ones from the moment they are passed). */
+  private readonly counts: number[] = [];
 
   constructor(
     handler: EventHandler,
@@ -128,11 +65,6 @@ export class ProcessEngine extends FallbackEngine {
     super(handler, options);
   }
 
-  /** The worker processes' pids, loop by loop (tests, diagnostics). */
-  get workerPids(): number[] {
-    return this.workers.map((w) => w.pid);
-  }
-
   protected override async listen(addrs: ResolvedAddr[]): Promise<void> {
     await this.startWorkers();
     await super.listen(addrs);
@@ -140,65 +72,56 @@ export class ProcessEngine extends FallbackEngine {
 
   /** Forks one worker per loop; each imports the module. The first failure rejects (the caller stops them all). */
   private async startWorkers(): Promise<void> {
-    const { logger: _logger, signal: _signal, handlerData, ...options } = this.options;
-    const clonable: WorkerOptions = options;
+    const { handlerData } = this.options;
     const ready = this.loops.map((_, index) => {
-      const w = new WorkerProcess(index, (w, m) => this.fromWorker(w, m), (w, code, signal) => this.workerExited(w, code, signal));
+      const child = fork(WORKER_ENTRY, [], { serialization: 'advanced', execArgv: workerExecArgv(), env: workerEnv() });
+      const w = new WorkerLink(index, processEndpoint(child), (w, m) => this.fromWorker(w, m), (w) => this.workerExited(w));
       this.workers.push(w);
-      return new Promise<void>((resolve, reject) => {
-        w.child.on('message', (m: FromWorker) => {
-          if (m.t === 'ready') {
-            w.pid = m.pid;
-            resolve();
-          } else if (m.t === 'failed') reject(new ZgnetError(m.code, m.message.replace(/^[^:]*: /, '')));
-        });
-        void w.exited.then(() => reject(exitError(w)));
-        w.child.send({ t: 'init', href: this.href, handlerData, options: clonable, index } satisfies ToWorker);
-      });
+      this.counts.push(0);
+      const answered = w.ready();
+      w.send({ t: 'init', href: this.href, handlerData, options: workerOptions(this.options), index } satisfies ToWorker);
+      return answered;
     });
     await Promise.all(ready);
   }
 
-  private fromWorker(w: WorkerProcess, m: FromWorker): void {
+  private fromWorker(w: WorkerLink, m: FromWorker): void {
     if (m.t === 'count') {
-      w.count += m.delta;
+      this.counts[w.index]! += m.delta;
       this.loopCountChanged(w.index, m.delta);
     } else if (m.t === 'shutdown') {
       void this.shutdown('action', w.index);
     } else if (m.t === 'log') {
-      this.logger[m.level](`loop ${w.index} (pid ${w.pid}): ${m.message}`);
+      this.logger[m.level](`loop ${w.index} (${w.endpoint.name}): ${m.message}`);
     }
   }
 
-  private workerExited(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  private workerExited(w: WorkerLink): void {
     // Its connections died with it.
-    for (; w.count > 0; w.count--) this.loopCountChanged(w.index, -1);
+    for (; this.counts[w.index]! > 0; this.counts[w.index]!--) this.loopCountChanged(w.index, -1);
     if (w.leaving || this.state !== 'running') return;
-    this.failure = exitError(w, code, signal);
-    this.logger.error(`${this.failure.message}: stopping the engine`);
-    void this.shutdown('stop');
+    this.fail(w.exitError());
   }
 
   /** Passes the accepted socket to the loop's worker; counted from now, so least-connections sees a burst. */
   protected override place(index: number, socket: net.Socket, network: 'tcp' | 'unix', local: string, remote: string): void {
     const w = this.workers[index]!;
-    w.count++;
+    this.counts[index]!++;
     this.loopCountChanged(index, 1);
     const undo = (err: Error) => {
       socket.destroy();
-      w.count--;
+      this.counts[index]!--;
       this.loopCountChanged(index, -1);
-      if (w.alive) this.logger.warn(`passing a connection to loop ${index} failed: ${err.message}`);
+      if (!w.ended) this.logger.warn(`passing a connection to loop ${index} failed: ${err.message}`);
     };
-    if (!w.child.connected) return undo(new Error('the worker has gone'));
     // Node tracks a server's sockets sent to a child and waits for that child when the server
     // closes — forever once the child has exited (Node 20). The worker reports its connections
     // itself: untracked, the server counts this one as gone once its emptied socket is destroyed.
     (socket as unknown as { server: net.Server | null }).server = null;
-    w.child.send({ t: 'conn', network, local, remote } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
+    w.send({ t: 'conn', network, local, remote } satisfies ToWorker, (err) => {
       if (err) undo(err);
       else socket.destroy(); // the handle is the worker's now: this releases only the server's count
-    });
+    }, socket);
   }
 
   protected override async closeConnections(loopIndex?: number): Promise<void> {
@@ -213,9 +136,4 @@ export class ProcessEngine extends FallbackEngine {
     for (const w of this.workers) w.kill();
     await Promise.all(this.workers.map((w) => w.exited));
   }
-}
-
-function exitError(w: WorkerProcess, code: number | null = w.child.exitCode, signal: NodeJS.Signals | null = w.child.signalCode): ZgnetError {
-  const how = signal !== null ? `signal ${signal}` : `code ${code}`;
-  return new ZgnetError(ErrorCode.WORKER_EXITED, `loop ${w.index}'s worker (pid ${w.child.pid}) exited with ${how}`);
 }

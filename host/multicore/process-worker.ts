@@ -5,13 +5,11 @@
  * onBoot, onShutdown and onTick are the main process's: only the connection callbacks run here.
  */
 import type net from 'node:net';
-import { formatWithOptions } from 'node:util';
-import type { EventHandler, Logger } from '../api.js';
-import { ZgnetError } from '../errors.js';
 import { FallbackEngine } from '../fallback/engine.js';
 import { leveledLogger } from '../options.js';
 import { loadHandlerModule } from './handler-module.js';
 import type { FromWorker, ToWorker } from './protocol.js';
+import { connectionHandler, failedMessage, forwardingLogger } from './worker-side.js';
 
 /** Without the main process there is nothing to serve: a worker never outlives its IPC channel. */
 process.on('disconnect', () => process.exit(0));
@@ -23,18 +21,6 @@ process.on('SIGTERM', () => {});
 function send(message: FromWorker, done?: () => void): void {
   if (process.connected) process.send!(message, undefined, {}, () => done?.());
   else done?.();
-}
-
-const CONN_CALLBACKS = ['onOpen', 'onTraffic', 'onClose', 'onWritable'] as const;
-
-/** The instance's connection callbacks (keeping `this`), and nothing else. */
-function connectionHandler(instance: EventHandler): EventHandler {
-  const handler: EventHandler = {};
-  for (const name of CONN_CALLBACKS) {
-    const fn = instance[name] as ((...args: unknown[]) => unknown) | undefined;
-    if (typeof fn === 'function') (handler as Record<string, unknown>)[name] = (...args: unknown[]) => fn.apply(instance, args);
-  }
-  return handler;
 }
 
 class WorkerEngine extends FallbackEngine {
@@ -70,13 +56,6 @@ class WorkerEngine extends FallbackEngine {
   }
 }
 
-/** Log lines go to the main process's logger: the user's logger is a function and cannot come here. */
-const forward =
-  (level: Extract<FromWorker, { t: 'log' }>['level']) =>
-  (message: string, ...rest: unknown[]) =>
-    send({ t: 'log', level, message: rest.length === 0 ? message : formatWithOptions({ colors: false }, message, ...rest) });
-const forwardingLogger: Logger = { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
-
 let engine: WorkerEngine | undefined;
 let index = 0;
 
@@ -104,13 +83,12 @@ process.on('message', (m: ToWorker, handle?: net.Socket) => {
 async function init(m: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   try {
     const { handler } = await loadHandlerModule(m.href, m.handlerData);
-    const logger = leveledLogger(forwardingLogger, m.options.logLevel);
+    const logger = leveledLogger(forwardingLogger(send), m.options.logLevel);
     // A client engine: no listeners, onBoot's action ignored; its ticker is the main process's.
     engine = new WorkerEngine(connectionHandler(handler), { ...m.options, logger, signal: undefined, handlerData: m.handlerData, client: true, ticker: false });
     await engine.start([]);
     send({ t: 'ready', pid: process.pid });
   } catch (err) {
-    const code = err instanceof ZgnetError ? String(err.code) : 'ERR_HANDLER_MODULE';
-    send({ t: 'failed', message: (err as Error)?.message ?? String(err), code }, () => process.exit(1));
+    send(failedMessage(err), () => process.exit(1));
   }
 }

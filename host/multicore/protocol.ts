@@ -1,13 +1,32 @@
 /**
  * The messages between the main process and its worker processes (wasm mode, handler module,
- * several loops: host/multicore/process-engine.ts and process-worker.ts). They travel over the
- * fork's IPC channel with 'advanced' serialization (structured clone, so handlerData may hold
- * Maps, Dates, typed arrays...); an accepted socket travels as the handle of a 'conn' message.
+ * several loops: host/multicore/process-engine.ts and process-worker.ts), and between the main
+ * thread and its loops' threads (native mode: thread-engine.ts and thread-worker.ts). They travel
+ * as structured clones (processes: the fork's IPC channel with 'advanced' serialization), so
+ * handlerData may hold Maps, Dates, typed arrays...; an accepted socket travels to a process as
+ * the handle of a 'conn' message (threads get theirs from the Zig engine).
  */
 import type { ResolvedOptions } from '../options.js';
 
 /** The options a worker's engine needs: the resolved ones without what cannot be cloned. */
 export type WorkerOptions = Omit<ResolvedOptions, 'logger' | 'signal' | 'handlerData'>;
+
+export function workerOptions(options: ResolvedOptions): WorkerOptions {
+  const { logger: _logger, signal: _signal, handlerData: _data, ...clonable } = options;
+  return clonable;
+}
+
+/** A native loop's thread (host/multicore/thread-worker.ts) starts with this as its workerData. */
+export interface ThreadInit {
+  href: string;
+  handlerData: unknown;
+  options: WorkerOptions;
+  index: number;
+  /** The Zig engine's handle: every thread of the process sees the same engines. */
+  engine: number;
+  /** Open connections per loop, shared by every loop's thread (Atomics). */
+  counts: SharedArrayBuffer;
+}
 
 export type ToWorker =
   | { t: 'init'; href: string; handlerData: unknown; options: WorkerOptions; index: number }
@@ -15,6 +34,8 @@ export type ToWorker =
   | { t: 'conn'; network: 'tcp' | 'unix'; local: string; remote: string }
   /** Close this loop's connections (onClose each), then answer 'loopClosed'. */
   | { t: 'closeLoop' }
+  /** Threads: every loop is attached and the engine started: poll. */
+  | { t: 'go' }
   /** Shut the worker's engine down (every onClose, bytes flushed), answer 'stopped', exit. */
   | { t: 'stop' };
 

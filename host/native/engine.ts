@@ -3,6 +3,7 @@
  * the JS thread (design A of shared/DESIGN.md). Lifecycle from EngineBase; here: binding
  * (Zig sockets), starting the loops (poll watchers), closing, and the engine's methods.
  */
+import { isMainThread } from 'node:worker_threads';
 import type { EventHandler, Network } from '../api.js';
 import type { ResolvedAddr } from '../address.js';
 import { formatAddr, hostPort, parseProtoAddr } from '../address.js';
@@ -37,7 +38,14 @@ export class NativeEngine extends EngineBase {
   handle = 0;
   freed = false;
   loops: NativeLoop[] = [];
-  connCount = 0;
+  /**
+   * Open connections per loop. Shared memory: with loops on threads of their own
+   * (host/multicore/thread-engine.ts) every thread counts its loop's here, and any thread can
+   * sum them (countConnections, maxConnections).
+   */
+  counts: Int32Array;
+  /** Loops of this engine object run on a worker thread (host/multicore/thread-worker.ts). */
+  readonly onWorkerThread: boolean = !isMainThread;
   listenerAddrs: string[] = [];
   private listeners: ListenerInfo[] = [];
   private dirtyLoops = new Set<NativeLoop>();
@@ -49,6 +57,7 @@ export class NativeEngine extends EngineBase {
     this.binding = bindingFor('native');
     this.api = engineApi();
     this.acceptLog = new RateLimitedLog(this.logger, 'error');
+    this.counts = new Int32Array(new SharedArrayBuffer(4 * options.numEventLoop));
   }
 
   // ---- errors -------------------------------------------------------------------------------
@@ -144,7 +153,13 @@ export class NativeEngine extends EngineBase {
   }
 
   protected async closeListeners(): Promise<void> {
-    if (this.handle === 0) return;
+    await this.finishLoops();
+    this.freeEngine();
+  }
+
+  /** The loops' last flush, their draining connections given FLUSH_ON_CLOSE_MS, then no more polling. */
+  protected async finishLoops(): Promise<void> {
+    if (this.handle === 0 || this.freed) return;
     this.flushAll();
     // Connections closed with bytes left keep writing while the loops still poll (bounded).
     const deadline = Date.now() + FLUSH_ON_CLOSE_MS;
@@ -154,6 +169,11 @@ export class NativeEngine extends EngineBase {
     for (const loop of this.loops) loop.stopPolling();
     if (this.reapTimer) clearInterval(this.reapTimer);
     this.reapTimer = undefined;
+  }
+
+  /** Every socket closed and the engine's memory freed; bound unix paths removed. */
+  protected freeEngine(): void {
+    if (this.handle === 0) return;
     this.api.engineFree(this.handle);
     this.freed = true;
     this.handle = 0;
@@ -206,7 +226,15 @@ export class NativeEngine extends EngineBase {
   // ---- Engine -------------------------------------------------------------------------------
 
   countConnections(): number {
-    return this.state === 'stopped' ? -1 : this.connCount;
+    if (this.state === 'stopped') return -1;
+    let total = 0;
+    for (let i = 0; i < this.counts.length; i++) total += Atomics.load(this.counts, i);
+    return total;
+  }
+
+  /** A connection of loop `index` opened (+1) or began closing (-1). */
+  countConn(index: number, delta: 1 | -1): void {
+    Atomics.add(this.counts, index, delta);
   }
 
   protected *connections(): Iterable<NativeConn> {

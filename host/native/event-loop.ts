@@ -76,7 +76,22 @@ export class NativeLoop implements EngineLoop {
   private preparing = 0;
   private poll: PollHandle | undefined;
   private scratch = Buffer.allocUnsafe(256);
-  private readonly onReadable = () => this.drainAll();
+  private drainQueued = false;
+  private readonly drainTask = () => {
+    this.drainQueued = false;
+    this.drainAll();
+  };
+  /**
+   * On a worker thread the batch runs on the next turn, not inside koffi's poll callback: a
+   * thread that ends (process.exit in a handler, terminate()) while JavaScript runs inside that
+   * callback makes koffi rethrow the termination, which aborts the whole process.
+   */
+  private readonly onReadable = () => {
+    if (!this.engine.onWorkerThread) return this.drainAll();
+    if (this.drainQueued) return;
+    this.drainQueued = true;
+    setImmediate(this.drainTask);
+  };
   private readonly flushTask = () => {
     this.flushQueued = false;
     this.flushCommands();
@@ -204,7 +219,7 @@ export class NativeLoop implements EngineLoop {
       return;
     }
     this.openCount++;
-    this.engine.connCount++;
+    this.engine.countConn(this.index, 1);
     conn.open();
     if (pending === undefined || pending.generation !== generation) return;
     if (pending.early !== null && conn.state === OPEN) {
@@ -217,7 +232,7 @@ export class NativeLoop implements EngineLoop {
   /** A connection leaves this loop's books (it is closing). */
   connLeft(): void {
     this.openCount--;
-    this.engine.connCount--;
+    this.engine.countConn(this.index, -1);
   }
 
   /** After onClose: Zig flushes what is queued (bounded), then closes the socket. */

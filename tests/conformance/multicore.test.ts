@@ -1,12 +1,12 @@
 /**
  * Handler modules and several cores (issue 12). A handler module's loops run where the mode
  * puts them: wasm mode runs each loop in a worker process of its own (the main process accepts
- * and passes sockets), so each `who` answer names a distinct pid per loop; native mode runs the
- * loops in this process until they get threads, so every pid is this process's. Everything
- * else — placement by every `lb` policy, handlerData in every instance, onBoot/onShutdown once
- * in the main process, Shutdown from a connection's loop, stop from the main process, a throwing
- * handler, modules that cannot be used, fds and child processes back to their baseline — is
- * asserted in both modes.
+ * and passes sockets), native mode on a worker thread of its own (the Zig engine hands accepted
+ * connections to the loop's thread), so each `who` answer names a distinct place (pid.threadId)
+ * per loop, never the test's own. Everything else — placement by every `lb` policy, reuse-port,
+ * handlerData in every instance, onBoot/onShutdown once on the main thread, Shutdown from a
+ * connection's loop, stop from the main thread, a throwing handler, modules that cannot be used,
+ * a worker that dies, fds and child processes back to their baseline — is asserted in both modes.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { run, type Engine, type LoadBalancing, type Options } from '../../host/index.js';
-import { BOOT_HOOK, type MulticoreData } from '../fixtures/multicore-handler.js';
+import { BOOT_HOOK, PLACE, type MulticoreData } from '../fixtures/multicore-handler.js';
 import { testMode } from '../support/mode.js';
 import { StreamPeer, hostPort } from './support/clients.js';
 import { crc32 } from './support/crc32.js';
@@ -25,8 +25,8 @@ import { until, within } from './support/wait.js';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}.js`, import.meta.url);
 const HANDLER = fixture('multicore-handler');
-/** Worker processes only in wasm mode (native: the lead's threads, not yet). */
-const PROCESSES = testMode === 'wasm';
+/** Where the test itself runs: onBoot and onShutdown run here, no loop does. */
+const MAIN = PLACE;
 
 const logs: string[] = [];
 after(() => logs.forEach((f) => fs.rmSync(f, { force: true })));
@@ -55,7 +55,7 @@ interface Started {
   engine: Engine;
   done: Promise<void>;
   log: string;
-  events(): Array<{ event: string; pid: number }>;
+  events(): Array<{ event: string; place: string }>;
 }
 
 async function start(loops: number, options: Options = {}, tag = 'data'): Promise<Started> {
@@ -73,7 +73,7 @@ async function start(loops: number, options: Options = {}, tag = 'data'): Promis
       .readFileSync(log, 'utf8')
       .split('\n')
       .filter(Boolean)
-      .map((l) => ({ event: l.split(' ')[0]!, pid: Number(l.split(' ')[1]) }));
+      .map((l) => ({ event: l.split(' ')[0]!, place: l.split(' ')[1]! }));
   return { engine, done, log, events };
 }
 
@@ -86,10 +86,10 @@ async function readLine(peer: StreamPeer): Promise<string> {
   }
 }
 
-async function who(peer: StreamPeer): Promise<{ pid: number; loop: number; tag: string; fromFunction: string }> {
+async function who(peer: StreamPeer): Promise<{ place: string; loop: number; tag: string; fromFunction: string }> {
   await peer.write('who\n');
-  const [pid, loop, tag, fromFunction] = (await readLine(peer)).split(' ');
-  return { pid: Number(pid), loop: Number(loop), tag: tag!, fromFunction: fromFunction! };
+  const [place, loop, tag, fromFunction] = (await readLine(peer)).split(' ');
+  return { place: place!, loop: Number(loop), tag: tag!, fromFunction: fromFunction! };
 }
 
 async function stopped(s: Started, peers: StreamPeer[]): Promise<void> {
@@ -116,12 +116,12 @@ describe(`handler modules (${testMode})`, () => {
 
   for (const loops of [2, 4]) {
     for (const lb of ['round-robin', 'least-connections', 'source-addr-hash'] as const) {
-      test(`${loops} loops, ${lb}: placement, pids, handlerData, countConnections`, { timeout: 60_000 }, async () => {
+      test(`${loops} loops, ${lb}: placement, places, handlerData, countConnections`, { timeout: 60_000 }, async () => {
         const fds = openFds();
         const s = await start(loops, { lb }, `tag-${loops}`);
         const peers: StreamPeer[] = [];
         try {
-          const byLoop = new Map<number, number>();
+          const byLoop = new Map<number, string>();
           for (let i = 0; i < 2 * loops; i++) {
             const peer = await StreamPeer.connect(s.engine.addrs[0]!);
             peers.push(peer);
@@ -129,23 +129,19 @@ describe(`handler modules (${testMode})`, () => {
             assert.equal(w.loop, expectedLoop(lb, i, loops, peer), `conn ${i}`);
             assert.equal(w.tag, `tag-${loops}`, 'the constructor got handlerData');
             assert.equal(w.fromFunction, `tag-${loops}`, 'handlerData() returns it');
-            if (!byLoop.has(w.loop)) byLoop.set(w.loop, w.pid);
-            assert.equal(byLoop.get(w.loop), w.pid, `loop ${w.loop} is one process`);
+            if (!byLoop.has(w.loop)) byLoop.set(w.loop, w.place);
+            assert.equal(byLoop.get(w.loop), w.place, `loop ${w.loop} is one process or thread`);
           }
-          const pids = new Set(byLoop.values());
-          if (PROCESSES) {
-            assert.equal(pids.size, byLoop.size, 'one process per loop');
-            assert.ok(!pids.has(process.pid), 'no loop serves in the main process');
-          } else {
-            assert.deepEqual([...pids], [process.pid]);
-          }
+          const places = new Set(byLoop.values());
+          assert.equal(places.size, byLoop.size, 'one process or thread per loop');
+          assert.ok(!places.has(MAIN), 'no loop serves on the main thread');
           await until('every worker counted', () => s.engine.countConnections() === 2 * loops);
         } finally {
           await stopped(s, peers);
         }
         const events = s.events();
-        assert.deepEqual(events.filter((e) => e.event === 'boot').map((e) => e.pid), [process.pid], 'onBoot once, main process');
-        assert.deepEqual(events.filter((e) => e.event === 'shutdown').map((e) => e.pid), [process.pid], 'onShutdown once, main process');
+        assert.deepEqual(events.filter((e) => e.event === 'boot').map((e) => e.place), [MAIN], 'onBoot once, main thread');
+        assert.deepEqual(events.filter((e) => e.event === 'shutdown').map((e) => e.place), [MAIN], 'onShutdown once, main thread');
         assert.equal(events.filter((e) => e.event === 'close').length, 2 * loops, 'every onClose ran');
         await until('no worker process left', () => children().length === 0);
         await until(`fds back to ${fds}`, () => openFds() <= fds);
@@ -220,9 +216,8 @@ describe(`handler modules (${testMode})`, () => {
       try {
         await peer.write('x');
         const line = await readLine(peer);
-        assert.match(line, /^\d+ \{"n":7\}$/);
-        if (PROCESSES) assert.notEqual(line.split(' ')[0], String(process.pid));
-        else assert.equal(line.split(' ')[0], String(process.pid));
+        assert.match(line, /^\d+\.\d+ \{"n":7\}$/);
+        assert.notEqual(line.split(' ')[0], MAIN);
       } finally {
         peer.destroy();
         stop.abort();
@@ -236,7 +231,7 @@ describe(`handler modules (${testMode})`, () => {
     const s = await start(1);
     const peer = await StreamPeer.connect(s.engine.addrs[0]!);
     try {
-      assert.equal((await who(peer)).pid, process.pid);
+      assert.equal((await who(peer)).place, MAIN);
     } finally {
       await stopped(s, [peer]);
     }
@@ -253,34 +248,30 @@ describe(`handler modules (${testMode})`, () => {
     });
   }
 
-  if (PROCESSES) {
-    // Native mode has no worker processes (yet threads): these are about processes only.
-    test('a module that throws in the worker processes: run() rejects, no worker left', { timeout: 30_000 }, async () => {
-      const fds = openFds();
-      await assert.rejects(
-        run(fixture('throws-in-worker'), 'tcp://127.0.0.1:0', { mode: testMode, numEventLoop: 2, logger: recordingLogger() }),
-        zgnetError('ERR_HANDLER_MODULE', /no workers here/),
-      );
-      assert.deepEqual(children(), []);
-      await until(`fds back to ${fds}`, () => openFds() <= fds);
-    });
+  test('a module that throws in the loops\' processes or threads: run() rejects, no worker left', { timeout: 30_000 }, async () => {
+    const fds = openFds();
+    await assert.rejects(
+      run(fixture('throws-in-worker'), 'tcp://127.0.0.1:0', { mode: testMode, numEventLoop: 2, logger: recordingLogger() }),
+      zgnetError('ERR_HANDLER_MODULE', /no workers here/),
+    );
+    assert.deepEqual(children(), []);
+    await until(`fds back to ${fds}`, () => openFds() <= fds);
+  });
 
-    test('a worker that dies stops the engine: run() rejects ERR_WORKER_EXITED', { timeout: 60_000 }, async () => {
-      const fds = openFds();
-      const s = await start(2);
-      const peers = [await StreamPeer.connect(s.engine.addrs[0]!), await StreamPeer.connect(s.engine.addrs[0]!)];
-      try {
-        await Promise.all(peers.map((p) => who(p)));
-        await peers[1]!.write('exit\n');
-        await assert.rejects(within('run() rejecting', 20_000, s.done), zgnetError('ERR_WORKER_EXITED', /loop 1/));
-        await peers[0]!.waitEnd();
-        assert.equal(s.events().filter((e) => e.event === 'shutdown').length, 1);
-      } finally {
-        await stopped(s, peers);
-      }
-      await until('no worker process left', () => children().length === 0);
-      await until(`fds back to ${fds}`, () => openFds() <= fds);
-    });
-  }
+  test('a worker (process or thread) that dies stops the engine: run() rejects ERR_WORKER_EXITED', { timeout: 60_000 }, async () => {
+    const fds = openFds();
+    const s = await start(2);
+    const peers = [await StreamPeer.connect(s.engine.addrs[0]!), await StreamPeer.connect(s.engine.addrs[0]!)];
+    try {
+      await Promise.all(peers.map((p) => who(p)));
+      await peers[1]!.write('exit\n');
+      await assert.rejects(within('run() rejecting', 20_000, s.done), zgnetError('ERR_WORKER_EXITED', /loop 1/));
+      await peers[0]!.waitEnd();
+      assert.equal(s.events().filter((e) => e.event === 'shutdown').length, 1);
+    } finally {
+      await stopped(s, peers);
+    }
+    await until('no worker process left', () => children().length === 0);
+    await until(`fds back to ${fds}`, () => openFds() <= fds);
+  });
 });
-

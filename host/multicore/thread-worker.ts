@@ -1,0 +1,79 @@
+/**
+ * A loop's thread of the thread engine (host/multicore/thread-engine.ts): it imports the handler
+ * module itself (its own instance), attaches its loop of the shared Zig engine and, once told
+ * to go, watches that loop's poller with this thread's libuv loop. It runs as a client engine
+ * does (no listeners of its own, no onBoot, onShutdown or onTick: those are the main thread's).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { NativeEngine } from '../native/engine.js';
+import { NativeLoop } from '../native/event-loop.js';
+import { leveledLogger } from '../options.js';
+import { loadHandlerModule } from './handler-module.js';
+import type { FromWorker, ThreadInit, ToWorker } from './protocol.js';
+import { connectionHandler, failedMessage, forwardingLogger } from './worker-side.js';
+
+const init = workerData as ThreadInit;
+const port = parentPort!;
+
+function send(message: FromWorker, done?: () => void): void {
+  port.postMessage(message);
+  done?.();
+}
+
+class LoopThreadEngine extends NativeEngine {
+  override counts = new Int32Array(init.counts);
+
+  /** Nothing to bind: the engine is the main thread's. */
+  protected override async listen(): Promise<void> {
+    this.handle = init.engine;
+  }
+
+  /** Attaches this thread's loop; polling waits for 'go' (the engine starts once every loop is attached). */
+  protected override startLoops(): void {
+    this.loops.push(new NativeLoop(this, init.index, this.options.readBufferCap));
+  }
+
+  go(): void {
+    for (const loop of this.loops) loop.startPolling();
+  }
+
+  closeLoop(): Promise<void> {
+    return this.closeConnections(init.index);
+  }
+
+  /** The loop stops here; the engine itself is freed by the main thread once every thread has ended. */
+  protected override async closeListeners(): Promise<void> {
+    await this.finishLoops();
+    this.freed = true;
+  }
+
+  override shutdownFromLoop(): void {
+    send({ t: 'shutdown' }); // the main thread runs gnet's shutdown order for every loop
+  }
+}
+
+let engine: LoopThreadEngine | undefined;
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'go':
+      engine?.go();
+      break;
+    case 'closeLoop':
+      void (engine?.closeLoop() ?? Promise.resolve()).then(() => send({ t: 'loopClosed' }));
+      break;
+    case 'stop':
+      void (engine?.shutdown('stop') ?? Promise.resolve()).then(() => send({ t: 'stopped' }));
+      break;
+  }
+});
+
+try {
+  const { handler } = await loadHandlerModule(init.href, init.handlerData);
+  const logger = leveledLogger(forwardingLogger(send), init.options.logLevel);
+  engine = new LoopThreadEngine(connectionHandler(handler), { ...init.options, logger, signal: undefined, handlerData: init.handlerData, client: true, ticker: false });
+  await engine.start([]);
+  send({ t: 'ready', pid: process.pid });
+} catch (err) {
+  send(failedMessage(err));
+}
