@@ -2,15 +2,18 @@
  * What the example servers share around their handler: `--name value` arguments, and running
  * until SIGTERM/SIGINT (exit 0; exit 1 with a one-line reason when the server cannot start).
  */
-import { run, type EventHandler, type Options } from '../host/index.js';
+import { run, type HandlerSpec, type Options } from '../host/index.js';
 
 export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
 }
 
-/** run() until a signal stops it; then the process exits. `name` prefixes an error message. */
-export async function serve(name: string, handler: EventHandler, protoAddr: string, options: Options): Promise<never> {
+/**
+ * run() until a signal stops it; then the process exits. `name` prefixes an error message;
+ * `handler`: a handler object, or a module (URL or path) as run() takes it.
+ */
+export async function serve(name: string, handler: HandlerSpec, protoAddr: string, options: Options): Promise<never> {
   const stop = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => {

@@ -1,16 +1,20 @@
 // `npm run bench`: zgnet measured the way gnet measures itself, side by side with what a Node
 // user would otherwise pick, in one run. Echo ping-pong through bench/tools/loadgen.c (TCP, UDP,
 // Unix), HTTP plaintext through wrk, the Redis example against redis-server through
-// redis-benchmark, TCP proxies (HAProxy, node:net) through the load generator, idle memory with
-// 10,000 connections, and the codec micro benchmark. Writes bench/results/latest.md and
-// latest.svg (raw numbers: bench/results/raw/). wrk, redis-tools, redis-server and haproxy are
-// installed with apt-get when missing (scripts/apt.mjs; as root).
+// redis-benchmark, TCP proxies (HAProxy, node:net) through the load generator, several cores (a
+// handler module on 1 and 2 loops: echo with and without handler work, HTTP plaintext pipelined
+// against node:http + cluster ×2), idle memory with 10,000 connections, and the codec micro
+// benchmark. Writes bench/results/latest.md and latest.svg (raw numbers: bench/results/raw/).
+// wrk, redis-tools, redis-server and haproxy are installed with apt-get when missing
+// (scripts/apt.mjs; as root).
 //
 //   npm run bench                  quick (about 5 minutes; at most 6): TCP 64 B × 8/64/500 and 4 KiB × 64, UDP 64 B;
-//                                  Redis SET and GET -P 16; proxy 64 B × 64; several cores (20 µs of
-//                                  handler work per message, and plain echo: zgnet wasm 1 vs 2 loops);
-//                                  2 s per run, 3 rounds; zgnet native/wasm, node:net|dgram, C epoll
-//   npm run bench -- --full        the whole matrix (about 20 minutes)
+//                                  Redis SET and GET -P 16; proxy 64 B × 64; several cores, zgnet native
+//                                  and wasm on 1 vs 2 loops (20 µs of handler work per message, also
+//                                  net + cluster ×2; plain echo; HTTP pipelined ×16 against node:http +
+//                                  cluster ×2); 2 s per run (the multicore cases 1 s), 3 rounds;
+//                                  zgnet native/wasm, node:net|dgram, C epoll
+//   npm run bench -- --full        the whole matrix (about 25 minutes)
 //   options: --only REGEX (case ids, e.g. 'tcp-64B|http'), --servers zgnet-native,net,...,
 //            --rounds N, --duration S, --warmup S, --loops N (zgnet event loops), --spin,
 //            --http-conns N (256), --idle-conns N (10000),
@@ -26,7 +30,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { root, zigEnv, zigPath } from './zig.mjs';
 import { ensureCommands } from './apt.mjs';
-import { echoCompetitors, httpCompetitors, listenAddr, loadgenAddr, multicoreCompetitors, proxyCompetitors, redisCompetitors } from '../bench/lib/competitors.mjs';
+import {
+  echoCompetitors, httpCompetitors, listenAddr, loadgenAddr, multicoreCompetitors, multicoreHttpCompetitors, proxyCompetitors, redisCompetitors,
+} from '../bench/lib/competitors.mjs';
 import { calibrate } from '../bench/servers/work.mjs';
 import {
   canConnect, cpuPlan, cpuSampler, delay, freePort, installExitHooks, now, reasonFrom, removeOnExit, runBounded, startServer,
@@ -63,6 +69,9 @@ const full = flag('full');
 const profile = full ? 'full' : 'quick';
 const rounds = Number(opt('rounds', '3'));
 const duration = Number(opt('duration', full ? '5' : '2'));
+// The multicore cases have 4-5 competitors each: at 2 s per run the quick run's measurements
+// would come to about 330 s, past its 300 s limit; at 1 s, about 290 s. --duration sets every case's.
+const multicoreSeconds = Number(opt('duration', full ? '5' : '1'));
 const warmupFirst = Number(opt('warmup', full ? '1' : '0.5'));
 const warmupLater = Math.min(warmupFirst, full ? 0.5 : 0.1);
 const spin = flag('spin');
@@ -126,13 +135,26 @@ function multicoreCase(workUs) {
     id: workUs > 0 ? `multicore-work${workUs}us` : 'multicore-echo',
     kind: 'multicore',
     workUs,
+    pinned: false,
+    seconds: multicoreSeconds,
     label: `TCP 64 B · 64 conns, ${what}`,
     short: `multicore ${workUs > 0 ? `${workUs} µs work` : 'echo'}`,
   };
 }
+/** HTTP plaintext pipelined on several cores: zgnet's example on 1 and 2 loops against node:http + cluster ×2; unpinned, as above. */
+const multicoreHttpCase = {
+  id: 'multicore-http',
+  kind: 'multicore-http',
+  proto: 'http',
+  pipeline: PIPELINE_DEPTH,
+  pinned: false,
+  seconds: multicoreSeconds,
+  label: `HTTP plaintext, pipelined ×${PIPELINE_DEPTH} · ${HTTP_CONNS} conns, 1 vs 2 loops`,
+  short: `multicore HTTP · pipelined ×${PIPELINE_DEPTH}`,
+};
 const quickCases = [
   echoCase('tcp', 64, 8), echoCase('tcp', 64, 64), echoCase('tcp', 64, 500), echoCase('tcp', 4096, 64), echoCase('udp', 64, 64),
-  redisCase('set', 1), redisCase('get', PIPELINE_DEPTH), proxyCase(64, 64), multicoreCase(20), multicoreCase(0),
+  redisCase('set', 1), redisCase('get', PIPELINE_DEPTH), proxyCase(64, 64), multicoreCase(20), multicoreCase(0), multicoreHttpCase,
 ];
 const fullCases = [
   ...[64, 512, 4096].flatMap((s) => [8, 64, 500].map((c) => echoCase('tcp', s, c))),
@@ -144,7 +166,7 @@ const fullCases = [
   { id: 'idle-10k', kind: 'idle', proto: 'tcp', label: `idle memory, ${IDLE_CONNS.toLocaleString('en-US')} connections` },
   redisCase('set', 1), redisCase('get', 1), redisCase('set', PIPELINE_DEPTH), redisCase('get', PIPELINE_DEPTH),
   proxyCase(64, 64), proxyCase(4096, 64), proxyCase(64, 500),
-  multicoreCase(20), multicoreCase(0),
+  multicoreCase(20), multicoreCase(0), multicoreHttpCase,
 ];
 // --only picks from the whole matrix (every quick case is in it too)
 const cases = only ? fullCases.filter((c) => only.test(c.id)) : full ? fullCases : quickCases;
@@ -213,7 +235,7 @@ function machine() {
     rounds,
     method:
       `${rounds} rounds per case, competitors alternating within each round (order rotated each round); ` +
-      `${duration} s measured per run after ${warmupFirst} s warm-up (${warmupLater} s in later rounds: servers stay up for all cases of a protocol); ` +
+      `${duration} s measured per run${multicoreSeconds !== duration ? ` (${multicoreSeconds} s in the multicore cases)` : ''} after ${warmupFirst} s warm-up (${warmupLater} s in later rounds: servers stay up for all cases of a protocol); ` +
       `medians over rounds, ratios = median / the baseline's median; server CPU from /proc/PID/stat over the measured window; peak RSS = VmHWM, reset per case; zgnet event loops: ${loops}`,
     command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
   };
@@ -258,10 +280,11 @@ function fmtRate(x) {
 
 // ---------------------------------------------------------------------------------- echo
 async function loadgenRun(kase, s, comp, warmup) {
-  const lg = [LOADGEN, '--proto', kase.proto, '--addr', s.addr, '-c', String(kase.conns), '-s', String(kase.size), '-d', String(duration), '--warmup', String(warmup), '--server-pid', String(s.server.pid)];
+  const seconds = kase.seconds ?? duration;
+  const lg = [LOADGEN, '--proto', kase.proto, '--addr', s.addr, '-c', String(kase.conns), '-s', String(kase.size), '-d', String(seconds), '--warmup', String(warmup), '--server-pid', String(s.server.pid)];
   if (spin) lg.push('--spin');
   const sampler = comp.multiProcess ? cpuSampler(s.server.pid) : null;
-  const r = await runBounded(wrap(lg, { cpus: kase.kind === 'multicore' ? null : plan.client }), { cwd: root, timeoutMs: (duration + warmup + 25) * 1000 });
+  const r = await runBounded(wrap(lg, { cpus: kase.pinned === false ? null : plan.client }), { cwd: root, timeoutMs: (seconds + warmup + 25) * 1000 });
   const tEnd = now();
   sampler?.stop();
   const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
@@ -270,7 +293,7 @@ async function loadgenRun(kase, s, comp, warmup) {
     j = line ? JSON.parse(line) : null;
   } catch {}
   const died = s.server.exited ? `server exited (${s.server.exited.signal ?? `exit ${s.server.exited.code}`}): ${reasonFrom(s.server.stderr(), 'no output')}` : null;
-  if (r.timedOut) return { ok: false, reason: died ?? `load generator timed out after ${(duration + warmup + 25).toFixed(0)} s` };
+  if (r.timedOut) return { ok: false, reason: died ?? `load generator timed out after ${(seconds + warmup + 25).toFixed(0)} s` };
   if (!j) return { ok: false, reason: died ?? `load generator failed (exit ${r.code}): ${reasonFrom(r.stderr, 'no output')}` };
   if (r.code !== 0 || j.errors > 0 || j.connect_failures > 0) {
     const why = j.errors > 0 ? `${j.errors} echo errors` : j.connect_failures > 0 ? `${j.connect_failures} of ${kase.conns} connections failed` : `exit ${r.code}`;
@@ -369,7 +392,7 @@ async function wrkRun(kase, s, seconds) {
   if (kase.pipeline > 1) w.push('-s', path.join(root, 'bench', 'pipeline.lua'), url, '--', String(kase.pipeline));
   else w.push(url);
   const cpu0 = treeCpuSeconds(s.server.pid);
-  const r = await runBounded(wrap(w, { cpus: plan.client }), { cwd: root, timeoutMs: (seconds + 30) * 1000 });
+  const r = await runBounded(wrap(w, { cpus: kase.pinned === false ? null : plan.client }), { cwd: root, timeoutMs: (seconds + 30) * 1000 });
   const cpu1 = treeCpuSeconds(s.server.pid);
   const died = s.server.exited ? `server exited: ${reasonFrom(s.server.stderr(), 'no output')}` : null;
   const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(r.stdout);
@@ -393,19 +416,21 @@ async function wrkRun(kase, s, seconds) {
   };
 }
 
-async function runHttpGroup(group, comps) {
+/** HTTP cases through wrk; `what`, `baseId`: the multicore HTTP case names its own. A case that is not pinned runs its servers unpinned too. */
+async function runHttpGroup(group, comps, { what = 'http', baseId = 'node-http' } = {}) {
   const wrkErr = ensureCommands([{ cmd: 'wrk', pkg: 'wrk' }], (line) => console.log(`bench: ${line}`));
   return alternateRounds({
     ...groupDefaults(),
-    what: 'http',
+    what,
     group,
     comps,
-    baseId: 'node-http',
-    launch: (comp) => (wrkErr ? { na: wrkErr } : launch(comp, 'http')),
-    stop: (comp, s) => stop(comp, s, 'http'),
+    baseId,
+    launch: (comp) => (wrkErr ? { na: wrkErr } : launch(comp, 'http', { pinned: group.every((k) => k.pinned !== false) })),
+    stop: (comp, s) => stop(comp, s, what),
     async measure(kase, s, comp, round, row) {
       if (round === 0) await wrkRun(kase, s, 1); // warm-up, discarded
-      const res = await wrkRun(kase, s, Math.max(1, Math.round(duration)));
+      // wrk takes whole seconds
+      const res = await wrkRun(kase, s, Math.max(1, Math.round(kase.seconds ?? duration)));
       if (res.ok && res.socketErrors) row.notes.push(`round ${round + 1}: ${res.socketErrorText}`);
       return res;
     },
@@ -591,7 +616,7 @@ async function main() {
   if (opt('render', null)) {
     const saved = JSON.parse(fs.readFileSync(opt('render'), 'utf8'));
     // recompute medians and ratios from the rounds, so a report always follows this code's method
-    for (const c of [...saved.echo, ...saved.http, ...(saved.redis ?? []), ...(saved.proxy ?? []), ...(saved.multicore ?? [])]) {
+    for (const c of [...saved.echo, ...saved.http, ...(saved.redis ?? []), ...(saved.proxy ?? []), ...(saved.multicore ?? []), ...(saved.multicoreHttp ?? [])]) {
       for (const r of c.rows) r.notes = (r.notes ?? []).filter((n) => !/rounds failed|datagrams lost|no ratio/.test(n));
       summarize(c.case, c.rows, c.rows.find((r) => r.isBaseline)?.comp.id);
     }
@@ -608,7 +633,7 @@ async function main() {
   }
   deadline = now() + timeLimitS * 1000;
   const meta = machine();
-  const results = { meta, echo: [], http: [], redis: [], proxy: [], multicore: [], idle: null, micro: null, notes };
+  const results = { meta, echo: [], http: [], redis: [], proxy: [], multicore: [], multicoreHttp: [], idle: null, micro: null, notes };
   const pick = (list) => (serverFilter ? list.filter((c) => serverFilter.includes(c.id)) : list);
 
   if (runMicro) results.micro = await runMicroBench();
@@ -644,13 +669,23 @@ async function main() {
   if (multicoreGroup.length) {
     const work = calibrate(20);
     results.multicoreNote =
-      `The handler is a module (bench/servers/zgnet-work-handler.mjs): in wasm mode each of the 2 loops is a worker process. Handler work: ` +
+      `The handler is a module (bench/servers/zgnet-work-handler.mjs): in wasm mode each of the 2 loops is a worker process; native mode keeps its loops in its one process. Handler work: ` +
       `${work} xorshift iterations per 64 B (bench/servers/work.mjs, calibrated to about 20 µs in this run), the same in every server. ` +
       'Server and load generator are not pinned: they share every CPU. Ratios are to zgnet wasm on 1 loop in the same rounds.';
     results.multicore = [];
     for (const kase of multicoreGroup) {
       results.multicore.push(...(await runMulticoreCase(kase, pick(multicoreCompetitors(root, { work: kase.workUs > 0 ? work : 0 })))));
     }
+  }
+  const multicoreHttpGroup = cases.filter((c) => c.kind === 'multicore-http');
+  const multicoreHttpComps = pick(multicoreHttpCompetitors(root));
+  if (multicoreHttpGroup.length && multicoreHttpComps.length) {
+    results.multicoreHttpNote =
+      `\`wrk -t1 -c${HTTP_CONNS} -d${Math.max(1, Math.round(multicoreSeconds))}s --timeout 8 --latency -s bench/pipeline.lua -- ${PIPELINE_DEPTH}\` against GET /plaintext, 1 s warm-up first. ` +
+      'zgnet runs examples/http-server.ts, whose handler is a module (examples/http-handler.ts): in wasm mode each of the 2 loops is a worker process; native mode keeps its loops in its one process. ' +
+      'node:http runs behind node:cluster with 2 workers (bench/servers/node-http.mjs --workers 2). ' +
+      'Server and wrk are not pinned: they share every CPU. Ratios are to node:http + cluster ×2 in the same rounds.';
+    results.multicoreHttp = await runHttpGroup(multicoreHttpGroup, multicoreHttpComps, { what: 'multicore-http', baseId: 'node-http-cluster-2' });
   }
   const proxyGroup = cases.filter((c) => c.kind === 'proxy');
   if (proxyGroup.length) {

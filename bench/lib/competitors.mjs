@@ -40,26 +40,52 @@ export function echoCompetitors(root, { loops }) {
 
 /**
  * The multicore cases: zgnet running a handler module (bench/servers/zgnet-multicore.mjs) on 1
- * and on 2 loops, and, with handler work, node:net behind node:cluster with 2 workers — all
- * doing `work` iterations of bench/servers/work.mjs per 64 B before each echo (0: plain echo).
- * zgnet wasm on 1 loop is the baseline. A competitor is one entry: native mode is
- * `zgnet('native', 1)` and `zgnet('native', 2)`.
+ * and on 2 loops in each mode, and, with handler work, node:net behind node:cluster with 2
+ * workers — all doing `work` iterations of bench/servers/work.mjs per 64 B before each echo
+ * (0: plain echo). zgnet wasm on 1 loop is the baseline.
  */
 export function multicoreCompetitors(root, { work }) {
   const js = (...p) => path.join(root, ...p);
   const server = js('bench', 'servers', 'zgnet-multicore.mjs');
-  const zgnet = (mode, loops) => ({
-    id: `zgnet-${mode}-${loops}`,
-    label: `zgnet ${mode}, ${loops} loop${loops > 1 ? 's' : ''}`,
-    multiProcess: loops > 1,
-    argv: ({ addr }) => [node, server, '--mode', mode, '--addr', addr, '--loops', String(loops), '--work', String(work)],
-    needs: [js('dist', 'host', 'index.js')],
-  });
+  const zgnet = (mode, loops) =>
+    multicoreZgnet(root, mode, loops, ({ addr }) => [node, server, '--mode', mode, '--addr', addr, '--loops', String(loops), '--work', String(work)]);
   const cluster = {
     id: 'net-cluster-2', label: 'net + cluster ×2', multiProcess: true,
     argv: ({ proto, addr }) => [node, js('bench', 'servers', 'net-cluster-echo.mjs'), '--proto', proto, '--addr', addr, '--workers', '2', '--work', String(work)],
   };
-  return [zgnet('wasm', 1), zgnet('wasm', 2), ...(work > 0 ? [cluster] : [])];
+  return [zgnet('native', 1), zgnet('native', 2), zgnet('wasm', 1), zgnet('wasm', 2), ...(work > 0 ? [cluster] : [])];
+}
+
+/**
+ * The multicore HTTP case: examples/http-server.ts (its handler is a module) on 1 and 2 loops in
+ * each mode, against node:http behind node:cluster with 2 workers (the baseline).
+ */
+export function multicoreHttpCompetitors(root) {
+  const example = path.join(root, 'dist', 'examples', 'http-server.js');
+  const zgnet = (mode, loops) =>
+    multicoreZgnet(root, mode, loops, ({ addr }) => [node, example, '--mode', mode, '--addr', addr, '--loops', String(loops)], [example]);
+  return [
+    zgnet('native', 1), zgnet('native', 2), zgnet('wasm', 1), zgnet('wasm', 2),
+    {
+      id: 'node-http-cluster-2', label: 'node:http + cluster ×2', multiProcess: true,
+      argv: ({ addr }) => [node, path.join(root, 'bench', 'servers', 'node-http.mjs'), '--addr', addr, '--workers', '2'],
+    },
+  ];
+}
+
+/**
+ * One zgnet competitor of a multicore case. `multiProcess` (CPU summed over the process tree):
+ * wasm mode on several loops, whose loops are worker processes; native mode's loops stay in
+ * one process (threads), which the load generator measures whole.
+ */
+function multicoreZgnet(root, mode, loops, argv, needs = []) {
+  return {
+    id: `zgnet-${mode}-${loops}`,
+    label: `zgnet ${mode}, ${loops} loop${loops > 1 ? 's' : ''}`,
+    multiProcess: mode === 'wasm' && loops > 1,
+    argv,
+    needs: [path.join(root, 'dist', 'host', 'index.js'), ...needs],
+  };
 }
 
 /** HTTP plaintext competitors; node:http is the baseline. */

@@ -222,6 +222,14 @@ export function markdown(results) {
     out.push(echoDetails(results.multicore));
     out.push('');
   }
+  if (results.multicoreHttp?.length) {
+    out.push('## Several cores: HTTP plaintext on 1 and 2 loops, relative to node:http + cluster ×2');
+    out.push('');
+    out.push(results.multicoreHttpNote ?? '');
+    out.push('');
+    out.push(httpDetails(results.multicoreHttp));
+    out.push('');
+  }
   if (results.http.length) {
     out.push('## HTTP plaintext (wrk), relative to node:http');
     out.push('');
