@@ -51,6 +51,19 @@ function children(): number[] {
   return mine;
 }
 
+/** TCP sockets listening on `port` in this network namespace (/proc/net/tcp, state 0A). */
+function listeningSockets(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let count = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[1]?.endsWith(`:${hexPort}`) && fields[3] === '0A') count++;
+    }
+  }
+  return count;
+}
+
 interface Started {
   engine: Engine;
   done: Promise<void>;
@@ -148,6 +161,31 @@ describe(`handler modules (${testMode})`, () => {
       });
     }
   }
+
+  test('reuse-port: every loop accepts on a listener of its own, each connection served off the main thread', { timeout: 60_000 }, async () => {
+    const loops = 2;
+    const s = await start(loops, { reusePort: true });
+    const peers: StreamPeer[] = [];
+    try {
+      const port = Number(s.engine.addrs[0]!.split(':').pop());
+      // Native mode opens one SO_REUSEPORT listener per loop; wasm mode (Node 20 has no reusePort) accepts once, here.
+      assert.equal(listeningSockets(port), testMode === 'native' ? loops : 1);
+      const placeOf = new Map<number, string>();
+      for (let i = 0; i < 8; i++) {
+        const peer = await StreamPeer.connect(s.engine.addrs[0]!);
+        peers.push(peer);
+        const w = await who(peer);
+        assert.ok(w.loop >= 0 && w.loop < loops);
+        assert.notEqual(w.place, MAIN);
+        if (!placeOf.has(w.loop)) placeOf.set(w.loop, w.place);
+        assert.equal(placeOf.get(w.loop), w.place, `loop ${w.loop} is one process or thread`);
+      }
+      await until('every connection counted', () => s.engine.countConnections() === 8);
+    } finally {
+      await stopped(s, peers);
+    }
+    assert.equal(s.events().filter((e) => e.event === 'close').length, 8);
+  });
 
   test('Shutdown returned on one loop stops every loop, every onClose runs', { timeout: 60_000 }, async () => {
     const s = await start(2);
