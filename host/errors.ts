@@ -52,7 +52,7 @@ const messages: Record<string, string> = {
   ERR_OUT_OF_MEMORY: 'out of memory',
   ERR_IDLE_TIMEOUT: 'no inbound traffic for longer than the idle timeout',
   ERR_HANDLER_MODULE: 'the handler module cannot be used',
-  ERR_WORKER_EXITED: 'a worker process serving an event loop exited',
+  ERR_WORKER_EXITED: 'a worker process or thread serving an event loop exited',
 };
 
 export class ZgnetError extends Error {
