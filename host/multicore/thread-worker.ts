@@ -63,7 +63,8 @@ port.on('message', (m: ToWorker) => {
       void (engine?.closeLoop() ?? Promise.resolve()).then(() => send({ t: 'loopClosed' }));
       break;
     case 'stop':
-      void (engine?.shutdown('stop') ?? Promise.resolve()).then(() => send({ t: 'stopped' }));
+      // Outside koffi's poll callback (a message's turn), so ending the thread here is safe.
+      void (engine?.shutdown('stop') ?? Promise.resolve()).then(() => send({ t: 'stopped' }, () => process.exit(0)));
       break;
   }
 });

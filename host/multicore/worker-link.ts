@@ -102,8 +102,7 @@ export class WorkerLink {
   async stop(): Promise<void> {
     this.leaving = true;
     const timer = setTimeout(() => this.kill(), STOP_GRACE_MS);
-    await this.request({ t: 'stop' }, 'stopped');
-    this.kill();
+    await this.request({ t: 'stop' }, 'stopped'); // then it exits by itself
     await this.exited;
     clearTimeout(timer);
   }
