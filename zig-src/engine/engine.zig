@@ -413,3 +413,30 @@ test "Engine: least-connections counts a placed connection at once, so a burst s
     for (0..3) |i| for (0..2) |_| engine.connClosed(@intCast(i));
     try testing.expectEqual(@as(u32, 0), engine.connsCount());
 }
+
+test "Engine: a loop whose inbox is full gets no more; the acceptor keeps the connection, counted there" {
+    var step: Syscall = .none;
+    const engine = try Engine.create(testing.allocator, .{ .loops_count = 2, .lb = .round_robin }, &step);
+    defer engine.destroy();
+    const target = &engine.loops[1];
+    const remote = try std.net.Address.parseIp("127.0.0.1", 1);
+    // Nobody drains loop 1: its inbox fills (the engine closes these fds when destroyed).
+    for (0..event_loop.inbox_max) |_| {
+        const fd = try posix.dup(1);
+        try testing.expect(target.handOff(.{ .fd = fd, .network = .tcp, .remote = remote }));
+    }
+    const one_more = try posix.dup(1);
+    try testing.expect(!target.handOff(.{ .fd = one_more, .network = .tcp, .remote = remote }));
+    posix.close(one_more);
+    try testing.expectEqual(@as(usize, event_loop.inbox_max), target.inbox.items.len);
+    // Round-robin places the first connection on loop 0, the second on loop 1, whose inbox is
+    // full: it stays on loop 0, counted there.
+    var pairs: [2][2]posix.fd_t = undefined;
+    for (&pairs) |*pair| try testing.expectEqual(@as(c_int, 0), std.c.socketpair(posix.AF.UNIX, posix.SOCK.STREAM, 0, pair));
+    defer for (pairs) |pair| posix.close(pair[1]);
+    for (pairs) |pair| engine.placeAccepted(&engine.loops[0], pair[0], .unix, remote);
+    try testing.expectEqual(@as(u32, 2), engine.lb.connCount(0));
+    try testing.expectEqual(@as(u32, 0), engine.lb.connCount(1));
+    try testing.expectEqual(@as(usize, 2), engine.loops[0].conns.items.len);
+    try testing.expectEqual(@as(usize, event_loop.inbox_max), target.inbox.items.len);
+}
