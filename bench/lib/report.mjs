@@ -214,22 +214,14 @@ export function markdown(results) {
     out.push(echoDetails(results.echo));
     out.push('');
   }
-  if (results.multicore?.length) {
-    out.push('## Several cores: a handler module on 1 and 2 loops, relative to 1 loop');
-    out.push('');
-    out.push(results.multicoreNote ?? '');
-    out.push('');
-    out.push(echoDetails(results.multicore));
-    out.push('');
-  }
-  if (results.multicoreHttp?.length) {
-    out.push('## Several cores: HTTP plaintext on 1 and 2 loops, relative to node:http + cluster ×2');
-    out.push('');
-    out.push(results.multicoreHttpNote ?? '');
-    out.push('');
-    out.push(httpDetails(results.multicoreHttp));
-    out.push('');
-  }
+  // The multicore cases: a note on how they ran, then the details table of their kind.
+  const coresSection = (rows, title, note, details) => {
+    if (rows?.length) out.push(`## Several cores: ${title}`, '', note ?? '', '', details(rows), '');
+  };
+  coresSection(results.multicore, 'a handler module on 1 and 2 loops, relative to 1 loop', results.multicoreNote, echoDetails);
+  coresSection(
+    results.multicoreHttp, 'HTTP plaintext on 1 and 2 loops, relative to node:http + cluster ×2', results.multicoreHttpNote, httpDetails,
+  );
   if (results.http.length) {
     out.push('## HTTP plaintext (wrk), relative to node:http');
     out.push('');
