@@ -3,7 +3,6 @@
  * the JS thread (design A of shared/DESIGN.md). Lifecycle from EngineBase; here: binding
  * (Zig sockets), starting the loops (poll watchers), closing, and the engine's methods.
  */
-import { isMainThread } from 'node:worker_threads';
 import type { EventHandler, Network } from '../api.js';
 import type { ResolvedAddr } from '../address.js';
 import { formatAddr, hostPort, parseProtoAddr } from '../address.js';
@@ -44,8 +43,6 @@ export class NativeEngine extends EngineBase {
    * sum them (countConnections, maxConnections).
    */
   counts: Int32Array;
-  /** Loops of this engine object run on a worker thread (host/multicore/thread-worker.ts). */
-  readonly onWorkerThread: boolean = !isMainThread;
   listenerAddrs: string[] = [];
   private listeners: ListenerInfo[] = [];
   private dirtyLoops = new Set<NativeLoop>();

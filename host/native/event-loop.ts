@@ -5,6 +5,7 @@
  * Writes outside a batch (asyncWrite, timers) join the same command array and are flushed on
  * the next microtask.
  */
+import { isMainThread } from 'node:worker_threads';
 import type { Conn } from '../api.js';
 import { ErrorCode, withAddress, ZgnetError } from '../errors.js';
 import { abortError, type EngineLoop } from '../engine/base.js';
@@ -87,7 +88,7 @@ export class NativeLoop implements EngineLoop {
    * callback makes koffi rethrow the termination, which aborts the whole process.
    */
   private readonly onReadable = () => {
-    if (!this.engine.onWorkerThread) return this.drainAll();
+    if (isMainThread) return this.drainAll();
     if (this.drainQueued) return;
     this.drainQueued = true;
     setImmediate(this.drainTask);
