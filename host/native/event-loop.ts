@@ -330,7 +330,7 @@ export class NativeLoop implements EngineLoop {
       conn.writeFailed(); // its close record follows; until then it is not writable
       return 0;
     }
-    if (this.arenaUsed + length > this.arena.length) this.flushCommands();
+    this.arenaRoom(length);
     const offset = this.arenaUsed;
     this.arena.set(data, offset);
     this.arenaUsed = offset + length;
@@ -342,7 +342,7 @@ export class NativeLoop implements EngineLoop {
     if (text.length === 0) return 0;
     // Worst case 3 bytes per UTF-16 unit; short strings are encoded straight into the arena.
     if (text.length * 3 < DIRECT_WRITE_MIN) {
-      if (this.arenaUsed + text.length * 3 > this.arena.length) this.flushCommands();
+      this.arenaRoom(text.length * 3);
       const offset = this.arenaUsed;
       const length = this.arena.write(text, offset);
       this.arenaUsed = offset + length;
@@ -350,6 +350,15 @@ export class NativeLoop implements EngineLoop {
       return length;
     }
     return this.writeBytes(conn, Buffer.from(text));
+  }
+
+  /**
+   * Room for `length` arena bytes AND the command that names them. A full command array
+   * flushes too, and a flush empties the arena: were that to happen after the bytes were
+   * copied in, their command would point at arena bytes the next writes overwrite.
+   */
+  private arenaRoom(length: number): void {
+    if (this.arenaUsed + length > this.arena.length || this.cmdCount === L.commands_max) this.flushCommands();
   }
 
   keep(conn: NativeConn, offset: number, length: number): void {
@@ -363,7 +372,7 @@ export class NativeLoop implements EngineLoop {
   private keepEarly(conn: NativeConn, bytes: Buffer): void {
     for (let at = 0; at < bytes.length; at += this.arena.length) {
       const piece = bytes.subarray(at, at + this.arena.length);
-      if (this.arenaUsed + piece.length > this.arena.length) this.flushCommands();
+      this.arenaRoom(piece.length);
       const offset = this.arenaUsed;
       this.arena.set(piece, offset);
       this.arenaUsed = offset + piece.length;
