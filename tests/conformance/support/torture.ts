@@ -58,9 +58,16 @@ function senderHandler(): EventHandler & { loops: EventLoop[] } {
       };
       if (shape === 0) c.write(data);
       else if (shape === 1) c.writev(split());
-      else if (shape === 2) void c.asyncWrite(data).catch(() => {});
-      else if (shape === 3) void c.asyncWritev(split()).catch(() => {});
-      else {
+      else if (shape === 2 || shape === 3) {
+        // A later write may overtake an asyncWrite (wasm mode runs it on the loop's next
+        // turn, as gnet does): the stream goes on once it settled.
+        plan.waiting = true;
+        const sent = shape === 2 ? c.asyncWrite(data) : c.asyncWritev(split());
+        sent.then(() => {
+          plan.waiting = false;
+          if (c.context === plan) pump(c);
+        }, () => {});
+      } else {
         plan.waiting = true;
         const finish = () => {
           if (c.context !== plan) return;
