@@ -81,6 +81,8 @@ pub const EventLoop = struct {
     area_used: usize = 0,
     in_drain: bool = false,
     draining_count: u32 = 0,
+    /// Draining connections closed for lack of progress since the host last asked.
+    cut_off_count: u32 = 0,
     /// Given up to accept (and close) connections when the process is out of fds.
     reserve_fd: socket.fd_t = -1,
     /// Filled by the accepting loop's thread, emptied by this loop's (after a wake).
@@ -365,12 +367,16 @@ pub const EventLoop = struct {
         }
     }
 
-    /// Closes draining connections past their deadline; returns how many still drain.
+    /// Closes draining connections whose peer took nothing for `drain_timeout_ns` (their
+    /// deadline moves on with every write that makes progress); returns how many still drain.
     pub fn reap(loop: *EventLoop) u32 {
         if (loop.draining_count == 0) return 0;
         const now = monotonicNs();
         for (loop.conns.items) |conn| {
-            if (conn.state == .draining and conn.drain_deadline_ns <= now) loop.finalize(conn);
+            if (conn.state == .draining and conn.drain_deadline_ns <= now) {
+                loop.cut_off_count +|= 1;
+                loop.finalize(conn);
+            }
         }
         assert(loop.draining_count <= loop.conns.items.len);
         return loop.draining_count;
@@ -492,7 +498,14 @@ pub const EventLoop = struct {
             loop.writable(conn);
             if (conn.state != .open) return;
         }
-        if (event.readable or event.read_hangup or event.hangup) loop.readable(conn);
+        if (!(event.readable or event.read_hangup or event.hangup)) return;
+        if (loop.recordsLeft() == 0) {
+            // The writable record took the last one: the read waits for the next drain.
+            loop.setMore();
+            conn.read_pending = true;
+            return loop.pushPending(conn);
+        }
+        loop.readable(conn);
     }
 
     /// A dial finished (writability or an error): announce it, or report why it failed.
@@ -604,6 +617,9 @@ pub const EventLoop = struct {
     /// pauseRead/resumeRead: readability stops being watched, or is watched again.
     fn setReadPaused(loop: *EventLoop, conn: *Connection, paused: bool) void {
         assert(conn.state == .open);
+        // After the peer's FIN there is nothing left to read: readability stays unwatched
+        // (an end of stream is readable forever in level-triggered mode).
+        if (conn.read_ended) return;
         if (conn.read_paused == paused) return;
         if (!loop.pollReadPaused(conn, paused)) return loop.reportFailed(conn);
         // Bytes that arrived while paused: edge triggering reports them only on new data.
@@ -629,6 +645,7 @@ pub const EventLoop = struct {
     fn readable(loop: *EventLoop, conn: *Connection) void {
         assert(conn.state == .open);
         assert(loop.in_drain);
+        assert(loop.recordsLeft() > 0);
         if (conn.read_paused) return; // resumeRead watches it again
         const room = loop.readRoom() orelse {
             conn.read_pending = true;
@@ -643,10 +660,7 @@ pub const EventLoop = struct {
             },
         };
         assert(n <= want);
-        if (n == 0) {
-            _ = conn.fail(0, .read);
-            return loop.reportFailed(conn);
-        }
+        if (n == 0) return loop.peerEnded(conn);
         if (conn.inbound.isEmpty()) {
             loop.emitData(conn, loop.area_used, n, 0);
             loop.area_used += n;
@@ -666,6 +680,19 @@ pub const EventLoop = struct {
         }
     }
 
+    /// The peer's FIN: its readability is no longer watched and an end record tells the
+    /// host, which closes the connection or (half-open) keeps writing to it.
+    fn peerEnded(loop: *EventLoop, conn: *Connection) void {
+        assert(conn.state == .open);
+        assert(!conn.read_ended);
+        if (!loop.pollReadPaused(conn, true)) return loop.reportFailed(conn);
+        conn.read_ended = true;
+        conn.read_pending = false;
+        const r = loop.connRecord(.end, conn);
+        r[layout.Field.aux2] = @intCast(@min(conn.outbound.buffered(), std.math.maxInt(i32)));
+        conn.assertInvariants();
+    }
+
     fn drainingEvent(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) void {
         assert(conn.state == .draining);
         if (event.hangup) return loop.finalize(conn);
@@ -682,8 +709,11 @@ pub const EventLoop = struct {
             if (n == 0 and !loop.pollReadPaused(conn, true)) return loop.finalize(conn);
         }
         if (event.writable) {
+            const sent_before = conn.sent_total;
             if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) return loop.finalize(conn);
             if (conn.outbound.isEmpty()) return loop.finalize(conn);
+            // The peer is still taking bytes: the bound counts from its last progress.
+            if (conn.sent_total != sent_before) conn.drain_deadline_ns = monotonicNs() + drain_timeout_ns;
         }
     }
 
@@ -855,6 +885,12 @@ pub const EventLoop = struct {
                     if (conn.state != .open) continue;
                     loop.setReadPaused(conn, kind == .pause_read);
                 },
+                .end => {
+                    i += 1;
+                    const conn = loop.lookup(slot, generation) orelse continue;
+                    if (conn.state != .open or conn.network == .udp) continue;
+                    conn.requestEnd();
+                },
                 .watch => {
                     i += 1;
                     const conn = loop.lookup(slot, generation) orelse continue;
@@ -960,10 +996,9 @@ test "EventLoop: the stale events of a connection closed mid-batch are dropped" 
     posix.close(a.peer);
     dispatchBatch(loop, &.{ testEvent(stale, true, false), testEvent(stale, false, true) });
     try testing.expectEqual(@as(usize, 1), loop.records_count);
-    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.close)), t.record(0)[layout.Field.kind]);
-    try testing.expectEqual(@as(i32, 0), t.record(0)[layout.Field.aux]); // end of stream
-    try testing.expectEqual(@as(i32, @intFromEnum(Syscall.read)), t.record(0)[layout.Field.aux2]);
-    try testing.expectEqual(State.reported, a.conn.state);
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.end)), t.record(0)[layout.Field.kind]);
+    try testing.expectEqual(State.open, a.conn.state);
+    try testing.expect(a.conn.read_ended and a.conn.read_paused);
     // The host's close frees the slot; a new connection takes it under a new generation.
     loop.closeByHost(a.conn);
     const b = try openConn(&t);
@@ -1156,11 +1191,13 @@ test "EventLoop: a peer that half-closes still gets what was queued for it" {
     defer posix.close(a.peer);
     const big = try queueBytes(loop, a.conn, 1 << 20, 'h');
     defer testing.allocator.free(big);
-    // The peer shuts its write side: the loop reads end of stream and reports the close...
+    // The peer shuts its write side: the loop reads end of stream and reports it; the
+    // connection stays open (the host decides: close, or go on writing half-open)...
     try posix.shutdown(a.peer, .send);
     _ = loop.drain();
-    try testing.expectEqual(State.reported, a.conn.state);
-    try testing.expect(a.conn.drainsAfterEof());
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.end)), t.record(0)[layout.Field.kind]);
+    try testing.expectEqual(State.open, a.conn.state);
+    try testing.expect(a.conn.read_ended);
     // ...and after the host's close the queued bytes drain instead of being dropped.
     loop.closeByHost(a.conn);
     try testing.expectEqual(State.draining, a.conn.state);
@@ -1179,4 +1216,74 @@ test "EventLoop: a peer that half-closes still gets what was queued for it" {
     }
     try testing.expectEqual(big.len, got);
     try testing.expectEqual(State.free, a.conn.state);
+}
+
+test "EventLoop: end sends FIN after every queued byte; the connection still reads" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try openConn(&t);
+    defer posix.close(a.peer);
+    const big = try queueBytes(loop, a.conn, 1 << 20, 'e');
+    defer testing.allocator.free(big);
+    setCommand(&t, 0, .end, a.conn, 0, 0, 0);
+    try loop.flush(1);
+    // Bytes remain: no FIN yet.
+    try testing.expect(a.conn.end_pending and !a.conn.write_shut);
+    try socket.setNonBlocking(a.peer);
+    var got: usize = 0;
+    var scratch: [64 * 1024]u8 = undefined;
+    var rounds: usize = 0;
+    var eof = false;
+    while (!eof and rounds < 10_000) : (rounds += 1) {
+        const n = posix.read(a.peer, &scratch) catch |err| switch (err) {
+            error.WouldBlock => {
+                _ = loop.drain();
+                continue;
+            },
+            else => return err,
+        };
+        if (n == 0) eof = true;
+        got += n;
+    }
+    try testing.expect(eof);
+    try testing.expectEqual(big.len, got);
+    try testing.expect(a.conn.write_shut and a.conn.outbound.isEmpty());
+    // Half-closed by us, the connection still reads what the peer sends.
+    try testing.expectEqual(@as(usize, 5), try posix.write(a.peer, "after"));
+    _ = loop.drain();
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.data)), t.record(0)[layout.Field.kind]);
+    try testing.expectEqual(@as(i32, 5), t.record(0)[layout.Field.length]);
+    try testing.expectEqual(State.open, a.conn.state);
+}
+
+test "EventLoop: a closing connection is cut off only after the flush bound without progress" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try openConn(&t);
+    defer posix.close(a.peer);
+    const big = try queueBytes(loop, a.conn, 4 << 20, 'p');
+    defer testing.allocator.free(big);
+    loop.closeByHost(a.conn);
+    try testing.expectEqual(State.draining, a.conn.state);
+    // Its deadline has passed, but the peer reads: the write that follows moves it on.
+    a.conn.drain_deadline_ns = monotonicNs();
+    try socket.setNonBlocking(a.peer);
+    var scratch: [64 * 1024]u8 = undefined;
+    // The peer takes what the socket holds (bounded: the kernel's buffer is finite).
+    var read_total: usize = 0;
+    while (posix.read(a.peer, &scratch)) |n| read_total += n else |_| {}
+    try testing.expect(read_total > 0);
+    const sent_before = a.conn.sent_total;
+    _ = loop.drain();
+    try testing.expect(a.conn.sent_total != sent_before);
+    try testing.expectEqual(@as(u32, 1), loop.reap());
+    try testing.expectEqual(State.draining, a.conn.state);
+    try testing.expectEqual(@as(u32, 0), loop.cut_off_count);
+    // Now the peer takes nothing: past the deadline it is cut off, and counted.
+    a.conn.drain_deadline_ns = monotonicNs();
+    try testing.expectEqual(@as(u32, 0), loop.reap());
+    try testing.expectEqual(State.free, a.conn.state);
+    try testing.expectEqual(@as(u32, 1), loop.cut_off_count);
 }

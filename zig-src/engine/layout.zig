@@ -46,6 +46,9 @@ pub const RecordKind = enum(i32) {
     /// below, or the watched bytes left for the kernel. aux = bytes in the outbound buffer,
     /// aux2 = bytes handed to the kernel so far (mod 2^32).
     writable = 5,
+    /// The peer sent FIN (end of stream), after its last data record: the connection stays
+    /// open and writable; reading it is over. The host runs onEnd, then closes or ends it.
+    end = 6,
 };
 
 pub const Field = struct {
@@ -92,6 +95,8 @@ pub const CommandKind = enum(i32) {
     /// Report a writable record once the outbound buffer holds at most `offset` bytes (-1:
     /// no mark), or (`source` word 1) once `length` bytes (mod 2^32) have left for the kernel.
     watch = 6,
+    /// The host's `end()`: shut the write side (FIN) once the outbound buffer is empty.
+    end = 7,
 };
 
 /// The words of a command.
@@ -132,6 +137,7 @@ pub const Syscall = enum(i32) {
     fcntl = 17,
     getsockname = 18,
     getpeername = 19,
+    shutdown = 20,
 };
 
 /// A system failure travels in the result itself, never through a global: a result at or
