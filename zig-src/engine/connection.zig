@@ -6,10 +6,11 @@ const posix = std.posix;
 const assert = std.debug.assert;
 const core = @import("../core/root.zig");
 const socket = @import("socket.zig");
+const socket_io = @import("socket_io.zig");
 const poller_mod = @import("poller.zig");
 const Poller = poller_mod.Poller;
 const Trigger = poller_mod.Trigger;
-const Syscall = @import("layout.zig").Syscall;
+const Syscall = @import("syscall.zig").Syscall;
 
 /// A connection's lifecycle, in one place. Every change goes through `Connection.become`,
 /// which asserts that the step is one of these:
@@ -25,7 +26,7 @@ const Syscall = @import("layout.zig").Syscall;
 /// (On the host's side "closing" means its onClose is running; no Zig state is called that.)
 pub const State = enum(u8) {
     free,
-    /// A dial in flight (EventLoop.register): watched for writability, nothing reported.
+    /// A dial in flight (dial.zig's register): watched for writability, nothing reported.
     connecting,
     /// Ready; its open record is due (it waits in the loop's pending list).
     opening,
@@ -216,7 +217,7 @@ pub const Connection = struct {
     /// the socket does not take is buffered with writability armed.
     pub fn send(conn: *Connection, poller: *Poller, trigger: Trigger, parts: []const []const u8) SendResult {
         assert(conn.state == .open);
-        assert(parts.len <= socket.iov_count_max);
+        assert(parts.len <= socket_io.iov_count_max);
         if (conn.network == .udp) {
             // Datagram boundaries are the writes: one send each, never merged or buffered.
             for (parts) |part| {
@@ -244,14 +245,14 @@ pub const Connection = struct {
             };
             return .buffered;
         }
-        var iov: [socket.iov_count_max]posix.iovec_const = undefined;
+        var iov: [socket_io.iov_count_max]posix.iovec_const = undefined;
         var total: usize = 0;
         for (parts, 0..) |part, i| {
             iov[i] = .{ .base = part.ptr, .len = part.len };
             total += part.len;
         }
         if (total == 0) return .sent;
-        const written = socket.writev(conn.fd, iov[0..parts.len]) catch |err| switch (err) {
+        const written = socket_io.writev(conn.fd, iov[0..parts.len]) catch |err| switch (err) {
             error.WouldBlock => 0,
             else => return conn.fail(socket.errnoOf(err), if (parts.len > 1) .writev else .write),
         };
@@ -263,7 +264,7 @@ pub const Connection = struct {
         var first: usize = 0;
         while (skip >= parts[first].len) : (first += 1) skip -= parts[first].len;
         assert(first < parts.len and skip < parts[first].len);
-        var rest: [socket.iov_count_max][]const u8 = undefined;
+        var rest: [socket_io.iov_count_max][]const u8 = undefined;
         for (parts[first..], 0..) |part, i| rest[i] = part;
         rest[0] = rest[0][skip..];
         conn.outbound.writev(rest[0 .. parts.len - first]) catch |err| switch (err) {
@@ -280,7 +281,7 @@ pub const Connection = struct {
         assert(conn.network == .udp);
         assert(conn.state == .open);
         const iov = [1]posix.iovec_const{.{ .base = data.ptr, .len = data.len }};
-        return socket.writev(conn.fd, &iov);
+        return socket_io.writev(conn.fd, &iov);
     }
 
     /// One writev pass over the outbound buffer (EPOLLOUT, `flush()`, closing). Returns false
@@ -293,12 +294,12 @@ pub const Connection = struct {
         var sent: usize = 0;
         // Bounded: every round either empties the buffer, hits EAGAIN/the budget, or fails.
         while (!conn.outbound.isEmpty() and sent < budget) {
-            var parts: [socket.iov_count_max][]const u8 = undefined;
+            var parts: [socket_io.iov_count_max][]const u8 = undefined;
             const count = conn.outbound.peek(budget - sent, &parts);
             assert(count > 0);
-            var iov: [socket.iov_count_max]posix.iovec_const = undefined;
+            var iov: [socket_io.iov_count_max]posix.iovec_const = undefined;
             for (parts[0..count], 0..) |part, i| iov[i] = .{ .base = part.ptr, .len = part.len };
-            const written = socket.writev(conn.fd, iov[0..count]) catch |err| switch (err) {
+            const written = socket_io.writev(conn.fd, iov[0..count]) catch |err| switch (err) {
                 error.WouldBlock => break,
                 else => {
                     _ = conn.fail(socket.errnoOf(err), .writev);
@@ -331,7 +332,7 @@ pub const Connection = struct {
         if (!conn.end_pending or conn.write_shut) return;
         assert(conn.outbound.isEmpty());
         conn.write_shut = true;
-        socket.shutdownWrite(conn.fd) catch |err| switch (err) {
+        socket_io.shutdownWrite(conn.fd) catch |err| switch (err) {
             error.NotConnected, error.Unexpected => {},
         };
     }
@@ -386,8 +387,8 @@ pub const Connection = struct {
     }
 };
 
-/// Slots stay below the listener token flag, so a connection's token never reads as a listener's.
-pub const slots_max: u32 = @intCast(@import("acceptor.zig").listener_token_flag);
+/// Slots stay below the listener token flag (token.zig).
+pub const slots_max = @import("token.zig").slots_max;
 
 // ---- tests ---------------------------------------------------------------------------------
 
@@ -398,9 +399,9 @@ test "State: the diagram's steps are allowed, others are not" {
         .{ .free, .connecting },   .{ .free, .opening },      .{ .connecting, .opening },
         .{ .opening, .open },      .{ .connecting, .failed }, .{ .opening, .failed },
         .{ .open, .failed },       .{ .failed, .reported },   .{ .open, .draining },
-        .{ .reported, .draining },
-        .{ .reported, .free },     .{ .draining, .free },     .{ .open, .free },
-        .{ .failed, .free },       .{ .connecting, .free },   .{ .opening, .free },
+        .{ .reported, .draining }, .{ .reported, .free },     .{ .draining, .free },
+        .{ .open, .free },         .{ .failed, .free },       .{ .connecting, .free },
+        .{ .opening, .free },
     };
     const states = std.enums.values(State);
     var allowed_count: usize = 0;
