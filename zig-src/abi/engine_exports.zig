@@ -314,6 +314,15 @@ pub export fn zg_loop_reap(handle: i32, loop_index: u32) isize {
     return ok(loop_lifecycle.reap(loop));
 }
 
+/// How many draining connections were cut off (no progress for the flush bound) since the
+/// last call: the host logs them, so that no loss goes unreported.
+pub export fn zg_loop_cut_off(handle: i32, loop_index: u32) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    const count = loop.cut_off_count;
+    loop.cut_off_count = 0;
+    return ok(count);
+}
+
 // ---- connections -------------------------------------------------------------------------
 
 /// A write too big for the host's arena, now; on a connected UDP conn every write (one

@@ -73,6 +73,12 @@ pub fn flush(loop: *EventLoop, count: usize) FlushError!void {
                 if (conn.state != .open) continue;
                 conn_io.setReadPaused(loop, conn, kind == .pause_read);
             },
+            .end => {
+                i += 1;
+                const conn = loop.lookup(slot, generation) orelse continue;
+                if (conn.state != .open or conn.network == .udp) continue;
+                conn.requestEnd();
+            },
             .watch => {
                 i += 1;
                 const conn = loop.lookup(slot, generation) orelse continue;

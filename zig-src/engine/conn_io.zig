@@ -38,6 +38,9 @@ pub fn checkWatch(loop: *EventLoop, conn: *Connection) void {
 /// pauseRead/resumeRead: readability stops being watched, or is watched again.
 pub fn setReadPaused(loop: *EventLoop, conn: *Connection, paused: bool) void {
     assert(conn.state == .open);
+    // After the peer's FIN there is nothing left to read: readability stays unwatched
+    // (an end of stream is readable forever in level-triggered mode).
+    if (conn.read_ended) return;
     if (conn.read_paused == paused) return;
     if (!lifecycle.pollReadPaused(loop, conn, paused)) return lifecycle.reportFailed(loop, conn);
     // Bytes that arrived while paused: edge triggering reports them only on new data.
@@ -47,10 +50,23 @@ pub fn setReadPaused(loop: *EventLoop, conn: *Connection, paused: bool) void {
     }
 }
 
+/// The peer's FIN: its readability is no longer watched and an end record tells the host,
+/// which closes the connection or (half-open) keeps writing to it.
+fn peerEnded(loop: *EventLoop, conn: *Connection) void {
+    assert(conn.state == .open);
+    assert(!conn.read_ended);
+    if (!lifecycle.pollReadPaused(loop, conn, true)) return lifecycle.reportFailed(loop, conn);
+    conn.read_ended = true;
+    conn.read_pending = false;
+    records.emitEnd(loop, conn);
+    conn.assertInvariants();
+}
+
 /// One read into the area (gnet: one read per event in LT, a chunk-bounded one in ET).
 pub fn readable(loop: *EventLoop, conn: *Connection) void {
     assert(conn.state == .open);
     assert(loop.in_drain);
+    assert(loop.recordsLeft() > 0);
     if (conn.read_paused) return; // resumeRead watches it again
     const room = loop.readRoom() orelse {
         conn.read_pending = true;
@@ -65,10 +81,7 @@ pub fn readable(loop: *EventLoop, conn: *Connection) void {
         },
     };
     assert(n <= want);
-    if (n == 0) {
-        _ = conn.fail(0, .read);
-        return lifecycle.reportFailed(loop, conn);
-    }
+    if (n == 0) return peerEnded(loop, conn);
     if (conn.inbound.isEmpty()) {
         records.emitData(loop, conn, loop.area_used, n, 0);
         loop.area_used += n;

@@ -97,6 +97,13 @@ pub const Connection = struct {
     watch_sent_set: bool = false,
     /// A writable record is due (the watch was satisfied).
     writable_report: bool = false,
+    /// The peer's FIN arrived and was reported (an end record): reading it is over, its
+    /// readability is no longer watched; it stays writable.
+    read_ended: bool = false,
+    /// The host's end command: the write side is shut once the outbound buffer is empty.
+    end_pending: bool = false,
+    /// shutdown(SHUT_WR) was done: FIN sent after every queued byte.
+    write_shut: bool = false,
 
     pub fn init(allocator: std.mem.Allocator, slot: u32, write_buffer_cap: usize) Connection {
         assert(write_buffer_cap > 0);
@@ -135,6 +142,8 @@ pub const Connection = struct {
         if (conn.state == .connecting) assert(conn.network != .udp);
         if (conn.state == .failed or conn.state == .reported) assert(conn.outbound.isEmpty() or conn.close_errno == 0);
         if (conn.writable_report) assert(conn.state == .open);
+        if (conn.write_shut) assert(conn.end_pending);
+        if (conn.read_ended) assert(conn.read_paused);
     }
 
     /// Takes a freshly accepted, dialled or enrolled socket; `to` is `connecting` for a dial
@@ -156,6 +165,9 @@ pub const Connection = struct {
         conn.sent_total = 0;
         conn.unwatch();
         conn.writable_report = false;
+        conn.read_ended = false;
+        conn.end_pending = false;
+        conn.write_shut = false;
         conn.become(to);
     }
 
@@ -299,8 +311,30 @@ pub const Connection = struct {
             sent += written;
             if (trigger == .level) break; // level triggering reports writability again
         }
-        if (conn.outbound.isEmpty()) return conn.disarmWrite(poller, trigger);
-        return conn.armWrite(poller, trigger);
+        if (!conn.outbound.isEmpty()) return conn.armWrite(poller, trigger);
+        conn.shutWriteIfEnded();
+        return conn.disarmWrite(poller, trigger);
+    }
+
+    /// The host's end(): FIN now if nothing is queued, else once the queue is written
+    /// (`flushOutbound`). Writability stays armed while bytes remain.
+    pub fn requestEnd(conn: *Connection) void {
+        assert(conn.state == .open);
+        assert(conn.network != .udp);
+        conn.end_pending = true;
+        if (conn.outbound.isEmpty()) conn.shutWriteIfEnded();
+    }
+
+    /// Sends FIN once the host ended the stream and every queued byte left. A refusal
+    /// (NotConnected: the peer reset first) changes nothing here: the reset is the socket's
+    /// next event, reported as usual.
+    fn shutWriteIfEnded(conn: *Connection) void {
+        if (!conn.end_pending or conn.write_shut) return;
+        assert(conn.outbound.isEmpty());
+        conn.write_shut = true;
+        socket_io.shutdownWrite(conn.fd) catch |err| switch (err) {
+            error.NotConnected, error.Unexpected => {},
+        };
     }
 
     /// Watches writability (level-triggered mode; edge-triggered sockets always watch it).

@@ -85,6 +85,8 @@ pub const EventLoop = struct {
     area_used: usize = 0,
     in_drain: bool = false,
     draining_count: u32 = 0,
+    /// Draining connections closed for lack of progress since the host last asked.
+    cut_off_count: u32 = 0,
     /// Given up to accept (and close) connections when the process is out of fds.
     reserve_fd: socket.fd_t = -1,
     /// Filled by the accepting loop's thread, emptied by this loop's (after a wake).

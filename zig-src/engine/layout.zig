@@ -54,6 +54,9 @@ pub const RecordKind = enum(i32) {
     /// below, or the watched bytes left for the kernel. aux = bytes in the outbound buffer,
     /// aux2 = bytes handed to the kernel so far (mod 2^32).
     writable = 5,
+    /// The peer sent FIN (end of stream), after its last data record: the connection stays
+    /// open and writable; reading it is over. The host runs onEnd, then closes or ends it.
+    end = 6,
 };
 
 pub const Field = struct {
@@ -100,6 +103,8 @@ pub const CommandKind = enum(i32) {
     /// Report a writable record once the outbound buffer holds at most `offset` bytes (-1:
     /// no mark), or (`source` word 1) once `length` bytes (mod 2^32) have left for the kernel.
     watch = 6,
+    /// The host's `end()`: shut the write side (FIN) once the outbound buffer is empty.
+    end = 7,
 };
 
 /// The words of a command.

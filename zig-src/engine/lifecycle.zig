@@ -86,12 +86,16 @@ pub fn closeByHost(loop: *EventLoop, conn: *Connection) void {
     }
 }
 
-/// Closes draining connections past their deadline; returns how many still drain.
+/// Closes draining connections whose peer took nothing for `drain_timeout_ns` (their
+/// deadline moves on with every write that makes progress); returns how many still drain.
 pub fn reap(loop: *EventLoop) u32 {
     if (loop.draining_count == 0) return 0;
     const now = monotonicNs();
     for (loop.conns.items) |conn| {
-        if (conn.state == .draining and conn.drain_deadline_ns <= now) loop.finalize(conn);
+        if (conn.state == .draining and conn.drain_deadline_ns <= now) {
+            loop.cut_off_count +|= 1;
+            loop.finalize(conn);
+        }
     }
     assert(loop.draining_count <= loop.conns.items.len);
     return loop.draining_count;
@@ -124,6 +128,7 @@ pub fn monotonicNs() u64 {
 const testing = std.testing;
 const test_host = @import("test_host.zig");
 const drain = @import("drain.zig");
+const commands = @import("commands.zig");
 const TestHost = test_host.TestHost;
 
 test "EventLoop: a closed connection with bytes left drains until its deadline" {
@@ -160,11 +165,13 @@ test "EventLoop: a peer that half-closes still gets what was queued for it" {
     defer posix.close(a.peer);
     const big = try test_host.queueBytes(loop, a.conn, 1 << 20, 'h');
     defer testing.allocator.free(big);
-    // The peer shuts its write side: the loop reads end of stream and reports the close...
+    // The peer shuts its write side: the loop reads end of stream and reports it; the
+    // connection stays open (the host decides: close, or go on writing half-open)...
     try posix.shutdown(a.peer, .send);
     _ = drain.drain(loop);
-    try testing.expectEqual(State.reported, a.conn.state);
-    try testing.expect(a.conn.drainsAfterEof());
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.end)), t.record(0)[layout.Field.kind]);
+    try testing.expectEqual(State.open, a.conn.state);
+    try testing.expect(a.conn.read_ended);
     // ...and after the host's close the queued bytes drain instead of being dropped.
     closeByHost(loop, a.conn);
     try testing.expectEqual(State.draining, a.conn.state);
@@ -183,4 +190,74 @@ test "EventLoop: a peer that half-closes still gets what was queued for it" {
     }
     try testing.expectEqual(big.len, got);
     try testing.expectEqual(State.free, a.conn.state);
+}
+
+test "EventLoop: end sends FIN after every queued byte; the connection still reads" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try test_host.openConn(&t);
+    defer posix.close(a.peer);
+    const big = try test_host.queueBytes(loop, a.conn, 1 << 20, 'e');
+    defer testing.allocator.free(big);
+    test_host.setCommand(&t, 0, .end, a.conn, 0, 0, 0);
+    try commands.flush(loop, 1);
+    // Bytes remain: no FIN yet.
+    try testing.expect(a.conn.end_pending and !a.conn.write_shut);
+    try socket.setNonBlocking(a.peer);
+    var got: usize = 0;
+    var scratch: [64 * 1024]u8 = undefined;
+    var rounds: usize = 0;
+    var eof = false;
+    while (!eof and rounds < 10_000) : (rounds += 1) {
+        const n = posix.read(a.peer, &scratch) catch |err| switch (err) {
+            error.WouldBlock => {
+                _ = drain.drain(loop);
+                continue;
+            },
+            else => return err,
+        };
+        if (n == 0) eof = true;
+        got += n;
+    }
+    try testing.expect(eof);
+    try testing.expectEqual(big.len, got);
+    try testing.expect(a.conn.write_shut and a.conn.outbound.isEmpty());
+    // Half-closed by us, the connection still reads what the peer sends.
+    try testing.expectEqual(@as(usize, 5), try posix.write(a.peer, "after"));
+    _ = drain.drain(loop);
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.data)), t.record(0)[layout.Field.kind]);
+    try testing.expectEqual(@as(i32, 5), t.record(0)[layout.Field.length]);
+    try testing.expectEqual(State.open, a.conn.state);
+}
+
+test "EventLoop: a closing connection is cut off only after the flush bound without progress" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try test_host.openConn(&t);
+    defer posix.close(a.peer);
+    const big = try test_host.queueBytes(loop, a.conn, 4 << 20, 'p');
+    defer testing.allocator.free(big);
+    closeByHost(loop, a.conn);
+    try testing.expectEqual(State.draining, a.conn.state);
+    // Its deadline has passed, but the peer reads: the write that follows moves it on.
+    a.conn.drain_deadline_ns = monotonicNs();
+    try socket.setNonBlocking(a.peer);
+    var scratch: [64 * 1024]u8 = undefined;
+    // The peer takes what the socket holds (bounded: the kernel's buffer is finite).
+    var read_total: usize = 0;
+    while (posix.read(a.peer, &scratch)) |n| read_total += n else |_| {}
+    try testing.expect(read_total > 0);
+    const sent_before = a.conn.sent_total;
+    _ = drain.drain(loop);
+    try testing.expect(a.conn.sent_total != sent_before);
+    try testing.expectEqual(@as(u32, 1), reap(loop));
+    try testing.expectEqual(State.draining, a.conn.state);
+    try testing.expectEqual(@as(u32, 0), loop.cut_off_count);
+    // Now the peer takes nothing: past the deadline it is cut off, and counted.
+    a.conn.drain_deadline_ns = monotonicNs();
+    try testing.expectEqual(@as(u32, 0), reap(loop));
+    try testing.expectEqual(State.free, a.conn.state);
+    try testing.expectEqual(@as(u32, 1), loop.cut_off_count);
 }

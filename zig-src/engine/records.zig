@@ -53,6 +53,14 @@ pub fn emitWritable(loop: *EventLoop, conn: *Connection) void {
     conn.writable_report = false;
 }
 
+/// The peer's FIN (after its last data record); aux2 = bytes in the outbound buffer.
+pub fn emitEnd(loop: *EventLoop, conn: *Connection) void {
+    assert(conn.state == .open);
+    assert(conn.read_ended);
+    const r = connRecord(loop, .end, conn);
+    r[layout.Field.aux2] = @intCast(@min(conn.outbound.buffered(), std.math.maxInt(i32)));
+}
+
 pub fn emitClose(loop: *EventLoop, conn: *Connection) void {
     const r = connRecord(loop, .close, conn);
     r[layout.Field.aux] = conn.close_errno;

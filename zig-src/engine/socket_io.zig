@@ -39,6 +39,22 @@ pub fn read(fd: fd_t, buf: []u8) Error!usize {
     }
 }
 
+/// Shuts the write side (FIN after what the kernel holds); the socket stays readable.
+/// NotConnected: the peer reset it first, which its next event reports.
+pub fn shutdownWrite(fd: fd_t) error{ NotConnected, Unexpected }!void {
+    assert(fd >= 0);
+    const rc = std.c.shutdown(fd, posix.SHUT.WR);
+    switch (posix.errno(rc)) {
+        .SUCCESS => {},
+        .NOTCONN => return error.NotConnected,
+        .BADF, .NOTSOCK, .INVAL => unreachable, // our own live socket
+        else => |e| {
+            std.log.debug("shutdown: unexpected errno {s}", .{@tagName(e)});
+            return error.Unexpected;
+        },
+    }
+}
+
 /// At most IOV_MAX iovecs per call on every platform we target.
 pub const iov_count_max = 1024;
 

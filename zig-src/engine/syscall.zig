@@ -25,6 +25,7 @@ pub const Syscall = enum(i32) {
     fcntl = 17,
     getsockname = 18,
     getpeername = 19,
+    shutdown = 20,
 };
 
 /// A system failure travels in the result itself, never through a global: a result at or
