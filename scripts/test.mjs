@@ -14,6 +14,10 @@ import { root, zig } from './zig.mjs';
 
 const modes = (process.env.ZGNET_TEST_MODES ?? 'native,wasm').split(',').filter(Boolean);
 
+// Formatting is checked, not applied: `zig fmt zig-src build.zig` fixes what this reports.
+console.log('== zig fmt --check zig-src build.zig');
+zig(['fmt', '--check', 'zig-src', 'build.zig']);
+
 console.log('== zig build test');
 zig(['build', 'test', '--summary', 'all']);
 

@@ -6,7 +6,9 @@
 //!     `line_length_max`;
 //!   - assertion density of zig-src/engine and zig-src/abi (assertions per non-test function)
 //!     at least `assertion_density_min`, the core's discipline (about two per function in
-//!     TigerBeetle; the core here is near one).
+//!     TigerBeetle; the core here is near one);
+//!   - the engine, the ABI and the tables beneath them import without cycles, and nothing in
+//!     engine/ imports abi/ (each layer builds on the ones below it only).
 const std = @import("std");
 const assert = std.debug.assert;
 const options = @import("tidy_options");
@@ -129,4 +131,85 @@ test "tidy: the counter counts functions and assertions, not tests or comments" 
     const counts = countFile(source);
     try std.testing.expectEqual(@as(usize, 2), counts.functions);
     try std.testing.expectEqual(@as(usize, 3), counts.assertions);
+}
+
+/// Files whose imports form the layering checked below: the engine, the ABI and the tables
+/// beneath both. (The core's codec files import their registry and back; not held to it yet.)
+fn layered(path: []const u8) bool {
+    return std.mem.startsWith(u8, path, "engine/") or std.mem.startsWith(u8, path, "abi/") or
+        std.mem.eql(u8, path, "boundary.zig");
+}
+
+/// Test support sits above everything it tests: imports below the tests marker (or the first
+/// top-level test) are not part of a file's layer.
+fn productionPart(source: []const u8) []const u8 {
+    const marker = std.mem.indexOf(u8, source, "\n// ---- tests") orelse source.len;
+    const first_test = std.mem.indexOf(u8, source, "\ntest \"") orelse source.len;
+    return source[0..@min(marker, first_test)];
+}
+
+const Node = struct { path: []const u8, imports: std.ArrayListUnmanaged([]const u8) = .{} };
+
+/// Depth-first search over `nodes`: true (and the cycle printed) when `index` reaches a node
+/// still on the stack. `color`: 0 unseen, 1 on the stack, 2 done.
+fn reachesCycle(nodes: []const Node, color: []u8, index: usize) bool {
+    assert(index < nodes.len);
+    assert(color[index] == 0);
+    color[index] = 1;
+    for (nodes[index].imports.items) |import_path| {
+        const target = for (nodes, 0..) |node, i| {
+            if (std.mem.eql(u8, node.path, import_path)) break i;
+        } else continue;
+        if (color[target] == 1 or (color[target] == 0 and reachesCycle(nodes, color, target))) {
+            std.debug.print("tidy: import cycle through zig-src/{s} -> zig-src/{s}\n", .{ nodes[index].path, import_path });
+            return true;
+        }
+    }
+    color[index] = 2;
+    return false;
+}
+
+test "tidy: engine and abi import without cycles, and nothing in engine/ imports abi/" {
+    var arena_state = std.heap.ArenaAllocator.init(std.testing.allocator);
+    defer arena_state.deinit();
+    const arena = arena_state.allocator();
+    var dir = try std.fs.openDirAbsolute(options.src_dir, .{ .iterate = true });
+    defer dir.close();
+    var walker = try dir.walk(std.testing.allocator);
+    defer walker.deinit();
+    var nodes: std.ArrayListUnmanaged(Node) = .{};
+    var failures: usize = 0;
+    while (try walker.next()) |entry| {
+        if (entry.kind != .file or !std.mem.endsWith(u8, entry.path, ".zig") or !layered(entry.path)) continue;
+        const source = try dir.readFileAlloc(arena, entry.path, file_bytes_max);
+        var node: Node = .{ .path = try arena.dupe(u8, entry.path) };
+        const dir_name = std.fs.path.dirnamePosix(node.path) orelse "";
+        var rest = productionPart(source);
+        while (std.mem.indexOf(u8, rest, "@import(\"")) |at| {
+            rest = rest[at + "@import(\"".len ..];
+            const end = std.mem.indexOfScalar(u8, rest, '"') orelse break;
+            const name = rest[0..end];
+            if (!std.mem.endsWith(u8, name, ".zig")) continue;
+            const resolved = try std.fs.path.resolvePosix(arena, &.{ dir_name, name });
+            if (std.mem.startsWith(u8, node.path, "engine/") and std.mem.startsWith(u8, resolved, "abi/")) {
+                std.debug.print("tidy: zig-src/{s} imports zig-src/{s}: the engine sits below the ABI\n", .{ node.path, resolved });
+                failures += 1;
+            }
+            try node.imports.append(arena, resolved);
+        }
+        try nodes.append(arena, node);
+    }
+    try std.testing.expect(nodes.items.len > 10);
+    const color = try arena.alloc(u8, nodes.items.len);
+    @memset(color, 0);
+    for (0..nodes.items.len) |i| {
+        if (color[i] == 0 and reachesCycle(nodes.items, color, i)) failures += 1;
+    }
+    try std.testing.expectEqual(@as(usize, 0), failures);
+}
+
+test "tidy: the layering check stops at the tests marker" {
+    const source = "const a = @import(\"a.zig\");\n// ---- tests\nconst b = @import(\"b.zig\");\n";
+    try std.testing.expect(std.mem.indexOf(u8, productionPart(source), "b.zig") == null);
+    try std.testing.expect(std.mem.indexOf(u8, productionPart(source), "a.zig") != null);
 }

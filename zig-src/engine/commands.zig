@@ -20,6 +20,7 @@ pub const FlushError = error{InvalidCommand};
 
 /// Runs the host's first `count` commands, in order.
 pub fn flush(loop: *EventLoop, count: usize) FlushError!void {
+    loop.assertOwned();
     assert(!loop.in_drain);
     const buffers = loop.buffers.?;
     if (count > layout.commands_max) return error.InvalidCommand;

@@ -33,6 +33,7 @@ pub fn drain(loop: *EventLoop) usize {
     // Nothing here calls the host, so the host cannot drain from inside a drain.
     assert(!loop.in_drain);
     assert(loop.started);
+    loop.assertOwned();
     const buffers = loop.buffers.?;
     loop.records_count = 0;
     loop.area_used = 0;

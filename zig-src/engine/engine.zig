@@ -199,7 +199,10 @@ const ThreadHost = struct {
     }
 
     /// What a host thread does: wait for the loop's fd, drain, count the opens.
+    /// Attaching again makes this thread the loop's owner (drain asserts it runs there).
     fn serve(host: *ThreadHost, loop: *EventLoop) void {
+        loop.attach(.{ .records = host.records, .area = host.area, .commands = host.commands, .arena = &host.arena }) catch |err|
+            std.debug.panic("attach: {s}", .{@errorName(err)});
         var fds = [_]posix.pollfd{.{ .fd = loop.poller.pollFd(), .events = posix.POLL.IN, .revents = 0 }};
         while (!host.stop.load(.acquire)) {
             _ = posix.poll(&fds, 5) catch |err| std.debug.panic("poll: {s}", .{@errorName(err)});

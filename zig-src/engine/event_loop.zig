@@ -63,6 +63,10 @@ pub const EventLoop = struct {
     peers: []EventLoop,
     /// Set by the engine's start(): listeners joined, drains may run.
     started: bool = false,
+    /// The thread that attached the loop's memory: the one that drives it. Loops may run on
+    /// worker threads (one each); drain, flush and lookup run on the owner only, since only
+    /// the inbox is shared with other threads.
+    owner: ?std.Thread.Id = null,
     allocator: std.mem.Allocator,
     poller: Poller,
     trigger: Trigger,
@@ -159,7 +163,15 @@ pub const EventLoop = struct {
         if (buffers.commands.len < layout.commands_max * layout.command_words) return error.InvalidArgument;
         if (buffers.arena.len == 0) return error.InvalidArgument;
         loop.buffers = buffers;
+        loop.owner = std.Thread.getCurrentId();
         assert(loop.readRoom() != null);
+    }
+
+    /// Drain and flush run on the thread that attached the loop, and nowhere else.
+    pub fn assertOwned(loop: *const EventLoop) void {
+        assert(loop.buffers != null);
+        // Cheap: std caches the id in a thread-local on Linux.
+        assert(loop.owner.? == std.Thread.getCurrentId());
     }
 
     pub fn addListener(loop: *EventLoop, listener: Listener) (poller_mod.Error || error{OutOfMemory})!void {
@@ -214,6 +226,8 @@ pub const EventLoop = struct {
 
     /// The connection a host name (slot, generation) refers to, if it still exists.
     pub fn lookup(loop: *EventLoop, slot: u32, generation: u32) ?*Connection {
+        // Before attach the loop has no connection, and no owner yet.
+        if (loop.owner) |owner| assert(owner == std.Thread.getCurrentId());
         if (slot >= loop.conns.items.len) return null;
         const conn = loop.conns.items[slot];
         if (conn.state == .free or conn.generation != generation) return null;
