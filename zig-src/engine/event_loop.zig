@@ -878,7 +878,7 @@ pub const EventLoop = struct {
         return result;
     }
 
-    /// `flush()` of API.md: one pass over the outbound buffer now.
+    /// `Conn.flush()` (host/api.ts): one pass over the outbound buffer now.
     pub fn flushConn(loop: *EventLoop, conn: *Connection) void {
         assert(!loop.in_drain);
         if (conn.state != .open) return;

@@ -1,4 +1,4 @@
-//! Socket helpers: listen, accept, connect, read/write, and the options of API.md, each a thin
+//! Socket helpers: listen, accept, connect, read/write, and the socket options of `Conn.set*` (host/api.ts), each a thin
 //! wrapper over one libc call with every errno mapped: EINTR retried, EAGAIN `WouldBlock`,
 //! programmer errors `unreachable`, everything else a named error that `errnoOf` maps back to
 //! the errno the host reports in Node's shape.
@@ -589,7 +589,7 @@ pub fn dup(fd: fd_t) Error!fd_t {
     return named(posix.errno(rc));
 }
 
-// ---- options (API.md: Conn.set*, listener options) -----------------------------------------
+// ---- options (Conn.set*, listener options) -----------------------------------------
 
 pub fn setNoDelay(fd: fd_t, on: bool) Error!void {
     assert(fd >= 0);
