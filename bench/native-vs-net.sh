@@ -1,5 +1,5 @@
 #!/bin/bash
-# Native engine vs node:net, 64-byte TCP echo, interleaved rounds (shared/DESIGN.md "Measuring").
+# Native engine vs node:net, 64-byte TCP echo, interleaved rounds (alternating rounds, medians, ratios in the same run).
 # Needs `npm run build` and `zig build bench-tools`. Prints one JSON line per run, tagged
 # "<server> <conns>"; summarise medians and per-round ratios yourself (or with jq).
 #   ROUNDS=5 D=2 CONNS="8 64 500" bench/native-vs-net.sh

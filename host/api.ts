@@ -1,5 +1,5 @@
 /**
- * The public types of the event-driven API (shared/API.md), common to both engines: the
+ * The public types of the event-driven API, common to both engines: the
  * native engine (Zig over epoll/kqueue, through koffi) and the fallback engine (node:net and
  * node:dgram, with the Zig core in wasm).
  */
@@ -116,7 +116,7 @@ export interface Logger {
 export interface Options {
   /** Default `false`. `true` with `numEventLoop` 0 runs one event loop per CPU (`os.availableParallelism()`). */
   multicore?: boolean;
-  /** Default 0: 1 loop, or one per CPU with `multicore`. At most 256. Loops share the JS thread (see README). */
+  /** Default 0: 1 loop, or one per CPU with `multicore`. At most 256. With a handler object every loop runs on the calling thread; with a handler module they run on worker threads (native mode) or worker processes (wasm mode). */
   numEventLoop?: number;
   /** Default `'round-robin'`. How accepted connections are assigned to loops. */
   lb?: LoadBalancing;
@@ -124,7 +124,7 @@ export interface Options {
   reuseAddr?: boolean;
   /**
    * Default `false`. SO_REUSEPORT: one listener per loop, balanced by the kernel (native mode).
-   * Forced on for UDP, off for Unix sockets, off with several loops outside Linux and FreeBSD.
+   * Off for Unix sockets, and off with several loops outside Linux and FreeBSD; ignored in wasm mode.
    */
   reusePort?: boolean;
   /**

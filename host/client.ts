@@ -1,5 +1,5 @@
 /**
- * gnet's Client (reference §1.6): the engine of the chosen mode started with no listener, its
+ * gnet's Client: the engine of the chosen mode started with no listener, its
  * loops serving connections it dials or adopts. Everything a connection does is the engines'
  * own machinery — `dial` is `EventLoop.register` and `enroll` is `EventLoop.enroll` on the loop
  * least-connections picks — so client conns are ordinary Conns in both modes.

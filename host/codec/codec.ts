@@ -79,7 +79,7 @@ export abstract class Codec {
    * `FRAMES_PER_SCAN` frames into the slab; later calls hand them out without crossing it.
    */
   decode(from: Conn | FrameSource): Buffer | null {
-    // Every Conn of either engine is a FrameSource; the public type names Conn as API.md does.
+    // Every Conn of either engine is a FrameSource; the public type (host/api.ts) names Conn.
     const source = from as FrameSource;
     const queued = this.queueSource;
     if (source === queued && queued !== undefined && queued[streamVersion] === this.queueVersion && this.queueNext < this.queueCount) {

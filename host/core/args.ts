@@ -19,7 +19,7 @@ export function uint8ArrayArg(value: unknown, name: string): Uint8Array {
 }
 
 /**
- * A byte count where `n <= 0` or omitted means "all" (API.md): `undefined` or an integer, or
+ * A byte count where `n <= 0` or omitted means "all" (gnet's rule): `undefined` or an integer, or
  * ±Infinity (Infinity is at least everything buffered, so it means all too). Returns 0 for
  * "all", else the count; NaN, fractions and non-numbers are refused.
  */

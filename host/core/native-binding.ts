@@ -1,6 +1,6 @@
 /**
  * Loads the native library with koffi. Byte arguments are Buffers that koffi passes as
- * pointers without copying (~42 ns a call, shared/DESIGN.md).
+ * pointers without copying (~42 ns a call, measured with koffi 3.3.4 on Node 20).
  */
 import { createRequire } from 'node:module';
 import { ABI_VERSION, CORE_EXPORTS, CORE_ITEMS, type CoreBinding } from './binding.js';

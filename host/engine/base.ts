@@ -1,6 +1,6 @@
 /**
  * The engine's lifecycle, common to the native and the fallback engine: bind, onBoot, start
- * the loops and the ticker, and the shutdown flow of gnet (reference §3.6):
+ * the loops and the ticker, and the shutdown flow of gnet:
  *   - `Shutdown` returned by a connection callback: that loop's connections close first
  *     (onClose, err null), then onShutdown, then every other connection, then the listeners;
  *   - `engine.stop()`, an aborted `signal`, or `Shutdown` from onTick: onShutdown first, then
@@ -9,7 +9,7 @@
  *
  * A client (`options.client`, host/client.ts) is the same engine started with no address:
  * onBoot's action is ignored, onBoot/onShutdown see gnet's listener-less Engine (no count,
- * no dup), and shutdown closes every connection before onShutdown (API.md's Client.stop).
+ * no dup), and shutdown closes every connection before onShutdown (Client.stop, host/client.ts).
  */
 import { Action, type Conn, type Engine, type EventHandler, type EventLoop, type Logger, type Network, type TickResult } from '../api.js';
 import type { ResolvedAddr } from '../address.js';

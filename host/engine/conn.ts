@@ -3,7 +3,7 @@
  * once for both engines: the lifecycle, the onTraffic call, and the tasks a conn queues on its
  * loop. Each engine adds its transport (how bytes go out, what closing the socket means).
  *
- * Lifecycle (gnet reference §3.1, §3.5): OPEN → onOpen (writes made there go out before its
+ * Lifecycle (gnet's): OPEN → onOpen (writes made there go out before its
  * action applies) → onTraffic per read → CLOSING while onClose runs (writes still go out, with
  * what was queued before) → CLOSED: context cleared, unread bytes dropped, then the engine
  * flushes what is queued (bounded by FLUSH_ON_CLOSE_MS) and closes the socket.

@@ -1,5 +1,5 @@
 /**
- * A server UDP datagram as a Conn (gnet reference §3.8), written once for both engines: one
+ * A server UDP datagram as a Conn (gnet's server UDP), written once for both engines: one
  * onTraffic per datagram, no onOpen or onClose, nothing counted by countConnections. Each
  * datagram gets its own small conn, as gnet's: a handler may keep `c` and asyncWrite to that
  * sender later, whoever sent since. Unread bytes are dropped after the callback.

@@ -1,6 +1,6 @@
 /**
  * What `EventLoop.register` and `enroll` check before an engine dials or adopts a socket,
- * the same in both modes (gnet reference §1.5): ERR_ENGINE_IN_SHUTDOWN once the engine is
+ * the same in both modes (gnet's register/enroll): ERR_ENGINE_IN_SHUTDOWN once the engine is
  * shutting down, ERR_INVALID_NETWORK_ADDRESS (or ERR_UNSUPPORTED_PROTOCOL) for a bad address,
  * ERR_INVALID_NET_CONN for something that is not a connected socket, an AbortError when the
  * dial's signal is aborted.

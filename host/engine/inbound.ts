@@ -1,5 +1,5 @@
 /**
- * A connection's inbound bytes, gnet's way (reference §3.2), written once for both engines:
+ * A connection's inbound bytes, gnet's way (one onTraffic per read; what it leaves stays buffered), written once for both engines:
  * the chunk just read, presented to onTraffic as it is, plus the unconsumed bytes of earlier
  * reads, kept in a ring the engine provides (`InboundRing`: the Zig connection's own ring in
  * native mode, a core elastic ring elsewhere).

@@ -1,5 +1,5 @@
 /**
- * A loop's task queue (gnet's trigger queue, reference §3.4), the same in both engines: the
+ * A loop's task queue (gnet's trigger queue), the same in both engines: the
  * work that must wait for the current callback to end — close, wake, execute, asyncWrite —
  * runs later on the loop, in the order it was queued.
  *

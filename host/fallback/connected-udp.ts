@@ -1,5 +1,5 @@
 /**
- * A connected UDP socket as a connection (gnet reference §3.8, "client/registered UDP"): a
+ * A connected UDP socket as a connection (gnet's client/registered UDP): a
  * dialled `udp://` address or an enrolled, connected `dgram.Socket`. Unlike server UDP it
  * opens and closes (onOpen, onClose) and keeps one inbound stream, gnet's default build: each
  * datagram is one read (truncated to readBufferCap), and what onTraffic leaves joins the next.

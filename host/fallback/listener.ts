@@ -1,6 +1,6 @@
 /**
  * Binding and closing the listeners: `net.Server` for TCP and Unix, `dgram.Socket` for UDP,
- * with gnet's socket choices (reference §1.1): `tcp://:port` is one dual-stack IPv6 socket,
+ * with gnet's socket choices: `tcp://:port` is one dual-stack IPv6 socket,
  * `tcp6`/`udp6` are IPv6-only, UDP sockets get SO_BROADCAST, a Unix path is removed before
  * bind and after close, the backlog is the kernel's somaxconn. Bind failures are Node's own
  * errors (`code: 'EADDRINUSE'`, `errno`, `syscall`).

@@ -1,6 +1,6 @@
 /**
  * The native engine: gnet's engine over the Zig event loops of zig-src/engine, driven from
- * the JS thread (design A of shared/DESIGN.md). Lifecycle from EngineBase; here: binding
+ * the JS thread (design A: ARCHITECTURE.md, 'The batch'). Lifecycle from EngineBase; here: binding
  * (Zig sockets), starting the loops (poll watchers), closing, and the engine's methods.
  */
 import type { EventHandler, Network } from '../api.js';

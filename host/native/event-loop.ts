@@ -1,5 +1,5 @@
 /**
- * One native event loop on the JS thread (design A, shared/DESIGN.md): its Zig poller's fd is
+ * One native event loop on the JS thread (design A: ARCHITECTURE.md, 'The batch'): its Zig poller's fd is
  * watched by `koffi.node.poll`; when it is readable, ONE FFI call drains every ready socket
  * into the record array, the handlers run, and ONE FFI call flushes what they asked for.
  * Writes outside a batch (asyncWrite, timers) join the same command array and are flushed on

@@ -1,5 +1,5 @@
 /**
- * gnet's proxy pattern (reference §1.5, TestStreamProxyServer): raw node:net clients → a zgnet
+ * gnet's proxy pattern (gnet's TestStreamProxyServer): raw node:net clients → a zgnet
  * proxy server whose every front conn registers a back-end conn on its own loop
  * (`c.eventLoop.register(backend, c)`) → a zgnet or node:net echo back end, over tcp and
  * unix. Every byte is checked end to end; closing either side closes its peer.

@@ -1,5 +1,5 @@
 /**
- * gnet's client tests about what a callback sees (reference §7): TestWakeConnImmediately — a
+ * gnet's client tests about what a callback sees: TestWakeConnImmediately — a
  * conn woken and closed right after dial sees the empty-buffer semantics, for every
  * transport — and TestClientReadOnEOF — bytes that arrive together with the FIN reach
  * onTraffic before onClose, whose error is the EOF.

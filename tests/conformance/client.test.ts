@@ -1,5 +1,5 @@
 /**
- * The Client (API.md "Client"; gnet's client_test.go, reference §7): a zgnet Client against a
+ * The Client (gnet's client_test.go): a zgnet Client against a
  * zgnet server and against plain node:net servers. Conns come from dial() and from enroll()
  * of a socket the test connected itself; each sends random packets with asyncWrite and
  * collects the echo in onTraffic, byte for byte. Also TestWakeConnImmediately and
@@ -20,7 +20,7 @@ import { echo, seededBytes, zgnetError } from './support/handlers.js';
 import { LOOPBACK, removePath, startServer, unixPath } from './support/server.js';
 import { Counter, deferred, within, type Deferred } from './support/wait.js';
 
-/** The Client of API.md. */
+/** The Client of host/client.ts. */
 interface ClientLike {
   start(): Promise<void>;
   dial(protoAddr: string, options?: { context?: unknown; signal?: AbortSignal }): Promise<Conn>;
@@ -31,7 +31,7 @@ type ClientClass = new (handler: EventHandler, options?: ClientOptions) => Clien
 
 function clientClass(): ClientClass {
   const cls = (zgnet as Record<string, unknown>).Client;
-  assert.equal(typeof cls, 'function', 'Client is not exported from zgnet (API.md "Client")');
+  assert.equal(typeof cls, 'function', 'Client is not exported from zgnet');
   return cls as ClientClass;
 }
 

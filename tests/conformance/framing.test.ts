@@ -1,5 +1,5 @@
 /**
- * Codecs on a live Conn (reference §6): frames split across TCP segments at random places are
+ * Codecs on a live Conn (gnet's behaviour): frames split across TCP segments at random places are
  * decoded whole and in order; a hostile length field closes that connection with
  * ERR_FRAME_TOO_LARGE while the other connections carry on (TestSimServer's shape: at most a
  * few frames per call, wake() for the rest).

@@ -1,5 +1,5 @@
 /**
- * Actions and the engine's lifecycle (reference §1.3, §3.5-§3.7): Close and Shutdown returned
+ * Actions and the engine's lifecycle (gnet's behaviour): Close and Shutdown returned
  * from each callback, writes from onOpen going out before its action, close() and stop() from
  * outside, the order of callbacks during shutdown, the ticker, and AbortSignal.
  */
@@ -284,7 +284,7 @@ describe(`closing and stopping from outside (${testMode})`, () => {
     }
   });
 
-  test('Shutdown from onTraffic: that loop closes its conns, then onShutdown, then the other loops (gnet §3.6)', { timeout: 20_000 }, async () => {
+  test('Shutdown from onTraffic: that loop closes its conns, then onShutdown, then the other loops (gnet: shutdown order)', { timeout: 20_000 }, async () => {
     const events: string[] = [];
     const opened = new Counter('onOpen');
     const handler: EventHandler = {

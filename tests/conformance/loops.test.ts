@@ -1,5 +1,5 @@
 /**
- * Several event loops (reference §5): with numEventLoop 4 each load-balancing policy places
+ * Several event loops (gnet's behaviour): with numEventLoop 4 each load-balancing policy places
  * connections where gnet's would — round-robin in turn, least-connections on the emptiest loop
  * (ties to the lowest index), source-addr-hash by CRC-32 of the peer's `host:port`.
  */

@@ -1,5 +1,5 @@
 /**
- * Multicast listeners (reference §2 MulticastInterfaceIndex, §7 TestServeMulticast): a UDP
+ * Multicast listeners (gnet's MulticastInterfaceIndex option and TestServeMulticast): a UDP
  * listener bound to a multicast IP joins the group, on the interface `multicastInterfaceIndex`
  * names (0: the OS chooses), and echoes what the group receives to each sender.
  *

@@ -1,6 +1,6 @@
 /**
- * Connections the engine did not accept (gnet's TestStreamProxyServer and TestUDPProxyServer,
- * reference §1.5): a front server that, for each accepted conn, adds an outbound conn to a
+ * Connections the engine did not accept (gnet's TestStreamProxyServer and
+ * TestUDPProxyServer): a front server that, for each accepted conn, adds an outbound conn to a
  * plain node:net / node:dgram echo backend on the same loop — `eventLoop.register(addr, ctx)`
  * dials, `eventLoop.enroll(socket, ctx)` adopts a socket — and relays bytes both ways.
  * Registered conns get onOpen (with the context already set) before the promise resolves.

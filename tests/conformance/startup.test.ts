@@ -1,5 +1,5 @@
 /**
- * Starting an engine (reference §1.1, §2): addresses good and bad, options validated up front,
+ * Starting an engine (gnet's behaviour): addresses good and bad, options validated up front,
  * bind failures in Node's shape, port 0 and the bound addresses in engine.addrs, rotate() over
  * several listeners, unix socket files, and the address strings a Conn reports.
  */

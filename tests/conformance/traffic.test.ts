@@ -1,5 +1,5 @@
 /**
- * The inbound and outbound buffers as gnet has them (reference §3.2, §3.3, §10): what onTraffic
+ * The inbound and outbound buffers as gnet has them (gnet's behaviour): what onTraffic
  * sees, leftovers that persist without re-running onTraffic, wake() with leftovers and with an
  * empty buffer (TestWakeConnImmediately), a slow reader that must still get 64 MiB intact,
  * writes queued before a Close, and writes that copy what they queue.

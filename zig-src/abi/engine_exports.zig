@@ -1,4 +1,4 @@
-//! The native engine's C ABI (design A of shared/DESIGN.md: a loop is driven from the host
+//! The native engine's C ABI (design A, ARCHITECTURE.md 'The batch': a loop is driven from the host
 //! thread that polls it). Per loop and per batch the host makes two calls, `zg_loop_drain` and
 //! `zg_loop_flush`; everything else is for rarer paths (a connection's inbound bytes once
 //! they live in its ring, socket options, big writes, UDP replies).
