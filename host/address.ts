@@ -113,3 +113,25 @@ export function hostPort(host: string, port: number): string {
   if (mapped) return `${mapped[1]}:${port}`;
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** An address as node:net names its parts: `address`, `port`, `family`. */
+export interface AddressParts {
+  /** The IP literal (`127.0.0.1`, `::1`), or a unix socket's path; `undefined` for an unnamed unix socket. */
+  address: string | undefined;
+  /** The port; `undefined` for a unix socket. */
+  port: number | undefined;
+  /** `'IPv4'` or `'IPv6'`; `undefined` for a unix socket. */
+  family: 'IPv4' | 'IPv6' | undefined;
+}
+
+/** Splits what `formatAddr` wrote (`tcp://[::1]:9000`, `unix:///tmp/x.sock`) back into its parts. */
+export function addressParts(formatted: string): AddressParts {
+  const scheme = formatted.indexOf('://');
+  const rest = scheme < 0 ? formatted : formatted.slice(scheme + 3);
+  if (formatted.startsWith('unix:')) return { address: rest === '' ? undefined : rest, port: undefined, family: undefined };
+  const colon = rest.lastIndexOf(':');
+  if (colon < 0) return { address: rest === '' ? undefined : rest, port: undefined, family: undefined };
+  const host = rest.startsWith('[') ? rest.slice(1, colon - 1) : rest.slice(0, colon);
+  const family = net.isIP(host.replace(/%.*$/, ''));
+  return { address: host, port: Number(rest.slice(colon + 1)), family: family === 6 ? 'IPv6' : family === 4 ? 'IPv4' : undefined };
+}

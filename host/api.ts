@@ -197,12 +197,26 @@ export type ClientOptions = Omit<
 /** The network of an address (`tcp://`, `udp://`, `unix://`). */
 export type Network = 'tcp' | 'udp' | 'unix';
 
+/** One listener's bound address (`engine.addresses()`). */
+export interface ListenerAddress {
+  /** `'tcp'`, `'udp'` or `'unix'`. */
+  network: Network;
+  /** The bound IP address (`'127.0.0.1'`, `'::'` for the wildcard); a unix socket: its path. */
+  address: string;
+  /** The bound port, never 0 once bound; absent for a unix socket. */
+  port?: number;
+  /** The socket's path; only for a unix socket. */
+  path?: string;
+}
+
 /** A running engine, as `onBoot` and `onShutdown` see it (gnet's Engine). */
 export interface Engine {
   /** Which artifact runs the core: `'native'` or `'wasm'`. */
   readonly mode: Mode;
   /** Bound addresses, e.g. `tcp://127.0.0.1:40123`. */
   readonly addrs: string[];
+  /** Every listener's address in parts, bound ports resolved (`tcp://127.0.0.1:0` gives the port the kernel chose); a client engine: `[]`. */
+  addresses(): ListenerAddress[];
   /** Open connections (a client engine: -1). */
   countConnections(): number;
   /** A dup of the listener's fd (one listener only; else use `dupListener`); the caller closes it (native mode). */
@@ -281,6 +295,16 @@ export interface Conn<Ctx = unknown> {
   readonly localAddr: string;
   /** The peer's address. */
   readonly remoteAddr: string;
+  /** The peer's IP address (`'127.0.0.1'`, `'::1'`), as node:net; a unix socket: the peer's path, `undefined` when it has none. */
+  readonly remoteAddress: string | undefined;
+  /** The peer's port, as node:net; `undefined` for a unix socket. */
+  readonly remotePort: number | undefined;
+  /** `'IPv4'` or `'IPv6'`, as node:net; `undefined` for a unix socket. */
+  readonly remoteFamily: 'IPv4' | 'IPv6' | undefined;
+  /** This end's IP address, as node:net; a unix socket: its path, `undefined` when it has none. */
+  readonly localAddress: string | undefined;
+  /** This end's port, as node:net; `undefined` for a unix socket. */
+  readonly localPort: number | undefined;
   /** The socket's file descriptor (native mode; wasm mode: `ERR_UNSUPPORTED_OP`). */
   readonly fd: number;
   /** A dup of the socket's fd; the caller closes it (native mode). */

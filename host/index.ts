@@ -13,6 +13,7 @@ export type {
   Engine,
   EventHandler,
   EventLoop,
+  ListenerAddress,
   LoadBalancing,
   Logger,
   LogLevel,

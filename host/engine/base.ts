@@ -11,8 +11,8 @@
  * onBoot's action is ignored, onBoot/onShutdown see gnet's listener-less Engine (no count,
  * no dup), and shutdown closes every connection before onShutdown (Client.stop, host/client.ts).
  */
-import { Action, type Conn, type Engine, type EventHandler, type EventLoop, type Logger, type Network, type TickResult } from '../api.js';
-import type { ResolvedAddr } from '../address.js';
+import { Action, type Conn, type Engine, type EventHandler, type EventLoop, type ListenerAddress, type Logger, type Network, type TickResult } from '../api.js';
+import { addressParts, type ResolvedAddr } from '../address.js';
 import type { Mode } from '../core/binding.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -84,6 +84,16 @@ export abstract class EngineBase implements Engine {
   /** Closes listeners and releases loops; after this no callback runs. */
   protected abstract closeListeners(): Promise<void>;
   abstract countConnections(): number;
+
+  /** `addrs` in parts: each engine fills `addrs` with the bound (resolved) addresses. */
+  addresses(): ListenerAddress[] {
+    return this.addrs.map((addr) => {
+      const network = addr.slice(0, addr.indexOf(':')) as Network;
+      const { address, port } = addressParts(addr);
+      if (network === 'unix') return { network, address: address ?? '', path: address ?? '' };
+      return { network, address: address ?? '', port };
+    });
+  }
   abstract dup(): number;
   abstract dupListener(network: Network, addr: string): number;
   /** The event loops, once started. */
@@ -252,6 +262,7 @@ function clientView(engine: EngineBase): Engine {
       return engine.mode;
     },
     addrs: Object.freeze([]) as unknown as string[],
+    addresses: () => [],
     countConnections: () => -1,
     dup(): number {
       throw empty();

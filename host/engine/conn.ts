@@ -21,6 +21,7 @@ import {
 import type { ResolvedOptions } from '../options.js';
 import type { IdleMember, IdleSweeper } from './limits.js';
 import { InboundStream, type InboundRing } from './inbound.js';
+import { AddressedStream } from './addressed.js';
 import { handlerError, invoke, toAction } from './invoke.js';
 import type { TaskQueue } from './task-queue.js';
 
@@ -57,7 +58,7 @@ export interface ConnOwner {
   shutdownFromLoop(index: number): void;
 }
 
-export abstract class EngineConn extends InboundStream implements Conn, IdleMember {
+export abstract class EngineConn extends AddressedStream implements Conn, IdleMember {
   context: unknown = undefined;
   state: ConnState = OPEN;
   /** Tells apart the connections that reuse one Conn object (native slots); 0 elsewhere. */
@@ -486,8 +487,6 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
 
   abstract flush(): void;
   abstract outboundBuffered(): number;
-  abstract readonly localAddr: string;
-  abstract readonly remoteAddr: string;
   abstract readonly fd: number;
   abstract dup(): number;
 }

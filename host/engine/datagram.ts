@@ -11,11 +11,12 @@ import { Action, type Conn, type EventLoop } from '../api.js';
 import { bytesError, checkBytes, describe, ErrorCode, notForProtocol, quietReject, ZgnetError } from '../errors.js';
 import type { ConnOwner } from './conn.js';
 import { CoreRing, InboundStream } from './inbound.js';
+import { AddressedStream } from './addressed.js';
 import { invoke } from './invoke.js';
 
 const RESOLVED = Promise.resolve();
 
-export abstract class DatagramConn extends InboundStream implements Conn {
+export abstract class DatagramConn extends AddressedStream implements Conn {
   context: unknown = undefined;
   /** This datagram's length. */
   bytesRead = 0;
@@ -126,8 +127,6 @@ export abstract class DatagramConn extends InboundStream implements Conn {
   abstract setLinger(sec: number): void;
   abstract setReadBuffer(bytes: number): void;
   abstract setWriteBuffer(bytes: number): void;
-  abstract readonly localAddr: string;
-  abstract readonly remoteAddr: string;
   abstract readonly fd: number;
   abstract dup(): number;
 }

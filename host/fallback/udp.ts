@@ -50,7 +50,7 @@ export class UdpConn extends DatagramConn {
     private readonly endpoint: UdpEndpoint,
     private readonly datagram: Buffer,
     private readonly remoteHost: string,
-    private readonly remotePort: number,
+    private readonly peerPort: number,
   ) {
     super(endpoint.owner);
     this.memory = datagram.buffer;
@@ -69,19 +69,19 @@ export class UdpConn extends DatagramConn {
   }
 
   get remoteAddr(): string {
-    return (this.remoteText ??= formatAddr('udp', this.remoteHost, this.remotePort));
+    return (this.remoteText ??= formatAddr('udp', this.remoteHost, this.peerPort));
   }
 
   protected reply(data: Uint8Array | string): number {
     if (this.endpoint.detached) return 0;
-    return this.endpoint.send(data, this.remotePort, this.remoteHost, this.memory);
+    return this.endpoint.send(data, this.peerPort, this.remoteHost, this.memory);
   }
 
   protected replyLater(data: Uint8Array | string): Promise<void> {
     if (this.endpoint.detached) return quietReject(connClosed());
     return quiet(
       new Promise<void>((resolve, reject) => {
-        this.endpoint.send(data, this.remotePort, this.remoteHost, this.memory, (err) => (err ? reject(err) : resolve()));
+        this.endpoint.send(data, this.peerPort, this.remoteHost, this.memory, (err) => (err ? reject(err) : resolve()));
       }),
     );
   }
