@@ -44,6 +44,13 @@ export interface EventHandler<Ctx = unknown> {
   onClose?(c: Conn<Ctx>, err: Error | null): Action | void;
   /** Data arrived (server UDP: once per datagram). Bytes left unread stay buffered for the next call. */
   onTraffic?(c: Conn<Ctx>): Action | void;
+  /**
+   * The peer sent FIN (half-closed its side), after the last `onTraffic`: nothing more will
+   * arrive; unread bytes are still buffered. Without `allowHalfOpen` the connection then closes
+   * (what is queued is flushed first; onClose gets `EOF`); with it, it stays writable until
+   * `c.end()` or `c.close()`.
+   */
+  onEnd?(c: Conn<Ctx>): Action | void;
   /** The ticker (option `ticker: true`): returns when to tick next; nothing means 1000 ms. */
   onTick?(): TickResult | void;
   /**
@@ -71,6 +78,10 @@ export class BuiltinEventEngine<Ctx = unknown> implements Required<EventHandler<
   }
   /** Does nothing (what arrived stays buffered); returns `Action.None`. */
   onTraffic(_c: Conn<Ctx>): Action | void {
+    return Action.None;
+  }
+  /** Does nothing; returns `Action.None` (the connection then closes unless `allowHalfOpen`). */
+  onEnd(_c: Conn<Ctx>): Action | void {
     return Action.None;
   }
   /** Returns nothing: the next tick comes in 1000 ms. */
@@ -162,6 +173,11 @@ export interface Options {
   inboundHighWaterMark?: number;
   /** Default 0 (never). Milliseconds without inbound bytes after which a connection closes with `ERR_IDLE_TIMEOUT`. */
   idleTimeoutMs?: number;
+  /**
+   * Default `false` (as node:net). After the peer's FIN (`onEnd`): `false` flushes what is
+   * queued, then closes; `true` keeps the connection writable until `c.end()` or `c.close()`.
+   */
+  allowHalfOpen?: boolean;
   /** Default 0 (no limit). Accepted connections beyond this many are closed at once, before `onOpen`. */
   maxConnections?: number;
   /** Default: what the umask gives. File mode of a bound unix socket, e.g. `0o660`. */
@@ -227,7 +243,10 @@ export interface Conn<Ctx = unknown> {
   inboundBuffered(): number;
   /** Bytes queued and not yet written to the socket. */
   outboundBuffered(): number;
-  /** Writes (or queues) `data`, copying what it must keep; returns its length in bytes. */
+  /**
+   * Writes (or queues) `data`, copying what it must keep; returns its length in bytes. On a
+   * closed connection (after its onClose) or after `end()`: throws `ERR_CONN_CLOSED`.
+   */
   write(data: Uint8Array | string): number;
   /** Writes several chunks as one (`writev`); returns the total length. */
   writev(chunks: Uint8Array[]): number;
@@ -243,6 +262,19 @@ export interface Conn<Ctx = unknown> {
   wake(): Promise<void>;
   /** Flushes and closes; resolves after `onClose` ran. */
   close(): Promise<void>;
+  /**
+   * Half-closes (node:net's `end()`): writes `data` if given, then sends FIN once everything
+   * queued has left; reading goes on until the peer ends too, then the connection closes. Later
+   * writes throw `ERR_CONN_CLOSED`. After the peer's FIN it closes (flushing first). Idempotent.
+   */
+  end(data?: Uint8Array | string): void;
+  /** Bytes received on this connection so far (node:net's `bytesRead`). */
+  readonly bytesRead: number;
+  /**
+   * Bytes of this connection handed to the kernel so far (node:net's `bytesWritten`, without
+   * what is still queued); after close, what left before the close.
+   */
+  readonly bytesWritten: number;
   /** Yours: set it in `onOpen` (or pass `context` to dial/register/enroll). Starts `undefined`. */
   context: Ctx;
   /** This end's address, e.g. `tcp://127.0.0.1:9000`. */

@@ -151,8 +151,14 @@ export function invalidOption(name: string, rule: string): ZgnetError {
 
 // ---- what a connection's methods report, the same in both modes --------------------------
 
-export function connClosed(): ZgnetError {
-  return new ZgnetError(ErrorCode.CONN_CLOSED);
+/** `what`: the call that found the connection closed (`write`, ...), named in the message. */
+export function connClosed(what?: string): ZgnetError {
+  return new ZgnetError(ErrorCode.CONN_CLOSED, what === undefined ? undefined : `${what}() after close`);
+}
+
+/** A write after `c.end()`: the write side is finished (node:net's write after end). */
+export function writeAfterEnd(what: string): ZgnetError {
+  return new ZgnetError(ErrorCode.CONN_CLOSED, `${what}() after end()`);
 }
 
 export function unsupportedOp(what: string): ZgnetError {

@@ -49,6 +49,7 @@ export interface ResolvedOptions {
   inboundHighWaterMark: number;
   idleTimeoutMs: number;
   maxConnections: number;
+  allowHalfOpen: boolean;
   unixSocketMode: number | undefined;
   /** A handler module's data (structured-cloned to worker processes). */
   handlerData: unknown;
@@ -63,7 +64,7 @@ const SERVER_OPTIONS = [
   'tcpKeepAliveMs', 'tcpKeepIntervalMs', 'tcpKeepCount', 'tcpNoDelay', 'socketRecvBuffer', 'socketSendBuffer',
   'multicastInterfaceIndex', 'bindToDevice', 'edgeTriggeredIO', 'edgeTriggeredIOChunk', 'logger', 'logLevel',
   'mode', 'signal', 'outboundHighWaterMark', 'inboundHighWaterMark', 'idleTimeoutMs', 'maxConnections', 'unixSocketMode',
-  'handlerData',
+  'handlerData', 'allowHalfOpen',
 ] as const;
 const CLIENT_ONLY_EXCLUDED = new Set([
   'lb', 'reusePort', 'reuseAddr', 'multicastInterfaceIndex', 'bindToDevice', 'maxConnections', 'unixSocketMode', 'handlerData',
@@ -198,6 +199,7 @@ export function resolveOptions(input: Options | ClientOptions | undefined, netwo
     inboundHighWaterMark: int(o.inboundHighWaterMark, 'inboundHighWaterMark', INBOUND_HIGH_WATER_MARK, 1, 2 ** 31 - 1),
     idleTimeoutMs: int(o.idleTimeoutMs, 'idleTimeoutMs', 0, 0, 2 ** 31 - 1),
     maxConnections: int(o.maxConnections, 'maxConnections', 0, 0, 2 ** 31 - 1),
+    allowHalfOpen: bool(o.allowHalfOpen, 'allowHalfOpen', false),
     unixSocketMode,
     handlerData: cloneable(o.handlerData),
   };

@@ -1,5 +1,5 @@
 /**
- * The boundary tables (zig-src/abi/boundary.zig): the artifact of this mode serves its tables,
+ * The boundary tables (zig-src/boundary.zig): the artifact of this mode serves its tables,
  * the host's copies match them, and a copy that differs in one value is reported. Loading a
  * binding runs the same check, so a drift also fails every other suite.
  */

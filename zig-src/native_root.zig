@@ -1,5 +1,5 @@
 //! Root of the native shared library that koffi loads: the core exports plus the engine.
-const boundary = @import("abi/boundary.zig");
+const boundary = @import("boundary.zig");
 const core_exports = @import("abi/core_exports.zig");
 const engine_exports = @import("abi/engine_exports.zig");
 
@@ -9,7 +9,7 @@ comptime {
 
 test {
     _ = @import("abi/handles.zig");
-    _ = @import("abi/boundary.zig");
+    _ = boundary;
     _ = core_exports;
     _ = engine_exports;
     _ = @import("engine/poller.zig");
@@ -18,5 +18,14 @@ test {
     _ = @import("engine/acceptor.zig");
     _ = @import("engine/engine.zig");
     _ = @import("engine/event_loop.zig");
-    _ = @import("engine/tests.zig");
+    _ = @import("engine/token.zig");
+    _ = @import("engine/socket_io.zig");
+    _ = @import("engine/socket_listen.zig");
+    _ = @import("engine/drain.zig");
+    _ = @import("engine/commands.zig");
+    _ = @import("engine/lifecycle.zig");
+    _ = @import("engine/dial.zig");
+    _ = @import("engine/records.zig");
+    _ = @import("engine/conn_io.zig");
+    _ = @import("abi/engine_tests.zig");
 }

@@ -1,5 +1,5 @@
 /**
- * The host's side of zig-src/abi/boundary.zig: every table that crosses the boundary is
+ * The host's side of zig-src/boundary.zig: every table that crosses the boundary is
  * written once on this side too (the enums beside `CoreBinding`, `L` beside the native
  * engine's binding, the export prototypes below and in native/binding.ts) and compared, at
  * load, with what the artifact itself says. Any difference, a value, a name, a prototype,

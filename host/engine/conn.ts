@@ -15,7 +15,8 @@
 import { Action, type Conn, type EventHandler, type EventLoop, type Logger } from '../api.js';
 import type { CoreBinding } from '../core/binding.js';
 import {
-  bytesError, checkBytes, checkChunks, connClosed, ErrorCode, invalidArgument, notForProtocol, quiet, quietReject, unsupportedOp, ZgnetError,
+  bytesError, checkBytes, checkChunks, connClosed, eofError, ErrorCode, invalidArgument, notForProtocol, quiet, quietReject, unsupportedOp,
+  writeAfterEnd, ZgnetError,
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { IdleMember, IdleSweeper } from './limits.js';
@@ -31,9 +32,11 @@ export type ConnState = typeof OPEN | typeof CLOSING | typeof CLOSED;
 
 /**
  * The one bound on flushing at close: a connection closed with bytes still queued keeps
- * writing them for at most this long (a peer that never reads cannot hold it, or `run()`,
- * forever); then the socket is closed and what is left is dropped. Both engines, close()
- * and shutdown alike; the native engine checks Zig's `drain_timeout` against it at load.
+ * writing them as long as the peer takes some of them at least once in this long; a peer
+ * that takes nothing for this long is cut off, what is left dropped, and the loss logged.
+ * So a slow reader still gets everything, and a peer that never reads cannot hold the
+ * socket (or `run()`) forever. Both engines, close(), end() and shutdown alike; the native
+ * engine checks Zig's `drain_timeout` against it at load.
  */
 export const FLUSH_ON_CLOSE_MS = 5000;
 
@@ -71,6 +74,12 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
   private readPausedBy = 0;
   /** `writable` was false: onWritable is owed once the queue drains below the low mark. */
   private writableOwed = false;
+  /** The peer sent FIN (onEnd ran or is running): nothing more will arrive. */
+  private peerEnded = false;
+  /** `end()` was called: no more writes; FIN follows what is queued. */
+  private ended = false;
+  /** Bytes received on this connection (node:net's `bytesRead`). */
+  bytesRead = 0;
   idleTimeoutMs: number;
   lastActive: number;
 
@@ -94,6 +103,9 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
     this.settleClose = undefined;
     this.readPausedBy = 0;
     this.writableOwed = false;
+    this.peerEnded = false;
+    this.ended = false;
+    this.bytesRead = 0;
     this.idleTimeoutMs = this.owner.options.idleTimeoutMs;
     this.lastActive = this.owner.idle.now;
     this.dropInbound();
@@ -127,6 +139,7 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
   /** One read: onTraffic sees the new bytes behind the leftovers; its own leftovers stay. */
   protected delivered(bytes: Buffer, start: number, end: number): void {
     this.lastActive = this.owner.idle.now;
+    this.bytesRead += end - start;
     this.receive(bytes, start, end);
     this.traffic();
     if (this.state !== OPEN) return;
@@ -137,10 +150,66 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
   /** Bytes the engine put behind the ring itself: onTraffic, then the inbound mark. */
   protected deliveredIntoRing(length: number): void {
     this.lastActive = this.owner.idle.now;
+    this.bytesRead += length;
     this.receivedIntoRing(length);
     this.traffic();
     if (this.state === OPEN) this.checkInboundMark();
   }
+
+  /**
+   * The peer sent FIN, after its last bytes were delivered: onEnd, then (node:net's rule)
+   * without `allowHalfOpen` the connection closes once what is queued is flushed; with it, it
+   * stays writable until `end()` or `close()`. Once both sides have ended it closes; onClose
+   * gets the EOF error when the peer's FIN was the last step, null when our `end()` was.
+   */
+  peerEnd(): void {
+    if (this.state !== OPEN || this.peerEnded) return;
+    this.peerEnded = true;
+    const h = this.handler;
+    if (h.onEnd !== undefined) {
+      const outcome = invoke(this.logger, 'onEnd', () => h.onEnd!(this));
+      if (outcome.error !== null) return this.closeWith(outcome.error);
+      if (this.state !== OPEN) return;
+      if (outcome.action !== Action.None) return this.apply(outcome.action);
+    }
+    if (this.state !== OPEN) return;
+    if (!this.owner.options.allowHalfOpen || this.ended) this.closeWith(eofError());
+  }
+
+  /**
+   * Writes `data` (if given), then sends FIN once everything queued has left (node:net's
+   * `end()`); reading goes on until the peer ends too. No writes after it
+   * (`ERR_CONN_CLOSED`). After the peer's FIN it is a close. Idempotent; nothing once closed.
+   */
+  end(data?: Uint8Array | string): void {
+    if (data !== undefined) checkBytes(data, 'end');
+    if (this.state === CLOSED || this.ended) return;
+    if (data !== undefined) this.write(data);
+    this.ended = true;
+    // onClose is running: the close that follows flushes, then closes.
+    if (this.state === CLOSING) return;
+    if (this.peerEnded || this.network === 'udp') {
+      void this.close();
+      return;
+    }
+    this.endSocket();
+  }
+
+  /** The peer has sent FIN (onEnd ran). */
+  get readableEnded(): boolean {
+    return this.peerEnded;
+  }
+
+  /** `end()` was called: FIN follows what is queued. */
+  get writableEnded(): boolean {
+    return this.ended;
+  }
+
+  /** FIN after what is queued (a shutdown of the write side); the socket stays readable. */
+  protected abstract endSocket(): void;
+
+  /** Bytes of this connection handed to the kernel (node:net's `bytesWritten`). */
+  abstract readonly bytesWritten: number;
 
   // ---- flow control ----------------------------------------------------------------------------
 
@@ -303,7 +372,7 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
 
   write(data: Uint8Array | string): number {
     checkBytes(data, 'write');
-    if (this.state === CLOSED) return 0;
+    this.checkWritable('write');
     const n = this.send(data);
     if (!this.writableOwed) this.afterWrite();
     return n;
@@ -312,7 +381,7 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
   writev(chunks: Uint8Array[]): number {
     checkChunks(chunks, 'writev');
     if (this.network === 'udp') throw notForProtocol('writev', 'udp');
-    if (this.state === CLOSED) return 0;
+    this.checkWritable('writev');
     const n = this.sendv(chunks);
     if (!this.writableOwed) this.afterWrite();
     return n;
@@ -322,6 +391,7 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
     const invalid = bytesError(data, 'asyncWrite');
     if (invalid !== null) return quietReject(invalid);
     if (this.state !== OPEN) return quietReject(connClosed());
+    if (this.ended) return quietReject(writeAfterEnd('asyncWrite'));
     return quiet(this.sendLater(data));
   }
 
@@ -333,7 +403,17 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
     }
     if (this.network === 'udp') return quietReject(notForProtocol('asyncWritev', 'udp'));
     if (this.state !== OPEN) return quietReject(connClosed());
+    if (this.ended) return quietReject(writeAfterEnd('asyncWritev'));
     return quiet(this.sendvLater(chunks));
+  }
+
+  /**
+   * Writes never vanish: on a closed connection (after onClose) or after `end()` they throw
+   * `ERR_CONN_CLOSED` instead of being dropped. onClose itself may still write.
+   */
+  private checkWritable(method: string): void {
+    if (this.state === CLOSED) throw connClosed(method);
+    if (this.ended) throw writeAfterEnd(method);
   }
 
   sendTo(_data: Uint8Array | string, _addr: string): number {

@@ -17,6 +17,10 @@ const RESOLVED = Promise.resolve();
 
 export abstract class DatagramConn extends InboundStream implements Conn {
   context: unknown = undefined;
+  /** This datagram's length. */
+  bytesRead = 0;
+  /** Bytes this conn's replies sent (write, asyncWrite). */
+  bytesWritten = 0;
 
   constructor(protected readonly owner: ConnOwner) {
     // A codec on a datagram is rare: the datagram then goes through a core ring of its own.
@@ -27,6 +31,7 @@ export abstract class DatagramConn extends InboundStream implements Conn {
 
   /** One datagram `bytes[start, end)`, one onTraffic; its unread bytes are dropped after. */
   protected deliver(bytes: Buffer, start: number, end: number): void {
+    this.bytesRead = end - start;
     this.receive(bytes, start, end);
     const h = this.owner.handler;
     const outcome = invoke(this.owner.logger, 'onTraffic', () => h.onTraffic?.(this));
@@ -36,7 +41,14 @@ export abstract class DatagramConn extends InboundStream implements Conn {
 
   write(data: Uint8Array | string): number {
     checkBytes(data, 'write');
-    return this.reply(data);
+    const n = this.reply(data);
+    this.bytesWritten += n;
+    return n;
+  }
+
+  /** A datagram has no FIN: `end(data)` is a reply, `end()` nothing. */
+  end(data?: Uint8Array | string): void {
+    if (data !== undefined) this.write(data);
   }
 
   /** Sends `data` to this datagram's sender now. */

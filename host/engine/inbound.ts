@@ -5,7 +5,7 @@
  * native mode, a core elastic ring elsewhere).
  *
  * Two states, never both at once (`chunk !== null` implies `ringBytes === 0`):
- *   - fast path: the ring is empty and the new bytes are `chunk[pos, end)` (the loop's read
+ *   - fast path: the ring is empty and the new bytes are `chunk[pos, chunkEnd)` (the loop's read
  *     area in native mode, Node's 'data' chunk in wasm mode). next/peek return zero-copy
  *     subarrays, read/discard move `pos`; nothing crosses the boundary. When the callback
  *     returns, only the unconsumed rest moves into the ring (`spill`).
@@ -56,10 +56,10 @@ export abstract class InboundStream implements FrameSource {
   readonly [coreBinding]: CoreBinding;
   [pendingConsume] = 0;
   [streamVersion] = 0;
-  /** The chunk being presented (fast path) is `chunk[pos, end)`; null on the ring path. */
+  /** The chunk being presented (fast path) is `chunk[pos, chunkEnd)`; null on the ring path. */
   protected chunk: Buffer | null = null;
   protected pos = 0;
-  protected end = 0;
+  protected chunkEnd = 0;
   /** Bytes in the ring (handed-out frames included), mirrored so that nothing asks the ring. */
   ringBytes = 0;
   /** The front moved outside a scan since the last one. */
@@ -77,7 +77,7 @@ export abstract class InboundStream implements FrameSource {
 
   inboundBuffered(): number {
     if (this[pendingConsume] !== 0) this.settle();
-    return this.chunk !== null ? this.end - this.pos : this.ringBytes;
+    return this.chunk !== null ? this.chunkEnd - this.pos : this.ringBytes;
   }
 
   /** Consumes and returns `n` bytes (all when n <= 0 or omitted); null when fewer are buffered. */
@@ -174,7 +174,7 @@ export abstract class InboundStream implements FrameSource {
     }
     const frontMoved = this.frontMoved;
     this.frontMoved = false;
-    return ring.scan(codec, ringDiscard, this.ringBytes, out, offset, frames, this.chunk, this.pos, this.end, frontMoved);
+    return ring.scan(codec, ringDiscard, this.ringBytes, out, offset, frames, this.chunk, this.pos, this.chunkEnd, frontMoved);
   }
 
   /** Removes the bytes of frames codecs handed out: ring first, then the chunk. */
@@ -196,7 +196,7 @@ export abstract class InboundStream implements FrameSource {
     if (this.ringBytes === 0) {
       this.chunk = bytes;
       this.pos = start;
-      this.end = end;
+      this.chunkEnd = end;
       this.frontMoved = true;
     } else {
       this.ring.append(bytes, start, end);
@@ -216,9 +216,9 @@ export abstract class InboundStream implements FrameSource {
     if (chunk === null) return;
     this.chunk = null;
     if (this[pendingConsume] !== 0) this.settle();
-    if (this.pos < this.end) {
-      this.ring.append(chunk, this.pos, this.end);
-      this.ringBytes += this.end - this.pos;
+    if (this.pos < this.chunkEnd) {
+      this.ring.append(chunk, this.pos, this.chunkEnd);
+      this.ringBytes += this.chunkEnd - this.pos;
     }
   }
 

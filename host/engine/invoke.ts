@@ -38,7 +38,7 @@ export function handlerError(logger: Logger, where: string, thrown: unknown): Er
 }
 
 /** The callbacks an EventHandler may have (host/api.ts). */
-export const HANDLER_CALLBACKS: readonly string[] = ['onBoot', 'onShutdown', 'onOpen', 'onClose', 'onTraffic', 'onTick', 'onWritable'];
+export const HANDLER_CALLBACKS: readonly string[] = ['onBoot', 'onShutdown', 'onOpen', 'onClose', 'onTraffic', 'onTick', 'onWritable', 'onEnd'];
 
 /**
  * A handler method named like a callback that zgnet never calls (`onData`, `onMessage`) is

@@ -14,6 +14,8 @@ import type { FallbackEventLoop } from './event-loop.js';
 export class ConnectedUdpConn extends NodeConn {
   readonly network = 'udp' as const;
   private paused = false;
+  /** Bytes of the datagrams sent. */
+  bytesWritten = 0;
 
   constructor(
     owner: NodeConnOwner,
@@ -48,7 +50,14 @@ export class ConnectedUdpConn extends NodeConn {
   /** One datagram, sent now; a copy unless it is a view of received bytes (dgram keeps a reference). */
   protected send(data: Uint8Array | string, done: (err: Error | null) => void = this.dropped): number {
     this.socket.send(typeof data === 'string' ? data : this.owned(data), done);
-    return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    const n = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    this.bytesWritten += n;
+    return n;
+  }
+
+  /** A datagram socket has no FIN: EngineConn.end closes it instead (never called). */
+  protected endSocket(): void {
+    void this.close();
   }
 
   /** A send the socket refused: the datagram is lost, as any UDP datagram may be. */

@@ -7,15 +7,18 @@
  *
  * Closing: onClose runs, then the socket ends — `end()` flushes what is queued (then the
  * socket is destroyed, as gnet closes the fd), `destroy()` when the peer is already gone; a
- * peer that never reads is cut off after FLUSH_ON_CLOSE_MS.
+ * peer that takes nothing of what is queued for FLUSH_ON_CLOSE_MS is cut off
+ * (flush-bound.ts). The peer's FIN is Node's 'end' (every socket is allowHalfOpen at Node's
+ * level: the engine decides, host/engine/conn.ts `peerEnd`).
  */
 import type net from 'node:net';
 import type { CoreBinding } from '../core/binding.js';
-import { EngineConn, FLUSH_ON_CLOSE_MS, OPEN, type ConnOwner } from '../engine/conn.js';
+import { CLOSED, EngineConn, OPEN, type ConnOwner } from '../engine/conn.js';
 import { CoreRing } from '../engine/inbound.js';
 import type { TaskQueue } from '../engine/task-queue.js';
 import { connClosed, eofError } from '../errors.js';
 import { unsupported } from './errors.js';
+import { cutOffWithoutProgress } from './flush-bound.js';
 import type { FallbackEventLoop } from './event-loop.js';
 
 export interface NodeConnOwner extends ConnOwner {
@@ -109,7 +112,7 @@ export class StreamConn extends NodeConn {
   open(): void {
     const s = this.socket;
     s.on('data', (data: Buffer) => this.onData(data));
-    s.on('end', () => this.closeWith(eofError()));
+    s.on('end', () => this.peerEnd());
     s.on('error', (err: Error) => this.closeWith(err, true));
     // Only reached without 'end' or 'error' when the socket was destroyed under us.
     s.on('close', () => this.closeWith(eofError(), true));
@@ -118,15 +121,32 @@ export class StreamConn extends NodeConn {
 
   protected closeSocket(peerGone: boolean): void {
     const s = this.socket;
+    this.writtenAtClose = this.bytesWritten;
     if (peerGone || s.destroyed) {
       s.destroy();
       return;
     }
     s.once('finish', destroyAfterFinish);
     s.end();
-    // A peer that never reads must not keep the socket (and run()) forever.
-    const cutOff = setTimeout(() => s.destroy(), FLUSH_ON_CLOSE_MS);
-    s.once('close', () => clearTimeout(cutOff));
+    // A peer that stops reading must not keep the socket (and run()) forever.
+    cutOffWithoutProgress(s, this.logger, this.remoteAddr);
+  }
+
+  /** FIN once Node has written what is queued; 'end' from the peer still arrives. */
+  protected endSocket(): void {
+    const s = this.socket;
+    s.end();
+    cutOffWithoutProgress(s, this.logger, this.remoteAddr);
+  }
+
+  /** bytesWritten when onClose had run (what left later is not counted, as in native mode). */
+  private writtenAtClose = -1;
+
+  /** What Node dispatched to the kernel minus what it still holds (node:net counts both). */
+  get bytesWritten(): number {
+    if (this.state === CLOSED && this.writtenAtClose >= 0) return this.writtenAtClose;
+    const s = this.socket;
+    return Math.max(0, s.bytesWritten - s.writableLength);
   }
 
   // ---- writing ------------------------------------------------------------------------------

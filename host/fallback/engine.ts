@@ -51,6 +51,7 @@ import { check, LbPolicy, type CoreBinding } from '../core/binding.js';
 import { bindingFor } from '../core/select.js';
 import { abortError, EngineBase, findListener } from '../engine/base.js';
 import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
+import { cutOffWithoutProgress } from './flush-bound.js';
 import { RateLimitedLog } from '../engine/limits.js';
 import { inShutdown, type Adoptable } from '../engine/dial.js';
 import { ErrorCode, fromNodeError, ZgnetError } from '../errors.js';
@@ -131,10 +132,10 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
     for (const endpoint of this.udpEndpoints) endpoint.detached = true;
     // A listener closes once its accepted sockets have; dialled and enrolled ones are awaited here.
     const closing = [...this.listeners.map(closeListener), ...[...this.sockets].map(socketClosed)];
-    // Accepted sockets are ending (onClose ran, bytes flushing, each for FLUSH_ON_CLOSE_MS at
-    // most); this bounds the ones that never became a connection too.
+    // Accepted sockets are ending (onClose ran, bytes flushing while the peer takes them);
+    // after FLUSH_ON_CLOSE_MS any still open is watched too, so none holds the stop forever.
     const grace = setTimeout(() => {
-      for (const s of this.sockets) s.destroy();
+      for (const s of this.sockets) cutOffWithoutProgress(s, this.logger, 'a connection', true);
     }, FLUSH_ON_CLOSE_MS);
     await Promise.all(closing);
     clearTimeout(grace);

@@ -11,7 +11,7 @@ import type { FromWorker } from './protocol.js';
 
 type Send = (message: FromWorker, done?: () => void) => void;
 
-const CONN_CALLBACKS = ['onOpen', 'onTraffic', 'onClose', 'onWritable'] as const;
+const CONN_CALLBACKS = ['onOpen', 'onTraffic', 'onEnd', 'onClose', 'onWritable'] as const;
 
 /** The instance's connection callbacks (keeping `this`), and nothing else. */
 export function connectionHandler(instance: EventHandler): EventHandler {

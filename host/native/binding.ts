@@ -21,6 +21,7 @@ export const L = Object.freeze({
   record_close: 3,
   record_datagram: 4,
   record_writable: 5,
+  record_end: 6,
   field_kind: 0,
   field_slot: 1,
   field_generation: 2,
@@ -42,6 +43,7 @@ export const L = Object.freeze({
   command_pause_read: 4,
   command_resume_read: 5,
   command_watch: 6,
+  command_end: 7,
   /** Zig's drain_timeout: the one flush-on-close bound (host/engine/conn.ts). */
   close_flush_ms: FLUSH_ON_CLOSE_MS,
   command_field_kind: 0,
@@ -72,6 +74,7 @@ export const L = Object.freeze({
   syscall_fcntl: 17,
   syscall_getsockname: 18,
   syscall_getpeername: 19,
+  syscall_shutdown: 20,
   system_base: 1 << 20,
   system_errno_limit: 1 << 12,
 });
@@ -113,6 +116,7 @@ export const ENGINE_EXPORTS = {
   zg_loop_drain: 'intptr_t zg_loop_drain(int32_t, uint32_t)',
   zg_loop_flush: 'intptr_t zg_loop_flush(int32_t, uint32_t, uint32_t)',
   zg_loop_reap: 'intptr_t zg_loop_reap(int32_t, uint32_t)',
+  zg_loop_cut_off: 'intptr_t zg_loop_cut_off(int32_t, uint32_t)',
   zg_conn_write: 'intptr_t zg_conn_write(int32_t, uint32_t, uint32_t, uint32_t, const uint8_t *, uintptr_t)',
   zg_conn_flush: 'intptr_t zg_conn_flush(int32_t, uint32_t, uint32_t, uint32_t)',
   zg_conn_outbound: 'intptr_t zg_conn_outbound(int32_t, uint32_t, uint32_t, uint32_t)',
@@ -158,6 +162,8 @@ export interface EngineApi {
   drain(e: number, loop: number): number;
   flush(e: number, loop: number, count: number): number;
   reap(e: number, loop: number): number;
+  /** Draining connections cut off (no progress for the flush bound) since the last call. */
+  zg_loop_cut_off(e: number, loop: number): number;
   connWrite(e: number, loop: number, slot: number, gen: number, data: Uint8Array, len: number): number;
   connFlush(e: number, loop: number, slot: number, gen: number): number;
   connOutbound(e: number, loop: number, slot: number, gen: number): number;
@@ -211,6 +217,7 @@ export function engineApi(): EngineApi {
     drain: fn(x.zg_loop_drain) as EngineApi['drain'],
     flush: fn(x.zg_loop_flush) as EngineApi['flush'],
     reap: fn(x.zg_loop_reap) as EngineApi['reap'],
+    zg_loop_cut_off: fn(x.zg_loop_cut_off) as EngineApi['zg_loop_cut_off'],
     connWrite: fn(x.zg_conn_write) as EngineApi['connWrite'],
     connFlush: fn(x.zg_conn_flush) as EngineApi['connFlush'],
     connOutbound: fn(x.zg_conn_outbound) as EngineApi['connOutbound'],

@@ -92,6 +92,10 @@ export class NativeConn extends EngineConn {
   private outboundSince = 0;
   /** Bytes written to this stream, mod 2^32: the positions asyncWrite waits for. */
   private writtenTotal = 0;
+  /** Bytes handed to Zig for this stream (exact: a double counts to 2^53). */
+  private handedTotal = 0;
+  /** bytesWritten when onClose had run (the slot is Zig's again after that). */
+  private writtenAtClose = 0;
   private sentWaiters: SentWaiter[] = [];
   /** A watch command is out: Zig reports back once the queue drains (or a waiter's bytes left). */
   private watching = false;
@@ -121,6 +125,8 @@ export class NativeConn extends EngineConn {
     this.outboundReported = 0;
     this.outboundSince = 0;
     this.writtenTotal = 0;
+    this.handedTotal = 0;
+    this.writtenAtClose = 0;
     this.sentWaiters = [];
     this.watching = false;
     this.wantsLowMark = false;
@@ -193,6 +199,7 @@ export class NativeConn extends EngineConn {
   /** Bytes handed to Zig for this stream (what asyncWrite and writable count). */
   private counted(n: number): number {
     this.outboundSince += n;
+    this.handedTotal += n;
     this.writtenTotal = (this.writtenTotal + n) | 0;
     return n;
   }
@@ -208,13 +215,25 @@ export class NativeConn extends EngineConn {
   }
 
   protected closeSocket(_peerGone: boolean): void {
+    this.writtenAtClose = this.bytesWritten;
     this.loop.closeCommand(this);
+  }
+
+  /** Zig sends FIN once the outbound buffer is empty (shutdown of the write side). */
+  protected endSocket(): void {
+    this.loop.endCommand(this);
+  }
+
+  /** What was handed to Zig minus what it still queues (UDP: every datagram is sent at once). */
+  get bytesWritten(): number {
+    if (this.state === CLOSED) return this.writtenAtClose;
+    return this.network === 'udp' ? this.handedTotal : this.handedTotal - this.outboundBuffered();
   }
 
   // ---- outbound -----------------------------------------------------------------------------
 
   protected send(data: Uint8Array | string): number {
-    if (this.network === 'udp') return this.loop.sendDatagram(this, data);
+    if (this.network === 'udp') return this.counted(this.loop.sendDatagram(this, data));
     return this.counted(typeof data === 'string' ? this.loop.writeString(this, data) : this.loop.writeBytes(this, data));
   }
 

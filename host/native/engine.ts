@@ -154,13 +154,14 @@ export class NativeEngine extends EngineBase {
     this.freeEngine();
   }
 
-  /** The loops' last flush, their draining connections given FLUSH_ON_CLOSE_MS, then no more polling. */
+  /**
+   * The loops' last flush; their draining connections keep writing while their peers take
+   * bytes (Zig cuts each one off after FLUSH_ON_CLOSE_MS without progress), then no more polling.
+   */
   protected async finishLoops(): Promise<void> {
     if (this.handle === 0 || this.freed) return;
     this.flushAll();
-    // Connections closed with bytes left keep writing while the loops still poll (bounded).
-    const deadline = Date.now() + FLUSH_ON_CLOSE_MS;
-    while (this.loops.length > 0 && this.reapAll() > 0 && Date.now() < deadline) {
+    while (this.loops.length > 0 && this.reapAll() > 0) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     for (const loop of this.loops) loop.stopPolling();
@@ -206,7 +207,14 @@ export class NativeEngine extends EngineBase {
   private reapAll(): number {
     if (this.freed) return 0;
     let draining = 0;
-    for (const loop of this.loops) draining += Math.max(0, this.api.reap(this.handle, loop.index));
+    let cutOff = 0;
+    for (const loop of this.loops) {
+      draining += Math.max(0, this.api.reap(this.handle, loop.index));
+      cutOff += Math.max(0, this.api.zg_loop_cut_off(this.handle, loop.index));
+    }
+    if (cutOff > 0) {
+      this.logger.warn(`${cutOff} closing connection(s) took nothing for ${FLUSH_ON_CLOSE_MS} ms: their queued bytes were dropped`);
+    }
     return draining;
   }
 

@@ -176,6 +176,12 @@ export class NativeLoop implements EngineLoop {
       conn.writableRecord(r[base + L.field_aux]!, r[base + L.field_aux2]!);
       return;
     }
+    if (kind === L.record_end) {
+      const conn = this.conns[slot];
+      if (conn === undefined || conn.generation !== r[base + L.field_generation] || conn.state !== OPEN) return;
+      conn.peerEnd();
+      return;
+    }
     if (kind === L.record_datagram) return this.datagram(i, slot, r[base + L.field_offset]!, r[base + L.field_length]!);
     if (kind === L.record_open) return this.open(slot, r[base + L.field_generation]!, r[base + L.field_aux]!, r[base + L.field_aux2]!);
     if (kind === L.record_close) {
@@ -239,6 +245,11 @@ export class NativeLoop implements EngineLoop {
   /** After onClose: Zig flushes what is queued (bounded), then closes the socket. */
   closeCommand(conn: NativeConn): void {
     this.command(L.command_close, conn.slot, conn.generation, 0, 0, 0);
+  }
+
+  /** c.end(): Zig shuts the write side once the outbound buffer is empty. */
+  endCommand(conn: NativeConn): void {
+    this.command(L.command_end, conn.slot, conn.generation, 0, 0, 0);
   }
 
   /** Stops or restarts reading the socket (pauseRead, the inbound high-water mark). */

@@ -6,7 +6,7 @@
 //! and `zg_conn_*` call on a loop comes from that loop's thread, `zg_engine_*` calls from the
 //! thread that made the engine, and `zg_engine_free` only once no loop thread calls any more.
 //! Conventions of core_exports.zig: results are isize, negative = status.Code; a system
-//! failure carries its errno and syscall in the result itself (layout.systemResult), so
+//! failure carries its errno and syscall in the result itself (syscall.zig's systemResult), so
 //! nothing travels through a global.
 const std = @import("std");
 const assert = std.debug.assert;
@@ -16,12 +16,19 @@ const Code = core.status.Code;
 const core_exports = @import("core_exports.zig");
 const layout = @import("../engine/layout.zig");
 const socket = @import("../engine/socket.zig");
+const socket_io = @import("../engine/socket_io.zig");
 const engine_mod = @import("../engine/engine.zig");
 const Engine = engine_mod.Engine;
 const EventLoop = @import("../engine/event_loop.zig").EventLoop;
+const loop_drain = @import("../engine/drain.zig");
+const loop_commands = @import("../engine/commands.zig");
+const loop_dial = @import("../engine/dial.zig");
+const loop_lifecycle = @import("../engine/lifecycle.zig");
+const loop_records = @import("../engine/records.zig");
 const Connection = @import("../engine/connection.zig").Connection;
-const boundary = @import("boundary.zig");
-const Syscall = layout.Syscall;
+const boundary = @import("../boundary.zig");
+const syscall_mod = @import("../engine/syscall.zig");
+const Syscall = syscall_mod.Syscall;
 
 const allocator = std.heap.c_allocator;
 
@@ -40,8 +47,8 @@ fn fail(code: Code) isize {
 
 fn failSystem(err: socket.Error, syscall: Syscall) isize {
     assert(err != error.WouldBlock); // retried or absorbed below the ABI, never reported
-    const result = layout.systemResult(socket.errnoOf(err), syscall);
-    assert(result <= -layout.System.base);
+    const result = syscall_mod.systemResult(socket.errnoOf(err), syscall);
+    assert(result <= -syscall_mod.System.base);
     return result;
 }
 
@@ -181,7 +188,7 @@ pub export fn zg_engine_listener_addr(handle: i32, index: u32, out_ptr: ?[*]u8, 
     const engine = engineOf(handle) orelse return fail(.invalid_handle);
     if (index >= engine.specs.len) return fail(.invalid_argument);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
-    return ok(engine_mod.formatHostPort(out, engine.specs.get(index).address).len);
+    return ok(socket.formatHostPort(out, engine.specs.get(index).address).len);
 }
 
 pub export fn zg_engine_listener_fd(handle: i32, index: u32) isize {
@@ -260,7 +267,7 @@ pub export fn zg_loop_register(handle: i32, loop_index: u32, network: u32, host_
     if (port > std.math.maxInt(u16)) return fail(.invalid_network_address);
     const address = parseAddress(net, host, @intCast(port)) orelse return fail(.invalid_network_address);
     var step: Syscall = .none;
-    const conn = loop.register(net, address, &step) catch |err| return switch (err) {
+    const conn = loop_dial.register(loop, net, address, &step) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
         else => |e| failSystem(e, step),
     };
@@ -274,7 +281,7 @@ pub export fn zg_loop_enroll(handle: i32, loop_index: u32, fd: i32, network: u32
     if (loop.buffers == null or fd < 0) return fail(.invalid_argument);
     const net = std.meta.intToEnum(socket.Network, network) catch return fail(.unsupported_protocol);
     var step: Syscall = .none;
-    const conn = loop.enroll(fd, net, &step) catch |err| return switch (err) {
+    const conn = loop_dial.enroll(loop, fd, net, &step) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
         // A FIFO or file wrapped as a socket: ENOTSOCK (getpeername), not a crash.
         else => |e| failSystem(e, step),
@@ -285,8 +292,8 @@ pub export fn zg_loop_enroll(handle: i32, loop_index: u32, fd: i32, network: u32
 
 pub export fn zg_loop_drain(handle: i32, loop_index: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
-    if (loop.buffers == null or !loop.engine.started) return fail(.invalid_argument);
-    const count = loop.drain();
+    if (loop.buffers == null or !loop.started) return fail(.invalid_argument);
+    const count = loop_drain.drain(loop);
     assert(count <= layout.records_max);
     return ok(count);
 }
@@ -295,7 +302,7 @@ pub export fn zg_loop_drain(handle: i32, loop_index: u32) isize {
 pub export fn zg_loop_flush(handle: i32, loop_index: u32, count: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     if (loop.buffers == null) return fail(.invalid_argument);
-    loop.flush(count) catch |err| switch (err) {
+    loop_commands.flush(loop, count) catch |err| switch (err) {
         // A command the host wrote wrong: its own bug, refused whole from that command on.
         error.InvalidCommand => return fail(.invalid_argument),
     };
@@ -304,7 +311,16 @@ pub export fn zg_loop_flush(handle: i32, loop_index: u32, count: u32) isize {
 
 pub export fn zg_loop_reap(handle: i32, loop_index: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
-    return ok(loop.reap());
+    return ok(loop_lifecycle.reap(loop));
+}
+
+/// How many draining connections were cut off (no progress for the flush bound) since the
+/// last call: the host logs them, so that no loss goes unreported.
+pub export fn zg_loop_cut_off(handle: i32, loop_index: u32) isize {
+    const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    const count = loop.cut_off_count;
+    loop.cut_off_count = 0;
+    return ok(count);
 }
 
 // ---- connections -------------------------------------------------------------------------
@@ -320,7 +336,7 @@ pub export fn zg_conn_write(handle: i32, loop_index: u32, slot: u32, generation:
         const sent = conn.sendDatagram(data) catch |err| return failSystem(err, .write);
         return ok(sent);
     }
-    return switch (loop.writeDirect(conn, data)) {
+    return switch (loop_commands.writeDirect(loop, conn, data)) {
         .sent, .buffered => ok(len),
         .failed => fail(.conn_closed),
     };
@@ -329,7 +345,7 @@ pub export fn zg_conn_write(handle: i32, loop_index: u32, slot: u32, generation:
 pub export fn zg_conn_flush(handle: i32, loop_index: u32, slot: u32, generation: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     const conn = loop.lookup(slot, generation) orelse return fail(.conn_closed);
-    loop.flushConn(conn);
+    loop_commands.flushConn(loop, conn);
     return ok(conn.outbound.buffered());
 }
 
@@ -414,27 +430,27 @@ pub export fn zg_conn_addr(handle: i32, loop_index: u32, slot: u32, generation: 
     const conn = connOf(handle, loop_index, slot, generation) orelse return fail(.conn_closed);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     const address = if (which == 1) conn.remote else socket.localAddress(conn.fd) catch |err| return failSystem(err, .getsockname);
-    return ok(engine_mod.formatHostPort(out, address).len);
+    return ok(socket.formatHostPort(out, address).len);
 }
 
 /// The text form of datagram record `record_index`'s sender.
 pub export fn zg_datagram_addr(handle: i32, loop_index: u32, record_index: u32, out_ptr: ?[*]u8, out_len: usize) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
-    const remote = loop.datagramRemote(record_index) orelse return fail(.conn_closed);
-    return ok(engine_mod.formatHostPort(out, remote).len);
+    const remote = loop_records.datagramRemote(loop, record_index) orelse return fail(.conn_closed);
+    return ok(socket.formatHostPort(out, remote).len);
 }
 
 /// Replies to the sender of datagram record `record_index` (gnet: UDP Write is sendto).
 pub export fn zg_datagram_reply(handle: i32, loop_index: u32, record_index: u32, ptr: ?[*]const u8, len: usize) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
-    const remote = loop.datagramRemote(record_index) orelse return fail(.conn_closed);
+    const remote = loop_records.datagramRemote(loop, record_index) orelse return fail(.conn_closed);
     // The record array is the host's memory: re-check what it says before using it.
     const listener_raw = loop.buffers.?.records[record_index * layout.record_words + layout.Field.slot];
     if (listener_raw < 0 or listener_raw >= loop.listeners.items.len) return fail(.invalid_argument);
     const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
     const fd = loop.listeners.items[@intCast(listener_raw)].fd;
-    return ok(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+    return ok(socket_io.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
 }
 
 /// sendto from a UDP socket `fd` to host:port.
@@ -443,7 +459,7 @@ pub export fn zg_udp_sendto(fd: i32, ptr: ?[*]const u8, len: usize, host_ptr: ?[
     const host = bytesIn(host_ptr, host_len) orelse return fail(.invalid_argument);
     if (port > std.math.maxInt(u16) or fd < 0) return fail(.invalid_network_address);
     const remote = parseAddress(.udp, host, @intCast(port)) orelse return fail(.invalid_network_address);
-    return ok(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+    return ok(socket_io.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
 }
 
 /// sendto a raw sockaddr (a datagram's sender kept by the host after its callback).
@@ -453,7 +469,7 @@ pub export fn zg_udp_sendto_raw(fd: i32, ptr: ?[*]const u8, len: usize, addr_ptr
     if (fd < 0 or raw.len < @sizeOf(posix.sockaddr.in) or raw.len > @sizeOf(std.net.Address)) return fail(.invalid_network_address);
     var remote: std.net.Address = undefined;
     @memcpy(std.mem.asBytes(&remote)[0..raw.len], raw);
-    return ok(socket.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+    return ok(socket_io.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
 }
 
 // ---- sockets by fd (Conn.set*, dup) --------------------------------------------------------
@@ -486,9 +502,9 @@ comptime {
 
 test "engine exports: a system failure's result carries errno and syscall, apart from statuses" {
     const result = failSystem(error.SystemFdQuotaExceeded, .epoll_create1);
-    const code = -result - layout.System.base;
-    try std.testing.expectEqual(@as(isize, @intFromEnum(posix.E.NFILE)), @mod(code, layout.System.errno_limit));
-    try std.testing.expectEqual(@as(isize, @intFromEnum(Syscall.epoll_create1)), @divFloor(code, layout.System.errno_limit));
+    const code = -result - syscall_mod.System.base;
+    try std.testing.expectEqual(@as(isize, @intFromEnum(posix.E.NFILE)), @mod(code, syscall_mod.System.errno_limit));
+    try std.testing.expectEqual(@as(isize, @intFromEnum(Syscall.epoll_create1)), @divFloor(code, syscall_mod.System.errno_limit));
     try std.testing.expect(result < Code.last);
     const mfile = failSystem(error.ProcessFdQuotaExceeded, .epoll_create1);
     try std.testing.expect(mfile != result);
@@ -515,7 +531,7 @@ test "engine exports: enrolling a FIFO answers ENOTSOCK, the engine goes on" {
     defer posix.close(fds[1]);
     for ([_]socket.Network{ .tcp, .udp, .unix }) |network| {
         const result = zg_loop_enroll(handle, 0, fds[0], @intFromEnum(network));
-        try std.testing.expectEqual(layout.systemResult(@intFromEnum(posix.E.NOTSOCK), .getpeername), result);
+        try std.testing.expectEqual(syscall_mod.systemResult(@intFromEnum(posix.E.NOTSOCK), .getpeername), result);
     }
     try std.testing.expectEqual(@as(isize, 0), zg_loop_drain(handle, 0));
 }
@@ -535,5 +551,5 @@ test "engine exports: a poller that cannot open reports EMFILE and the call that
     try posix.setrlimit(.NOFILE, limit);
     const result = zg_engine_new(&values, values.len, null, 0);
     try posix.setrlimit(.NOFILE, saved);
-    try std.testing.expectEqual(layout.systemResult(@intFromEnum(posix.E.MFILE), first), result);
+    try std.testing.expectEqual(syscall_mod.systemResult(@intFromEnum(posix.E.MFILE), first), result);
 }

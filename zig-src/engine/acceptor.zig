@@ -1,30 +1,19 @@
 //! Listeners: what a loop does when one is readable. A stream listener accepts until EAGAIN
 //! (bounded by the records left in this drain) and hands each connection to the loop the
-//! engine picks; a UDP listener reads datagrams, one record each (gnet's readUDP).
+//! engine picks; a UDP listener reads datagrams, one record each (gnet's readUDP). The loop
+//! the connection is placed on adopts it on its own thread (from its inbox when it is another).
 const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
 const socket = @import("socket.zig");
+const socket_io = @import("socket_io.zig");
 const layout = @import("layout.zig");
-const EventLoop = @import("event_loop.zig").EventLoop;
-
-pub const Listener = struct {
-    fd: socket.fd_t,
-    network: socket.Network,
-    /// The engine's listener this one serves (reuse-port loops open their own copies).
-    spec_index: u32,
-    /// Loop-owned copies are closed by the loop; the engine closes its originals.
-    loop_owned: bool,
-};
-
-/// Listener tokens have the top bit of the low word set; connection tokens never do
-/// (slots stay below 2^31).
-pub const listener_token_flag: u64 = 1 << 31;
-
-pub fn token(index: u32) u64 {
-    assert(index < listener_token_flag);
-    return listener_token_flag | index;
-}
+const records = @import("records.zig");
+const lifecycle = @import("lifecycle.zig");
+const event_loop = @import("event_loop.zig");
+const EventLoop = event_loop.EventLoop;
+const Listener = event_loop.Listener;
+const Accepted = @import("inbox.zig").Accepted;
 
 /// Accepts what is pending, at most one record's worth each. Accepting never stops the
 /// engine (gnet stops with ErrAcceptSocket): out of file descriptors, the loop gives up its
@@ -43,15 +32,15 @@ pub fn acceptReady(loop: *EventLoop, listener: *const Listener) void {
             error.ConnectionAborted, error.ConnectionReset => continue,
             error.ProcessFdQuotaExceeded, error.SystemFdQuotaExceeded => {
                 if (shedOne(loop, listener)) continue;
-                loop.reportAcceptError(socket.errnoOf(err));
+                records.reportAcceptError(loop, socket.errnoOf(err));
                 return;
             },
             else => {
-                loop.reportAcceptError(socket.errnoOf(err));
+                records.reportAcceptError(loop, socket.errnoOf(err));
                 return;
             },
         };
-        loop.engine.placeAccepted(loop, accepted.fd, listener.network, accepted.remote);
+        placeAccepted(loop, accepted.fd, listener.network, accepted.remote);
     }
     loop.setMore();
 }
@@ -62,22 +51,14 @@ fn shedOne(loop: *EventLoop, listener: *const Listener) bool {
     if (loop.reserve_fd < 0) return false;
     posix.close(loop.reserve_fd);
     loop.reserve_fd = -1;
-    defer loop.reserve_fd = openReserve();
+    defer loop.reserve_fd = event_loop.openReserve();
     const accepted = socket.accept(listener.fd) catch |err| switch (err) {
         // Whatever it is, the next readiness tries again; the caller reports it.
         else => return false,
     };
     posix.close(accepted.fd);
-    loop.countShed();
+    records.countShed(loop);
     return true;
-}
-
-/// The fd a loop keeps to give up when the process runs out of them; -1 if none could be had.
-pub fn openReserve() socket.fd_t {
-    return posix.open("/dev/null", .{ .CLOEXEC = true }, 0) catch |err| switch (err) {
-        // No reserve: out of fds, the loop then reports the accept error instead of shedding.
-        else => -1,
-    };
 }
 
 /// Reads datagrams while records and read-area room last; one record each.
@@ -86,7 +67,7 @@ pub fn readDatagrams(loop: *EventLoop, listener_index: u32, listener: *const Lis
     assert(loop.in_drain);
     while (loop.recordsLeft() > 0) {
         const area = loop.readRoom() orelse break;
-        const datagram = socket.recvFrom(listener.fd, area) catch |err| switch (err) {
+        const datagram = socket_io.recvFrom(listener.fd, area) catch |err| switch (err) {
             error.WouldBlock => return,
             // ICMP errors of earlier sends surface here; they concern nobody now.
             error.ConnectionRefused, error.HostUnreachable, error.NetworkUnreachable, error.ConnectionReset => continue,
@@ -98,15 +79,74 @@ pub fn readDatagrams(loop: *EventLoop, listener_index: u32, listener: *const Lis
             },
         };
         assert(datagram.len <= area.len);
-        loop.emitDatagram(listener_index, datagram.len, &datagram.remote);
+        records.emitDatagram(loop, listener_index, datagram.len, &datagram.remote);
     }
     loop.setMore();
+}
+
+/// A connection `from` accepted: it joins `from` (reuse-port mode) or the loop the load
+/// balancer picks, and is announced by that loop's next drain (or this one). Runs on
+/// `from`'s thread.
+pub fn placeAccepted(from: *EventLoop, fd: socket.fd_t, network: socket.Network, remote: std.net.Address) void {
+    assert(fd >= 0);
+    assert(network != .udp);
+    const config = from.config;
+    const target = if (config.reusePortMode() or from.peers.len == 1) blk: {
+        from.balancer.connOpened(from.index);
+        break :blk from;
+    } else blk: {
+        var text: [64]u8 = undefined;
+        const key = if (config.lb == .source_addr_hash) socket.formatHostPort(&text, remote) else "";
+        break :blk &from.peers[from.balancer.placeCounted(key)];
+    };
+    if (network == .tcp and @import("builtin").os.tag != .linux and config.keep_alive_s > 0) {
+        // Linux inherits keep-alive from the listener; other systems need it per socket.
+        socket.setKeepAlive(fd, true, config.keep_alive_s, config.keep_interval_s, config.keep_count) catch |err| switch (err) {
+            // The peer left already (macOS answers EINVAL then): its first read reports it.
+            error.InvalidArgument, error.ConnectionReset, error.NotConnected => {},
+            // Keep-alive is advice to the kernel: gnet logs its failure and serves the
+            // connection anyway, and so do we.
+            else => |e| std.log.debug("keep-alive on an accepted socket: {s}", .{@errorName(e)}),
+        };
+    }
+    const accepted: Accepted = .{ .fd = fd, .network = network, .remote = remote };
+    // Another loop may run on another thread: it adopts the connection itself. A loop too
+    // far behind to take it leaves it here, where it is served all the same.
+    if (target == from) return adoptAccepted(from, accepted);
+    if (target.handOff(accepted)) return;
+    from.balancer.connClosed(target.index);
+    from.balancer.connOpened(from.index);
+    adoptAccepted(from, accepted);
+}
+
+/// An accepted connection, counted for this loop when placed, joins it (on this loop's thread).
+pub fn adoptAccepted(loop: *EventLoop, accepted: Accepted) void {
+    assert(accepted.fd >= 0);
+    assert(accepted.network != .udp);
+    const conn = loop.join(accepted.fd, accepted.network, accepted.remote, .opening) catch |err| {
+        // gnet drops a connection it cannot register and keeps accepting: the peer sees
+        // the close, the engine goes on (a full fd table shows up as accept's error).
+        std.log.debug("accepted socket not registered: {s}", .{@errorName(err)});
+        posix.close(accepted.fd);
+        loop.balancer.connClosed(loop.index);
+        return;
+    };
+    lifecycle.announce(loop, conn);
+}
+
+/// After a wake was consumed (poller.zig's order): adopts what other loops handed over.
+pub fn takeInbox(loop: *EventLoop) void {
+    assert(loop.in_drain);
+    assert(loop.inbox_taken.len == 0);
+    loop.inbox.takeAll(loop.inbox_taken);
+    for (loop.inbox_taken.slice()) |accepted| adoptAccepted(loop, accepted);
+    loop.inbox_taken.len = 0;
 }
 
 // ---- tests ---------------------------------------------------------------------------------
 
 const testing = std.testing;
-const Syscall = layout.Syscall;
+const Syscall = @import("syscall.zig").Syscall;
 const TestHost = @import("test_host.zig").TestHost;
 
 test "acceptReady: accepts while records last, the rest waits for the next drain" {
@@ -134,7 +174,7 @@ test "acceptReady: accepts while records last, the rest waits for the next drain
     tries = 0;
     while (opened < 2) : (tries += 1) {
         try testing.expect(tries < 1000);
-        const count = loop.drain();
+        const count = @import("drain.zig").drain(loop);
         for (0..count) |i| {
             const kind = t.records[(i + 1) * layout.record_words + layout.Field.kind];
             opened += @intFromBool(kind == @intFromEnum(layout.RecordKind.open));

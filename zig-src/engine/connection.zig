@@ -6,10 +6,11 @@ const posix = std.posix;
 const assert = std.debug.assert;
 const core = @import("../core/root.zig");
 const socket = @import("socket.zig");
+const socket_io = @import("socket_io.zig");
 const poller_mod = @import("poller.zig");
 const Poller = poller_mod.Poller;
 const Trigger = poller_mod.Trigger;
-const Syscall = @import("layout.zig").Syscall;
+const Syscall = @import("syscall.zig").Syscall;
 
 /// A connection's lifecycle, in one place. Every change goes through `Connection.become`,
 /// which asserts that the step is one of these:
@@ -25,7 +26,7 @@ const Syscall = @import("layout.zig").Syscall;
 /// (On the host's side "closing" means its onClose is running; no Zig state is called that.)
 pub const State = enum(u8) {
     free,
-    /// A dial in flight (EventLoop.register): watched for writability, nothing reported.
+    /// A dial in flight (dial.zig's register): watched for writability, nothing reported.
     connecting,
     /// Ready; its open record is due (it waits in the loop's pending list).
     opening,
@@ -96,6 +97,13 @@ pub const Connection = struct {
     watch_sent_set: bool = false,
     /// A writable record is due (the watch was satisfied).
     writable_report: bool = false,
+    /// The peer's FIN arrived and was reported (an end record): reading it is over, its
+    /// readability is no longer watched; it stays writable.
+    read_ended: bool = false,
+    /// The host's end command: the write side is shut once the outbound buffer is empty.
+    end_pending: bool = false,
+    /// shutdown(SHUT_WR) was done: FIN sent after every queued byte.
+    write_shut: bool = false,
 
     pub fn init(allocator: std.mem.Allocator, slot: u32, write_buffer_cap: usize) Connection {
         assert(write_buffer_cap > 0);
@@ -134,6 +142,8 @@ pub const Connection = struct {
         if (conn.state == .connecting) assert(conn.network != .udp);
         if (conn.state == .failed or conn.state == .reported) assert(conn.outbound.isEmpty() or conn.close_errno == 0);
         if (conn.writable_report) assert(conn.state == .open);
+        if (conn.write_shut) assert(conn.end_pending);
+        if (conn.read_ended) assert(conn.read_paused);
     }
 
     /// Takes a freshly accepted, dialled or enrolled socket; `to` is `connecting` for a dial
@@ -155,6 +165,9 @@ pub const Connection = struct {
         conn.sent_total = 0;
         conn.unwatch();
         conn.writable_report = false;
+        conn.read_ended = false;
+        conn.end_pending = false;
+        conn.write_shut = false;
         conn.become(to);
     }
 
@@ -204,7 +217,7 @@ pub const Connection = struct {
     /// the socket does not take is buffered with writability armed.
     pub fn send(conn: *Connection, poller: *Poller, trigger: Trigger, parts: []const []const u8) SendResult {
         assert(conn.state == .open);
-        assert(parts.len <= socket.iov_count_max);
+        assert(parts.len <= socket_io.iov_count_max);
         if (conn.network == .udp) {
             // Datagram boundaries are the writes: one send each, never merged or buffered.
             for (parts) |part| {
@@ -232,14 +245,14 @@ pub const Connection = struct {
             };
             return .buffered;
         }
-        var iov: [socket.iov_count_max]posix.iovec_const = undefined;
+        var iov: [socket_io.iov_count_max]posix.iovec_const = undefined;
         var total: usize = 0;
         for (parts, 0..) |part, i| {
             iov[i] = .{ .base = part.ptr, .len = part.len };
             total += part.len;
         }
         if (total == 0) return .sent;
-        const written = socket.writev(conn.fd, iov[0..parts.len]) catch |err| switch (err) {
+        const written = socket_io.writev(conn.fd, iov[0..parts.len]) catch |err| switch (err) {
             error.WouldBlock => 0,
             else => return conn.fail(socket.errnoOf(err), if (parts.len > 1) .writev else .write),
         };
@@ -251,7 +264,7 @@ pub const Connection = struct {
         var first: usize = 0;
         while (skip >= parts[first].len) : (first += 1) skip -= parts[first].len;
         assert(first < parts.len and skip < parts[first].len);
-        var rest: [socket.iov_count_max][]const u8 = undefined;
+        var rest: [socket_io.iov_count_max][]const u8 = undefined;
         for (parts[first..], 0..) |part, i| rest[i] = part;
         rest[0] = rest[0][skip..];
         conn.outbound.writev(rest[0 .. parts.len - first]) catch |err| switch (err) {
@@ -268,7 +281,7 @@ pub const Connection = struct {
         assert(conn.network == .udp);
         assert(conn.state == .open);
         const iov = [1]posix.iovec_const{.{ .base = data.ptr, .len = data.len }};
-        return socket.writev(conn.fd, &iov);
+        return socket_io.writev(conn.fd, &iov);
     }
 
     /// One writev pass over the outbound buffer (EPOLLOUT, `flush()`, closing). Returns false
@@ -281,12 +294,12 @@ pub const Connection = struct {
         var sent: usize = 0;
         // Bounded: every round either empties the buffer, hits EAGAIN/the budget, or fails.
         while (!conn.outbound.isEmpty() and sent < budget) {
-            var parts: [socket.iov_count_max][]const u8 = undefined;
+            var parts: [socket_io.iov_count_max][]const u8 = undefined;
             const count = conn.outbound.peek(budget - sent, &parts);
             assert(count > 0);
-            var iov: [socket.iov_count_max]posix.iovec_const = undefined;
+            var iov: [socket_io.iov_count_max]posix.iovec_const = undefined;
             for (parts[0..count], 0..) |part, i| iov[i] = .{ .base = part.ptr, .len = part.len };
-            const written = socket.writev(conn.fd, iov[0..count]) catch |err| switch (err) {
+            const written = socket_io.writev(conn.fd, iov[0..count]) catch |err| switch (err) {
                 error.WouldBlock => break,
                 else => {
                     _ = conn.fail(socket.errnoOf(err), .writev);
@@ -298,8 +311,30 @@ pub const Connection = struct {
             sent += written;
             if (trigger == .level) break; // level triggering reports writability again
         }
-        if (conn.outbound.isEmpty()) return conn.disarmWrite(poller, trigger);
-        return conn.armWrite(poller, trigger);
+        if (!conn.outbound.isEmpty()) return conn.armWrite(poller, trigger);
+        conn.shutWriteIfEnded();
+        return conn.disarmWrite(poller, trigger);
+    }
+
+    /// The host's end(): FIN now if nothing is queued, else once the queue is written
+    /// (`flushOutbound`). Writability stays armed while bytes remain.
+    pub fn requestEnd(conn: *Connection) void {
+        assert(conn.state == .open);
+        assert(conn.network != .udp);
+        conn.end_pending = true;
+        if (conn.outbound.isEmpty()) conn.shutWriteIfEnded();
+    }
+
+    /// Sends FIN once the host ended the stream and every queued byte left. A refusal
+    /// (NotConnected: the peer reset first) changes nothing here: the reset is the socket's
+    /// next event, reported as usual.
+    fn shutWriteIfEnded(conn: *Connection) void {
+        if (!conn.end_pending or conn.write_shut) return;
+        assert(conn.outbound.isEmpty());
+        conn.write_shut = true;
+        socket_io.shutdownWrite(conn.fd) catch |err| switch (err) {
+            error.NotConnected, error.Unexpected => {},
+        };
     }
 
     /// Watches writability (level-triggered mode; edge-triggered sockets always watch it).
@@ -352,8 +387,8 @@ pub const Connection = struct {
     }
 };
 
-/// Slots stay below the listener token flag, so a connection's token never reads as a listener's.
-pub const slots_max: u32 = @intCast(@import("acceptor.zig").listener_token_flag);
+/// Slots stay below the listener token flag (token.zig).
+pub const slots_max = @import("token.zig").slots_max;
 
 // ---- tests ---------------------------------------------------------------------------------
 
@@ -364,9 +399,9 @@ test "State: the diagram's steps are allowed, others are not" {
         .{ .free, .connecting },   .{ .free, .opening },      .{ .connecting, .opening },
         .{ .opening, .open },      .{ .connecting, .failed }, .{ .opening, .failed },
         .{ .open, .failed },       .{ .failed, .reported },   .{ .open, .draining },
-        .{ .reported, .draining },
-        .{ .reported, .free },     .{ .draining, .free },     .{ .open, .free },
-        .{ .failed, .free },       .{ .connecting, .free },   .{ .opening, .free },
+        .{ .reported, .draining }, .{ .reported, .free },     .{ .draining, .free },
+        .{ .open, .free },         .{ .failed, .free },       .{ .connecting, .free },
+        .{ .opening, .free },
     };
     const states = std.enums.values(State);
     var allowed_count: usize = 0;

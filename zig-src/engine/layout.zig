@@ -8,8 +8,11 @@
 //!   arena    (bytes):     the bytes those write commands point into
 const std = @import("std");
 const assert = std.debug.assert;
-const boundary = @import("../abi/boundary.zig");
+const boundary = @import("../boundary.zig");
 const Item = boundary.Item;
+const syscall = @import("syscall.zig");
+const Syscall = syscall.Syscall;
+const System = syscall.System;
 
 /// Words per event record and per command. 16 words leave room for a sockaddr_in6 (28 bytes).
 pub const record_words = 16;
@@ -24,6 +27,11 @@ pub const commands_max = 4096;
 /// Bytes of the read area beyond one full read of `readBufferCap`: room to pack many small
 /// reads of different connections into one drain (500 echo connections × 64 B fit easily).
 pub const read_area_extra = 256 * 1024;
+
+/// How long a connection closed with unsent bytes may keep trying (gnet gives up at once;
+/// we let a slow reader finish, within this bound). The host waits as long
+/// (host/engine/conn.ts FLUSH_ON_CLOSE_MS): the one flush-on-close bound.
+pub const close_flush_ms = 5000;
 
 pub fn readAreaSize(read_buffer_cap: usize) usize {
     return read_buffer_cap + read_area_extra;
@@ -46,6 +54,9 @@ pub const RecordKind = enum(i32) {
     /// below, or the watched bytes left for the kernel. aux = bytes in the outbound buffer,
     /// aux2 = bytes handed to the kernel so far (mod 2^32).
     writable = 5,
+    /// The peer sent FIN (end of stream), after its last data record: the connection stays
+    /// open and writable; reading it is over. The host runs onEnd, then closes or ends it.
+    end = 6,
 };
 
 pub const Field = struct {
@@ -92,6 +103,8 @@ pub const CommandKind = enum(i32) {
     /// Report a writable record once the outbound buffer holds at most `offset` bytes (-1:
     /// no mark), or (`source` word 1) once `length` bytes (mod 2^32) have left for the kernel.
     watch = 6,
+    /// The host's `end()`: shut the write side (FIN) once the outbound buffer is empty.
+    end = 7,
 };
 
 /// The words of a command.
@@ -110,45 +123,6 @@ pub const CommandField = struct {
 /// next drain, and every batch is flushed before that).
 pub const CommandSource = enum(i32) { arena = 0, area = 1 };
 
-/// The call a system error came from, for the `syscall` of Node's error shape.
-pub const Syscall = enum(i32) {
-    none = 0,
-    read = 1,
-    write = 2,
-    writev = 3,
-    accept = 4,
-    recvfrom = 5,
-    sendto = 6,
-    connect = 7,
-    socket = 8,
-    setsockopt = 9,
-    bind = 10,
-    listen = 11,
-    epoll_create1 = 12,
-    epoll_ctl = 13,
-    eventfd = 14,
-    kqueue = 15,
-    kevent = 16,
-    fcntl = 17,
-    getsockname = 18,
-    getpeername = 19,
-};
-
-/// A system failure travels in the result itself, never through a global: a result at or
-/// below `-system_base` is `-(system_base + syscall * errno_limit + errno)`. Status codes
-/// stay above -system_base; errno values stay below errno_limit (Linux's MAX_ERRNO is 4095).
-pub const System = struct {
-    pub const base = 1 << 20;
-    pub const errno_limit = 1 << 12;
-};
-
-pub fn systemResult(errno: i32, syscall: Syscall) isize {
-    assert(errno > 0 and errno < System.errno_limit);
-    const code = System.base + @as(isize, @intFromEnum(syscall)) * System.errno_limit + errno;
-    assert(code >= System.base);
-    return -code;
-}
-
 /// Everything the host checks, by name (boundary.zig serves them; host/native/binding.ts `L`).
 pub const items = [_]Item{
     .{ .name = "record_words", .value = record_words },
@@ -156,8 +130,7 @@ pub const items = [_]Item{
     .{ .name = "records_max", .value = records_max },
     .{ .name = "commands_max", .value = commands_max },
     .{ .name = "read_area_extra", .value = read_area_extra },
-    // The one flush-on-close bound (host/engine/conn.ts FLUSH_ON_CLOSE_MS).
-    .{ .name = "close_flush_ms", .value = @import("event_loop.zig").drain_timeout_ns / std.time.ns_per_ms },
+    .{ .name = "close_flush_ms", .value = close_flush_ms },
 } ++ boundary.enumItems("record", RecordKind) ++
     boundary.declItems("field", Field) ++
     boundary.declItems("header", Header) ++
@@ -171,7 +144,6 @@ comptime {
     assert(Field.addr_bytes >= @sizeOf(std.posix.sockaddr.in6));
     assert(Field.addr < record_words);
     assert(CommandField.source < command_words);
-    assert(records_max >= @import("poller.zig").events_max);
     // The most negative system result still fits the i32 a wasm-sized host reads.
     assert(System.base + @typeInfo(Syscall).@"enum".fields.len * System.errno_limit < std.math.maxInt(i32));
 }

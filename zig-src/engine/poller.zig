@@ -22,67 +22,21 @@
 const std = @import("std");
 const builtin = @import("builtin");
 const posix = std.posix;
-const Syscall = @import("layout.zig").Syscall;
+const Syscall = @import("syscall.zig").Syscall;
+const contract = @import("poller_contract.zig");
 
-pub const Trigger = enum { level, edge };
-
-/// A readiness report, portable across pollers. kqueue reports one filter per event, epoll
-/// several flags at once; both map to this.
-pub const Event = struct {
-    token: u64,
-    readable: bool,
-    writable: bool,
-    /// The peer hung up, or the socket has an error pending (read it with SO_ERROR).
-    hangup: bool,
-    /// The peer shut its write side while data may still be readable (EPOLLRDHUP / EV_EOF).
-    read_hangup: bool,
-};
-
-pub const wake_token: u64 = std.math.maxInt(u64);
-
-/// Events per wait: gnet's cap for epoll (MaxPollEventsCap); a drain that needs more
-/// simply runs again, level triggering keeps the rest pending.
-pub const events_max = 1024;
-
-pub const Error = error{
-    ProcessFdQuotaExceeded,
-    SystemFdQuotaExceeded,
-    SystemResources,
-    /// The fd was closed or is not pollable.
-    BadFileDescriptor,
-    /// Registered twice / not registered.
-    AlreadyRegistered,
-    NotRegistered,
-    AccessDenied,
-    Unexpected,
-};
+pub const Trigger = contract.Trigger;
+pub const Event = contract.Event;
+pub const wake_token = contract.wake_token;
+pub const events_max = contract.events_max;
+pub const Error = contract.Error;
+const Contract = contract.Contract;
 
 pub const Poller = switch (builtin.os.tag) {
     .linux => @import("poller_epoll.zig").Poller,
     .macos, .ios, .tvos, .watchos, .visionos, .freebsd, .netbsd, .openbsd, .dragonfly => @import("poller_kqueue.zig").Poller,
     else => @compileError("zgnet's native engine needs epoll (Linux) or kqueue (macOS, BSD); use the wasm fallback here"),
 };
-
-/// Every public declaration of a poller, with its type. `open` and `ctl_syscall` name the
-/// failed call for the host's `syscall` (epoll_create1/eventfd/epoll_ctl, kqueue/kevent).
-fn Contract(comptime P: type) type {
-    return struct {
-        ctl_syscall: Syscall,
-        open: fn (*Syscall) Error!P,
-        close: fn (*P) void,
-        pollFd: fn (*const P) posix.fd_t,
-        addRead: fn (*P, posix.fd_t, u64, Trigger) Error!void,
-        modReadWrite: fn (*P, posix.fd_t, u64, Trigger) Error!void,
-        modRead: fn (*P, posix.fd_t, u64, Trigger) Error!void,
-        setReadPaused: fn (*P, posix.fd_t, u64, Trigger, bool, bool) Error!void,
-        delete: fn (*P, posix.fd_t) Error!void,
-        wait: fn (*P, i32) usize,
-        waitMax: fn (*P, usize, i32) usize,
-        eventAt: fn (*const P, usize) Event,
-        wake: fn (*P) void,
-        consumeWake: fn (*P) void,
-    };
-}
 
 comptime {
     const fields = @typeInfo(Contract(Poller)).@"struct".fields;

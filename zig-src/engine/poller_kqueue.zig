@@ -3,11 +3,11 @@
 const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
-const contract = @import("poller.zig");
+const contract = @import("poller_contract.zig");
 const Event = contract.Event;
 const Trigger = contract.Trigger;
 const Error = contract.Error;
-const Syscall = @import("layout.zig").Syscall;
+const Syscall = @import("syscall.zig").Syscall;
 
 const EV = std.c.EV;
 const EVFILT = std.c.EVFILT;

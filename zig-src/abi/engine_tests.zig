@@ -3,9 +3,11 @@
 const std = @import("std");
 const posix = std.posix;
 const testing = std.testing;
-const layout = @import("layout.zig");
-const socket = @import("socket.zig");
-const exports = @import("../abi/engine_exports.zig");
+const layout = @import("../engine/layout.zig");
+const socket = @import("../engine/socket.zig");
+const socket_listen = @import("../engine/socket_listen.zig");
+const socket_io = @import("../engine/socket_io.zig");
+const exports = @import("engine_exports.zig");
 
 const Host = struct {
     engine: i32,
@@ -20,7 +22,7 @@ const Host = struct {
         const gpa = testing.allocator;
         const engine: i32 = @intCast(exports.zg_engine_new(values.ptr, values.len, null, 0));
         try testing.expect(engine > 0);
-        const cap: usize = @intCast(values[@intFromEnum(@import("engine.zig").Option.read_buffer_cap)]);
+        const cap: usize = @intCast(values[@intFromEnum(@import("../engine/engine.zig").Option.read_buffer_cap)]);
         const host: Host = .{
             .engine = engine,
             .records = try gpa.alloc(i32, (layout.records_max + 1) * layout.record_words),
@@ -93,7 +95,7 @@ const Host = struct {
     }
 };
 
-fn defaultValues() [@import("engine.zig").options_count]i32 {
+fn defaultValues() [@import("../engine/engine.zig").options_count]i32 {
     // loops, lb, reuse_addr, reuse_port, read cap, write cap, keepalive x3, nodelay, rcv, snd, et, chunk,
     // multicast interface index
     return .{ 1, 0, 0, 0, 64 * 1024, 64 * 1024, 0, 0, 0, 1, 0, 0, 0, 0, 0 };
@@ -104,7 +106,7 @@ fn readAll(fd: posix.fd_t, out: []u8) !void {
     var tries: usize = 0;
     while (got < out.len) : (tries += 1) {
         try testing.expect(tries < 2000);
-        const n = socket.read(fd, out[got..]) catch |err| switch (err) {
+        const n = socket_io.read(fd, out[got..]) catch |err| switch (err) {
             error.WouldBlock => {
                 std.time.sleep(std.time.ns_per_ms);
                 continue;
@@ -119,7 +121,7 @@ fn readAll(fd: posix.fd_t, out: []u8) !void {
 /// The next datagram on a non-blocking socket (bounded: about a second).
 fn receiveDatagram(fd: posix.fd_t, buf: []u8) ![]u8 {
     for (0..1000) |_| {
-        const got = socket.recvFrom(fd, buf) catch |err| switch (err) {
+        const got = socket_io.recvFrom(fd, buf) catch |err| switch (err) {
             error.WouldBlock => {
                 std.time.sleep(std.time.ns_per_ms);
                 continue;
@@ -142,7 +144,7 @@ test "engine: tcp echo through drain and flush, then peer EOF" {
     const len: usize = @intCast(exports.zg_engine_listener_addr(host.engine, 0, &text, text.len));
     const colon = std.mem.lastIndexOfScalar(u8, text[0..len], ':').?;
     const port = try std.fmt.parseInt(u16, text[colon + 1 .. len], 10);
-    var step: layout.Syscall = .none;
+    var step: @import("../engine/syscall.zig").Syscall = .none;
     const client = try socket.connect(try std.net.Address.parseIp("127.0.0.1", port), &step);
     var client_open = true;
     defer if (client_open) posix.close(client);
@@ -150,7 +152,7 @@ test "engine: tcp echo through drain and flush, then peer EOF" {
     const open = try host.waitFor(.open);
     const slot = open[layout.Field.slot];
     const generation = open[layout.Field.generation];
-    _ = try socket.writev(client, &.{.{ .base = "hello", .len = 5 }});
+    _ = try socket_io.writev(client, &.{.{ .base = "hello", .len = 5 }});
     const data = try host.waitFor(.data);
     try testing.expectEqual(slot, data[layout.Field.slot]);
     const offset: usize = @intCast(data[layout.Field.offset]);
@@ -165,7 +167,7 @@ test "engine: tcp echo through drain and flush, then peer EOF" {
     try testing.expectEqualStrings("hello", &echoed);
 
     // Unread bytes kept: the next chunk lands in the ring behind them.
-    _ = try socket.writev(client, &.{.{ .base = "ab", .len = 2 }});
+    _ = try socket_io.writev(client, &.{.{ .base = "ab", .len = 2 }});
     const d1 = try host.waitFor(.data);
     const o1: usize = @intCast(d1[layout.Field.offset]);
     const c = host.commands[0..layout.command_words];
@@ -178,7 +180,7 @@ test "engine: tcp echo through drain and flush, then peer EOF" {
     c[F.source] = @intFromEnum(layout.CommandSource.area);
     host.commands_count = 1;
     try host.flush();
-    _ = try socket.writev(client, &.{.{ .base = "cd", .len = 2 }});
+    _ = try socket_io.writev(client, &.{.{ .base = "cd", .len = 2 }});
     const d2 = try host.waitFor(.data);
     try testing.expectEqual(@as(i32, 4), d2[layout.Field.aux]);
     var ring: [8]u8 = undefined;
@@ -207,10 +209,10 @@ test "engine: udp datagram, reply to its sender" {
     try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
     const server_fd: posix.fd_t = @intCast(exports.zg_engine_listener_fd(host.engine, 0));
     const server = try socket.localAddress(server_fd);
-    var step: layout.Syscall = .none;
-    const client = try socket.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{}, &step);
+    var step: @import("../engine/syscall.zig").Syscall = .none;
+    const client = try socket_listen.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{}, &step);
     defer posix.close(client);
-    _ = try socket.sendTo(client, "ping", &server);
+    _ = try socket_io.sendTo(client, "ping", &server);
     _ = try host.waitFor(.datagram);
     // waitFor returned a record; find its index for the reply.
     var index: u32 = 1;
@@ -225,8 +227,8 @@ test "engine: a registered udp conn sends every write as its own datagram" {
     var host = try Host.init(&values);
     defer host.deinit();
     try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
-    var step: layout.Syscall = .none;
-    const peer = try socket.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{}, &step);
+    var step: @import("../engine/syscall.zig").Syscall = .none;
+    const peer = try socket_listen.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{}, &step);
     defer posix.close(peer);
     const peer_address = try socket.localAddress(peer);
     const slot = exports.zg_loop_register(host.engine, 0, 1, "127.0.0.1", 9, peer_address.getPort());
@@ -275,7 +277,7 @@ test "engine: a dialed tcp conn gets the engine's TCP_NODELAY" {
 }
 
 test "engine: the option names cover the enum" {
-    const count = @import("engine.zig").options_count;
+    const count = @import("../engine/engine.zig").options_count;
     for (0..count) |i| try testing.expect(exports.zg_engine_option_name(@intCast(i)) != null);
     try testing.expect(exports.zg_engine_option_name(count) == null);
 }
