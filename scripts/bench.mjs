@@ -13,7 +13,8 @@
 //                                  and wasm on 1 vs 2 loops (20 µs of handler work per message, also
 //                                  net + cluster ×2; plain echo; HTTP pipelined ×16 against node:http +
 //                                  cluster ×2); 2 s per run (the multicore cases 1 s), 3 rounds;
-//                                  zgnet native/wasm, node:net|dgram, C epoll
+//                                  zgnet native/wasm, node:net|dgram, Bun.listen|udpSocket (installed from npm
+//                                  into node_modules/.cache on first use), C epoll
 //   npm run bench -- --full        the whole matrix (about 25 minutes)
 //   options: --only REGEX (case ids, e.g. 'tcp-64B|http'), --servers zgnet-native,net,...,
 //            --rounds N, --duration S, --warmup S, --loops N (zgnet event loops), --spin,
@@ -155,6 +156,7 @@ const multicoreHttpCase = {
 const quickCases = [
   echoCase('tcp', 64, 8), echoCase('tcp', 64, 64), echoCase('tcp', 64, 500), echoCase('tcp', 4096, 64), echoCase('udp', 64, 64),
   redisCase('set', 1), redisCase('get', PIPELINE_DEPTH), proxyCase(64, 64), multicoreCase(20), multicoreCase(0), multicoreHttpCase,
+  { id: 'idle-10k', kind: 'idle', proto: 'tcp', label: `idle memory, ${IDLE_CONNS.toLocaleString('en-US')} connections` },
 ];
 const fullCases = [
   ...[64, 512, 4096].flatMap((s) => [8, 64, 500].map((c) => echoCase('tcp', s, c))),
@@ -249,6 +251,8 @@ delete env.ZGNET_MODE; // each zgnet server names its mode; nothing may override
 async function launch(comp, proto, { nofile = 0, upstream = null, pinned = true } = {}) {
   for (const f of comp.needs ?? []) if (!fs.existsSync(f)) return { na: `${rel(f)} missing (build failed?)` };
   for (const cmd of comp.needsCommands ?? []) if (!which(cmd)) return { na: `${cmd} not installed` };
+  const missing = comp.ensure?.(); // a competitor the bench installs itself (Bun)
+  if (missing) return { na: missing };
   const stream = ['http', 'redis', 'proxy'].includes(proto) ? 'tcp' : proto;
   // a server that cannot say which port it bound (redis-server, haproxy) is given a free one
   const requested = comp.freePort ? `127.0.0.1:${await freePort()}` : listenAddr(stream, comp.id);
@@ -695,7 +699,7 @@ async function main() {
     results.proxy = await runProxyGroup(proxyGroup, pick(proxyCompetitors(root)));
   }
   if (cases.some((c) => c.kind === 'idle')) {
-    results.idle = await runIdle(pick(echoCompetitors(root, { loops })).filter((c) => ['zgnet-native', 'zgnet-wasm', 'net', 'c-epoll'].includes(c.id)));
+    results.idle = await runIdle(pick(echoCompetitors(root, { loops })).filter((c) => ['zgnet-native', 'zgnet-wasm', 'net', 'bun', 'c-epoll'].includes(c.id)));
   }
 
   meta.seconds = Math.round((now() - started) / 1000);

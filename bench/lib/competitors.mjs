@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureBun } from './bun.mjs';
 
 const node = process.execPath;
 
@@ -30,12 +31,29 @@ export function echoCompetitors(root, { loops }) {
       id: 'net-cluster', label: 'net + cluster ×2', protos: ['tcp', 'unix'], multiProcess: true,
       argv: ({ proto, addr }) => [node, js('bench', 'servers', 'net-cluster-echo.mjs'), '--proto', proto, '--addr', addr, '--workers', '2'],
     },
+    bunCompetitor(root),
     {
       id: 'c-epoll', label: 'C epoll (ceiling)', protos: ['tcp', 'udp', 'unix'],
       argv: ({ proto, addr }) => [js('zig-out', 'bin', 'c-echo'), '--proto', proto, '--addr', addr],
       needs: [js('zig-out', 'bin', 'c-echo')],
     },
   ];
+}
+
+/**
+ * Bun.listen / Bun.udpSocket (bench/servers/bun-echo.mjs), the peer a user who wants a fast TCP
+ * server in JavaScript picks today. `ensure`: installs Bun from npm on first use (bench/lib/bun.mjs).
+ */
+function bunCompetitor(root) {
+  let bun = null;
+  return {
+    id: 'bun', label: 'Bun.listen / udpSocket', protos: ['tcp', 'udp', 'unix'],
+    ensure() {
+      bun ??= ensureBun(root, (line) => console.log(`bench: ${line}`));
+      return bun.na ?? null;
+    },
+    argv: ({ proto, addr }) => [bun.bin, path.join(root, 'bench', 'servers', 'bun-echo.mjs'), '--proto', proto, '--addr', addr],
+  };
 }
 
 /**

@@ -33,6 +33,7 @@ const COLORS = {
   'node-http': '#1c7ed6',
   'net-cluster': '#74c0fc',
   'net-http': '#74c0fc',
+  bun: '#ae3ec9',
   'c-epoll': '#495057',
   'redis-server': '#495057',
   haproxy: '#495057',
@@ -45,6 +46,7 @@ const SLOTS = [
   { ids: ['zgnet-wasm'] },
   { ids: ['net', 'dgram', 'node-http', 'net-redis', 'net-proxy'], suffix: ' (baseline)' },
   { ids: ['net-cluster', 'net-http'] },
+  { ids: ['bun'] },
   { ids: ['c-epoll', 'redis-server', 'haproxy'] },
 ];
 

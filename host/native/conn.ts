@@ -79,6 +79,9 @@ interface SentWaiter {
   reject(err: Error): void;
 }
 
+/** Shared by every conn with no asyncWrite waiting, so an idle conn holds no array of its own. */
+const NO_WAITERS: SentWaiter[] = Object.freeze([]) as unknown as SentWaiter[];
+
 export class NativeConn extends EngineConn {
   network: 'tcp' | 'udp' | 'unix' = 'tcp';
   /** The socket fd (from the open record). */
@@ -96,7 +99,7 @@ export class NativeConn extends EngineConn {
   private handedTotal = 0;
   /** bytesWritten when onClose had run (the slot is Zig's again after that). */
   private writtenAtClose = 0;
-  private sentWaiters: SentWaiter[] = [];
+  private sentWaiters: SentWaiter[] = NO_WAITERS;
   /** A watch command is out: Zig reports back once the queue drains (or a waiter's bytes left). */
   private watching = false;
   private wantsLowMark = false;
@@ -127,7 +130,7 @@ export class NativeConn extends EngineConn {
     this.writtenTotal = 0;
     this.handedTotal = 0;
     this.writtenAtClose = 0;
-    this.sentWaiters = [];
+    this.sentWaiters = NO_WAITERS;
     this.watching = false;
     this.wantsLowMark = false;
     this.broken = false;
@@ -210,7 +213,7 @@ export class NativeConn extends EngineConn {
     // Closing before Zig reported their bytes gone: what is queued is flushed within the
     // bound, or dropped with a failed socket; either way nothing will report it.
     const waiters = this.sentWaiters;
-    this.sentWaiters = [];
+    this.sentWaiters = NO_WAITERS;
     for (const w of waiters) w.reject(connClosed());
   }
 
@@ -256,6 +259,7 @@ export class NativeConn extends EngineConn {
 
   private sentPromise(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      if (this.sentWaiters === NO_WAITERS) this.sentWaiters = [];
       this.sentWaiters.push({ target: this.writtenTotal, resolve, reject });
       this.loop.checkSentAfterFlush(this);
     });
@@ -272,7 +276,7 @@ export class NativeConn extends EngineConn {
     this.outboundSince = 0;
     if (outbound === 0) {
       const waiters = this.sentWaiters;
-      this.sentWaiters = [];
+      this.sentWaiters = NO_WAITERS;
       for (const w of waiters) w.resolve();
       return;
     }
