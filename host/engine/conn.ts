@@ -12,7 +12,7 @@
  * error (`code: 'EOF'`) when the peer sent FIN; the system error (`ECONNRESET`, ...) when the
  * socket failed; what the handler threw when a handler threw.
  */
-import { Action, type Conn, type EventHandler, type EventLoop, type Logger } from '../api.js';
+import { Action, type Conn, type EventHandler, type EventLoop, type Logger, type TlsInfo } from '../api.js';
 import type { CoreBinding } from '../core/binding.js';
 import {
   bytesError, checkBytes, checkChunks, connClosed, ErrorCode, invalidArgument, notForProtocol, quiet, quietReject, unsupportedOp, ZgnetError,
@@ -73,6 +73,11 @@ export abstract class EngineConn extends InboundStream implements Conn, IdleMemb
   private writableOwed = false;
   idleTimeoutMs: number;
   lastActive: number;
+
+  /** A plain connection; TLS ones override it (host/fallback/tls-conn.ts). */
+  get tls(): TlsInfo | null {
+    return null;
+  }
 
   constructor(
     protected readonly owner: ConnOwner,

@@ -17,6 +17,8 @@ const RESOLVED = Promise.resolve();
 
 export abstract class DatagramConn extends InboundStream implements Conn {
   context: unknown = undefined;
+  /** UDP has no TLS. */
+  readonly tls = null;
 
   constructor(protected readonly owner: ConnOwner) {
     // A codec on a datagram is rare: the datagram then goes through a core ring of its own.
