@@ -2,11 +2,21 @@
  * What the example servers share around their handler: `--name value` arguments, and running
  * until SIGTERM/SIGINT (exit 0; exit 1 with a one-line reason when the server cannot start).
  */
-import { run, type HandlerSpec, type Options } from '../host/index.js';
+import fs from 'node:fs';
+import { run, type HandlerSpec, type Options, type TlsServerOptions } from '../host/index.js';
 
 export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
+}
+
+/** `--tls-cert FILE --tls-key FILE` (PEM): serve TLS; neither: plain TCP. */
+export function tlsArgs(): { tls?: TlsServerOptions } {
+  const cert = arg('tls-cert', '');
+  const key = arg('tls-key', '');
+  if (cert === '' && key === '') return {};
+  if (cert === '' || key === '') throw new Error('--tls-cert and --tls-key come together');
+  return { tls: { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } };
 }
 
 /**

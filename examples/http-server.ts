@@ -3,12 +3,14 @@
  * examples/http-handler.ts). GET /plaintext answers "Hello, World!"; keep-alive; pipelining.
  *
  *   node dist/examples/http-server.js [--addr 127.0.0.1:8080] [--mode native|wasm|auto] [--loops N]
+ *                                     [--tls-cert cert.pem --tls-key key.pem]
  *   curl http://127.0.0.1:8080/plaintext
+ *   curl --cacert ca.pem https://localhost:8080/plaintext      (with --tls-cert/--tls-key)
  *
  * The handler is given as a module, so that --loops N can use N cores (in wasm mode each loop is
  * a worker process). Prints "listening <host:port>" once bound; SIGTERM/SIGINT stop it.
  */
-import { arg, serve } from './cli.js';
+import { arg, serve, tlsArgs } from './cli.js';
 
 const mode = arg('mode', 'auto') as 'native' | 'wasm' | 'auto';
 await serve('http-server', new URL('./http-handler.js', import.meta.url), `tcp://${arg('addr', '127.0.0.1:8080')}`, {
@@ -16,4 +18,5 @@ await serve('http-server', new URL('./http-handler.js', import.meta.url), `tcp:/
   numEventLoop: Number(arg('loops', '1')),
   tcpNoDelay: true,
   logLevel: 'warn',
+  ...tlsArgs(),
 });

@@ -6,13 +6,14 @@
  * closes; the limits are Redis's: examples/redis-resp.ts).
  *
  *   node dist/examples/redis-server.js [--port 6379] [--host 127.0.0.1] [--mode native|wasm|auto] [--loops N]
- *                                      [--proto-max-bulk-len BYTES]
+ *                                      [--proto-max-bulk-len BYTES] [--tls-cert cert.pem --tls-key key.pem]
  *   redis-cli -p 6379 set greeting hello
+ *   redis-cli --tls --cacert ca.pem -p 6379 set greeting hello  (with --tls-cert/--tls-key)
  *
  * Prints "listening <host:port>" once bound (--port 0: a free port); SIGTERM/SIGINT stop it.
  */
 import { Action, type Conn, type EventHandler } from '../host/index.js';
-import { arg, serve } from './cli.js';
+import { arg, serve, tlsArgs } from './cli.js';
 import { RedisCommands, newSession, type Session } from './redis-commands.js';
 import { PROTO_MAX_BULK_LEN } from './redis-resp.js';
 
@@ -49,4 +50,5 @@ await serve('redis-server', handler, `tcp://${host.includes(':') ? `[${host}]` :
   numEventLoop: Number(arg('loops', '1')),
   tcpNoDelay: true,
   logLevel: 'warn',
+  ...tlsArgs(),
 });

@@ -5,6 +5,7 @@
  */
 import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
+import type { X509Certificate } from 'node:crypto';
 import type { Mode } from './core/binding.js';
 import type { ModeOption } from './core/select.js';
 
@@ -187,12 +188,77 @@ export interface Options {
    * default export is constructed as `new Handler(handlerData)`; `handlerData()` returns it too).
    */
   handlerData?: unknown;
+  /** Default none (plain TCP). Serves TLS on every address (tcp and unix; see docs/tls.md). */
+  tls?: TlsServerOptions;
 }
 
-/** Client options: the server's without the listener-only ones. */
+/** Client options: the server's without the listener-only ones (TLS is per dial: `dial(addr, { tls })`). */
 export type ClientOptions = Omit<
-  Options, 'lb' | 'reusePort' | 'reuseAddr' | 'multicastInterfaceIndex' | 'bindToDevice' | 'maxConnections' | 'unixSocketMode' | 'handlerData'
+  Options, 'lb' | 'reusePort' | 'reuseAddr' | 'multicastInterfaceIndex' | 'bindToDevice' | 'maxConnections' | 'unixSocketMode' | 'handlerData' | 'tls'
 >;
+
+/** PEM text: a string, a Buffer, or several of them (a chain, several CAs). */
+export type PemInput = string | Uint8Array | Array<string | Uint8Array>;
+
+/** The TLS versions `minVersion` accepts (TLS 1.0 and 1.1 are not offered). */
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+
+/** `options.tls` of run()/rotate(); names and meanings as node:tls's `createServer`. */
+export interface TlsServerOptions {
+  /** The certificate chain, PEM. */
+  cert: PemInput;
+  /** Its private key, PEM (encrypted keys take `passphrase`). */
+  key: PemInput;
+  /** CAs that sign client certificates (with `requestCert`); default: none. */
+  ca?: PemInput;
+  passphrase?: string;
+  /** Protocols offered by ALPN, most preferred first (e.g. `['h2', 'http/1.1']`); default: no ALPN. */
+  ALPNProtocols?: string[];
+  /** Certificates by server name (SNI); `*.example.org` matches one label. Unknown names get `cert`. */
+  sni?: Record<string, { cert: PemInput; key: PemInput; passphrase?: string }>;
+  /** Default `false`. Ask clients for a certificate. */
+  requestCert?: boolean;
+  /** Default `true`. With `requestCert`: refuse clients without a certificate signed by `ca`. */
+  rejectUnauthorized?: boolean;
+  /** Default `'TLSv1.2'`. */
+  minVersion?: TlsVersion;
+  /** Default 10000. Milliseconds a handshake may take; a slower one is dropped (logged, never seen by the handler). */
+  handshakeTimeoutMs?: number;
+}
+
+/** `tls` of `client.dial()`; names and meanings as node:tls's `connect`. `true`: the defaults. */
+export interface TlsDialOptions {
+  /** SNI and the name the certificate must carry; default: the dialled host when it is a name. */
+  servername?: string;
+  /** CAs to trust instead of Node's bundled ones, PEM. */
+  ca?: PemInput;
+  /** Default `true`. Refuse a server whose certificate does not verify (the dial rejects `ERR_TLS_HANDSHAKE`). */
+  rejectUnauthorized?: boolean;
+  /** Protocols to offer by ALPN, most preferred first. */
+  ALPNProtocols?: string[];
+  /** A client certificate and its key (PEM), for servers that ask for one. */
+  cert?: PemInput;
+  key?: PemInput;
+  passphrase?: string;
+  /** Default `'TLSv1.2'`. */
+  minVersion?: TlsVersion;
+}
+
+/** `c.tls` of a TLS connection, once its handshake finished. */
+export interface TlsInfo {
+  /** `'TLSv1.3'`, `'TLSv1.2'`. */
+  readonly protocol: string;
+  /** The IANA name, e.g. `'TLS_AES_256_GCM_SHA384'`. */
+  readonly cipher: string;
+  /** The protocol ALPN chose, or null. */
+  readonly alpnProtocol: string | null;
+  /** The server name the client sent (SNI), or null. */
+  readonly servername: string | null;
+  /** The peer's certificate verified against the trusted CAs (a server without `requestCert`: false). */
+  readonly authorized: boolean;
+  /** The peer's certificate, or null when it sent none. */
+  readonly peerCertificate: X509Certificate | null;
+}
 
 /** The network of an address (`tcp://`, `udp://`, `unix://`). */
 export type Network = 'tcp' | 'udp' | 'unix';
@@ -331,4 +397,6 @@ export interface Conn<Ctx = unknown> {
   resumeRead(): void;
   /** This connection's idle timeout in ms (0: none), overriding `idleTimeoutMs`. */
   setIdleTimeout(ms: number): void;
+  /** What the TLS handshake agreed on; null on a plain connection. */
+  readonly tls: TlsInfo | null;
 }

@@ -15,18 +15,25 @@
  */
 import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
-import type { ClientOptions, Conn, EventHandler } from './api.js';
+import type { ClientOptions, Conn, EventHandler, TlsDialOptions } from './api.js';
 import type { Mode } from './core/binding.js';
 import { abortError, type EngineBase } from './engine/base.js';
 import { ErrorCode, ZgnetError, invalidOption } from './errors.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createEngine } from './run.js';
+import { resolveDialTls } from './tls/options.js';
 
 export interface DialOptions {
   /** Becomes `c.context` before onOpen runs. */
   context?: unknown;
   /** Aborting it before onOpen gives the dial up: the promise rejects with an AbortError. */
   signal?: AbortSignal;
+  /**
+   * TLS over this connection (tcp or unix; `true`: the defaults): onOpen runs after the
+   * handshake; a failed one rejects the dial with `ERR_TLS_HANDSHAKE`, a bad option with
+   * `ERR_TLS_CONFIG` (docs/tls.md).
+   */
+  tls?: TlsDialOptions | boolean;
 }
 
 export interface EnrollOptions {
@@ -78,9 +85,10 @@ export class Client<Ctx = unknown> {
     if (typeof options !== 'object' || options === null) throw invalidOption('dial options', 'must be an object');
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidOption('signal', 'must be an AbortSignal');
+    const tls = resolveDialTls(options.tls);
     const engine = this.running();
     if (signal?.aborted) throw abortError(signal);
-    return engine.leastLoadedLoop().register(protoAddr, options.context, signal) as Promise<Conn<Ctx>>;
+    return engine.leastLoadedLoop().register(protoAddr, options.context, signal, tls) as Promise<Conn<Ctx>>;
   }
 
   /**

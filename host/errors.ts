@@ -27,6 +27,8 @@ export const ErrorCode = Object.freeze({
   IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
   HANDLER_MODULE: 'ERR_HANDLER_MODULE',
   WORKER_EXITED: 'ERR_WORKER_EXITED',
+  TLS_CONFIG: 'ERR_TLS_CONFIG',
+  TLS_HANDSHAKE: 'ERR_TLS_HANDSHAKE',
 } as const);
 
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode] | string;
@@ -53,6 +55,8 @@ const messages: Record<string, string> = {
   ERR_IDLE_TIMEOUT: 'no inbound traffic for longer than the idle timeout',
   ERR_HANDLER_MODULE: 'the handler module cannot be used',
   ERR_WORKER_EXITED: 'a worker process or thread serving an event loop exited',
+  ERR_TLS_CONFIG: 'invalid TLS configuration',
+  ERR_TLS_HANDSHAKE: 'the TLS handshake failed',
 };
 
 export class ZgnetError extends Error {

@@ -19,7 +19,12 @@ export type {
   LogLevel,
   Network,
   Options,
+  PemInput,
   TickResult,
+  TlsDialOptions,
+  TlsInfo,
+  TlsServerOptions,
+  TlsVersion,
 } from './api.js';
 export { ZgnetError, ErrorCode, systemError } from './errors.js';
 export type { SystemError, ErrorCodeName } from './errors.js';

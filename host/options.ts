@@ -7,6 +7,7 @@ import os from 'node:os';
 import type { ClientOptions, LoadBalancing, Logger, LogLevel, Network, Options } from './api.js';
 import { parseMode, type ModeOption } from './core/select.js';
 import { invalidOption } from './errors.js';
+import { resolveServerTls, type ServerTls } from './tls/options.js';
 
 /** The most event loops an engine runs (`numEventLoop`). */
 export const EVENT_LOOPS_MAX = 256;
@@ -53,6 +54,8 @@ export interface ResolvedOptions {
   unixSocketMode: number | undefined;
   /** A handler module's data (structured-cloned to worker processes). */
   handlerData: unknown;
+  /** `options.tls`, certificates parsed (host/tls/options.ts); undefined: plain connections. */
+  tls: ServerTls | undefined;
 }
 
 export const OUTBOUND_HIGH_WATER_MARK = 1024 * 1024;
@@ -64,10 +67,10 @@ const SERVER_OPTIONS = [
   'tcpKeepAliveMs', 'tcpKeepIntervalMs', 'tcpKeepCount', 'tcpNoDelay', 'socketRecvBuffer', 'socketSendBuffer',
   'multicastInterfaceIndex', 'bindToDevice', 'edgeTriggeredIO', 'edgeTriggeredIOChunk', 'logger', 'logLevel',
   'mode', 'signal', 'outboundHighWaterMark', 'inboundHighWaterMark', 'idleTimeoutMs', 'maxConnections', 'unixSocketMode',
-  'handlerData', 'allowHalfOpen',
+  'handlerData', 'allowHalfOpen', 'tls',
 ] as const;
 const CLIENT_ONLY_EXCLUDED = new Set([
-  'lb', 'reusePort', 'reuseAddr', 'multicastInterfaceIndex', 'bindToDevice', 'maxConnections', 'unixSocketMode', 'handlerData',
+  'lb', 'reusePort', 'reuseAddr', 'multicastInterfaceIndex', 'bindToDevice', 'maxConnections', 'unixSocketMode', 'handlerData', 'tls',
 ]);
 
 function bool(value: unknown, name: string, fallback: boolean): boolean {
@@ -202,6 +205,7 @@ export function resolveOptions(input: Options | ClientOptions | undefined, netwo
     allowHalfOpen: bool(o.allowHalfOpen, 'allowHalfOpen', false),
     unixSocketMode,
     handlerData: cloneable(o.handlerData),
+    tls: resolveServerTls(o.tls, networks),
   };
 }
 

@@ -5,7 +5,7 @@
 import type { EventHandler, Options } from './api.js';
 import { parseProtoAddr, resolveAddress, type ResolvedAddr } from './address.js';
 import { resolveMode, nativeUnavailableReason } from './core/select.js';
-import { invalidOption } from './errors.js';
+import { invalidOption, unsupportedOp } from './errors.js';
 import type { EngineBase } from './engine/base.js';
 import { warnUnknownCallbacks } from './engine/invoke.js';
 import { FallbackEngine } from './fallback/engine.js';
@@ -76,12 +76,25 @@ function hintHandlerModule(resolvedOptions: ResolvedOptions): void {
  */
 export function createEngine(handler: EventHandler, resolvedOptions: ResolvedOptions, moduleHref?: string): EngineBase {
   warnUnknownCallbacks(handler, resolvedOptions.logger);
+  const onCores = moduleHref !== undefined && resolvedOptions.numEventLoop > 1;
+  if (resolvedOptions.tls !== undefined) return createTlsEngine(handler, resolvedOptions, onCores);
   const mode = resolveMode(resolvedOptions.mode, (message) => resolvedOptions.logger.warn(message));
   if (resolvedOptions.mode === 'auto' && mode === 'wasm' && nativeUnavailableReason()) {
     resolvedOptions.logger.debug(`native library unavailable, using wasm: ${nativeUnavailableReason()}`);
   }
-  const onCores = moduleHref !== undefined && resolvedOptions.numEventLoop > 1;
   if (mode === 'native') return onCores ? new ThreadEngine(handler, resolvedOptions, moduleHref) : new NativeEngine(handler, resolvedOptions);
   if (onCores) return new ProcessEngine(handler, resolvedOptions, moduleHref);
+  return new FallbackEngine(handler, resolvedOptions);
+}
+
+/**
+ * A TLS server runs on node:tls, in wasm mode, on this thread (docs/tls.md): `'auto'` picks
+ * it; an explicit `'native'`, or loops on several threads or processes, are refused rather
+ * than served without TLS.
+ */
+function createTlsEngine(handler: EventHandler, resolvedOptions: ResolvedOptions, onCores: boolean): EngineBase {
+  if (resolvedOptions.mode === 'native') throw unsupportedOp("tls in native mode (TLS runs in wasm mode for now: use mode 'wasm' or 'auto')");
+  if (onCores) throw unsupportedOp('tls with a handler module on several event loops (TLS loops share the main thread for now: pass the handler object)');
+  if (resolvedOptions.mode === 'auto') resolvedOptions.logger.debug('tls: serving in wasm mode (node:tls)');
   return new FallbackEngine(handler, resolvedOptions);
 }

@@ -18,6 +18,7 @@ import { ErrorCode, ZgnetError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { invoke } from './invoke.js';
 import { IdleSweeper, RateLimitedLog, type IdleMember } from './limits.js';
+import type { DialTls } from '../tls/options.js';
 
 export type EngineState = 'created' | 'booting' | 'running' | 'stopping' | 'stopped';
 
@@ -25,8 +26,11 @@ export type EngineState = 'created' | 'booting' | 'running' | 'stopping' | 'stop
 export interface EngineLoop extends EventLoop {
   /** Open connections plus dials and adoptions under way: what least-connections compares. */
   load(): number;
-  /** `EventLoop.register`; `signal` (the client's dial) abandons the dial when aborted. */
-  register(protoAddr: string, context?: unknown, signal?: AbortSignal): Promise<Conn>;
+  /**
+   * `EventLoop.register`; `signal` (the client's dial) abandons the dial when aborted; `tls`
+   * (the client's dial) handshakes before onOpen.
+   */
+  register(protoAddr: string, context?: unknown, signal?: AbortSignal, tls?: DialTls): Promise<Conn>;
 }
 
 /** gnet waits 1 s when onTick returns nothing. */

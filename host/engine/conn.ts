@@ -12,7 +12,7 @@
  * error (`code: 'EOF'`) when the peer sent FIN; the system error (`ECONNRESET`, ...) when the
  * socket failed; what the handler threw when a handler threw.
  */
-import { Action, type Conn, type EventHandler, type EventLoop, type Logger } from '../api.js';
+import { Action, type Conn, type EventHandler, type EventLoop, type Logger, type TlsInfo } from '../api.js';
 import type { CoreBinding } from '../core/binding.js';
 import {
   bytesError, checkBytes, checkChunks, connClosed, eofError, ErrorCode, invalidArgument, notForProtocol, quiet, quietReject, unsupportedOp,
@@ -83,6 +83,11 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
   bytesRead = 0;
   idleTimeoutMs: number;
   lastActive: number;
+
+  /** A plain connection; TLS ones override it (host/fallback/tls-conn.ts). */
+  get tls(): TlsInfo | null {
+    return null;
+  }
 
   constructor(
     protected readonly owner: ConnOwner,

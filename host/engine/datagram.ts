@@ -22,6 +22,8 @@ export abstract class DatagramConn extends AddressedStream implements Conn {
   bytesRead = 0;
   /** Bytes this conn's replies sent (write, asyncWrite). */
   bytesWritten = 0;
+  /** UDP has no TLS. */
+  readonly tls = null;
 
   constructor(protected readonly owner: ConnOwner) {
     // A codec on a datagram is rare: the datagram then goes through a core ring of its own.

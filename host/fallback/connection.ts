@@ -113,10 +113,15 @@ export class StreamConn extends NodeConn {
     const s = this.socket;
     s.on('data', (data: Buffer) => this.onData(data));
     s.on('end', () => this.peerEnd());
-    s.on('error', (err: Error) => this.closeWith(err, true));
+    s.on('error', (err: Error) => this.closeWith(this.socketError(err), true));
     // Only reached without 'end' or 'error' when the socket was destroyed under us.
     s.on('close', () => this.closeWith(eofError(), true));
     this.begin();
+  }
+
+  /** What onClose reports for an error of the socket (TLS connections name TLS failures). */
+  protected socketError(err: Error): Error {
+    return err;
   }
 
   protected closeSocket(peerGone: boolean): void {

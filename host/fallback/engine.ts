@@ -45,6 +45,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Conn, EventHandler, Network } from '../api.js';
 import { formatAddr, hostPort, type ResolvedAddr } from '../address.js';
 import { check, LbPolicy, type CoreBinding } from '../core/binding.js';
@@ -62,6 +63,10 @@ import { unsupported } from './errors.js';
 import { FallbackEventLoop, type LoopOwner } from './event-loop.js';
 import { closeListener, listenDatagram, listenStream, type Listener, type StreamListener } from './listener.js';
 import { UdpEndpoint } from './udp.js';
+import { TlsStreamConn } from './tls-conn.js';
+import { dialTlsSocket } from './tls-dial.js';
+import { handshakeError, isTlsFailure } from '../tls/session.js';
+import { tlsConfigError, type DialTls } from '../tls/options.js';
 
 export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwner {
   readonly mode = 'wasm' as const;
@@ -78,6 +83,9 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   private readonly dialing = new Set<(err: Error) => void>();
   private connectionCount = 0;
   private readonly acceptLog = new RateLimitedLog(this.logger, 'error');
+  private readonly handshakeLog = new RateLimitedLog(this.logger, 'warn');
+  /** Accepted TLS handshakes that failed or timed out (never seen by the handler). */
+  tlsHandshakeFailures = 0;
   /** Accepted sockets start paused: the process engine hands them on before a byte is read here. */
   protected readonly pauseOnConnect: boolean = false;
 
@@ -108,6 +116,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
       } else {
         const listener: StreamListener = await listenStream(addr, o, (socket) => this.accept(socket, listener), this.pauseOnConnect);
         listener.server.on('error', (err) => this.acceptLog.note(() => `${listener.addr}: accepting failed, retrying: ${err.message}`));
+        listener.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => this.handshakeFailed(listener, err, socket));
         this.listeners.push(listener);
       }
     }
@@ -200,10 +209,21 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   /** Opens a socket accepted here or by another process's listener as a connection of `loop`. */
   openAccepted(loop: FallbackEventLoop, socket: net.Socket, network: 'tcp' | 'unix', local: string, remote: string, context?: unknown): Conn {
     this.track(socket);
-    const conn = new StreamConn(this, loop, socket, network, local, remote);
+    const conn =
+      socket instanceof tls.TLSSocket
+        ? new TlsStreamConn(this, loop, socket, network, local, remote)
+        : new StreamConn(this, loop, socket, network, local, remote);
     conn.context = context;
     conn.open();
     return conn;
+  }
+
+  /** node:tls already destroyed the socket: count it and say so, at a rate limit. */
+  private handshakeFailed(listener: StreamListener, err: Error, socket: tls.TLSSocket): void {
+    this.tlsHandshakeFailures++;
+    const from = socket.remoteAddress === undefined ? '' : ` from ${hostPort(socket.remoteAddress, socket.remotePort ?? 0)}`;
+    const failure = handshakeError(err);
+    this.handshakeLog.note(() => `${listener.addr}: TLS handshake${from} failed (${this.tlsHandshakeFailures} so far): ${failure.message}`);
   }
 
   private track(socket: net.Socket): void {
@@ -231,8 +251,9 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
 
   // ---- ConnOwner / LoopOwner ----------------------------------------------------------------
 
-  dial(loop: FallbackEventLoop, target: ResolvedAddr, context: unknown, signal: AbortSignal | undefined): Promise<Conn> {
+  dial(loop: FallbackEventLoop, target: ResolvedAddr, context: unknown, signal: AbortSignal | undefined, tls: DialTls | undefined): Promise<Conn> {
     const o = this.options;
+    if (tls !== undefined && target.network === 'udp') return Promise.reject(tlsConfigError('tls dials tcp and unix addresses; udp has no TLS'));
     return new Promise<Conn>((resolve, reject) => {
       let settled = false;
       let socket: net.Socket | dgram.Socket;
@@ -263,8 +284,9 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
         reject(err);
       };
       const onAbort = () => giveUp(abortError(signal!));
-      // Node's connect error, as zgnet reports system errors (the same text as native mode).
-      const failed = (err: Error) => giveUp(fromNodeError(err, target));
+      // Node's connect error, as zgnet reports system errors (the same text as native mode);
+      // a TLS dial's handshake failure as ERR_TLS_HANDSHAKE.
+      const failed = (err: Error) => giveUp(tls !== undefined && isTlsFailure(err) ? handshakeError(err) : fromNodeError(err, target));
       const cleanup = () => {
         this.dialing.delete(giveUp);
         signal?.removeEventListener('abort', onAbort);
@@ -288,6 +310,11 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
         socket = udp;
         udp.once('error', failed); // the implicit bind's failure
         udp.connect(target.port, target.host, (err?: Error) => (err ? failed(err) : connected()));
+      } else if (tls !== undefined) {
+        const stream = dialTlsSocket(target, tls, o, failed);
+        socket = stream;
+        stream.once('secureConnect', connected);
+        stream.once('error', failed);
       } else {
         // allowHalfOpen: the engine ends the socket itself, after onClose (as for accepted ones).
         const stream =

@@ -11,6 +11,7 @@ import type { Conn, Logger } from '../api.js';
 import type { EngineLoop } from '../engine/base.js';
 import { adoptable, dialTarget, type Adoptable } from '../engine/dial.js';
 import { TaskQueue } from '../engine/task-queue.js';
+import type { DialTls } from '../tls/options.js';
 import type { NodeConn } from './connection.js';
 
 /** What a loop needs of its engine. */
@@ -20,7 +21,7 @@ export interface LoopOwner {
   /** Load-balancer bookkeeping when a connection joins (+1) or leaves (-1) a loop. */
   loopCountChanged(index: number, delta: 1 | -1): void;
   /** Connects to `target` and opens the connection on `loop` (onOpen ran when it resolves). */
-  dial(loop: FallbackEventLoop, target: ResolvedAddr, context: unknown, signal: AbortSignal | undefined): Promise<Conn>;
+  dial(loop: FallbackEventLoop, target: ResolvedAddr, context: unknown, signal: AbortSignal | undefined, tls: DialTls | undefined): Promise<Conn>;
   /** Takes over a connected socket and opens it on `loop`. */
   adopt(loop: FallbackEventLoop, adopted: Adoptable, context: unknown): Conn;
 }
@@ -62,11 +63,11 @@ export class FallbackEventLoop implements EngineLoop {
   }
 
   /** gnet's EventLoop.Register: dials and opens the connection on this loop; resolves after onOpen. */
-  async register(protoAddr: string, context?: unknown, signal?: AbortSignal): Promise<Conn> {
+  async register(protoAddr: string, context?: unknown, signal?: AbortSignal, tls?: DialTls): Promise<Conn> {
     this.dialing++;
     try {
       const target = await dialTarget(protoAddr, () => this.owner.isRunning(), signal);
-      return await this.owner.dial(this, target, context, signal);
+      return await this.owner.dial(this, target, context, signal, tls);
     } finally {
       this.dialing--;
     }

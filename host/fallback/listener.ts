@@ -13,6 +13,7 @@ import type { ResolvedAddr } from '../address.js';
 import { formatAddr } from '../address.js';
 import { boundUnixPath, clearUnixPath, removeBoundUnixPath, UNIX_PATH_BYTES_MAX, type BoundUnixPath } from '../engine/unix-path.js';
 import { fromNodeError, systemError } from '../errors.js';
+import { dropHandshakes, tlsServer } from './tls-listener.js';
 import type { ResolvedOptions } from '../options.js';
 
 export interface StreamListener {
@@ -51,15 +52,23 @@ export async function listenStream(
   onConnection: (socket: net.Socket) => void,
   pauseOnConnect = false,
 ): Promise<StreamListener> {
-  const server = net.createServer({
+  const socketOptions: net.ServerOpts = {
     pauseOnConnect,
     // The engine ends the socket itself, after onClose and with queued bytes flushed.
     allowHalfOpen: true,
     noDelay: options.tcpNoDelay,
     keepAlive: options.tcpKeepAliveMs > 0,
     keepAliveInitialDelay: options.tcpKeepAliveMs,
-  });
-  server.on('connection', onConnection);
+  };
+  let server: net.Server;
+  if (options.tls === undefined) {
+    server = net.createServer(socketOptions);
+    server.on('connection', onConnection);
+  } else {
+    // A TLS connection becomes a connection once its handshake is done (tls-listener.ts).
+    server = tlsServer(options.tls, socketOptions);
+    server.on('secureConnection', onConnection);
+  }
   if (addr.network === 'unix') {
     await clearUnixPath(addr.path);
     // libuv unlinks the name it bound when the server closes, whatever is there by then: bind
@@ -187,6 +196,7 @@ export function closeListener(listener: Listener): Promise<void> {
     });
   }
   return new Promise((resolve) => {
+    dropHandshakes(listener.server);
     listener.server.close(() => {
       if (listener.unixPath !== undefined) removeBoundUnixPath(listener.unixPath);
       resolve();

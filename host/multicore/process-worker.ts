@@ -85,7 +85,7 @@ async function init(m: Extract<ToWorker, { t: 'init' }>): Promise<void> {
     const { handler } = await loadHandlerModule(m.href, m.handlerData);
     const logger = leveledLogger(forwardingLogger(send), m.options.logLevel);
     // A client engine: no listeners, onBoot's action ignored; its ticker is the main process's.
-    engine = new WorkerEngine(connectionHandler(handler), { ...m.options, logger, signal: undefined, handlerData: m.handlerData, client: true, ticker: false });
+    engine = new WorkerEngine(connectionHandler(handler), { ...m.options, logger, signal: undefined, handlerData: m.handlerData, client: true, ticker: false, tls: undefined });
     await engine.start([]);
     send({ t: 'ready', pid: process.pid });
   } catch (err) {

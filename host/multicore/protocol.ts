@@ -9,10 +9,11 @@
 import type { ResolvedOptions } from '../options.js';
 
 /** The options a worker's engine needs: the resolved ones without what cannot be cloned. */
-export type WorkerOptions = Omit<ResolvedOptions, 'logger' | 'signal' | 'handlerData'>;
+/** TLS never reaches a worker: createEngine refuses TLS with loops on threads or processes. */
+export type WorkerOptions = Omit<ResolvedOptions, 'logger' | 'signal' | 'handlerData' | 'tls'>;
 
 export function workerOptions(options: ResolvedOptions): WorkerOptions {
-  const { logger: _logger, signal: _signal, handlerData: _data, ...clonable } = options;
+  const { logger: _logger, signal: _signal, handlerData: _data, tls: _tls, ...clonable } = options;
   return clonable;
 }
 

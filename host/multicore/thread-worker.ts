@@ -72,7 +72,7 @@ port.on('message', (m: ToWorker) => {
 try {
   const { handler } = await loadHandlerModule(init.href, init.handlerData);
   const logger = leveledLogger(forwardingLogger(send), init.options.logLevel);
-  engine = new LoopThreadEngine(connectionHandler(handler), { ...init.options, logger, signal: undefined, handlerData: init.handlerData, client: true, ticker: false });
+  engine = new LoopThreadEngine(connectionHandler(handler), { ...init.options, logger, signal: undefined, handlerData: init.handlerData, client: true, ticker: false, tls: undefined });
   await engine.start([]);
   send({ t: 'ready', pid: process.pid });
 } catch (err) {

@@ -7,7 +7,8 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import type { Conn } from '../api.js';
-import { ErrorCode, withAddress, ZgnetError } from '../errors.js';
+import { ErrorCode, unsupportedOp, withAddress, ZgnetError } from '../errors.js';
+import type { DialTls } from '../tls/options.js';
 import { abortError, type EngineLoop } from '../engine/base.js';
 import { CLOSED, OPEN } from '../engine/conn.js';
 import { adoptable, dialTarget, inShutdown, type Adoptable } from '../engine/dial.js';
@@ -457,7 +458,8 @@ export class NativeLoop implements EngineLoop {
   }
 
   /** gnet's EventLoop.Register: dials from this loop; resolves once onOpen ran. */
-  async register(protoAddr: string, context?: unknown, signal?: AbortSignal): Promise<Conn> {
+  async register(protoAddr: string, context?: unknown, signal?: AbortSignal, tls?: DialTls): Promise<Conn> {
+    if (tls !== undefined) throw unsupportedOp("dial with tls in native mode (TLS runs in wasm mode for now: a Client with mode 'wasm')");
     this.preparing++;
     let target: ResolvedAddr;
     try {

@@ -102,7 +102,7 @@ pub fn writeDirect(loop: *EventLoop, conn: *Connection, data: []const u8) Connec
     return result;
 }
 
-/// `flush()` of API.md: one pass over the outbound buffer now.
+/// `c.flush()`: one pass over the outbound buffer now.
 pub fn flushConn(loop: *EventLoop, conn: *Connection) void {
     assert(!loop.in_drain);
     if (conn.state != .open) return;

@@ -358,7 +358,7 @@ pub fn dup(fd: fd_t) Error!fd_t {
     return named(posix.errno(rc));
 }
 
-// ---- options (API.md: Conn.set*, listener options) -----------------------------------------
+// ---- options (Conn.set*, listener options) -----------------------------------------------
 
 pub fn setNoDelay(fd: fd_t, on: bool) Error!void {
     assert(fd >= 0);
