@@ -10,9 +10,11 @@
  *                                   [--mode native|wasm|auto] [--loops N] [--high-water-mark BYTES]
  *
  * Prints "listening <host:port>" once bound (port 0: a free port); SIGTERM/SIGINT stop it.
- * Either side closing (FIN, reset, error) closes the other after what was queued for it is
- * delivered (bounded by the flush-on-close bound); a back end that cannot be reached closes the
- * client at once.
+ * A FIN is forwarded as HAProxy does (`allowHalfOpen`: `onEnd` → the other side's `end()`): a
+ * client that sends and half-closes still gets the whole answer, and the pair closes once both
+ * directions have ended. A reset or error on either side closes the other after what was
+ * queued for it is delivered (bounded by the flush-on-close bound); a back end that cannot be
+ * reached closes the client at once.
  */
 import type { Conn, EventHandler } from '../host/index.js';
 import { arg, serve } from './cli.js';
@@ -22,6 +24,8 @@ interface Side {
   peer: Conn | null;
   /** The side was closed before its peer existed: the dial's result is closed on arrival. */
   closed: boolean;
+  /** The side's peer sent FIN before the back end existed: it is forwarded on arrival. */
+  ended: boolean;
 }
 
 const listen = arg('listen', '127.0.0.1:8080');
@@ -35,13 +39,14 @@ const handler: EventHandler = {
 
   onOpen(client) {
     if (client.context !== undefined) return; // the back end's own onOpen (it has its Side already)
-    const side: Side = { peer: null, closed: false };
+    const side: Side = { peer: null, closed: false, ended: false };
     client.context = side;
     client.pauseRead(); // nothing to forward to yet
-    client.eventLoop.register(upstream, { peer: client, closed: false } satisfies Side).then(
+    client.eventLoop.register(upstream, { peer: client, closed: false, ended: false } satisfies Side).then(
       (back) => {
         if (side.closed) return void back.close();
         side.peer = back;
+        if (side.ended) back.end();
         client.resumeRead();
       },
       () => void client.close(), // the back end is unreachable
@@ -51,9 +56,18 @@ const handler: EventHandler = {
   onTraffic(c) {
     const peer = (c.context as Side).peer;
     if (peer === null) return;
+    // The other side closed (its onClose closes this one next): nothing can go to it now.
+    if ((peer.context as Side | undefined)?.closed !== false) return void c.discard();
     const data = c.next();
     if (data !== null && data.length > 0) peer.write(data); // copied or sent at once: the view may go
     if (!peer.writable) c.pauseRead(); // onWritable(peer) resumes it
+  },
+
+  /** The FIN goes on to the other side once what came before it has. */
+  onEnd(c) {
+    const side = c.context as Side;
+    if (side.peer === null) side.ended = true;
+    else side.peer.end();
   },
 
   onWritable(c) {
@@ -74,5 +88,6 @@ await serve('tcp-proxy', handler, `tcp://${listen}`, {
   numEventLoop: Number(arg('loops', '1')),
   outboundHighWaterMark: Number(arg('high-water-mark', String(256 * 1024))),
   tcpNoDelay: true,
+  allowHalfOpen: true,
   logLevel: 'warn',
 });

@@ -153,6 +153,20 @@ describe(`tcp-proxy example (${testMode})`, () => {
     next.destroy();
   });
 
+  test('a client that sends and half-closes (nc -q1) gets the whole answer, then the end', { timeout: 30_000 }, async () => {
+    for (const size of [18]) {
+      const s = await connect();
+      const payload = size === 18 ? Buffer.from('through the proxy\n') : crypto.randomBytes(size);
+      const echoed = readBytes(s, payload.length + 1);
+      s.end(payload); // FIN right after the bytes, as nc -q1 does
+      const got = await echoed;
+      assert.equal(got.length, payload.length, `${size} bytes sent, then FIN`);
+      assert.ok(got.equals(payload), 'the same bytes, in order');
+      assert.ok(s.readableEnded, "the back end's FIN came through");
+      s.destroy();
+    }
+  });
+
   test('a back end that answers 8 MiB and half-closes: the client gets all of it, then the end', { timeout: 30_000 }, async () => {
     const s = await connect();
     s.write('H');
