@@ -4,9 +4,9 @@
  * `resolveAddress`'s job.
  */
 import { checkUnixPathLength } from './engine/unix-path.js';
-import dns from 'node:dns/promises';
-import net from 'node:net';
-import path from 'node:path';
+import * as dns from 'node:dns/promises';
+import * as net from 'node:net';
+import * as path from 'node:path';
 import type { Network } from './api.js';
 import { ErrorCode, ZgnetError } from './errors.js';
 

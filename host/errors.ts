@@ -2,7 +2,7 @@
  * Errors. Every failure zgnet reports is a `ZgnetError` with a stable string `code`
  * (documented in the README); system failures keep Node's shape (`code`, `errno`, `syscall`).
  */
-import os from 'node:os';
+import * as os from 'node:os';
 
 export const ErrorCode = Object.freeze({
   EMPTY_ENGINE: 'ERR_EMPTY_ENGINE',

@@ -3,7 +3,7 @@
  * it) and normalised as gnet does (buffer caps, keep-alive defaults, the reuse-port and
  * edge-triggered forcing rules).
  */
-import os from 'node:os';
+import * as os from 'node:os';
 import type { ClientOptions, LoadBalancing, Logger, LogLevel, Network, Options } from './api.js';
 import { parseMode, type ModeOption } from './core/select.js';
 import { invalidOption } from './errors.js';

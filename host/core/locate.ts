@@ -4,9 +4,9 @@
  * When the native library does not load, `explainLoadFailure` says why in words a user can act
  * on (wrong architecture, glibc too old, which package is missing).
  */
-import fs from 'node:fs';
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GLIBC_FLOOR, compareVersions, hostPlatform, targetFor, type Libc } from './platform.js';
 

@@ -5,7 +5,7 @@
  * area of the module's memory, and views are re-derived whenever memory has grown (growth
  * detaches every view).
  */
-import fs from 'node:fs';
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { WASI as WasiClass } from 'node:wasi';
 import { ABI_VERSION, BufferKind, CORE_EXPORTS, CORE_ITEMS, FRAME_RECORD_WORDS, type CoreBinding } from './binding.js';

@@ -5,8 +5,8 @@
  * ERR_INVALID_NET_CONN for something that is not a connected socket, an AbortError when the
  * dial's signal is aborted.
  */
-import dgram from 'node:dgram';
-import net from 'node:net';
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
 import { parseProtoAddr, resolveAddress, type ResolvedAddr } from '../address.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
 import { abortError } from './base.js';

@@ -8,10 +8,10 @@
  * and at stop, the path is removed only while it is still the socket this engine created
  * (same device and inode), so a second engine's socket at that path survives.
  */
-import fs from 'node:fs';
-import net from 'node:net';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { ErrorCode, systemError, ZgnetError } from '../errors.js';
-import os from 'node:os';
+import * as os from 'node:os';
 
 /** sun_path's size, its NUL included: 108 on Linux, 104 on macOS and the BSDs. */
 export const UNIX_PATH_BYTES_MAX = process.platform === 'linux' ? 108 : 104;

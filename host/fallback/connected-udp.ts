@@ -7,7 +7,7 @@
  * socket refuses is dropped and the connection stays open. A receive error (ECONNREFUSED
  * from the peer's ICMP) closes it with that error, as gnet's read does.
  */
-import type dgram from 'node:dgram';
+import type * as dgram from 'node:dgram';
 import { NodeConn, type NodeConnOwner } from './connection.js';
 import type { FallbackEventLoop } from './event-loop.js';
 

@@ -11,7 +11,7 @@
  * (flush-bound.ts). The peer's FIN is Node's 'end' (every socket is allowHalfOpen at Node's
  * level: the engine decides, host/engine/conn.ts `peerEnd`).
  */
-import type net from 'node:net';
+import type * as net from 'node:net';
 import type { CoreBinding } from '../core/binding.js';
 import { CLOSED, EngineConn, OPEN, type ConnOwner } from '../engine/conn.js';
 import { CoreRing } from '../engine/inbound.js';

@@ -43,9 +43,9 @@
  *   a dialled/enrolled socket's buffer| TCP/Unix: socketRecvBuffer/socketSendBuffer ignored (as
  *     sizes                           |   for listeners); UDP: applied to dialled sockets
  */
-import dgram from 'node:dgram';
-import net from 'node:net';
-import tls from 'node:tls';
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { Conn, EventHandler, Network } from '../api.js';
 import { formatAddr, hostPort, type ResolvedAddr } from '../address.js';
 import { check, LbPolicy, type CoreBinding } from '../core/binding.js';

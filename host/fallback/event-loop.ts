@@ -4,8 +4,8 @@
  * connection count, and a task queue (host/engine/task-queue.ts) for the work that must wait
  * for the current callback to end — asyncWrite, wake, close, execute.
  */
-import type dgram from 'node:dgram';
-import type net from 'node:net';
+import type * as dgram from 'node:dgram';
+import type * as net from 'node:net';
 import type { ResolvedAddr } from '../address.js';
 import type { Conn, Logger } from '../api.js';
 import type { EngineLoop } from '../engine/base.js';

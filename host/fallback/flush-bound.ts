@@ -7,7 +7,7 @@
  * whole write completes (one 32 MiB write would look stalled until its end), so the handle's
  * own queue size, which libuv lowers with every partial write, is watched as well.
  */
-import type net from 'node:net';
+import type * as net from 'node:net';
 import type { Logger } from '../api.js';
 import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 

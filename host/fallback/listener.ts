@@ -5,10 +5,10 @@
  * bind and after close, the backlog is the kernel's somaxconn. Bind failures are Node's own
  * errors (`code: 'EADDRINUSE'`, `errno`, `syscall`).
  */
-import dgram from 'node:dgram';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import type { ResolvedAddr } from '../address.js';
 import { formatAddr } from '../address.js';
 import { boundUnixPath, clearUnixPath, removeBoundUnixPath, UNIX_PATH_BYTES_MAX, type BoundUnixPath } from '../engine/unix-path.js';

@@ -4,7 +4,7 @@
  * (HANDSHAKE_TIMEOUT_MS after the TCP connect): a server that never answers cannot hold a
  * dial forever.
  */
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import type { ResolvedAddr } from '../address.js';
 import type { ResolvedOptions } from '../options.js';
 import { HANDSHAKE_TIMEOUT_MS, type DialTls } from '../tls/options.js';

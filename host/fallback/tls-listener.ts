@@ -7,8 +7,8 @@
  * counts and logs it. Sockets still handshaking are kept here so that shutdown can drop them
  * at once instead of waiting for their timeout.
  */
-import type net from 'node:net';
-import tls from 'node:tls';
+import type * as net from 'node:net';
+import * as tls from 'node:tls';
 import { sniContext, type ServerTls } from '../tls/options.js';
 
 /** A TLSSocket's underlying TCP/Unix socket (node:tls keeps it as `_parent`). */

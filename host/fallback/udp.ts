@@ -2,8 +2,8 @@
  * Server-side UDP in wasm mode: a listening `dgram.Socket` whose datagrams become the conns of
  * host/engine/datagram.ts. A datagram longer than readBufferCap is truncated.
  */
-import type dgram from 'node:dgram';
-import net from 'node:net';
+import type * as dgram from 'node:dgram';
+import * as net from 'node:net';
 import { formatAddr, parseProtoAddr } from '../address.js';
 import { DatagramConn } from '../engine/datagram.js';
 import { connClosed, ErrorCode, quiet, quietReject, ZgnetError } from '../errors.js';

@@ -9,7 +9,7 @@
  * module this process loaded last: in a worker process, its engine's data; in the main process,
  * the data of the latest `run()` given a module.
  */
-import path from 'node:path';
+import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { EventHandler } from '../api.js';
 import { ErrorCode, ZgnetError, invalidOption } from '../errors.js';

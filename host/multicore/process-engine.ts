@@ -18,7 +18,7 @@
  * process's IPC channel closes, so none outlives it.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { EventHandler } from '../api.js';
 import type { ResolvedAddr } from '../address.js';

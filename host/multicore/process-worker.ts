@@ -4,7 +4,7 @@
  * does — and serves on its loop the sockets the main process accepted and passed over IPC.
  * onBoot, onShutdown and onTick are the main process's: only the connection callbacks run here.
  */
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { FallbackEngine } from '../fallback/engine.js';
 import { leveledLogger } from '../options.js';
 import { loadHandlerModule } from './handler-module.js';

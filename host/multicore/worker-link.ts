@@ -3,7 +3,7 @@
  * out, replies awaited with a bound, the worker's exit as a promise. What differs between a
  * process and a thread is only how a message travels and how the worker is killed (`Endpoint`).
  */
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
 import type { FromWorker, ToWorker } from './protocol.js';

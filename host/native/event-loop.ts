@@ -14,8 +14,8 @@ import { CLOSED, OPEN } from '../engine/conn.js';
 import { adoptable, dialTarget, inShutdown, type Adoptable } from '../engine/dial.js';
 import { TaskQueue } from '../engine/task-queue.js';
 import type { ResolvedAddr } from '../address.js';
-import type dgram from 'node:dgram';
-import type net from 'node:net';
+import type * as dgram from 'node:dgram';
+import type * as net from 'node:net';
 import { L, NETWORK_IDS, type EngineApi } from './binding.js';
 import { NativeConn, UdpConn } from './conn.js';
 import type { NativeEngine } from './engine.js';
@@ -274,7 +274,10 @@ export class NativeLoop implements EngineLoop {
 
   /** Runs `fn` as a batch (its writes flushed when it ends), outside a drain. */
   runTask(fn: () => void): void {
-    if (this.engine.freed) return;
+    // Once the engine is freed a turn still runs, unflushed: the tasks queued before the end
+    // settle (their connections are closed, so they reject ERR_CONN_CLOSED and reach no Zig
+    // memory). Skipping them would leave the queue full, and it reschedules itself for ever.
+    if (this.engine.freed) return fn();
     const nested = this.inBatch;
     this.inBatch = true;
     try {

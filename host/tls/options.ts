@@ -5,7 +5,7 @@
  * `ERR_TLS_CONFIG` — never a connection later. Option names and meanings are node:tls's.
  */
 import { X509Certificate } from 'node:crypto';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import type { Network, PemInput, TlsVersion } from '../api.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
 

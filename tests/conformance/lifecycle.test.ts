@@ -315,6 +315,39 @@ describe(`closing and stopping from outside (${testMode})`, () => {
     }
   });
 
+  test('tasks still queued when the engine stops settle: wake() resolves, execute() and later writes settle too', { timeout: 20_000 }, async () => {
+    // A wake() that wakes itself again always has a task queued; so does the loop when stop()
+    // frees the engine. Each must settle, and the queue must not keep the process spinning.
+    let lastWake: Promise<void> = Promise.resolve();
+    let lastWrite: Promise<void> = Promise.resolve();
+    let lastExecute: Promise<void> = Promise.resolve();
+    const traffic = new Counter('onTraffic');
+    const server = await startServer({
+      onTraffic(c) {
+        traffic.inc();
+        lastWake = c.wake();
+        lastWrite = c.asyncWrite(Buffer.from('x'));
+        lastExecute = c.eventLoop.execute(() => {});
+      },
+    }, LOOPBACK.tcp);
+    try {
+      const peer = await StreamPeer.connect(server.addrs[0]!);
+      await peer.write('go');
+      await traffic.wait(20);
+      await within('engine.stop()', 10_000, server.engine.stop());
+      await within('run()', 10_000, server.done);
+      await within('the last wake()', 5_000, lastWake);
+      await within('the last asyncWrite()', 5_000, lastWrite.catch(() => {}));
+      await within('the last execute()', 5_000, lastExecute.catch(() => {}));
+      const calls = traffic.value;
+      await settle(50);
+      assert.equal(traffic.value, calls, 'no onTraffic after the engine stopped');
+      peer.destroy();
+    } finally {
+      await server.shutdown();
+    }
+  });
+
   test('aborting the signal stops the engine: onShutdown, every onClose, run() resolves', { timeout: 20_000 }, async () => {
     const controller = new AbortController();
     const events: string[] = [];
