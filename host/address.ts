@@ -8,7 +8,7 @@ import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { Network } from './api.js';
-import { ErrorCode, ZgnetError } from './errors.js';
+import { ErrorCode, ZgnetError, describe } from './errors.js';
 
 export type Proto = 'tcp' | 'tcp4' | 'tcp6' | 'udp' | 'udp4' | 'udp6' | 'unix';
 
@@ -25,19 +25,19 @@ export interface ProtoAddr {
 
 const PROTOS: ReadonlySet<string> = new Set(['tcp', 'tcp4', 'tcp6', 'udp', 'udp4', 'udp6', 'unix']);
 
-function invalid(addr: string, why: string): ZgnetError {
-  return new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `${JSON.stringify(addr)}: ${why}`);
+function invalid(addr: unknown, why: string): ZgnetError {
+  return new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `${describe(addr)}: ${why}`);
 }
 
 export function parseProtoAddr(protoAddr: string): ProtoAddr {
-  if (typeof protoAddr !== 'string') throw invalid(String(protoAddr), 'must be a string');
+  if (typeof protoAddr !== 'string') throw invalid(protoAddr, 'must be a string');
   // gnet passes the string through net/url, which refuses control characters.
   if (/[\u0000-\u001f\u007f]/.test(protoAddr)) throw invalid(protoAddr, 'contains a control character');
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(protoAddr);
   if (!match) throw invalid(protoAddr, 'expected scheme://address');
   const proto = match[1]!.toLowerCase();
   const rest = match[2]!;
-  if (!PROTOS.has(proto)) throw new ZgnetError(ErrorCode.UNSUPPORTED_PROTOCOL, JSON.stringify(protoAddr));
+  if (!PROTOS.has(proto)) throw new ZgnetError(ErrorCode.UNSUPPORTED_PROTOCOL, describe(protoAddr));
   if (proto === 'unix') {
     // gnet joins URL host and path: unix://sock is "sock", unix:///tmp/a.sock is "/tmp/a.sock".
     const socketPath = rest === '' ? '' : path.posix.normalize(rest);
@@ -70,7 +70,7 @@ function splitHostPort(addr: string, hostPort: string): { host: string; port: nu
     portText = hostPort.slice(colon + 1);
     if (host.includes(':')) throw invalid(addr, 'IPv6 addresses go in brackets');
   }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw invalid(addr, `bad port ${JSON.stringify(portText)}`);
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw invalid(addr, `bad port ${describe(portText)}`);
   return { host, port: Number(portText) };
 }
 
@@ -97,7 +97,9 @@ export async function resolveAddress(addr: ProtoAddr): Promise<ResolvedAddr> {
     const found = await dns.lookup(addr.host, { family: wantFamily });
     return { ...addr, host: found.address, family: found.family as 4 | 6 };
   } catch (err) {
-    throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `cannot resolve ${addr.host}`, { cause: err });
+    const code = (err as { code?: unknown }).code;
+    const why = typeof code === 'string' ? ` (${code})` : '';
+    throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `${describe(`${addr.proto}://${hostPort(addr.host, addr.port)}`)}: cannot resolve ${addr.host}${why}`, { cause: err });
   }
 }
 

@@ -3,6 +3,7 @@
  * (documented in the README); system failures keep Node's shape (`code`, `errno`, `syscall`).
  */
 import * as os from 'node:os';
+import { inspect } from 'node:util';
 
 export const ErrorCode = Object.freeze({
   EMPTY_ENGINE: 'ERR_EMPTY_ENGINE',
@@ -149,8 +150,9 @@ export function eofError(): SystemError {
   return err;
 }
 
-export function invalidOption(name: string, rule: string): ZgnetError {
-  return new ZgnetError(ErrorCode.INVALID_OPTION, `${name} ${rule}`);
+/** An option that breaks its rule; `value`, when given, is quoted as passed (see `describe`). */
+export function invalidOption(name: string, rule: string, ...value: [unknown?]): ZgnetError {
+  return new ZgnetError(ErrorCode.INVALID_OPTION, value.length === 0 ? `${name} ${rule}` : `${name} ${rule} (got ${describe(value[0])})`);
 }
 
 // ---- what a connection's methods report, the same in both modes --------------------------
@@ -213,11 +215,15 @@ export function invalidArgument(name: string, rule: string, value: unknown): Zgn
   return new ZgnetError(ErrorCode.INVALID_ARGUMENT, `${name} ${rule} (got ${describe(value)})`);
 }
 
-/** A value as an error message names it. */
+/**
+ * A value as an error message quotes it, as written in code: `'2'` for a string, `2n` for a
+ * BigInt, `Symbol(x)`, `[Object: null prototype] {}`. Never throws, whatever the value (no
+ * custom inspect, no getters run, proxies shown as proxies), and stays short.
+ */
 export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'symbol' || typeof value === 'function') return typeof value;
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : `an object (${value.constructor?.name ?? 'null prototype'})`;
+  try {
+    return inspect(value, { depth: 0, customInspect: false, showProxy: true, breakLength: Infinity, maxArrayLength: 4, maxStringLength: 40 });
+  } catch {
+    return typeof value;
+  }
 }

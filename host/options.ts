@@ -75,14 +75,14 @@ const CLIENT_ONLY_EXCLUDED = new Set([
 
 function bool(value: unknown, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw invalidOption(name, `must be a boolean (got ${typeof value})`);
+  if (typeof value !== 'boolean') throw invalidOption(name, 'must be a boolean', value);
   return value;
 }
 
 function int(value: unknown, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalidOption(name, `must be an integer from ${min} to ${max} (got ${String(value)})`);
+    throw invalidOption(name, `must be an integer from ${min} to ${max}`, value);
   }
   return value;
 }
@@ -118,7 +118,7 @@ function validateLogger(value: unknown): Logger | undefined {
   if (value === undefined) return undefined;
   const l = value as Record<string, unknown>;
   if (typeof value !== 'object' || value === null || !['debug', 'info', 'warn', 'error'].every((k) => typeof l[k] === 'function')) {
-    throw invalidOption('logger', 'must have debug, info, warn and error functions');
+    throw invalidOption('logger', 'must have debug, info, warn and error functions', value);
   }
   return value as Logger;
 }
@@ -129,7 +129,7 @@ function validateLogger(value: unknown): Logger | undefined {
  */
 export function resolveOptions(input: Options | ClientOptions | undefined, networks: Network[], client = false): ResolvedOptions {
   const o = (input ?? {}) as Options;
-  if (typeof o !== 'object' || o === null) throw invalidOption('options', 'must be an object');
+  if (typeof o !== 'object' || o === null) throw invalidOption('options', 'must be an object', o);
   for (const key of Object.keys(o)) {
     if (!(SERVER_OPTIONS as readonly string[]).includes(key) || (client && CLIENT_ONLY_EXCLUDED.has(key))) {
       throw invalidOption(key, `is not a${client ? ' client' : 'n'} option`);
@@ -140,15 +140,15 @@ export function resolveOptions(input: Options | ClientOptions | undefined, netwo
   if (numEventLoop === 0) numEventLoop = multicore ? Math.min(os.availableParallelism(), EVENT_LOOPS_MAX) : 1;
 
   // gnet's client always balances with least-connections.
-  const lb = client ? 'least-connections' : (o.lb ?? 'round-robin');
+  const lb = client ? 'least-connections' : (o.lb === undefined ? 'round-robin' : o.lb);
   if (lb !== 'round-robin' && lb !== 'least-connections' && lb !== 'source-addr-hash') {
-    throw invalidOption('lb', `must be 'round-robin', 'least-connections' or 'source-addr-hash' (got ${JSON.stringify(lb)})`);
+    throw invalidOption('lb', `must be 'round-robin', 'least-connections' or 'source-addr-hash'`, lb);
   }
-  const logLevel = o.logLevel ?? 'info';
-  if (!(logLevel in LEVELS)) throw invalidOption('logLevel', `must be 'debug', 'info', 'warn' or 'error'`);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidOption('signal', 'must be an AbortSignal');
-  const bindToDevice = o.bindToDevice ?? '';
-  if (typeof bindToDevice !== 'string') throw invalidOption('bindToDevice', 'must be a string');
+  const logLevel = o.logLevel === undefined ? 'info' : o.logLevel;
+  if (typeof logLevel !== 'string' || !Object.hasOwn(LEVELS, logLevel)) throw invalidOption('logLevel', `must be 'debug', 'info', 'warn' or 'error'`, logLevel);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidOption('signal', 'must be an AbortSignal', o.signal);
+  const bindToDevice = o.bindToDevice === undefined ? '' : o.bindToDevice;
+  if (typeof bindToDevice !== 'string') throw invalidOption('bindToDevice', 'must be a string', bindToDevice);
 
   // gnet's forcing rules: unix turns reuse-port off; off on platforms whose SO_REUSEPORT does
   // not balance when there are several loops. gnet also forces it on for UDP, which lets a

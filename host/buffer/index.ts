@@ -24,7 +24,7 @@ export interface BufferOptions {
 }
 
 function byteLength(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw invalidOption(name, `must be a non-negative integer (got ${String(value)})`);
+  if (!Number.isSafeInteger(value) || value < 0) throw invalidOption(name, 'must be a non-negative integer', value);
   return value;
 }
 
@@ -169,7 +169,7 @@ export class LinkedListBuffer extends CoreBuffer {
 export class ElasticBuffer extends CoreBuffer {
   constructor(maxStaticBytes: number, options?: BufferOptions) {
     if (!Number.isSafeInteger(maxStaticBytes) || maxStaticBytes <= 0) {
-      throw invalidOption('maxStaticBytes', `must be a positive integer (got ${String(maxStaticBytes)})`);
+      throw invalidOption('maxStaticBytes', 'must be a positive integer', maxStaticBytes);
     }
     super(BufferKind.elastic, maxStaticBytes, options);
   }

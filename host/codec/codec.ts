@@ -189,10 +189,11 @@ export abstract class Codec {
 
 const EMPTY = Buffer.alloc(0);
 
-export function frameLengthOption(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
+/** A frame length option; with no `fallback` it is required. */
+export function frameLengthOption(value: unknown, name: string, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > FRAME_LENGTH_LIMIT) {
-    throw invalidOption(name, `must be an integer from 1 to ${FRAME_LENGTH_LIMIT} (got ${String(value)})`);
+    throw invalidOption(name, `must be an integer from 1 to ${FRAME_LENGTH_LIMIT}`, value);
   }
   return value;
 }
@@ -200,7 +201,7 @@ export function frameLengthOption(value: unknown, name: string, fallback: number
 export function integerOption(value: unknown, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalidOption(name, `must be an integer from ${min} to ${max} (got ${String(value)})`);
+    throw invalidOption(name, `must be an integer from ${min} to ${max}`, value);
   }
   return value;
 }

@@ -3,7 +3,7 @@
  * connections of either mode and on zgnet ring buffers.
  */
 import type { CoreBinding } from '../core/binding.js';
-import { ErrorCode, ZgnetError, invalidOption } from '../errors.js';
+import { ErrorCode, ZgnetError, describe, invalidOption } from '../errors.js';
 import { Codec, DEFAULT_MAX_FRAME_LENGTH, frameLengthOption, integerOption, rejectUnknown } from './codec.js';
 import { optionsArg } from '../core/args.js';
 
@@ -60,7 +60,7 @@ export class FixedLengthCodec extends Codec {
   constructor(frameLength: number) {
     super();
     // Required: `undefined` is refused like any other non-integer.
-    this.frameLength = frameLengthOption(frameLength ?? NaN, 'frameLength', 0);
+    this.frameLength = frameLengthOption(frameLength, 'frameLength');
     this.init();
   }
 
@@ -109,7 +109,7 @@ export class LengthFieldCodec extends Codec {
     this.byteOrder = order;
     const length = options.lengthFieldLength as number;
     if (![1, 2, 3, 4, 8].includes(length)) {
-      throw new ZgnetError(ErrorCode.UNSUPPORTED_LENGTH, `lengthFieldLength ${String(options.lengthFieldLength)}`);
+      throw new ZgnetError(ErrorCode.UNSUPPORTED_LENGTH, `lengthFieldLength ${describe(options.lengthFieldLength)}`);
     }
     this.lengthFieldLength = length;
     this.lengthFieldOffset = integerOption(options.lengthFieldOffset, 'lengthFieldOffset', 0, 0, OFFSET_MAX);

@@ -55,7 +55,7 @@ function reportFallback(warn: (message: string) => void = consoleWarn): void {
 export function parseMode(value: unknown, name = 'mode'): ModeOption {
   if (value === undefined) return 'auto';
   if (value === 'native' || value === 'wasm' || value === 'auto') return value;
-  throw invalidOption(name, `must be 'native', 'wasm' or 'auto' (got ${JSON.stringify(value)})`);
+  throw invalidOption(name, `must be 'native', 'wasm' or 'auto'`, value);
 }
 
 /**

@@ -8,7 +8,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { parseProtoAddr, resolveAddress, type ResolvedAddr } from '../address.js';
-import { ErrorCode, ZgnetError } from '../errors.js';
+import { ErrorCode, ZgnetError, describe } from '../errors.js';
 import { abortError } from './base.js';
 
 export function inShutdown(): ZgnetError {
@@ -19,7 +19,13 @@ export function inShutdown(): ZgnetError {
 export async function dialTarget(protoAddr: string, running: () => boolean, signal: AbortSignal | undefined): Promise<ResolvedAddr> {
   if (!running()) throw inShutdown();
   if (signal?.aborted) throw abortError(signal);
-  const target = await resolveAddress(parseProtoAddr(protoAddr));
+  const parsed = parseProtoAddr(protoAddr);
+  // Port 0 means "any port" to bind(); as a destination it names no one (Node's dgram throws a
+  // RangeError for it, the kernel refuses or silently accepts it): refused here, in both modes.
+  if (parsed.network !== 'unix' && parsed.port === 0) {
+    throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `${describe(protoAddr)}: port 0 cannot be dialled`);
+  }
+  const target = await resolveAddress(parsed);
   if (!running()) throw inShutdown();
   if (signal?.aborted) throw abortError(signal);
   return target;
@@ -69,5 +75,5 @@ export async function adoptable(socket: unknown, running: () => boolean): Promis
     }
     return { kind: 'datagram', socket, network: 'udp' };
   }
-  throw notAConn(socket === null || socket === undefined ? `got ${socket}` : `got ${typeof socket}`);
+  throw notAConn(`got ${describe(socket)}`);
 }
