@@ -1,6 +1,7 @@
 //! One source tree, two artifacts:
 //!   - zig-out/lib/libzgnet.so (or .dylib): the C ABI koffi loads; core + engine.
-//!   - zig-out/wasm/zgnet.wasm: a wasm32-wasi reactor with the pure core only.
+//!   - wasm/zgnet.wasm: a wasm32-wasi reactor with the pure core only, installed beside its
+//!     loader (wasm/wasm-binding.ts), where the package ships it from; `-Dwasm-dir` moves it.
 //! `zig build test` runs every Zig `test` block of both halves.
 const std = @import("std");
 
@@ -9,7 +10,7 @@ pub fn build(b: *std.Build) void {
     const optimize = b.standardOptimizeOption(.{});
 
     // Native shared library. libc is linked because std.Thread inside a koffi-loaded
-    // library crashes without it (see shared/DESIGN.md).
+    // library crashes without it (measured with koffi 3.3.4).
     const native = b.addSharedLibrary(.{
         .name = "zgnet",
         .root_source_file = b.path("zig-src/native_root.zig"),
@@ -39,7 +40,9 @@ pub fn build(b: *std.Build) void {
     wasm.wasi_exec_model = .reactor;
     wasm.export_memory = true;
     wasm.stack_size = 1 << 20;
-    const install_wasm = b.addInstallArtifact(wasm, .{ .dest_dir = .{ .override = .{ .custom = "wasm" } } });
+    // Relative to the install prefix: by default zig-out/../wasm, the repository's wasm/ folder.
+    const wasm_dir = b.option([]const u8, "wasm-dir", "Where zgnet.wasm is installed, relative to the prefix (default ../wasm)") orelse "../wasm";
+    const install_wasm = b.addInstallArtifact(wasm, .{ .dest_dir = .{ .override = .{ .custom = wasm_dir } } });
     b.getInstallStep().dependOn(&install_wasm.step);
 
     const wasm_step = b.step("wasm", "Build only the wasm reactor");

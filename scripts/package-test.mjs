@@ -59,7 +59,7 @@ step('npm pack: main package holds only what runs, within the size budget', () =
   const files = info.files.map((f) => f.path);
   const unwanted = files.filter((f) => /(^|\/)tests?\/|\.map$|^zig-src\/|^scripts\/|^bench\/|^examples\/|\.ts$(?<!\.d\.ts)/.test(f));
   assert.deepEqual(unwanted, [], 'files that do not run are packed');
-  for (const needed of ['LICENSE', 'README.md', 'package.json', 'zig-out/wasm/zgnet.wasm', 'dist/host/index.js', 'dist/host/index.d.ts', 'buffer.d.ts']) {
+  for (const needed of ['LICENSE', 'README.md', 'package.json', 'wasm/zgnet.wasm', 'dist/host/index.js', 'dist/host/index.d.ts', 'buffer.d.ts']) {
     assert.ok(files.includes(needed), `${needed} missing from the tarball`);
   }
   assert.ok(!files.some((f) => f.startsWith('zig-out/lib/')), 'the development library is packed');
@@ -207,7 +207,7 @@ step('esbuild bundle: native and wasm with node_modules beside it; ZGNET_WASM_MO
   const missing = sh(process.execPath, [lone], { cwd: path.dirname(lone), env: { ...cleanEnv, ZGNET_MODE: 'wasm' }, encoding: 'utf8' });
   assert.notEqual(missing.status, 0);
   assert.match(missing.stderr, /ZGNET_WASM_MODULE/);
-  const wasm = path.join(app, 'node_modules', 'zgnet', 'zig-out', 'wasm', 'zgnet.wasm');
+  const wasm = path.join(app, 'node_modules', 'zgnet', 'wasm', 'zgnet.wasm');
   const ok = sh(process.execPath, [lone], { cwd: path.dirname(lone), env: { ...cleanEnv, ZGNET_MODE: 'wasm', ZGNET_WASM_MODULE: wasm }, encoding: 'utf8' });
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout.trim().split('\n').pop()).mode, 'wasm');

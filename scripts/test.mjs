@@ -103,7 +103,7 @@ for (const mode of modes) {
 if (process.env.ZGNET_TEST_SAFE !== '0') {
   const prefix = path.join(os.tmpdir(), `zgnet-safe-${process.pid}`);
   console.log(`\n== zig build -Doptimize=ReleaseSafe --prefix ${prefix}`);
-  zig(['build', '-Doptimize=ReleaseSafe', '-Dcpu=baseline', '--prefix', prefix]);
+  zig(['build', '-Doptimize=ReleaseSafe', '-Dcpu=baseline', '-Dwasm-dir=wasm', '--prefix', prefix]);
   const safeFiles = (mode) =>
     files.filter((f) => {
       const rel = path.relative(testDir, f).split(path.sep).join('/');

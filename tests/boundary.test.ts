@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { CORE_EXPORTS, CORE_ITEMS } from '../host/core/binding.js';
 import { enumItems, readTables, signatureName, tableDrift, type ArtifactTables } from '../host/core/boundary.js';
 import { openNativeLibrary } from '../host/core/native-binding.js';
-import { loadWasmCore } from '../host/core/wasm-binding.js';
+import { loadWasmCore } from '../wasm/wasm-binding.js';
 import { ENGINE_EXPORTS, ENGINE_ITEMS, engineApi, L, systemFailure } from '../host/native/binding.js';
 import { testMode } from './support/mode.js';
 

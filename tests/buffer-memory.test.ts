@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ElasticRingBuffer, RingBuffer } from '../host/buffer/index.js';
-import { loadWasmCore } from '../host/core/wasm-binding.js';
+import { loadWasmCore } from '../wasm/wasm-binding.js';
 import { testMode } from './support/mode.js';
 
 const MiB = 1024 * 1024;

@@ -1,6 +1,6 @@
 /**
  * The small interface between the TypeScript classes and the Zig core. Two implementations:
- * `native-binding.ts` (the shared library through koffi) and `wasm-binding.ts` (the wasm
+ * `native-binding.ts` (the shared library through koffi) and `wasm/wasm-binding.ts` (the wasm
  * reactor through node:wasi). Every function returns the core's raw result: >= 0 a value,
  * < 0 a status code, turned into a `ZgnetError` by `check`.
  *

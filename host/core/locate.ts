@@ -110,14 +110,14 @@ export function explainLoadFailure(candidate: LibraryCandidate, err: Error): str
 }
 
 /**
- * The wasm module: `ZGNET_WASM_MODULE`, else the package's own `zig-out/wasm/zgnet.wasm`, else
+ * The wasm module: `ZGNET_WASM_MODULE`, else the package's own `wasm/zgnet.wasm`, else
  * a `zgnet.wasm` next to this file (a bundle with the module copied beside it), else the one in
  * an installed `zgnet` package (a bundle that kept node_modules).
  */
 export function wasmModulePath(): string {
   const override = process.env.ZGNET_WASM_MODULE;
   if (override) return path.resolve(override);
-  const tried = [path.join(packageRoot, 'zig-out', 'wasm', 'zgnet.wasm'), path.join(here, 'zgnet.wasm')];
+  const tried = [path.join(packageRoot, 'wasm', 'zgnet.wasm'), path.join(here, 'zgnet.wasm')];
   try {
     tried.push(require.resolve('zgnet/zgnet.wasm'));
   } catch {
@@ -126,6 +126,6 @@ export function wasmModulePath(): string {
   const found = tried.find((p) => fs.existsSync(p));
   if (found) return found;
   throw new Error(
-    `zgnet.wasm not found (looked at ${tried.join(', ')}); set ZGNET_WASM_MODULE to its path, or copy node_modules/zgnet/zig-out/wasm/zgnet.wasm next to your bundle`,
+    `zgnet.wasm not found (looked at ${tried.join(', ')}); set ZGNET_WASM_MODULE to its path, or copy node_modules/zgnet/wasm/zgnet.wasm next to your bundle`,
   );
 }

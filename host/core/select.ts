@@ -3,7 +3,7 @@
  * library when it loads and the wasm module otherwise; `ZGNET_MODE` overrides `'auto'`.
  */
 import { ErrorCode, ZgnetError, invalidOption } from '../errors.js';
-import { createWasmBinding } from './wasm-binding.js';
+import { createWasmBinding } from '../../wasm/wasm-binding.js';
 import type { CoreBinding, Mode } from './binding.js';
 import { createNativeBinding } from './native-binding.js';
 import { hostPlatform, targetFor } from './platform.js';

@@ -1,5 +1,5 @@
 /**
- * Loads the wasm32-wasi reactor (zig-out/wasm/zgnet.wasm) with `node:wasi` and exposes it as a
+ * Loads the wasm32-wasi reactor (wasm/zgnet.wasm, built there by build.zig) with `node:wasi` and exposes it as a
  * `CoreBinding`. A Zig module has no AssemblyScript runtime objects to lift, so
  * `@assemblyscript/loader` has nothing to offer here: byte arguments are copied into a staging
  * area of the module's memory, and views are re-derived whenever memory has grown (growth
@@ -8,10 +8,10 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { WASI as WasiClass } from 'node:wasi';
-import { ABI_VERSION, BufferKind, CORE_EXPORTS, CORE_ITEMS, FRAME_RECORD_WORDS, type CoreBinding } from './binding.js';
-import { checkTables, readTables, TABLE_EXPORTS, TEXT_BYTES_MAX, type WasmExports } from './boundary.js';
-import { ErrorCode, ZgnetError } from '../errors.js';
-import { wasmModulePath } from './locate.js';
+import { ABI_VERSION, BufferKind, CORE_EXPORTS, CORE_ITEMS, FRAME_RECORD_WORDS, type CoreBinding } from '../host/core/binding.js';
+import { checkTables, readTables, TABLE_EXPORTS, TEXT_BYTES_MAX, type WasmExports } from '../host/core/boundary.js';
+import { ErrorCode, ZgnetError } from '../host/errors.js';
+import { wasmModulePath } from '../host/core/locate.js';
 
 const require = createRequire(import.meta.url);
 
