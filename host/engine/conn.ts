@@ -248,6 +248,11 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
   /** Starts or stops reading the socket. */
   protected abstract applyReadPaused(paused: boolean): void;
 
+  /** Reading is stopped (pauseRead, or the inbound mark). */
+  protected get readPaused(): boolean {
+    return this.readPausedBy !== 0;
+  }
+
   get writable(): boolean {
     if (this.state === CLOSED) return false;
     if (this.queuedOutbound() < this.owner.options.outboundHighWaterMark) return true;

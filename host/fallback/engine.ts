@@ -350,9 +350,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
     // Taken over as gnet takes a dup: the engine reads, and ends the socket after onClose.
     for (const event of ['data', 'readable', 'end'] as const) socket.removeAllListeners(event);
     socket.allowHalfOpen = true;
-    const conn = this.openStream(loop, socket, adopted.network, '', context);
-    socket.resume();
-    return conn;
+    return this.openStream(loop, socket, adopted.network, '', context);
   }
 
   shutdownFromLoop(index: number): void {

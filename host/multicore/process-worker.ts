@@ -45,7 +45,6 @@ class WorkerEngine extends FallbackEngine {
     this.passing = true;
     try {
       this.openAccepted(this.loops[index]!, socket, m.network, m.local, m.remote);
-      socket.resume();
     } catch (err) {
       this.logger.error('opening a passed connection failed', err);
       socket.destroy();

@@ -265,6 +265,26 @@ describe(`handler modules (${testMode})`, () => {
     }
   });
 
+  test('pauseRead() in onOpen holds the first bytes on worker loops too, until resumeRead()', { timeout: 60_000 }, async () => {
+    // Wasm mode passes each socket to a worker process, and used to start it flowing after
+    // onOpen whatever onOpen asked: a proxy pausing until its back end is dialled lost them.
+    const sock = unixPath('paused');
+    const stop = new AbortController();
+    const done = run(fixture('paused-open'), `unix://${sock}`, { mode: testMode, numEventLoop: 2, logger: recordingLogger(), signal: stop.signal });
+    done.catch(() => {});
+    await until('listening', () => fs.existsSync(sock));
+    const peers = await Promise.all([0, 1, 2, 3].map(() => StreamPeer.connect(`unix://${sock}`)));
+    try {
+      await Promise.all(peers.map((p, i) => p.write(`first ${i}\n`)));
+      for (const [i, p] of peers.entries()) assert.equal(await readLine(p), `first ${i}`);
+    } finally {
+      for (const p of peers) p.destroy();
+      stop.abort();
+      await within('run() after abort', 20_000, done);
+      removePath(sock);
+    }
+  });
+
   test('a module with one loop runs in this process', { timeout: 30_000 }, async () => {
     const s = await start(1);
     const peer = await StreamPeer.connect(s.engine.addrs[0]!);
