@@ -14,6 +14,8 @@ export type {
   EventHandler,
   EventLoop,
   ListenerAddress,
+  EngineStats,
+  LoopStats,
   LoadBalancing,
   Logger,
   LogLevel,
