@@ -211,11 +211,12 @@ export interface TlsServerOptions {
   key: PemInput;
   /** CAs that sign client certificates (with `requestCert`); default: none. */
   ca?: PemInput;
+  /** Decrypts an encrypted `key`. */
   passphrase?: string;
   /** Protocols offered by ALPN, most preferred first (e.g. `['h2', 'http/1.1']`); default: no ALPN. */
   ALPNProtocols?: string[];
   /** Certificates by server name (SNI); `*.example.org` matches one label. Unknown names get `cert`. */
-  sni?: Record<string, { cert: PemInput; key: PemInput; passphrase?: string }>;
+  sni?: Record<string, SniCertificate>;
   /** Default `false`. Ask clients for a certificate. */
   requestCert?: boolean;
   /** Default `true`. With `requestCert`: refuse clients without a certificate signed by `ca`. */
@@ -224,6 +225,16 @@ export interface TlsServerOptions {
   minVersion?: TlsVersion;
   /** Default 10000. Milliseconds a handshake may take; a slower one is dropped (logged, never seen by the handler). */
   handshakeTimeoutMs?: number;
+}
+
+/** One `sni` entry of `TlsServerOptions`. */
+export interface SniCertificate {
+  /** The certificate chain served for this name, PEM. */
+  cert: PemInput;
+  /** Its private key, PEM. */
+  key: PemInput;
+  /** Decrypts an encrypted `key`. */
+  passphrase?: string;
 }
 
 /** `tls` of `client.dial()`; names and meanings as node:tls's `connect`. `true`: the defaults. */
@@ -238,7 +249,9 @@ export interface TlsDialOptions {
   ALPNProtocols?: string[];
   /** A client certificate and its key (PEM), for servers that ask for one. */
   cert?: PemInput;
+  /** The client certificate's private key, PEM. */
   key?: PemInput;
+  /** Decrypts an encrypted `key`. */
   passphrase?: string;
   /** Default `'TLSv1.2'`. */
   minVersion?: TlsVersion;

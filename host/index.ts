@@ -1,5 +1,7 @@
 /**
  * zgnet: gnet's event-driven networking for Node.js, with its core in Zig.
+ *
+ * @module zgnet
  */
 export { run, rotate } from './run.js';
 export { handlerData } from './multicore/handler-module.js';
@@ -16,6 +18,7 @@ export type {
   ListenerAddress,
   EngineStats,
   LoopStats,
+  SniCertificate,
   LoadBalancing,
   Logger,
   LogLevel,
