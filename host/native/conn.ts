@@ -301,6 +301,7 @@ export class NativeConn extends EngineConn {
   /** What Zig still queues for this conn (also while closing: the slot is ours until the close command). */
   private queuedInZig(): number {
     const loop = this.loop;
+    if (loop.engine.freed) return 0; // every socket is closed: nothing is queued any more
     loop.flushCommands();
     return Math.max(0, loop.api.connOutbound(loop.engine.handle, loop.index, this.slot, this.generation));
   }
