@@ -3,9 +3,7 @@
  * native engine (Zig over epoll/kqueue, through koffi) and the fallback engine (node:net and
  * node:dgram, with the Zig core in wasm).
  */
-import type * as dgram from 'node:dgram';
-import type * as net from 'node:net';
-import type { X509Certificate } from 'node:crypto';
+import type { DgramSocket, NetSocket, NodeBuffer, X509Certificate } from './node-types.js';
 import type { Mode } from './core/binding.js';
 import type { ModeOption } from './core/select.js';
 
@@ -302,7 +300,7 @@ export interface EventLoop {
   /** Dials `protoAddr` on this loop; resolves after `onOpen` ran with `context` set. */
   register(protoAddr: string, context?: unknown): Promise<Conn>;
   /** Adopts a connected socket on this loop; resolves after `onOpen` ran with `context` set. */
-  enroll(socket: net.Socket | dgram.Socket, context?: unknown): Promise<Conn>;
+  enroll(socket: NetSocket | DgramSocket, context?: unknown): Promise<Conn>;
 }
 
 /**
@@ -314,9 +312,9 @@ export interface Conn<Ctx = unknown> {
   /** Copies up to `target.length` buffered bytes into `target` and consumes them; returns how many. */
   read(target: Uint8Array): number;
   /** Consumes and returns `n` bytes, or `null` when fewer are buffered; `n <= 0` or omitted: everything. */
-  next(n?: number): Buffer | null;
+  next(n?: number): NodeBuffer | null;
   /** As `next`, without consuming. */
-  peek(n?: number): Buffer | null;
+  peek(n?: number): NodeBuffer | null;
   /** Drops `n` buffered bytes (`n <= 0` or omitted: all); returns how many. */
   discard(n?: number): number;
   /** Bytes received and not yet consumed. */

@@ -13,10 +13,9 @@
  * Go's network and address); `dial` takes an AbortSignal; `stop` runs every onClose before
  * onShutdown (gnet: onShutdown first) and may be called again (it waits for the same end).
  */
-import type * as dgram from 'node:dgram';
-import type * as net from 'node:net';
 import type { ClientOptions, Conn, EventHandler, TlsDialOptions } from './api.js';
 import type { Mode } from './core/binding.js';
+import type { DgramSocket, NetSocket } from './node-types.js';
 import { abortError, type EngineBase } from './engine/base.js';
 import { ErrorCode, ZgnetError, invalidOption } from './errors.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
@@ -96,7 +95,7 @@ export class Client<Ctx = unknown> {
    * `dgram.Socket`; resolves after onOpen ran. As gnet, the socket is the engine's from now
    * on: native mode serves a dup of its fd and destroys it, wasm mode takes it over.
    */
-  async enroll(socket: net.Socket | dgram.Socket, options: EnrollOptions = {}): Promise<Conn<Ctx>> {
+  async enroll(socket: NetSocket | DgramSocket, options: EnrollOptions = {}): Promise<Conn<Ctx>> {
     if (typeof options !== 'object' || options === null) throw invalidOption('enroll options', 'must be an object');
     return this.running().leastLoadedLoop().enroll(socket, options.context) as Promise<Conn<Ctx>>;
   }
