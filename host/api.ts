@@ -3,7 +3,7 @@
  * native engine (Zig over epoll/kqueue, through koffi) and the fallback engine (node:net and
  * node:dgram, with the Zig core in wasm).
  */
-import type { DgramSocket, NetSocket, NodeBuffer, X509Certificate } from './node-types.js';
+import type { DgramSocket, NetSocket, NodeAbortSignal, NodeBuffer, X509Certificate } from './node-types.js';
 import type { Mode } from './core/binding.js';
 import type { ModeOption } from './core/select.js';
 
@@ -165,7 +165,7 @@ export interface Options {
   /** Default `'auto'`: native when its library loads, else wasm (`ZGNET_MODE` overrides `'auto'`). */
   mode?: ModeOption;
   /** Default none. Aborting it shuts the engine down, as `engine.stop()`. */
-  signal?: AbortSignal;
+  signal?: NodeAbortSignal;
   /** Default 1 MiB. Bytes queued for a connection at which `c.writable` turns false; `onWritable` comes at half of it. */
   outboundHighWaterMark?: number;
   /** Default 16 MiB (a codec's default maxFrameLength). Unread bytes at which the engine stops reading a connection until a callback leaves fewer. */

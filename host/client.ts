@@ -15,7 +15,7 @@
  */
 import type { ClientOptions, Conn, EventHandler, TlsDialOptions } from './api.js';
 import type { Mode } from './core/binding.js';
-import type { DgramSocket, NetSocket } from './node-types.js';
+import type { DgramSocket, NetSocket, NodeAbortSignal } from './node-types.js';
 import { abortError, type EngineBase } from './engine/base.js';
 import { ErrorCode, ZgnetError, invalidOption } from './errors.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
@@ -26,7 +26,7 @@ export interface DialOptions {
   /** Becomes `c.context` before onOpen runs. */
   context?: unknown;
   /** Aborting it before onOpen gives the dial up: the promise rejects with an AbortError. */
-  signal?: AbortSignal;
+  signal?: NodeAbortSignal;
   /**
    * TLS over this connection (tcp or unix; `true`: the defaults): onOpen runs after the
    * handshake; a failed one rejects the dial with `ERR_TLS_HANDSHAKE`, a bad option with

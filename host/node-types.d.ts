@@ -32,3 +32,11 @@ export type SecureContext = tls.SecureContext;
 
 /** What `tls.createSecureContext` takes. */
 export type SecureContextOptions = tls.SecureContextOptions;
+
+/** `AbortSignal`, global with @types/node or TypeScript's DOM lib; without either, what zgnet reads of one. */
+// @ts-ignore: the name AbortSignal exists only with @types/node or the DOM lib; the conditional then picks the shape
+export type NodeAbortSignal = typeof globalThis extends { AbortSignal: unknown } ? AbortSignal : { readonly aborted: boolean; readonly reason: unknown };
+
+/** WHATWG `URL`, global with @types/node or the DOM lib; without either, what zgnet reads of one. */
+// @ts-ignore: as above, URL
+export type NodeURL = typeof globalThis extends { URL: unknown } ? URL : { readonly href: string };
