@@ -17,7 +17,7 @@
  * reached closes the client at once.
  */
 import type { Conn, EventHandler } from '../host/index.js';
-import { arg, serve } from './cli.js';
+import { cliArgs, numberFlag, serve } from './cli.js';
 
 /** Each side of a pair knows the other; `peer` is null while the back end is being dialled. */
 interface Side {
@@ -28,9 +28,9 @@ interface Side {
   ended: boolean;
 }
 
-const listen = arg('listen', '127.0.0.1:8080');
-const upstream = `tcp://${arg('upstream', '127.0.0.1:9000')}`;
-const mode = arg('mode', 'auto') as 'native' | 'wasm' | 'auto';
+const args = cliArgs('tcp-proxy', { listen: '127.0.0.1:8080', upstream: '127.0.0.1:9000', mode: 'auto', loops: '1', 'high-water-mark': String(256 * 1024) });
+const listen = args.listen;
+const upstream = `tcp://${args.upstream}`;
 
 const handler: EventHandler = {
   onBoot(engine) {
@@ -84,9 +84,9 @@ const handler: EventHandler = {
 };
 
 await serve('tcp-proxy', handler, `tcp://${listen}`, {
-  mode,
-  numEventLoop: Number(arg('loops', '1')),
-  outboundHighWaterMark: Number(arg('high-water-mark', String(256 * 1024))),
+  mode: args.mode as 'native' | 'wasm' | 'auto',
+  numEventLoop: numberFlag('tcp-proxy', args, 'loops'),
+  outboundHighWaterMark: numberFlag('tcp-proxy', args, 'high-water-mark'),
   tcpNoDelay: true,
   allowHalfOpen: true,
   logLevel: 'warn',
