@@ -9,10 +9,11 @@ import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { ResolvedAddr } from '../address.js';
 import { formatAddr } from '../address.js';
 import { boundUnixPath, clearUnixPath, removeBoundUnixPath, UNIX_PATH_BYTES_MAX, type BoundUnixPath } from '../engine/unix-path.js';
-import { fromNodeError, systemError } from '../errors.js';
+import { fromNodeError, systemError, withAddress } from '../errors.js';
 import { dropHandshakes, tlsServer } from './tls-listener.js';
 import type { ResolvedOptions } from '../options.js';
 
@@ -74,7 +75,9 @@ export async function listenStream(
     // libuv unlinks the name it bound when the server closes, whatever is there by then: bind
     // a private name and move the socket into place, so that only zgnet decides what to remove.
     const privateName = privateUnixName(addr.path);
-    await bound(server, addr, () => server.listen({ path: privateName, backlog }));
+    await bound(server, addr, () => server.listen({ path: privateName, backlog })).catch((err: unknown) => {
+      throw missingDirectory(err, addr);
+    });
     if (privateName !== addr.path) fs.renameSync(privateName, addr.path);
     const unixPath = boundUnixPath(addr.path, options.unixSocketMode);
     return { network: 'unix', server, addr: formatAddr('unix', addr.path, 0), path: addr.path, unixPath };
@@ -84,12 +87,21 @@ export async function listenStream(
   return { network: 'tcp', server, addr: formatAddr('tcp', info.address, info.port), path: '' };
 }
 
+/**
+ * libuv rewrites bind's ENOENT (a path in a directory that does not exist) into EACCES; the
+ * native engine reports bind's own errno. Both modes say ENOENT, the kernel's word for it.
+ */
+function missingDirectory(err: unknown, addr: ResolvedAddr): unknown {
+  if ((err as { code?: unknown }).code !== 'EACCES' || fs.existsSync(path.dirname(addr.path))) return err;
+  return withAddress(systemError(os.constants.errno.ENOENT, 'bind'), addr);
+}
+
 let privateNames = 0;
 
-/** `path` plus a suffix of this process's, where it still fits in sun_path (else `path`). */
-function privateUnixName(path: string): string {
-  const name = `${path}.${process.pid.toString(36)}-${(privateNames++).toString(36)}`;
-  return Buffer.byteLength(name) < UNIX_PATH_BYTES_MAX ? name : path;
+/** `socketPath` plus a suffix of this process's, where it still fits in sun_path (else `socketPath`). */
+function privateUnixName(socketPath: string): string {
+  const name = `${socketPath}.${process.pid.toString(36)}-${(privateNames++).toString(36)}`;
+  return Buffer.byteLength(name) < UNIX_PATH_BYTES_MAX ? name : socketPath;
 }
 
 /** Resolves once listening; rejects with the bind error (the server is then closed). */

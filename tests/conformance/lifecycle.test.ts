@@ -4,6 +4,7 @@
  * outside, the order of callbacks during shutdown, the ticker, and AbortSignal.
  */
 import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
@@ -365,6 +366,40 @@ describe(`closing and stopping from outside (${testMode})`, () => {
       await within('run() after abort', 10_000, server.done);
       assert.deepEqual(events, ['onShutdown', 'onClose null']);
       await peer.waitEnd();
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
+describe(`the flush bound on close (${testMode})`, () => {
+  test('32 MiB to a client that half-closed and reads 64 KiB every 20 ms: all of it arrives, though it takes longer than the bound', { timeout: 60_000 }, async () => {
+    // The close after the peer's FIN flushes for as long as the peer keeps taking bytes; only
+    // FLUSH_ON_CLOSE_MS without progress cuts it. Here the flush takes about 10 s (> 5 s).
+    const answer = crypto.randomBytes(32 * 1024 * 1024);
+    const server = await startServer({
+      onTraffic(c) {
+        if (c.next() !== null) c.write(answer);
+      },
+    }, LOOPBACK.tcp);
+    try {
+      const port = Number(/:(\d+)$/.exec(server.addrs[0]!)![1]);
+      const got = await within('the slow reader', 50_000, new Promise<Buffer>((resolve, reject) => {
+        const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => s.end('go'));
+        const chunks: Buffer[] = [];
+        s.pause();
+        const timer = setInterval(() => {
+          let taken = 0;
+          for (let chunk: Buffer | null; taken < 64 * 1024 && (chunk = s.read() as Buffer | null) !== null;) {
+            chunks.push(chunk);
+            taken += chunk.length;
+          }
+        }, 20);
+        s.on('error', (err) => (clearInterval(timer), reject(err)));
+        s.on('end', () => (clearInterval(timer), s.destroy(), resolve(Buffer.concat(chunks))));
+      }));
+      assert.equal(got.length, answer.length, `${got.length} of ${answer.length} bytes`);
+      assert.ok(got.equals(answer), 'the same bytes, in order');
     } finally {
       await server.shutdown();
     }

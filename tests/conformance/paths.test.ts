@@ -37,6 +37,17 @@ describe(`unix socket paths (${testMode})`, () => {
     }
   });
 
+  test('a path in a directory that does not exist: bind ENOENT naming the path, the same in both modes', async () => {
+    const p = path.join(os.tmpdir(), `zgnet-no-such-dir-${process.pid}-${Date.now()}`, 'x.sock');
+    await assert.rejects(startServer({}, `unix://${p}`), (err: unknown) => {
+      assert.ok(bindError('ENOENT')(err));
+      assert.equal((err as { syscall?: string }).syscall, 'bind');
+      assert.equal((err as Error).message, `bind ENOENT ${p}`);
+      return true;
+    });
+    assert.equal(fs.existsSync(path.dirname(p)), false, 'nothing was created');
+  });
+
   test('a live server keeps its path: EADDRINUSE, and it still answers', { timeout: 20_000 }, async () => {
     const p = unixPath('live');
     const first = await startServer({ onTraffic: echo }, `unix://${p}`);

@@ -12,6 +12,7 @@ const connection = @import("connection.zig");
 const Connection = connection.Connection;
 const event_loop = @import("event_loop.zig");
 const EventLoop = event_loop.EventLoop;
+const Poller = @import("poller.zig").Poller;
 
 pub fn writable(loop: *EventLoop, conn: *Connection) void {
     assert(conn.state == .open);
@@ -42,12 +43,42 @@ pub fn setReadPaused(loop: *EventLoop, conn: *Connection, paused: bool) void {
     // (an end of stream is readable forever in level-triggered mode).
     if (conn.read_ended) return;
     if (conn.read_paused == paused) return;
+    if (conn.hangup_parked) return unparkHangup(loop, conn);
     if (!lifecycle.pollReadPaused(loop, conn, paused)) return lifecycle.reportFailed(loop, conn);
     // Bytes that arrived while paused: edge triggering reports them only on new data.
     if (!paused and loop.trigger == .edge) {
         conn.read_pending = true;
         loop.pushPending(conn);
     }
+}
+
+/// Both directions shut without an error while reading is paused: the peer's last bytes may
+/// still wait in the kernel, unread. epoll reports this hangup whatever the interest (level
+/// triggered: on every wait), so the socket leaves the poller until the host resumes reading;
+/// then those bytes and the end of stream are read as usual. (Reporting the hangup as a close
+/// here would lose them: a proxy half-closed both ways lost the tail of its answer so.)
+pub fn parkHangup(loop: *EventLoop, conn: *Connection) void {
+    assert(conn.state == .open);
+    assert(conn.read_paused and !conn.read_ended);
+    loop.unwatch(conn);
+    conn.hangup_parked = true;
+    conn.read_pending = false;
+    conn.assertInvariants();
+}
+
+/// resumeRead on a parked socket: registered again, reading, and read at once (what waits is
+/// readable already; edge triggering reports only new data).
+fn unparkHangup(loop: *EventLoop, conn: *Connection) void {
+    assert(conn.hangup_parked and conn.read_paused);
+    loop.poller.addRead(conn.fd, conn.token(), loop.trigger) catch |err| {
+        _ = conn.fail(socket.errnoOf(err), Poller.ctl_syscall);
+        return lifecycle.reportFailed(loop, conn);
+    };
+    conn.hangup_parked = false;
+    conn.read_paused = false;
+    conn.write_armed = false;
+    conn.read_pending = true;
+    loop.pushPending(conn);
 }
 
 /// The peer's FIN: its readability is no longer watched and an end record tells the host,

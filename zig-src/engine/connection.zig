@@ -104,6 +104,10 @@ pub const Connection = struct {
     end_pending: bool = false,
     /// shutdown(SHUT_WR) was done: FIN sent after every queued byte.
     write_shut: bool = false,
+    /// Out of the poller while reading is paused: both directions were shut without an error
+    /// (epoll reports that hangup whatever the interest), and the peer's last bytes may still
+    /// wait in the kernel. Resuming registers the socket again and reads them.
+    hangup_parked: bool = false,
 
     pub fn init(allocator: std.mem.Allocator, slot: u32, write_buffer_cap: usize) Connection {
         assert(write_buffer_cap > 0);
@@ -144,6 +148,7 @@ pub const Connection = struct {
         if (conn.writable_report) assert(conn.state == .open);
         if (conn.write_shut) assert(conn.end_pending);
         if (conn.read_ended) assert(conn.read_paused);
+        if (conn.hangup_parked) assert(conn.read_paused and !conn.read_ended and conn.outbound.isEmpty());
     }
 
     /// Takes a freshly accepted, dialled or enrolled socket; `to` is `connecting` for a dial
@@ -168,6 +173,7 @@ pub const Connection = struct {
         conn.read_ended = false;
         conn.end_pending = false;
         conn.write_shut = false;
+        conn.hangup_parked = false;
         conn.become(to);
     }
 
@@ -343,7 +349,7 @@ pub const Connection = struct {
     pub fn armWrite(conn: *Connection, poller: *Poller, trigger: Trigger) bool {
         assert(conn.state != .free and conn.fd >= 0);
         if (conn.write_armed or trigger == .edge) return true;
-        poller.modReadWrite(conn.fd, conn.token(), trigger) catch |err| {
+        poller.modReadWrite(conn.fd, conn.token(), trigger, conn.read_paused) catch |err| {
             _ = conn.fail(socket.errnoOf(err), Poller.ctl_syscall);
             return false;
         };
@@ -357,7 +363,7 @@ pub const Connection = struct {
     fn disarmWrite(conn: *Connection, poller: *Poller, trigger: Trigger) bool {
         assert(conn.state != .free and conn.fd >= 0);
         if (!conn.write_armed) return true;
-        poller.modRead(conn.fd, conn.token(), trigger) catch |err| {
+        poller.modRead(conn.fd, conn.token(), trigger, conn.read_paused) catch |err| {
             _ = conn.fail(socket.errnoOf(err), Poller.ctl_syscall);
             return false;
         };

@@ -135,7 +135,9 @@ pub fn dispatch(loop: *EventLoop, event: poller_mod.Event) void {
         return;
     }
     if (event.hangup and !event.readable and !event.writable) {
-        _ = conn.fail(socket.pendingErrno(conn.fd), .read);
+        const errno = socket.pendingErrno(conn.fd);
+        if (errno == 0 and conn.read_paused and !conn.read_ended) return conn_io.parkHangup(loop, conn);
+        _ = conn.fail(errno, .read);
         return lifecycle.reportFailed(loop, conn);
     }
     if (event.writable or event.hangup) {

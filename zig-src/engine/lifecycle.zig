@@ -231,6 +231,45 @@ test "EventLoop: end sends FIN after every queued byte; the connection still rea
     try testing.expectEqual(State.open, a.conn.state);
 }
 
+test "EventLoop: a paused reader shut both ways keeps the peer's last bytes; resuming reads them, then the end" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    const a = try test_host.openConn(&t);
+    defer posix.close(a.peer);
+    test_host.setCommand(&t, 0, .pause_read, a.conn, 0, 0, 0);
+    test_host.setCommand(&t, 1, .end, a.conn, 0, 0, 0);
+    try commands.flush(loop, 2);
+    try testing.expect(a.conn.write_shut);
+    // The peer answers and shuts its side too: the kernel reports a hangup, the bytes wait.
+    try testing.expectEqual(@as(usize, 4), try posix.write(a.peer, "tail"));
+    try posix.shutdown(a.peer, .send);
+    for (0..3) |_| try testing.expectEqual(@as(usize, 0), drain.drain(loop));
+    try testing.expectEqual(State.open, a.conn.state);
+    try testing.expect(a.conn.hangup_parked);
+    test_host.setCommand(&t, 0, .resume_read, a.conn, 0, 0, 0);
+    try commands.flush(loop, 1);
+    try testing.expect(!a.conn.hangup_parked and !a.conn.read_paused);
+    var kinds: [4]i32 = undefined;
+    var count: usize = 0;
+    var length: i32 = 0;
+    for (0..4) |_| {
+        const n = drain.drain(loop);
+        for (0..n) |i| {
+            if (count < kinds.len) kinds[count] = t.record(i)[layout.Field.kind];
+            if (t.record(i)[layout.Field.kind] == @intFromEnum(layout.RecordKind.data)) length += t.record(i)[layout.Field.length];
+            count += 1;
+        }
+    }
+    // Then, both directions over, the hangup is the close (an end of stream, no error).
+    try testing.expectEqual(@as(usize, 3), count);
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.data)), kinds[0]);
+    try testing.expectEqual(@as(i32, 4), length);
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.end)), kinds[1]);
+    try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.close)), kinds[2]);
+    try testing.expectEqual(@as(i32, 0), a.conn.close_errno);
+}
+
 test "EventLoop: a closing connection is cut off only after the flush bound without progress" {
     var t = try TestHost.init(null);
     defer t.deinit();

@@ -4,7 +4,8 @@
 //!   open() / close()
 //!   addRead(fd, token, trigger)     watch readability (edge trigger also watches writability,
 //!                                   as gnet registers ET connections)
-//!   modReadWrite(fd, token, trigger) / modRead(fd, token, trigger)
+//!   modReadWrite(fd, token, trigger, read_paused) / modRead(fd, token, trigger, read_paused)
+//!                                   watch writability or stop; a paused read stays paused
 //!   setReadPaused(fd, token, trigger, paused, write_armed)   stop/restart readability only
 //!   delete(fd)
 //!   wait(timeout_ms) -> count; eventAt(i) -> Event
@@ -81,12 +82,12 @@ test "Poller: a socketpair becomes readable, then writable interest can be toggl
     const ev = poller.eventAt(0);
     try std.testing.expectEqual(@as(u64, 7), ev.token);
     try std.testing.expect(ev.readable);
-    try poller.modReadWrite(pair[0], 7, .level);
+    try poller.modReadWrite(pair[0], 7, .level, false);
     const n = poller.wait(100);
     var writable = false;
     for (0..n) |i| writable = writable or poller.eventAt(i).writable;
     try std.testing.expect(writable);
-    try poller.modRead(pair[0], 7, .level);
+    try poller.modRead(pair[0], 7, .level, false);
     try poller.delete(pair[0]);
     try std.testing.expectEqual(@as(usize, 0), poller.wait(0));
 }

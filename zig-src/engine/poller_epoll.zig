@@ -64,41 +64,39 @@ pub const Poller = struct {
         return poller.fd;
     }
 
-    fn interest(trigger: Trigger, write: bool) u32 {
+    /// Edge-triggered sockets always watch writability; a paused read watches no readability.
+    fn interest(trigger: Trigger, read: bool, write: bool) u32 {
+        const read_bits: u32 = if (read) EPOLL.IN | EPOLL.RDHUP else 0;
         return switch (trigger) {
-            .level => EPOLL.IN | EPOLL.RDHUP | (if (write) @as(u32, EPOLL.OUT) else 0),
-            .edge => EPOLL.IN | EPOLL.OUT | EPOLL.RDHUP | EPOLL.ET,
+            .level => read_bits | (if (write) @as(u32, EPOLL.OUT) else 0),
+            .edge => read_bits | EPOLL.OUT | EPOLL.ET,
         };
     }
 
     pub fn addRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
         assert(token != contract.wake_token);
         assert(fd != poller.fd and fd != poller.wake_fd);
-        try poller.ctl(EPOLL.CTL_ADD, fd, interest(trigger, false), token);
+        try poller.ctl(EPOLL.CTL_ADD, fd, interest(trigger, true, false), token);
     }
 
-    pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+    /// Watches writability too; `read_paused` keeps a paused read paused.
+    pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) Error!void {
         assert(token != contract.wake_token);
         if (trigger == .edge) return; // ET connections watch writability from the start.
-        try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, true), token);
+        try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, !read_paused, true), token);
     }
 
-    pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+    pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) Error!void {
         assert(token != contract.wake_token);
         if (trigger == .edge) return;
-        try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, false), token);
+        try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, !read_paused, false), token);
     }
 
     /// Stops or restarts readability reports (the host's pauseRead); writability stays as it is.
     pub fn setReadPaused(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, paused: bool, write_armed: bool) Error!void {
         assert(fd != poller.fd and fd != poller.wake_fd);
         assert(token != contract.wake_token);
-        const read: u32 = if (paused) 0 else EPOLL.IN | EPOLL.RDHUP;
-        const events: u32 = switch (trigger) {
-            .level => read | (if (write_armed) @as(u32, EPOLL.OUT) else 0),
-            .edge => read | EPOLL.OUT | EPOLL.ET,
-        };
-        try poller.ctl(EPOLL.CTL_MOD, fd, events, token);
+        try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, !paused, write_armed), token);
     }
 
     pub fn delete(poller: *Poller, fd: posix.fd_t) Error!void {

@@ -79,13 +79,16 @@ pub const Poller = struct {
         }
     }
 
-    pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+    /// The read filter is separate in kqueue: `read_paused` changes nothing here.
+    pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) Error!void {
+        _ = read_paused;
         assert(token != contract.wake_token);
         if (trigger == .edge) return; // ET connections watch writability from the start.
         try poller.change(&.{kevent(@intCast(fd), EVFILT.WRITE, EV.ADD | clearFlag(trigger), 0, token)});
     }
 
-    pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+    pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) Error!void {
+        _ = read_paused;
         assert(token != contract.wake_token);
         if (trigger == .edge) return;
         poller.change(&.{kevent(@intCast(fd), EVFILT.WRITE, EV.DELETE, 0, 0)}) catch |err| switch (err) {

@@ -4,7 +4,10 @@
  * 1 B to 8 MiB, mostly small), read by slow node:net readers that pause at random, half of
  * them through a zgnet proxy (`register`ed back ends, pauseRead/onWritable flow control) and
  * some echoed back through it by a node:net upstream, with a busy process on every core.
- * Every stream is checked by length and sha256; a mismatch names the seed, the first
+ * The proxy is the example's own handler (examples/tcp-proxy-handler.ts); half the streams
+ * end with the sender's `end()`, which the proxy forwards, so the reader sees the end right
+ * after the last byte, and the sender's `bytesRead`/`bytesWritten` are checked against what
+ * was asked and sent. Every stream is checked by length and sha256; a mismatch names the seed, the first
  * differing byte and the surplus or deficit. Used by tests/conformance/torture.test.ts
  * (bounded) and bench/torture.mjs (long).
  */
@@ -13,6 +16,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import type { Conn, EventHandler, EventLoop, Mode } from '../../../host/index.js';
+import { proxyHandler } from '../../../examples/tcp-proxy-handler.js';
 import { Random } from '../../support/random.js';
 import { startServer, type Server } from './server.js';
 
@@ -38,10 +42,15 @@ interface Plan {
   left: number;
   /** A deferred write (onTick, another loop's execute) is out: the next waits for it. */
   waiting: boolean;
+  /** Half-close once everything is written: the reader sees the end after the last byte. */
+  halfClose: boolean;
+  ended: boolean;
+  seed: number;
+  total: number;
 }
 
 /** The sender: a header (u32 seed, u32 length, one spare byte) asks for a stream. */
-function senderHandler(): EventHandler & { loops: EventLoop[] } {
+function senderHandler(problems: string[]): EventHandler & { loops: EventLoop[] } {
   const loops: EventLoop[] = [];
   const onTick = new Map<Conn, () => void>();
   const pump = (c: Conn): void => {
@@ -80,6 +89,12 @@ function senderHandler(): EventHandler & { loops: EventLoop[] } {
         else void other.execute(() => void c.eventLoop.execute(finish)).catch(() => {});
       }
     }
+    endIfDone(c, plan);
+  };
+  const endIfDone = (c: Conn, plan: Plan): void => {
+    if (plan.left > 0 || plan.waiting || !plan.halfClose || plan.ended) return;
+    plan.ended = true;
+    c.end();
   };
   return {
     loops,
@@ -97,51 +112,18 @@ function senderHandler(): EventHandler & { loops: EventLoop[] } {
       const header = c.next(HEADER);
       if (header === null) return;
       const seed = header.readUInt32BE(0);
-      c.context = { rng: new Random(seed ^ 0x5eed), bytes: streamBytes(seed), left: header.readUInt32BE(4), waiting: false } satisfies Plan;
+      if (c.bytesRead < HEADER) problems.push(`stream seed ${seed}: bytesRead ${c.bytesRead} after a ${HEADER}-byte header`);
+      const rng = new Random(seed ^ 0x5eed);
+      c.context = { rng, bytes: streamBytes(seed), left: header.readUInt32BE(4), waiting: false, halfClose: rng.next() < 0.5, ended: false, seed, total: header.readUInt32BE(4) } satisfies Plan;
       pump(c);
     },
     onWritable(c) {
       pump(c);
-    },
-  };
-}
-
-/** examples/tcp-proxy.ts's handler, inlined: pairs via `register`, pushed back by `writable`. */
-function proxyHandler(upstream: () => string): EventHandler {
-  interface Side {
-    peer: Conn | null;
-    closed: boolean;
-  }
-  return {
-    onOpen(client) {
-      if (client.context !== undefined) return;
-      const side: Side = { peer: null, closed: false };
-      client.context = side;
-      client.pauseRead();
-      client.eventLoop.register(upstream(), { peer: client, closed: false } satisfies Side).then(
-        (back) => {
-          if (side.closed) return void back.close();
-          side.peer = back;
-          client.resumeRead();
-        },
-        () => void client.close(),
-      );
-    },
-    onTraffic(c) {
-      const peer = (c.context as Side).peer;
-      if (peer === null) return;
-      const data = c.next();
-      if (data !== null && data.length > 0) peer.write(data);
-      if (!peer.writable) c.pauseRead();
-    },
-    onWritable(c) {
-      (c.context as Side).peer?.resumeRead();
     },
     onClose(c) {
-      const side = c.context as Side | undefined;
-      if (side === undefined) return;
-      side.closed = true;
-      void side.peer?.close();
+      const plan = c.context as Plan | undefined;
+      // A half-closed stream's reader saw the end, so every byte had reached the kernel.
+      if (plan?.ended === true && c.bytesWritten !== plan.total) problems.push(`stream seed ${plan.seed}: bytesWritten ${c.bytesWritten} of ${plan.total} after end()`);
     },
   };
 }
@@ -231,12 +213,12 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
   try {
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
     const echoPort = (echo.address() as net.AddressInfo).port;
-    const sender = await startServer(senderHandler(), 'tcp://127.0.0.1:0', { mode: o.mode, numEventLoop: 2, ticker: true, logLevel: 'warn' });
+    const sender = await startServer(senderHandler(result.mismatches), 'tcp://127.0.0.1:0', { mode: o.mode, numEventLoop: 2, ticker: true, logLevel: 'warn' });
     servers.push(sender);
     const senderAddr = sender.addrs[0]!;
-    const senderProxy = await startServer(proxyHandler(() => senderAddr), 'tcp://127.0.0.1:0', { mode: o.mode, numEventLoop: 2, outboundHighWaterMark: 256 * 1024, logLevel: 'warn' });
+    const senderProxy = await startServer(proxyHandler(() => senderAddr), 'tcp://127.0.0.1:0', { mode: o.mode, numEventLoop: 2, outboundHighWaterMark: 256 * 1024, allowHalfOpen: true, logLevel: 'warn' });
     servers.push(senderProxy);
-    const echoProxy = await startServer(proxyHandler(() => `tcp://127.0.0.1:${echoPort}`), 'tcp://127.0.0.1:0', { mode: o.mode, outboundHighWaterMark: 256 * 1024, logLevel: 'warn' });
+    const echoProxy = await startServer(proxyHandler(() => `tcp://127.0.0.1:${echoPort}`), 'tcp://127.0.0.1:0', { mode: o.mode, outboundHighWaterMark: 256 * 1024, allowHalfOpen: true, logLevel: 'warn' });
     servers.push(echoProxy);
     const portOf = (s: Server) => Number(/:(\d+)$/.exec(s.addrs[0]!)![1]);
     const rng = new Random(o.seed);
