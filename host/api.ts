@@ -209,11 +209,12 @@ export interface TlsServerOptions {
   key: PemInput;
   /** CAs that sign client certificates (with `requestCert`); default: none. */
   ca?: PemInput;
+  /** Decrypts an encrypted `key`. */
   passphrase?: string;
   /** Protocols offered by ALPN, most preferred first (e.g. `['h2', 'http/1.1']`); default: no ALPN. */
   ALPNProtocols?: string[];
   /** Certificates by server name (SNI); `*.example.org` matches one label. Unknown names get `cert`. */
-  sni?: Record<string, { cert: PemInput; key: PemInput; passphrase?: string }>;
+  sni?: Record<string, SniCertificate>;
   /** Default `false`. Ask clients for a certificate. */
   requestCert?: boolean;
   /** Default `true`. With `requestCert`: refuse clients without a certificate signed by `ca`. */
@@ -222,6 +223,16 @@ export interface TlsServerOptions {
   minVersion?: TlsVersion;
   /** Default 10000. Milliseconds a handshake may take; a slower one is dropped (logged, never seen by the handler). */
   handshakeTimeoutMs?: number;
+}
+
+/** One `sni` entry of `TlsServerOptions`. */
+export interface SniCertificate {
+  /** The certificate chain served for this name, PEM. */
+  cert: PemInput;
+  /** Its private key, PEM. */
+  key: PemInput;
+  /** Decrypts an encrypted `key`. */
+  passphrase?: string;
 }
 
 /** `tls` of `client.dial()`; names and meanings as node:tls's `connect`. `true`: the defaults. */
@@ -236,7 +247,9 @@ export interface TlsDialOptions {
   ALPNProtocols?: string[];
   /** A client certificate and its key (PEM), for servers that ask for one. */
   cert?: PemInput;
+  /** The client certificate's private key, PEM. */
   key?: PemInput;
+  /** Decrypts an encrypted `key`. */
   passphrase?: string;
   /** Default `'TLSv1.2'`. */
   minVersion?: TlsVersion;
@@ -273,6 +286,44 @@ export interface ListenerAddress {
   path?: string;
 }
 
+/** One event loop's part of `engine.stats()`. */
+export interface LoopStats {
+  /** Connections open on this loop now. */
+  connections: number;
+  /** Bytes delivered to handlers on this loop (reads and datagrams), since the engine started. */
+  bytesRead: number;
+  /** Bytes this loop's connections and datagrams handed to the kernel, since the engine started. */
+  bytesWritten: number;
+}
+
+/**
+ * `engine.stats()`: counters a user can export (a metrics endpoint, a log line). Every count
+ * starts at 0 when the engine starts and never resets while it runs; after shutdown the
+ * engine keeps its last values. Bytes are counted as each connection's `c.bytesRead` and
+ * `c.bytesWritten` (what reached a handler; what the kernel accepted, not what is still
+ * queued); a closed connection counts what had left before its close. Server UDP datagrams
+ * count their bytes, not as connections.
+ */
+export interface EngineStats {
+  /** Connections open now (accepted, dialled, registered or enrolled). */
+  connections: number;
+  /** Connections the listeners accepted and kept (onOpen ran), in total. */
+  accepted: number;
+  /** Connections that closed (onClose ran), in total. */
+  closed: number;
+  /**
+   * Connections accepted and closed at once, before onOpen: over `maxConnections`, or (native
+   * mode) out of file descriptors. Not counted in `accepted`.
+   */
+  shed: number;
+  /** Bytes delivered to handlers, in total (every loop). */
+  bytesRead: number;
+  /** Bytes handed to the kernel, in total (every loop). */
+  bytesWritten: number;
+  /** Per event loop, by `index`. */
+  loops: LoopStats[];
+}
+
 /** A running engine, as `onBoot` and `onShutdown` see it (gnet's Engine). */
 export interface Engine {
   /** Which artifact runs the core: `'native'` or `'wasm'`. */
@@ -283,6 +334,14 @@ export interface Engine {
   addresses(): ListenerAddress[];
   /** Open connections (a client engine: -1). */
   countConnections(): number;
+  /**
+   * The counters now (any time, also after shutdown); see `EngineStats`. With a handler module
+   * on several loops: loops on threads (native mode) count into memory this thread reads at
+   * once, except the bytes written by a connection still open there, which count once it
+   * closes; loops in worker processes (wasm mode) report their counters every 100 ms while
+   * they have connections, and once more when they stop.
+   */
+  stats(): EngineStats;
   /** A dup of the listener's fd (one listener only; else use `dupListener`); the caller closes it (native mode). */
   dup(): number;
   /** A dup of the listener on `network`/`addr` (native mode). */

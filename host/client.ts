@@ -22,6 +22,7 @@ import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createEngine } from './run.js';
 import { resolveDialTls } from './tls/options.js';
 
+/** The options of `client.dial()`. */
 export interface DialOptions {
   /** Becomes `c.context` before onOpen runs. */
   context?: unknown;
@@ -35,6 +36,7 @@ export interface DialOptions {
   tls?: TlsDialOptions | boolean;
 }
 
+/** The options of `client.enroll()`. */
 export interface EnrollOptions {
   /** Becomes `c.context` before onOpen runs. */
   context?: unknown;

@@ -5,33 +5,57 @@
 import * as os from 'node:os';
 import { inspect } from 'node:util';
 
+/** The `code` of every `ZgnetError` zgnet raises (system failures carry Node's errno names instead). */
 export const ErrorCode = Object.freeze({
+  /** The engine has no listener or has not started (a client engine's `dup`, `stop`). */
   EMPTY_ENGINE: 'ERR_EMPTY_ENGINE',
+  /** The engine is about to shut down. */
   ENGINE_SHUTDOWN: 'ERR_ENGINE_SHUTDOWN',
+  /** The engine is shutting down or has shut down: no new work is taken. */
   ENGINE_IN_SHUTDOWN: 'ERR_ENGINE_IN_SHUTDOWN',
+  /** Accepting a new connection failed. */
   ACCEPT_SOCKET: 'ERR_ACCEPT_SOCKET',
+  /** An address scheme other than tcp/tcp4/tcp6, udp/udp4/udp6 or unix. */
   UNSUPPORTED_PROTOCOL: 'ERR_UNSUPPORTED_PROTOCOL',
+  /** The operation does not exist in this mode or for this kind of connection. */
   UNSUPPORTED_OP: 'ERR_UNSUPPORTED_OP',
+  /** An address that cannot be parsed, resolved or bound; the message names it. */
   INVALID_NETWORK_ADDRESS: 'ERR_INVALID_NETWORK_ADDRESS',
+  /** The connection is empty (no socket behind it). */
   INVALID_NET_CONN: 'ERR_INVALID_NET_CONN',
+  /** An option of the wrong type, value or name; the message names it and quotes the value. */
   INVALID_OPTION: 'ERR_INVALID_OPTION',
+  /** The connection is closed (a write after onClose or after `end()`). */
   CONN_CLOSED: 'ERR_CONN_CLOSED',
+  /** `mode: 'native'` was asked for but the native library cannot be loaded. */
   NATIVE_UNAVAILABLE: 'ERR_NATIVE_UNAVAILABLE',
+  /** A frame longer than the codec's `maxFrameLength` (or than its length field holds). */
   FRAME_TOO_LARGE: 'ERR_FRAME_TOO_LARGE',
+  /** A frame the codec cannot decode. */
   INVALID_FRAME: 'ERR_INVALID_FRAME',
+  /** A `lengthFieldLength` other than 1, 2, 3, 4 or 8. */
   UNSUPPORTED_LENGTH: 'ERR_UNSUPPORTED_LENGTH',
+  /** `FixedLengthCodec.encode` got a length that is not a multiple of `frameLength`. */
   INVALID_FIXED_LENGTH: 'ERR_INVALID_FIXED_LENGTH',
   /** A handle or argument the core refused: a bug in zgnet or use after release. */
   INVALID_HANDLE: 'ERR_INVALID_HANDLE',
+  /** An argument of the wrong type or value; the message quotes it. */
   INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** The core could not allocate memory. */
   OUT_OF_MEMORY: 'ERR_OUT_OF_MEMORY',
+  /** No inbound bytes for longer than the idle timeout (onClose's error). */
   IDLE_TIMEOUT: 'ERR_IDLE_TIMEOUT',
+  /** The handler module cannot be imported or has no usable handler. */
   HANDLER_MODULE: 'ERR_HANDLER_MODULE',
+  /** A worker process or thread serving an event loop exited: the engine stops. */
   WORKER_EXITED: 'ERR_WORKER_EXITED',
+  /** A bad certificate, key or TLS option (from `run()`/`dial()`). */
   TLS_CONFIG: 'ERR_TLS_CONFIG',
+  /** A TLS handshake failed or timed out. */
   TLS_HANDSHAKE: 'ERR_TLS_HANDSHAKE',
 } as const);
 
+/** One of the `ErrorCode` values, or an errno name (`'EADDRINUSE'`) for a failed system call. */
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode] | string;
 
 const messages: Record<string, string> = {
@@ -60,7 +84,9 @@ const messages: Record<string, string> = {
   ERR_TLS_HANDSHAKE: 'the TLS handshake failed',
 };
 
+/** Every failure zgnet reports: an Error with a stable `code`. */
 export class ZgnetError extends Error {
+  /** An `ErrorCode` value, or an errno name for a system failure. */
   readonly code: ErrorCodeName;
 
   constructor(code: ErrorCodeName, detail?: string, options?: { cause?: unknown }) {
@@ -76,10 +102,15 @@ export class ZgnetError extends Error {
  * (`err.code === 'EADDRINUSE'`, `errno`, `syscall`), with the address in the message.
  */
 export interface SystemError extends ZgnetError {
+  /** Node's errno name, e.g. `'EADDRINUSE'`. */
   code: string;
+  /** The negative errno, as Node's system errors. */
   errno: number;
+  /** The failed call, e.g. `'bind'`. */
   syscall: string;
+  /** The address the call was about, when there is one. */
   address?: string;
+  /** The port the call was about, when there is one. */
   port?: number;
 }
 

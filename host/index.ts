@@ -1,5 +1,7 @@
 /**
  * zgnet: gnet's event-driven networking for Node.js, with its core in Zig.
+ *
+ * @module zgnet
  */
 export { run, rotate } from './run.js';
 export { handlerData } from './multicore/handler-module.js';
@@ -14,6 +16,9 @@ export type {
   EventHandler,
   EventLoop,
   ListenerAddress,
+  EngineStats,
+  LoopStats,
+  SniCertificate,
   LoadBalancing,
   Logger,
   LogLevel,

@@ -52,6 +52,15 @@ if (withQemu) {
   zig(['build', 'test', '-Dtarget=aarch64-linux-musl', '-fqemu', '--summary', 'all']);
 }
 
+// The API reference (TypeDoc) builds with no warning: every public name documented, every
+// link resolving (typedoc.json treats warnings as errors).
+console.log('== npm run docs (TypeDoc)');
+const docs = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typedoc', 'bin', 'typedoc')], { cwd: root, stdio: 'inherit' });
+if (docs.status !== 0) {
+  console.error(`npm run docs failed (exit ${docs.status})`);
+  process.exit(1);
+}
+
 const testDir = path.join(root, 'dist', 'tests');
 const files = fs
   .readdirSync(testDir, { recursive: true })

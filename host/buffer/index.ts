@@ -10,6 +10,8 @@
  * `peek(n)` returns ONE contiguous Buffer holding a copy of the first n bytes (never gnet's
  * `[head, tail]` pair), so callers need not care whether the data wraps. `n <= 0` or omitted
  * means everything, as in gnet.
+ *
+ * @module zgnet/buffer
  */
 import { BufferInfo, BufferKind, check, type CoreBinding, type Mode } from '../core/binding.js';
 import { ownHandle } from '../core/handle.js';
@@ -19,6 +21,7 @@ import { invalidOption } from '../errors.js';
 import type { NodeBuffer } from '../node-types.js';
 import { bytesArg, countArg, optionsArg, uint8ArrayArg } from '../core/args.js';
 
+/** Options of every buffer class. */
 export interface BufferOptions {
   /** Which artifact backs the buffer; defaults to `'auto'` (see the README's mode selection). */
   mode?: ModeOption;
@@ -30,11 +33,13 @@ function byteLength(value: number, name: string): number {
 }
 
 abstract class CoreBuffer {
+  /** @internal */
   readonly [coreBinding]: CoreBinding;
   /** The core's handle of this buffer (internal). */
   protected readonly handle: number;
-  /** Frames a codec handed out whose bytes are still to be removed (host/core/source.ts). */
+  /** @internal Frames a codec handed out whose bytes are still to be removed (host/core/source.ts). */
   [pendingConsume] = 0;
+  /** @internal */
   [streamVersion] = 0;
 
   protected constructor(kind: number, size: number, options?: BufferOptions) {
@@ -44,6 +49,7 @@ abstract class CoreBuffer {
     ownHandle(this, binding, this.handle);
   }
 
+  /** Which artifact backs this buffer: `'native'` or `'wasm'`. */
   get mode(): Mode {
     return this[coreBinding].mode;
   }
@@ -96,10 +102,12 @@ abstract class CoreBuffer {
     return check(b, b.bufferDiscard(this.handle, count));
   }
 
+  /** Bytes buffered, not yet read. */
   buffered(): number {
     return this.info(BufferInfo.buffered);
   }
 
+  /** Whether nothing is buffered. */
   isEmpty(): boolean {
     return this.info(BufferInfo.isEmpty) === 1;
   }
@@ -130,6 +138,7 @@ abstract class CoreBuffer {
 
 /** Rings hold their bytes in at most two runs, which is what codecs decode from. */
 abstract class RingLike extends CoreBuffer implements FrameSource {
+  /** @internal */
   [scanFrames](codec: number, discard: number, out: Uint8Array, offset: number, frames: Int32Array): number {
     return this[coreBinding].codecScan(codec, this.handle, discard, out, offset, frames);
   }
@@ -144,29 +153,34 @@ abstract class RingLike extends CoreBuffer implements FrameSource {
     return this.info(BufferInfo.capacity);
   }
 
+  /** Whether the ring is at capacity (the next write grows it). */
   isFull(): boolean {
     return this.cap() > 0 && this.available() === 0;
   }
 }
 
+/** A ring that grows on write with gnet's policy (1024 bytes first, doubling below 4096, then +25%); `sizeBytes` default 0 (allocated on first write). */
 export class RingBuffer extends RingLike {
   constructor(sizeBytes = 0, options?: BufferOptions) {
     super(BufferKind.ring, byteLength(sizeBytes, 'sizeBytes'), options);
   }
 }
 
+/** A ring that holds no memory while empty. */
 export class ElasticRingBuffer extends RingLike {
   constructor(options?: BufferOptions) {
     super(BufferKind.elasticRing, 0, options);
   }
 }
 
+/** A list of copied chunks: writing never moves buffered bytes. */
 export class LinkedListBuffer extends CoreBuffer {
   constructor(options?: BufferOptions) {
     super(BufferKind.linkedList, 0, options);
   }
 }
 
+/** A ring up to `maxStaticBytes` (bytes, required), a linked list beyond it; order kept. */
 export class ElasticBuffer extends CoreBuffer {
   constructor(maxStaticBytes: number, options?: BufferOptions) {
     if (!Number.isSafeInteger(maxStaticBytes) || maxStaticBytes <= 0) {

@@ -21,13 +21,16 @@ const SLAB_FRAME_MAX = SLAB_BYTES / 4;
 const FRAMES_PER_SCAN = 256;
 /** wasm32 sizes are u32 and the host keeps them in i32 range. */
 export const FRAME_LENGTH_LIMIT = 0x7fff_ffff;
+/** 16 MiB: every codec's default `maxFrameLength`, bytes. */
 export const DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024;
 
 /** What `codec.write` needs of a connection. */
 export interface Writable {
+  /** Writes the chunks as one; returns the total length in bytes. */
   writev(chunks: Uint8Array[]): number;
 }
 
+/** A framing codec (netty/gnet style): `decode(c)` takes one whole frame from a connection or ring buffer, `encode`/`write` frame a payload. */
 export abstract class Codec {
   private readonly handles = new Map<CoreBinding, number>();
   private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);

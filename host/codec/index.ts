@@ -11,6 +11,7 @@ import { optionsArg } from '../core/args.js';
 export { Codec, DEFAULT_MAX_FRAME_LENGTH } from './codec.js';
 export type { Writable } from './codec.js';
 
+/** Options of `DelimiterCodec` and `LineCodec`. */
 export interface DelimiterCodecOptions {
   /** Longest payload accepted, delimiter excluded; default 16 MiB. */
   maxFrameLength?: number;
@@ -18,7 +19,9 @@ export interface DelimiterCodecOptions {
 
 /** Frames end with a delimiter of 1 to 64 bytes; the payload excludes it. */
 export class DelimiterCodec extends Codec {
+  /** The delimiter's bytes (1 to 64). */
   readonly delimiter: NodeBuffer;
+  /** Longest payload accepted, bytes, delimiter excluded (default 16 MiB). */
   readonly maxFrameLength: number;
 
   constructor(delimiter: number | Uint8Array | string, opts?: DelimiterCodecOptions) {
@@ -56,6 +59,7 @@ export class LineCodec extends DelimiterCodec {
 
 /** Frames of exactly `frameLength` bytes; `encode` takes any multiple of it. */
 export class FixedLengthCodec extends Codec {
+  /** Every frame's length, bytes. */
   readonly frameLength: number;
 
   constructor(frameLength: number) {
@@ -70,11 +74,17 @@ export class FixedLengthCodec extends Codec {
   }
 }
 
+/** Options of `LengthFieldCodec` (netty's names). */
 export interface LengthFieldCodecOptions {
+  /** Default `'big'`. Byte order of the length field. */
   byteOrder?: 'big' | 'little';
+  /** Default 0. Bytes before the length field (0 to 65536). */
   lengthFieldOffset?: number;
+  /** Required. Size of the length field, bytes. */
   lengthFieldLength: 1 | 2 | 3 | 4 | 8;
+  /** Default 0. Added to the length field's value to give the bytes that follow the field. */
   lengthAdjustment?: number;
+  /** Default 0. Bytes `decode` removes from the front of each frame. */
   initialBytesToStrip?: number;
   /** Longest whole frame (header included) accepted, checked from the header alone; default 16 MiB. */
   maxFrameLength?: number;
@@ -90,11 +100,17 @@ const ADJUSTMENT_LIMIT = 0x7fff_ffff;
  * `value = payload.length - lengthAdjustment`.
  */
 export class LengthFieldCodec extends Codec {
+  /** Byte order of the length field (default `'big'`). */
   readonly byteOrder: 'big' | 'little';
+  /** Bytes before the length field (default 0). */
   readonly lengthFieldOffset: number;
+  /** Size of the length field, bytes: 1, 2, 3, 4 or 8. */
   readonly lengthFieldLength: number;
+  /** Added to the length field's value (default 0). */
   readonly lengthAdjustment: number;
+  /** Bytes stripped from the front of each decoded frame (default 0). */
   readonly initialBytesToStrip: number;
+  /** Longest whole frame accepted, bytes, header included (default 16 MiB). */
   readonly maxFrameLength: number;
 
   constructor(options: LengthFieldCodecOptions) {

@@ -10,6 +10,7 @@
 import { ZgnetError } from '../errors.js';
 import { enumItems } from './boundary.js';
 
+/** Which artifact runs the Zig core: the native library (through koffi) or the wasm module. */
 export type Mode = 'native' | 'wasm';
 
 export const BufferKind = { ring: 0, elasticRing: 1, linkedList: 2, elastic: 3 } as const;

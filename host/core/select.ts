@@ -8,6 +8,7 @@ import type { CoreBinding, Mode } from './binding.js';
 import { createNativeBinding } from './native-binding.js';
 import { hostPlatform, targetFor } from './platform.js';
 
+/** A `Mode`, or `'auto'`: native when its library loads, else wasm (`ZGNET_MODE` overrides `'auto'`). */
 export type ModeOption = Mode | 'auto';
 
 const bindings: Partial<Record<Mode, CoreBinding>> = {};

@@ -11,7 +11,7 @@
  * onBoot's action is ignored, onBoot/onShutdown see gnet's listener-less Engine (no count,
  * no dup), and shutdown closes every connection before onShutdown (Client.stop, host/client.ts).
  */
-import { Action, type Conn, type Engine, type EventHandler, type EventLoop, type ListenerAddress, type Logger, type Network, type TickResult } from '../api.js';
+import { Action, type Conn, type Engine, type EngineStats, type EventHandler, type EventLoop, type ListenerAddress, type Logger, type Network, type TickResult } from '../api.js';
 import { addressParts, type ResolvedAddr } from '../address.js';
 import type { Mode } from '../core/binding.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
@@ -20,6 +20,7 @@ import { invoke } from './invoke.js';
 import { IdleSweeper, RateLimitedLog, type IdleMember } from './limits.js';
 import type { DialTls } from '../tls/options.js';
 import type { NodeAbortSignal } from '../node-types.js';
+import { StatsBook, type WritingConn } from './stats.js';
 
 export type EngineState = 'created' | 'booting' | 'running' | 'stopping' | 'stopped';
 
@@ -54,6 +55,8 @@ export abstract class EngineBase implements Engine {
   private readonly shedLog: RateLimitedLog;
   /** Why the engine stopped on its own (a worker died): run() rejects with it. */
   failure: ZgnetError | undefined;
+  /** engine.stats()'s counters, one row per loop (shared with loops' threads: host/native/engine.ts). */
+  readonly counters: StatsBook;
 
   constructor(
     readonly handler: EventHandler,
@@ -62,6 +65,17 @@ export abstract class EngineBase implements Engine {
     this.logger = options.logger;
     this.view = options.client ? clientView(this) : this;
     this.shedLog = new RateLimitedLog(this.logger, 'warn');
+    this.counters = this.makeStatsBook(options.numEventLoop);
+  }
+
+  /** engine.stats()'s book; the native engine shares it with its loops' threads. */
+  protected makeStatsBook(loopCount: number): StatsBook {
+    return new StatsBook(loopCount);
+  }
+
+  /** The counters now, any time (EngineStats in host/api.ts). */
+  stats(): EngineStats {
+    return this.counters.snapshot(this.connections() as Iterable<IdleMember & WritingConn>);
   }
 
   /** Every open connection of every loop (the idle sweep). */
@@ -71,9 +85,10 @@ export abstract class EngineBase implements Engine {
    * Whether a newly accepted connection may stay (`maxConnections`); the engine closes it at
    * once otherwise, before onOpen. Shed connections are logged at most once per 5 s.
    */
-  admit(): boolean {
+  admit(loopIndex = 0): boolean {
     const max = this.options.maxConnections;
     if (max === 0 || this.countConnections() < max) return true;
+    this.counters.shed(loopIndex, 1);
     this.shedLog.note(() => `maxConnections (${max}) reached: a new connection was closed at once`);
     return false;
   }
@@ -269,6 +284,7 @@ function clientView(engine: EngineBase): Engine {
     addrs: Object.freeze([]) as unknown as string[],
     addresses: () => [],
     countConnections: () => -1,
+    stats: () => engine.stats(),
     dup(): number {
       throw empty();
     },

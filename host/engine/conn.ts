@@ -24,6 +24,7 @@ import { InboundStream, type InboundRing } from './inbound.js';
 import { AddressedStream } from './addressed.js';
 import { handlerError, invoke, toAction } from './invoke.js';
 import type { TaskQueue } from './task-queue.js';
+import type { StatsBook } from './stats.js';
 
 export const OPEN = 0;
 /** onClose is running: writes still go out, before the close. */
@@ -54,6 +55,8 @@ export interface ConnOwner {
   readonly binding: CoreBinding;
   readonly options: ResolvedOptions;
   readonly idle: IdleSweeper;
+  /** engine.stats()'s counters. */
+  readonly counters: StatsBook;
   /** A callback of a connection on loop `index` returned Action.Shutdown. */
   shutdownFromLoop(index: number): void;
 }
@@ -146,6 +149,7 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
   protected delivered(bytes: Buffer, start: number, end: number): void {
     this.lastActive = this.owner.idle.now;
     this.bytesRead += end - start;
+    this.owner.counters.read(this.eventLoop.index, end - start);
     this.receive(bytes, start, end);
     this.traffic();
     if (this.state !== OPEN) return;
@@ -157,6 +161,7 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
   protected deliveredIntoRing(length: number): void {
     this.lastActive = this.owner.idle.now;
     this.bytesRead += length;
+    this.owner.counters.read(this.eventLoop.index, length);
     this.receivedIntoRing(length);
     this.traffic();
     if (this.state === OPEN) this.checkInboundMark();
@@ -248,6 +253,11 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
   /** Starts or stops reading the socket. */
   protected abstract applyReadPaused(paused: boolean): void;
 
+  /** Reading is stopped (pauseRead, or the inbound mark). */
+  protected get readPaused(): boolean {
+    return this.readPausedBy !== 0;
+  }
+
   get writable(): boolean {
     if (this.state === CLOSED) return false;
     if (this.queuedOutbound() < this.owner.options.outboundHighWaterMark) return true;
@@ -314,6 +324,8 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
     this.context = undefined;
     this.releaseInbound();
     this.closeSocket(peerGone);
+    // After closeSocket: bytesWritten is now what left before the close, as the conn reports it.
+    this.owner.counters.closed(this.eventLoop.index, this.bytesWritten);
     this.settleClose?.();
     this.settleClose = undefined;
     if (outcome !== null && outcome.error === null && outcome.action === Action.Shutdown) {

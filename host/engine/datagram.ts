@@ -35,6 +35,7 @@ export abstract class DatagramConn extends AddressedStream implements Conn {
   /** One datagram `bytes[start, end)`, one onTraffic; its unread bytes are dropped after. */
   protected deliver(bytes: Buffer, start: number, end: number): void {
     this.bytesRead = end - start;
+    this.owner.counters.read(this.eventLoop.index, end - start);
     this.receive(bytes, start, end);
     const h = this.owner.handler;
     const outcome = invoke(this.owner.logger, 'onTraffic', () => h.onTraffic?.(this));
@@ -46,6 +47,7 @@ export abstract class DatagramConn extends AddressedStream implements Conn {
     checkBytes(data, 'write');
     const n = this.reply(data);
     this.bytesWritten += n;
+    this.owner.counters.wrote(this.eventLoop.index, n);
     return n;
   }
 
@@ -59,7 +61,9 @@ export abstract class DatagramConn extends AddressedStream implements Conn {
 
   asyncWrite(data: Uint8Array | string): Promise<void> {
     const invalid = bytesError(data, 'asyncWrite');
-    return invalid !== null ? quietReject(invalid) : this.replyLater(data);
+    if (invalid !== null) return quietReject(invalid);
+    const n = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    return this.replyLater(data).then(() => this.owner.counters.wrote(this.eventLoop.index, n));
   }
 
   /** As gnet: sent at once, to this datagram's sender; settles once it is sent. */
@@ -69,7 +73,9 @@ export abstract class DatagramConn extends AddressedStream implements Conn {
   sendTo(data: Uint8Array | string, addr: string): number {
     checkBytes(data, 'sendTo');
     if (typeof addr !== 'string') throw new ZgnetError(ErrorCode.INVALID_NETWORK_ADDRESS, `sendTo() takes an address string, not ${describe(addr)}`);
-    return this.sendToAddr(data, addr);
+    const n = this.sendToAddr(data, addr);
+    this.owner.counters.wrote(this.eventLoop.index, n);
+    return n;
   }
 
   protected abstract sendToAddr(data: Uint8Array | string, addr: string): number;

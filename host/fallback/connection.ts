@@ -117,6 +117,9 @@ export class StreamConn extends NodeConn {
     // Only reached without 'end' or 'error' when the socket was destroyed under us.
     s.on('close', () => this.closeWith(eofError(), true));
     this.begin();
+    // A socket passed from another process or adopted (register, enroll) may be paused: it
+    // flows now, unless onOpen paused reading (then resumeRead starts it).
+    if (this.state === OPEN && !this.readPaused) s.resume();
   }
 
   /** What onClose reports for an error of the socket (TLS connections name TLS failures). */

@@ -207,13 +207,14 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   }
 
   /** Opens a socket accepted here or by another process's listener as a connection of `loop`. */
-  openAccepted(loop: FallbackEventLoop, socket: net.Socket, network: 'tcp' | 'unix', local: string, remote: string, context?: unknown): Conn {
+  openAccepted(loop: FallbackEventLoop, socket: net.Socket, network: 'tcp' | 'unix', local: string, remote: string, context?: unknown, accepted = true): Conn {
     this.track(socket);
     const conn =
       socket instanceof tls.TLSSocket
         ? new TlsStreamConn(this, loop, socket, network, local, remote)
         : new StreamConn(this, loop, socket, network, local, remote);
     conn.context = context;
+    this.counters.opened(loop.index, accepted);
     conn.open();
     return conn;
   }
@@ -235,7 +236,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   private openStream(loop: FallbackEventLoop, socket: net.Socket, network: 'tcp' | 'unix', unixPath: string, context: unknown): Conn {
     const local = network === 'tcp' ? `tcp://${hostPort(socket.localAddress!, socket.localPort!)}` : 'unix://';
     const remote = network === 'tcp' ? `tcp://${hostPort(socket.remoteAddress!, socket.remotePort!)}` : formatAddr('unix', unixPath, 0);
-    return this.openAccepted(loop, socket, network, local, remote, context);
+    return this.openAccepted(loop, socket, network, local, remote, context, false);
   }
 
   private openDatagram(loop: FallbackEventLoop, socket: dgram.Socket, context: unknown): Conn {
@@ -245,6 +246,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
       this, loop, socket, formatAddr('udp', local.address, local.port), formatAddr('udp', remote.address, remote.port),
     );
     conn.context = context;
+    this.counters.opened(loop.index, false);
     conn.open();
     return conn;
   }
@@ -350,9 +352,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
     // Taken over as gnet takes a dup: the engine reads, and ends the socket after onClose.
     for (const event of ['data', 'readable', 'end'] as const) socket.removeAllListeners(event);
     socket.allowHalfOpen = true;
-    const conn = this.openStream(loop, socket, adopted.network, '', context);
-    socket.resume();
-    return conn;
+    return this.openStream(loop, socket, adopted.network, '', context);
   }
 
   shutdownFromLoop(index: number): void {

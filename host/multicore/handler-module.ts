@@ -15,7 +15,10 @@ import type { EventHandler } from '../api.js';
 import { ErrorCode, ZgnetError, invalidOption } from '../errors.js';
 import type { NodeURL } from '../node-types.js';
 
-/** A handler module as `run()` takes it. */
+/**
+ * A handler as `run()` takes it: the handler object, or its module as a `file:` URL (`NodeURL`:
+ * the WHATWG `URL`, typed without @types/node too) or a path.
+ */
 export type HandlerSpec<Ctx = unknown> = EventHandler<Ctx> | NodeURL | string;
 
 export interface LoadedHandler {

@@ -90,6 +90,8 @@ export class ProcessEngine extends FallbackEngine {
     if (m.t === 'count') {
       this.counts[w.index]! += m.delta;
       this.loopCountChanged(w.index, m.delta);
+    } else if (m.t === 'stats') {
+      this.counters.report(w.index, m.stats);
     } else if (m.t === 'shutdown') {
       void this.shutdown('action', w.index);
     } else if (m.t === 'log') {

@@ -18,6 +18,9 @@ process.on('disconnect', () => process.exit(0));
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 
+/** How often a loop with connections reports its counters to the main process. */
+const STATS_REPORT_MS = 100;
+
 function send(message: FromWorker, done?: () => void): void {
   if (process.connected) process.send!(message, undefined, {}, () => done?.());
   else done?.();
@@ -30,6 +33,27 @@ class WorkerEngine extends FallbackEngine {
   override loopCountChanged(index: number, delta: 1 | -1): void {
     super.loopCountChanged(index, delta);
     if (!(this.passing && delta === 1)) send({ t: 'count', delta });
+    this.reportStats();
+  }
+
+  private statsTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Sends this loop's counters to the main process (its engine.stats()) soon: bytes flow between
+   * opens and closes, so while the loop has connections it reports every STATS_REPORT_MS.
+   */
+  reportStats(): void {
+    if (this.statsTimer !== undefined) return;
+    this.statsTimer = setTimeout(() => {
+      this.statsTimer = undefined;
+      this.sendStats();
+      if (this.countConnections() > 0) this.reportStats();
+    }, STATS_REPORT_MS);
+    this.statsTimer.unref();
+  }
+
+  sendStats(done?: () => void): void {
+    send({ t: 'stats', stats: this.stats() }, done);
   }
 
   override shutdownFromLoop(): void {
@@ -45,7 +69,6 @@ class WorkerEngine extends FallbackEngine {
     this.passing = true;
     try {
       this.openAccepted(this.loops[index]!, socket, m.network, m.local, m.remote);
-      socket.resume();
     } catch (err) {
       this.logger.error('opening a passed connection failed', err);
       socket.destroy();
@@ -75,7 +98,10 @@ process.on('message', (m: ToWorker, handle?: net.Socket) => {
       send({ t: 'loopClosed' });
       break;
     case 'stop':
-      void (engine?.shutdown('stop') ?? Promise.resolve()).then(() => send({ t: 'stopped' }, () => process.exit(0)));
+      void (engine?.shutdown('stop') ?? Promise.resolve()).then(() => {
+        engine?.sendStats();
+        send({ t: 'stopped' }, () => process.exit(0));
+      });
       break;
   }
 });

@@ -6,6 +6,7 @@
  * handlerData may hold Maps, Dates, typed arrays...; an accepted socket travels to a process as
  * the handle of a 'conn' message (threads get theirs from the Zig engine).
  */
+import type { EngineStats } from '../api.js';
 import type { ResolvedOptions } from '../options.js';
 
 /** The options a worker's engine needs: the resolved ones without what cannot be cloned. */
@@ -27,6 +28,8 @@ export interface ThreadInit {
   engine: number;
   /** Open connections per loop, shared by every loop's thread (Atomics). */
   counts: SharedArrayBuffer;
+  /** engine.stats()'s rows, one per loop, shared by every loop's thread (host/engine/stats.ts). */
+  stats: SharedArrayBuffer;
 }
 
 export type ToWorker =
@@ -45,6 +48,8 @@ export type FromWorker =
   | { t: 'failed'; message: string; code: string }
   /** A connection joined (+1) or left (-1) the worker's loop; the accepted ones' +1 is the main process's. */
   | { t: 'count'; delta: 1 | -1 }
+  /** The worker's engine.stats() (its loop's counters), sent as they change and before 'stopped'. */
+  | { t: 'stats'; stats: EngineStats }
   /** A callback returned Action.Shutdown. */
   | { t: 'shutdown' }
   /** A log line of the worker's engine, for the main process's logger (the user's, which cannot cross). */

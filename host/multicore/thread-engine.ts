@@ -72,6 +72,7 @@ export class ThreadEngine extends NativeEngine {
         index,
         engine: this.handle,
         counts: this.counts.buffer as SharedArrayBuffer,
+        stats: this.counters.cells.buffer as SharedArrayBuffer,
       };
       const worker = new Worker(THREAD_ENTRY, { workerData: init, execArgv: workerExecArgv() });
       const endpoint = threadEndpoint(worker, (err) => this.logger.error(`loop ${index}'s thread failed`, err));

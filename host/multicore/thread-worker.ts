@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { NativeEngine } from '../native/engine.js';
 import { NativeLoop } from '../native/event-loop.js';
+import { StatsBook } from '../engine/stats.js';
 import { leveledLogger } from '../options.js';
 import { loadHandlerModule } from './handler-module.js';
 import type { FromWorker, ThreadInit, ToWorker } from './protocol.js';
@@ -22,6 +23,11 @@ function send(message: FromWorker, done?: () => void): void {
 
 class LoopThreadEngine extends NativeEngine {
   override counts = new Int32Array(init.counts);
+
+  /** This loop's row is the main thread's (shared memory): its engine.stats() sees it at once. */
+  protected override makeStatsBook(loopCount: number): StatsBook {
+    return new StatsBook(loopCount, init.stats);
+  }
 
   /** Nothing to bind: the engine is the main thread's. */
   protected override async listen(): Promise<void> {

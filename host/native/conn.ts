@@ -218,7 +218,8 @@ export class NativeConn extends EngineConn {
   }
 
   protected closeSocket(_peerGone: boolean): void {
-    this.writtenAtClose = this.bytesWritten;
+    // The state is CLOSED already, so the getter would answer the previous close's figure.
+    this.writtenAtClose = this.writtenNow();
     this.loop.closeCommand(this);
   }
 
@@ -229,8 +230,11 @@ export class NativeConn extends EngineConn {
 
   /** What was handed to Zig minus what it still queues (UDP: every datagram is sent at once). */
   get bytesWritten(): number {
-    if (this.state === CLOSED) return this.writtenAtClose;
-    return this.network === 'udp' ? this.handedTotal : this.handedTotal - this.outboundBuffered();
+    return this.state === CLOSED ? this.writtenAtClose : this.writtenNow();
+  }
+
+  private writtenNow(): number {
+    return this.network === 'udp' ? this.handedTotal : this.handedTotal - this.queuedInZig();
   }
 
   // ---- outbound -----------------------------------------------------------------------------
@@ -291,8 +295,13 @@ export class NativeConn extends EngineConn {
   }
 
   outboundBuffered(): number {
-    if (this.state === CLOSED) return 0;
+    return this.state === CLOSED ? 0 : this.queuedInZig();
+  }
+
+  /** What Zig still queues for this conn (also while closing: the slot is ours until the close command). */
+  private queuedInZig(): number {
     const loop = this.loop;
+    if (loop.engine.freed) return 0; // every socket is closed: nothing is queued any more
     loop.flushCommands();
     return Math.max(0, loop.api.connOutbound(loop.engine.handle, loop.index, this.slot, this.generation));
   }

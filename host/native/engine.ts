@@ -11,6 +11,7 @@ import { bindingFor } from '../core/select.js';
 import { loadKoffi } from '../core/native-binding.js';
 import { eofError, ErrorCode, ZgnetError, systemError, withAddress, type SystemError } from '../errors.js';
 import { EngineBase, findListener } from '../engine/base.js';
+import { StatsBook } from '../engine/stats.js';
 import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 import { RateLimitedLog } from '../engine/limits.js';
 import { boundUnixPath, clearUnixPath, removeBoundUnixPath, type BoundUnixPath } from '../engine/unix-path.js';
@@ -55,6 +56,11 @@ export class NativeEngine extends EngineBase {
     this.api = engineApi();
     this.acceptLog = new RateLimitedLog(this.logger, 'error');
     this.counts = new Int32Array(new SharedArrayBuffer(4 * options.numEventLoop));
+  }
+
+  /** Shared memory, so that loops on threads of their own (host/multicore/thread-engine.ts) count into it. */
+  protected override makeStatsBook(loopCount: number): StatsBook {
+    return new StatsBook(loopCount, StatsBook.sharedBuffer(loopCount));
   }
 
   // ---- errors -------------------------------------------------------------------------------
@@ -187,7 +193,8 @@ export class NativeEngine extends EngineBase {
   }
 
   /** Accepting failed (`errno`), or `shed` connections were closed at once for lack of fds: logged, never fatal. */
-  acceptTrouble(errno: number, shed: number): void {
+  acceptTrouble(errno: number, shed: number, loopIndex: number): void {
+    this.counters.shed(loopIndex, shed);
     if (shed > 0) this.acceptLog.note(() => `out of file descriptors: ${shed} new connection(s) accepted and closed at once`);
     if (errno !== 0) this.acceptLog.note(() => `accepting failed, retrying: ${systemError(errno, 'accept').message}`);
   }

@@ -154,7 +154,7 @@ export class NativeLoop implements EngineLoop {
       this.engine.flushAll();
       const acceptErrno = records[L.header_accept_errno]!;
       const shed = records[L.header_accept_shed]!;
-      if (acceptErrno !== 0 || shed !== 0) this.engine.acceptTrouble(acceptErrno, shed);
+      if (acceptErrno !== 0 || shed !== 0) this.engine.acceptTrouble(acceptErrno, shed, this.index);
       if (acceptErrno !== 0) return; // accepting resumes at the next readiness
       if (records[L.header_more] === 0) return;
     }
@@ -219,7 +219,7 @@ export class NativeLoop implements EngineLoop {
       conn.context = pending.context;
     }
     const accepted = pending === undefined || pending.generation !== generation;
-    if (!this.engine.isRunning() || (accepted && !this.engine.admit())) {
+    if (!this.engine.isRunning() || (accepted && !this.engine.admit(this.index))) {
       // Accepted (or dialled) while shutting down, or over maxConnections: nobody serves it.
       conn.state = CLOSED;
       this.command(L.command_close, slot, generation, 0, 0, 0);
@@ -228,6 +228,7 @@ export class NativeLoop implements EngineLoop {
     }
     this.openCount++;
     this.engine.countConn(this.index, 1);
+    this.engine.counters.opened(this.index, accepted);
     conn.open();
     if (pending === undefined || pending.generation !== generation) return;
     if (pending.early !== null && conn.state === OPEN) {

@@ -127,6 +127,44 @@ describe(`handler modules (${testMode})`, () => {
     assert.deepEqual(hints, [1, 0]);
   });
 
+  test('engine.stats() on the main thread adds up the loops on threads or processes', { timeout: 30_000 }, async () => {
+    const s = await start(2, { lb: 'round-robin' });
+    const peers: StreamPeer[] = [];
+    try {
+      const a = await StreamPeer.connect(s.engine.addrs[0]!);
+      peers.push(a);
+      await a.write('hello\n');
+      assert.equal((await a.read(6)).toString(), 'hello\n');
+      const b = await StreamPeer.connect(s.engine.addrs[0]!);
+      peers.push(b);
+      await b.write('big 1000\n');
+      await b.read(1000);
+      const open = () => {
+        const st = s.engine.stats();
+        return st.connections === 2 && st.accepted === 2 && st.bytesRead === 15 && st.loops.every((l) => l.connections === 1);
+      };
+      await until('both loops counted, bytes read included', open);
+      a.destroy();
+      b.destroy();
+      // Bytes written by a connection still open on another thread count once it closes.
+      await until('both closes and every byte written counted', () => {
+        const st = s.engine.stats();
+        return st.closed === 2 && st.connections === 0 && st.bytesWritten === 1006;
+      });
+      const loops = [...s.engine.stats().loops].sort((x, y) => x.bytesRead - y.bytesRead);
+      assert.deepEqual(loops, [
+        { connections: 0, bytesRead: 6, bytesWritten: 6 },
+        { connections: 0, bytesRead: 9, bytesWritten: 1000 },
+      ]);
+    } finally {
+      await stopped(s, peers);
+    }
+    const after = s.engine.stats();
+    assert.deepEqual({ accepted: after.accepted, closed: after.closed, bytesRead: after.bytesRead, bytesWritten: after.bytesWritten }, {
+      accepted: 2, closed: 2, bytesRead: 15, bytesWritten: 1006,
+    });
+  });
+
   for (const loops of [2, 4]) {
     for (const lb of ['round-robin', 'least-connections', 'source-addr-hash'] as const) {
       test(`${loops} loops, ${lb}: placement, places, handlerData, countConnections`, { timeout: 60_000 }, async () => {
@@ -262,6 +300,26 @@ describe(`handler modules (${testMode})`, () => {
         await within('run() after abort', 20_000, done);
         removePath(sock);
       }
+    }
+  });
+
+  test('pauseRead() in onOpen holds the first bytes on worker loops too, until resumeRead()', { timeout: 60_000 }, async () => {
+    // Wasm mode passes each socket to a worker process, and used to start it flowing after
+    // onOpen whatever onOpen asked: a proxy pausing until its back end is dialled lost them.
+    const sock = unixPath('paused');
+    const stop = new AbortController();
+    const done = run(fixture('paused-open'), `unix://${sock}`, { mode: testMode, numEventLoop: 2, logger: recordingLogger(), signal: stop.signal });
+    done.catch(() => {});
+    await until('listening', () => fs.existsSync(sock));
+    const peers = await Promise.all([0, 1, 2, 3].map(() => StreamPeer.connect(`unix://${sock}`)));
+    try {
+      await Promise.all(peers.map((p, i) => p.write(`first ${i}\n`)));
+      for (const [i, p] of peers.entries()) assert.equal(await readLine(p), `first ${i}`);
+    } finally {
+      for (const p of peers) p.destroy();
+      stop.abort();
+      await within('run() after abort', 20_000, done);
+      removePath(sock);
     }
   });
 

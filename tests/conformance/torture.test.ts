@@ -15,7 +15,7 @@ import { within } from './support/wait.js';
 describe(`every byte exactly once (${testMode})`, () => {
   test('seeded streams of mixed write shapes, slow readers, proxy pairs, a busy process per core: all intact', { timeout: 90_000 }, async (t) => {
     const seed = Number(process.env.ZGNET_TORTURE_SEED ?? (Date.now() % 1_000_000));
-    const result = await runTorture({ seed, mode: testMode, streams: 48, concurrency: 4, deadlineMs: 45_000, hog: true });
+    const result = await runTorture({ seed, mode: testMode, streams: 48, concurrency: 4, deadlineMs: 45_000, hog: true, threads: true });
     t.diagnostic(`seed ${seed}: ${result.streams} streams, ${result.bytes} bytes`);
     assert.deepEqual(result.mismatches, [], `seed ${seed} (rerun with ZGNET_TORTURE_SEED=${seed})`);
     assert.ok(result.streams >= 4, `only ${result.streams} streams ran (seed ${seed})`);

@@ -199,3 +199,46 @@ test "acceptReady: an accept that fails for good is reported in the drain's head
     try testing.expectEqual(@as(i32, @intFromEnum(posix.E.INVAL)), t.records[layout.Header.accept_errno]);
     try testing.expectEqual(@as(usize, 0), loop.records_count);
 }
+
+test "acceptReady: out of fds, a waiting connection is accepted with the reserve fd, closed, and counted as shed" {
+    var t = try TestHost.init(try std.net.Address.parseIp("127.0.0.1", 0));
+    defer t.deinit();
+    const loop = &t.engine.loops[0];
+    try testing.expect(loop.reserve_fd >= 0);
+    const address = t.engine.specs.get(0).address;
+    var step: Syscall = .none;
+    const client = try socket.connect(address, &step);
+    defer posix.close(client);
+    // The next fd number the process would get: a soft limit there makes accept fail with
+    // EMFILE, while the reserve (a lower number) can still be given up and taken back.
+    const probe = try posix.dup(client);
+    posix.close(probe);
+    const saved = try posix.getrlimit(.NOFILE);
+    try posix.setrlimit(.NOFILE, .{ .cur = @intCast(probe), .max = saved.max });
+    loop.records_count = 0;
+    t.records[layout.Header.accept_shed] = 0;
+    t.records[layout.Header.accept_errno] = 0;
+    loop.in_drain = true;
+    var tries: usize = 0;
+    // The connection may reach the backlog a little after connect() returned.
+    while (t.records[layout.Header.accept_shed] == 0 and tries < 1000) : (tries += 1) {
+        acceptReady(loop, &loop.listeners.items[0]);
+        std.time.sleep(std.time.ns_per_ms);
+    }
+    loop.in_drain = false;
+    try posix.setrlimit(.NOFILE, saved);
+    try testing.expectEqual(@as(i32, 1), t.records[layout.Header.accept_shed]);
+    // With the backlog empty, Linux's accept still fails EMFILE (the fd comes first), and
+    // shedOne then finds nothing: that is reported, for accepting to resume at the next readiness.
+    const errno = t.records[layout.Header.accept_errno];
+    try testing.expect(errno == 0 or errno == @intFromEnum(posix.E.MFILE));
+    try testing.expectEqual(@as(usize, 0), loop.records_count); // no open record: nobody serves it
+    try testing.expect(loop.reserve_fd >= 0); // taken back for the next time
+    // The peer learns at once: its connection was closed.
+    var byte: [1]u8 = undefined;
+    const got = posix.read(client, &byte) catch |err| switch (err) {
+        error.ConnectionResetByPeer => 0,
+        else => return err,
+    };
+    try testing.expectEqual(@as(usize, 0), got);
+}

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import { rotate, type Engine, type EventHandler, type Logger, type Options } from '../../../host/index.js';
+import { HANDLER_CALLBACKS } from '../../../host/engine/invoke.js';
 import { testMode } from '../../support/mode.js';
 import { within } from './wait.js';
 
@@ -39,7 +40,8 @@ export interface Server {
   shutdown(): Promise<void>;
 }
 
-const CALLBACKS = ['onShutdown', 'onOpen', 'onClose', 'onTraffic', 'onTick', 'onWritable'] as const;
+/** Every callback the engine calls but onBoot (wrapped below): a new one is delegated too. */
+const CALLBACKS = HANDLER_CALLBACKS.filter((name) => name !== 'onBoot') as (keyof EventHandler)[];
 
 /**
  * Runs `handler` on `protoAddrs` and resolves once onBoot ran. Rejects with run()'s error when

@@ -15,10 +15,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
-import type { Conn, EventHandler, EventLoop, Mode } from '../../../host/index.js';
+import { run, type Conn, type Engine, type EventHandler, type EventLoop, type Mode, type Options } from '../../../host/index.js';
 import { proxyHandler } from '../../../examples/tcp-proxy-handler.js';
 import { Random } from '../../support/random.js';
 import { startServer, type Server } from './server.js';
+import { TORTURE_PROXY_BOOT, type TortureProxyData } from './torture-proxy.js';
+import { within } from './wait.js';
 
 const MiB = 1024 * 1024;
 const HEADER = 9;
@@ -138,6 +140,11 @@ export interface TortureOptions {
   deadlineMs: number;
   /** A busy process on every core while it runs. */
   hog: boolean;
+  /**
+   * The sender's proxy as a handler module with 2 loops: on worker threads (native) or
+   * worker processes (wasm) instead of this thread.
+   */
+  threads: boolean;
 }
 
 export interface TortureResult {
@@ -198,13 +205,35 @@ function runStream(port: number, seed: number, length: number, echo: boolean, rn
   });
 }
 
+let moduleProxies = 0;
+
+/** The proxy as a handler module (support/torture-proxy.ts): running once its onBoot ran. */
+async function startModuleProxy(upstream: string, options: Options): Promise<Pick<Server, 'addrs' | 'shutdown'>> {
+  const tag = `proxy-${moduleProxies++}`;
+  const hooks = globalThis as Record<symbol, unknown>;
+  const boots = (hooks[TORTURE_PROXY_BOOT] ??= new Map<string, (engine: Engine) => void>()) as Map<string, (engine: Engine) => void>;
+  const booted = new Promise<Engine>((resolve) => boots.set(tag, resolve));
+  const data: TortureProxyData = { upstream, tag };
+  const done = run(new URL('./torture-proxy.js', import.meta.url), 'tcp://127.0.0.1:0', { ...options, handlerData: data });
+  done.catch(() => {});
+  const engine = await within('the proxy on worker loops', 30_000, Promise.race([booted, done.then(() => Promise.reject(new Error('run() resolved before boot')))]));
+  boots.delete(tag);
+  return {
+    addrs: [...engine.addrs],
+    async shutdown() {
+      await engine.stop().catch(() => {});
+      await within('the proxy on worker loops stopping', 20_000, done.catch(() => {}));
+    },
+  };
+}
+
 function startHog(): ChildProcess[] {
   return os.cpus().map(() => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }));
 }
 
 export async function runTorture(o: TortureOptions): Promise<TortureResult> {
   const hogs = o.hog ? startHog() : [];
-  const servers: Server[] = [];
+  const servers: Pick<Server, 'addrs' | 'shutdown'>[] = [];
   const echo = net.createServer((s) => {
     s.on('error', () => {});
     s.pipe(s);
@@ -216,11 +245,14 @@ export async function runTorture(o: TortureOptions): Promise<TortureResult> {
     const sender = await startServer(senderHandler(result.mismatches), 'tcp://127.0.0.1:0', { mode: o.mode, numEventLoop: 2, ticker: true, logLevel: 'warn' });
     servers.push(sender);
     const senderAddr = sender.addrs[0]!;
-    const senderProxy = await startServer(proxyHandler(() => senderAddr), 'tcp://127.0.0.1:0', { mode: o.mode, numEventLoop: 2, outboundHighWaterMark: 256 * 1024, allowHalfOpen: true, logLevel: 'warn' });
+    const proxyOptions = { mode: o.mode, numEventLoop: 2, outboundHighWaterMark: 256 * 1024, allowHalfOpen: true, logLevel: 'warn' } as const;
+    const senderProxy = o.threads
+      ? await startModuleProxy(senderAddr, proxyOptions)
+      : await startServer(proxyHandler(() => senderAddr), 'tcp://127.0.0.1:0', proxyOptions);
     servers.push(senderProxy);
     const echoProxy = await startServer(proxyHandler(() => `tcp://127.0.0.1:${echoPort}`), 'tcp://127.0.0.1:0', { mode: o.mode, outboundHighWaterMark: 256 * 1024, allowHalfOpen: true, logLevel: 'warn' });
     servers.push(echoProxy);
-    const portOf = (s: Server) => Number(/:(\d+)$/.exec(s.addrs[0]!)![1]);
+    const portOf = (s: Pick<Server, 'addrs'>) => Number(/:(\d+)$/.exec(s.addrs[0]!)![1]);
     const rng = new Random(o.seed);
     const deadline = Date.now() + o.deadlineMs;
     let next = 0;
