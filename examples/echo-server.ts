@@ -5,16 +5,13 @@
  *   node dist/examples/echo-server.js [--mode native|wasm|auto] [--port 9000] [--loops N]
  *   printf 'hello\n' | nc -q1 127.0.0.1 9000
  *
- * Ctrl-C stops it (the AbortSignal flushes and closes every connection first).
+ * Ctrl-C stops it (the AbortSignal flushes and closes every connection first). A bad flag or a
+ * busy port: one line on stderr and exit 1.
  */
 import os from 'node:os';
 import path from 'node:path';
-import { Action, BuiltinEventEngine, rotate, type Conn, type Engine, type ModeOption } from '../host/index.js';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
-}
+import { Action, BuiltinEventEngine, type Conn, type Engine, type ModeOption } from '../host/index.js';
+import { cliArgs, numberFlag, serve } from './cli.js';
 
 class EchoServer extends BuiltinEventEngine {
   private engine: Engine | undefined;
@@ -37,16 +34,10 @@ class EchoServer extends BuiltinEventEngine {
   }
 }
 
-const port = arg('port', '9000');
+const args = cliArgs('echo-server', { mode: 'auto', port: '9000', loops: '1' });
 const socketPath = path.join(os.tmpdir(), 'zgnet-echo.sock');
-const controller = new AbortController();
-process.once('SIGINT', () => controller.abort());
-process.once('SIGTERM', () => controller.abort());
-
-await rotate(new EchoServer(), [`tcp://127.0.0.1:${port}`, `udp://127.0.0.1:${port}`, `unix://${socketPath}`], {
-  mode: arg('mode', 'auto') as ModeOption,
-  numEventLoop: Number(arg('loops', '1')),
+await serve('echo-server', new EchoServer(), [`tcp://127.0.0.1:${args.port}`, `udp://127.0.0.1:${args.port}`, `unix://${socketPath}`], {
+  mode: args.mode as ModeOption,
+  numEventLoop: numberFlag('echo-server', args, 'loops'),
   ticker: true,
-  signal: controller.signal,
 });
-console.log('stopped');

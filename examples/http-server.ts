@@ -10,13 +10,13 @@
  * The handler is given as a module, so that --loops N can use N cores (in wasm mode each loop is
  * a worker process). Prints "listening <host:port>" once bound; SIGTERM/SIGINT stop it.
  */
-import { arg, serve, tlsArgs } from './cli.js';
+import { cliArgs, numberFlag, serve, tlsArgs } from './cli.js';
 
-const mode = arg('mode', 'auto') as 'native' | 'wasm' | 'auto';
-await serve('http-server', new URL('./http-handler.js', import.meta.url), `tcp://${arg('addr', '127.0.0.1:8080')}`, {
-  mode,
-  numEventLoop: Number(arg('loops', '1')),
+const args = cliArgs('http-server', { addr: '127.0.0.1:8080', mode: 'auto', loops: '1', 'tls-cert': '', 'tls-key': '' });
+await serve('http-server', new URL('./http-handler.js', import.meta.url), `tcp://${args.addr}`, {
+  mode: args.mode as 'native' | 'wasm' | 'auto',
+  numEventLoop: numberFlag('http-server', args, 'loops'),
   tcpNoDelay: true,
   logLevel: 'warn',
-  ...tlsArgs(),
+  ...tlsArgs('http-server', args),
 });

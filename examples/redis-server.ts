@@ -13,14 +13,16 @@
  * Prints "listening <host:port>" once bound (--port 0: a free port); SIGTERM/SIGINT stop it.
  */
 import { Action, type Conn, type EventHandler } from '../host/index.js';
-import { arg, serve, tlsArgs } from './cli.js';
+import { cliArgs, numberFlag, serve, tlsArgs } from './cli.js';
 import { RedisCommands, newSession, type Session } from './redis-commands.js';
 import { PROTO_MAX_BULK_LEN } from './redis-resp.js';
 
-const port = Number(arg('port', '6379'));
-const host = arg('host', '127.0.0.1');
-const mode = arg('mode', 'auto') as 'native' | 'wasm' | 'auto';
-const redis = new RedisCommands({ maxBulkLen: Number(arg('proto-max-bulk-len', String(PROTO_MAX_BULK_LEN))), port });
+const args = cliArgs('redis-server', {
+  port: '6379', host: '127.0.0.1', mode: 'auto', loops: '1', 'proto-max-bulk-len': String(PROTO_MAX_BULK_LEN), 'tls-cert': '', 'tls-key': '',
+});
+const port = numberFlag('redis-server', args, 'port');
+const host = args.host;
+const redis = new RedisCommands({ maxBulkLen: numberFlag('redis-server', args, 'proto-max-bulk-len'), port });
 const out = redis.out;
 
 const handler: EventHandler = {
@@ -46,9 +48,9 @@ const handler: EventHandler = {
 };
 
 await serve('redis-server', handler, `tcp://${host.includes(':') ? `[${host}]` : host}:${port}`, {
-  mode,
-  numEventLoop: Number(arg('loops', '1')),
+  mode: args.mode as 'native' | 'wasm' | 'auto',
+  numEventLoop: numberFlag('redis-server', args, 'loops'),
   tcpNoDelay: true,
   logLevel: 'warn',
-  ...tlsArgs(),
+  ...tlsArgs('redis-server', args),
 });

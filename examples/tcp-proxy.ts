@@ -17,12 +17,12 @@
  * reached closes the client at once.
  */
 import type { Engine, EventHandler } from '../host/index.js';
-import { arg, serve } from './cli.js';
+import { cliArgs, numberFlag, serve } from './cli.js';
 import { proxyHandler } from './tcp-proxy-handler.js';
 
-const listen = arg('listen', '127.0.0.1:8080');
-const upstream = `tcp://${arg('upstream', '127.0.0.1:9000')}`;
-const mode = arg('mode', 'auto') as 'native' | 'wasm' | 'auto';
+const args = cliArgs('tcp-proxy', { listen: '127.0.0.1:8080', upstream: '127.0.0.1:9000', mode: 'auto', loops: '1', 'high-water-mark': String(256 * 1024) });
+const listen = args.listen;
+const upstream = `tcp://${args.upstream}`;
 
 const handler = {
   ...proxyHandler(() => upstream),
@@ -32,9 +32,9 @@ const handler = {
 } satisfies EventHandler;
 
 await serve('tcp-proxy', handler, `tcp://${listen}`, {
-  mode,
-  numEventLoop: Number(arg('loops', '1')),
-  outboundHighWaterMark: Number(arg('high-water-mark', String(256 * 1024))),
+  mode: args.mode as 'native' | 'wasm' | 'auto',
+  numEventLoop: numberFlag('tcp-proxy', args, 'loops'),
+  outboundHighWaterMark: numberFlag('tcp-proxy', args, 'high-water-mark'),
   tcpNoDelay: true,
   allowHalfOpen: true,
   logLevel: 'warn',

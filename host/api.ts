@@ -3,9 +3,7 @@
  * native engine (Zig over epoll/kqueue, through koffi) and the fallback engine (node:net and
  * node:dgram, with the Zig core in wasm).
  */
-import type * as dgram from 'node:dgram';
-import type * as net from 'node:net';
-import type { X509Certificate } from 'node:crypto';
+import type { DgramSocket, NetSocket, NodeAbortSignal, NodeBuffer, X509Certificate } from './node-types.js';
 import type { Mode } from './core/binding.js';
 import type { ModeOption } from './core/select.js';
 
@@ -167,7 +165,7 @@ export interface Options {
   /** Default `'auto'`: native when its library loads, else wasm (`ZGNET_MODE` overrides `'auto'`). */
   mode?: ModeOption;
   /** Default none. Aborting it shuts the engine down, as `engine.stop()`. */
-  signal?: AbortSignal;
+  signal?: NodeAbortSignal;
   /** Default 1 MiB. Bytes queued for a connection at which `c.writable` turns false; `onWritable` comes at half of it. */
   outboundHighWaterMark?: number;
   /** Default 16 MiB (a codec's default maxFrameLength). Unread bytes at which the engine stops reading a connection until a callback leaves fewer. */
@@ -361,7 +359,7 @@ export interface EventLoop {
   /** Dials `protoAddr` on this loop; resolves after `onOpen` ran with `context` set. */
   register(protoAddr: string, context?: unknown): Promise<Conn>;
   /** Adopts a connected socket on this loop; resolves after `onOpen` ran with `context` set. */
-  enroll(socket: net.Socket | dgram.Socket, context?: unknown): Promise<Conn>;
+  enroll(socket: NetSocket | DgramSocket, context?: unknown): Promise<Conn>;
 }
 
 /**
@@ -373,9 +371,9 @@ export interface Conn<Ctx = unknown> {
   /** Copies up to `target.length` buffered bytes into `target` and consumes them; returns how many. */
   read(target: Uint8Array): number;
   /** Consumes and returns `n` bytes, or `null` when fewer are buffered; `n <= 0` or omitted: everything. */
-  next(n?: number): Buffer | null;
+  next(n?: number): NodeBuffer | null;
   /** As `next`, without consuming. */
-  peek(n?: number): Buffer | null;
+  peek(n?: number): NodeBuffer | null;
   /** Drops `n` buffered bytes (`n <= 0` or omitted: all); returns how many. */
   discard(n?: number): number;
   /** Bytes received and not yet consumed. */

@@ -13,10 +13,9 @@
  * Go's network and address); `dial` takes an AbortSignal; `stop` runs every onClose before
  * onShutdown (gnet: onShutdown first) and may be called again (it waits for the same end).
  */
-import type * as dgram from 'node:dgram';
-import type * as net from 'node:net';
 import type { ClientOptions, Conn, EventHandler, TlsDialOptions } from './api.js';
 import type { Mode } from './core/binding.js';
+import type { DgramSocket, NetSocket, NodeAbortSignal } from './node-types.js';
 import { abortError, type EngineBase } from './engine/base.js';
 import { ErrorCode, ZgnetError, invalidOption } from './errors.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
@@ -28,7 +27,7 @@ export interface DialOptions {
   /** Becomes `c.context` before onOpen runs. */
   context?: unknown;
   /** Aborting it before onOpen gives the dial up: the promise rejects with an AbortError. */
-  signal?: AbortSignal;
+  signal?: NodeAbortSignal;
   /**
    * TLS over this connection (tcp or unix; `true`: the defaults): onOpen runs after the
    * handshake; a failed one rejects the dial with `ERR_TLS_HANDSHAKE`, a bad option with
@@ -98,7 +97,7 @@ export class Client<Ctx = unknown> {
    * `dgram.Socket`; resolves after onOpen ran. As gnet, the socket is the engine's from now
    * on: native mode serves a dup of its fd and destroys it, wasm mode takes it over.
    */
-  async enroll(socket: net.Socket | dgram.Socket, options: EnrollOptions = {}): Promise<Conn<Ctx>> {
+  async enroll(socket: NetSocket | DgramSocket, options: EnrollOptions = {}): Promise<Conn<Ctx>> {
     if (typeof options !== 'object' || options === null) throw invalidOption('enroll options', 'must be an object');
     return this.running().leastLoadedLoop().enroll(socket, options.context) as Promise<Conn<Ctx>>;
   }

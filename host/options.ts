@@ -8,6 +8,7 @@ import type { ClientOptions, LoadBalancing, Logger, LogLevel, Network, Options }
 import { parseMode, type ModeOption } from './core/select.js';
 import { invalidOption } from './errors.js';
 import { resolveServerTls, type ServerTls } from './tls/options.js';
+import type { NodeAbortSignal } from './node-types.js';
 
 /** The most event loops an engine runs (`numEventLoop`). */
 export const EVENT_LOOPS_MAX = 256;
@@ -41,7 +42,7 @@ export interface ResolvedOptions {
   logger: Logger;
   logLevel: LogLevel;
   mode: ModeOption;
-  signal: AbortSignal | undefined;
+  signal: NodeAbortSignal | undefined;
   /** A client engine (host/client.ts): no listeners, least-connections, gnet's client lifecycle. */
   client: boolean;
   outboundHighWaterMark: number;

@@ -1,6 +1,7 @@
-// Debian packages the benchmarks and tests drive (wrk, redis-tools, redis-server, haproxy):
-// installed by the project itself when missing, never by hand. Only as root with apt-get (CI
-// runs as root); otherwise the caller gets a reason to report. `apt-get update` runs once per
+// Debian packages the benchmarks and tests drive (wrk, redis-tools, redis-server, haproxy,
+// qemu-user): installed by the project itself when missing, never by hand. Only as root with
+// apt-get (CI runs as root); otherwise the caller gets a reason to report, naming the packages
+// and the apt-get command (installPlan decides, with no side effect, so it is tested alone). `apt-get update` runs once per
 // process, before the first install (a fresh CI machine has no package lists).
 import { spawnSync } from 'node:child_process';
 
@@ -29,17 +30,47 @@ function apt(args) {
   });
 }
 
+/** What the Redis suite (tests/redis-example.test.ts) and the Redis benchmark drive. */
+export const REDIS_TOOLS = [
+  { cmd: 'redis-cli', pkg: 'redis-tools' },
+  { cmd: 'redis-benchmark', pkg: 'redis-tools' },
+  { cmd: 'redis-server', pkg: 'redis-server' },
+];
+
+/** What `qemu-user` provides: Zig's `-fqemu` runs the aarch64 test binaries with it. */
+export const QEMU = [{ cmd: 'qemu-aarch64', pkg: 'qemu-user' }];
+
+/** This process's side of installPlan: which commands are on PATH, root, apt-get. */
+export function hostFacts() {
+  return { present: (cmd) => which(cmd) !== null, isRoot: process.getuid?.() === 0, hasApt: which('apt-get') !== null };
+}
+
+/**
+ * The decision, without side effects: null when every command of `needs` is present; else the
+ * missing commands, their Debian packages, whether this process can install them (root with
+ * apt-get), and a one-line message naming the packages and the command that installs them.
+ */
+export function installPlan(needs, { present, isRoot, hasApt }) {
+  const missing = needs.filter((n) => !present(n.cmd));
+  if (missing.length === 0) return null;
+  const pkgs = [...new Set(missing.map((n) => n.pkg))];
+  const command = `${isRoot ? '' : 'sudo '}apt-get install -y ${pkgs.join(' ')}`;
+  const packages = `the Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(' ')}`;
+  const what = `${[...new Set(missing.map((n) => n.cmd))].join(', ')} not installed`;
+  const message = hasApt ? `${what}: install ${packages} (${command})` : `${what} and no apt-get here: install ${packages} or ${pkgs.length > 1 ? 'their' : 'its'} equivalent`;
+  return { missing, pkgs, canInstall: isRoot && hasApt, command, message };
+}
+
 /**
  * Makes every command of `needs` ({ cmd: 'redis-cli', pkg: 'redis-tools' }, ...) available.
- * Returns null when all are there, else why not (the commands still missing and the cause).
+ * Returns null when all are there, else why not (the commands still missing and what to run).
  * `log` is told before anything is installed.
  */
 export function ensureCommands(needs, log = (line) => console.log(line)) {
-  const missing = needs.filter((n) => !which(n.cmd));
-  if (missing.length === 0) return null;
-  const pkgs = [...new Set(missing.map((n) => n.pkg))];
-  const what = missing.map((n) => n.cmd).join(', ');
-  if (process.getuid?.() !== 0 || !which('apt-get')) return `${what} not installed (install the Debian package${pkgs.length > 1 ? 's' : ''} ${pkgs.join(' ')})`;
+  const plan = installPlan(needs, hostFacts());
+  if (plan === null) return null;
+  if (!plan.canInstall) return plan.message;
+  const { missing, pkgs } = plan;
   log(`installing ${pkgs.join(' ')} (apt-get install -y)`);
   if (!updated) {
     updated = true;

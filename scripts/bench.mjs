@@ -30,7 +30,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { root, zigEnv, zigPath } from './zig.mjs';
-import { ensureCommands } from './apt.mjs';
+import { REDIS_TOOLS, ensureCommands } from './apt.mjs';
 import {
   echoCompetitors, httpCompetitors, listenAddr, loadgenAddr, multicoreCompetitors, multicoreHttpCompetitors, proxyCompetitors, redisCompetitors,
 } from '../bench/lib/competitors.mjs';
@@ -443,10 +443,6 @@ async function runHttpGroup(group, comps, { what = 'http', baseId = 'node-http' 
 }
 
 // ---------------------------------------------------------------------------------- redis
-const REDIS_TOOLS = [
-  { cmd: 'redis-benchmark', pkg: 'redis-tools' },
-  { cmd: 'redis-server', pkg: 'redis-server' },
-];
 
 /**
  * redis-benchmark's request count for a run of about `seconds` (it has no duration option): from

@@ -1,9 +1,11 @@
 // The package as a user gets it: `npm run package` (every platform's library built and its
-// exports checked), then the main package and this host's platform package packed and installed
-// from their tarballs into a fresh app with no Zig on PATH and no devDependencies. There:
+// exports checked, zgnet and every platform package packed into packages/tarballs/), then the
+// main package and this host's platform package installed from those tarballs into a fresh app
+// with no Zig on PATH and no devDependencies, with no install-script warning from zgnet. There:
 // an echo round trip in native and in wasm mode, ESM import, require(), `zgnet/buffer`, the one
-// fallback warning and its reason, an esbuild bundle, and a `tsc --strict` consumer that
-// type-checks the README's TypeScript examples. Exits non-zero on the first failed check.
+// fallback warning and its reason, esbuild bundles (CommonJS, esbuild's default, and ESM), and
+// `tsc --strict` consumers (moduleResolution node16, nodenext and bundler, each with and without
+// @types/node; the README's TypeScript examples with it). Exits non-zero on the first failed check.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,7 +39,7 @@ function mustRun(cmd, args, options = {}) {
 }
 
 // 1. Every platform package, built and checked (exports, glibc floor, optionalDependencies).
-step('npm run package: 6 platform packages built, exports checked', () => {
+step('npm run package: 6 platform packages built, exports checked, 7 tarballs packed', () => {
   const r = sh(process.execPath, [path.join(root, 'scripts', 'package.mjs')], { cwd: root, stdio: 'inherit' });
   assert.equal(r.status, 0, 'scripts/package.mjs failed');
 });
@@ -49,13 +51,16 @@ assert.ok(target, `no platform package for ${host.os}-${host.cpu}: this test nee
 const platformDir = (t) => path.join(root, 'packages', t.packageName.split('/').pop());
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'zgnet-consumer-'));
 
-// 2. The tarballs.
+// 2. The tarballs `npm run package` packed, with npm's report of each.
+const tarballDir = path.join(root, 'packages', 'tarballs');
+const packed = JSON.parse(fs.readFileSync(path.join(tarballDir, 'pack.json'), 'utf8'));
 let mainTarball;
 let platformTarball;
-step('npm pack: main package holds only what runs, within the size budget', () => {
-  const r = mustRun(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: root });
-  const [info] = JSON.parse(r.stdout);
+step('the tarballs: the main package holds only what runs, within the size budget, and no scripts', () => {
+  assert.deepEqual(packed.map((p) => p.name).sort(), ['zgnet', ...NATIVE_TARGETS.map((t) => t.packageName)].sort(), 'one tarball per package');
+  const info = packed.find((p) => p.name === 'zgnet');
   mainTarball = path.join(work, info.filename);
+  fs.copyFileSync(path.join(tarballDir, info.filename), mainTarball);
   const files = info.files.map((f) => f.path);
   const unwanted = files.filter((f) => /(^|\/)tests?\/|\.map$|^zig-src\/|^scripts\/|^bench\/|^examples\/|\.ts$(?<!\.d\.ts)/.test(f));
   assert.deepEqual(unwanted, [], 'files that do not run are packed');
@@ -65,9 +70,16 @@ step('npm pack: main package holds only what runs, within the size budget', () =
   assert.ok(!files.some((f) => f.startsWith('zig-out/lib/')), 'the development library is packed');
   console.log(`   zgnet: ${files.length} files, ${info.size} B packed, ${info.unpackedSize} B unpacked (budget ${MAX_UNPACKED_BYTES})`);
   assert.ok(info.unpackedSize <= MAX_UNPACKED_BYTES, `unpacked ${info.unpackedSize} B > ${MAX_UNPACKED_BYTES} B`);
-  const p = mustRun(npm, ['pack', '--json', '--pack-destination', work], { cwd: platformDir(target) });
-  const [pinfo] = JSON.parse(p.stdout);
+  // A script in the tarball would be an install script (`prepare`) or point into scripts/, not packed.
+  const manifest = JSON.parse(mustRun('tar', ['-xzOf', mainTarball, 'package/package.json']).stdout);
+  assert.equal(manifest.scripts, undefined, `the packed package.json has scripts: ${JSON.stringify(manifest.scripts)}`);
+  assert.match(manifest.repository?.url ?? '', /github\.com\/zgnet\/zgnet/, 'repository');
+  assert.match(manifest.homepage ?? '', /^https:\/\/github\.com\/zgnet\/zgnet/, 'homepage');
+  assert.ok(fs.existsSync(path.join(root, 'package.json')) && !fs.existsSync(path.join(root, 'package.json.prepack')), 'postpack restored package.json');
+  assert.ok(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.prepare, 'the clone keeps its prepare script');
+  const pinfo = packed.find((p) => p.name === target.packageName);
   platformTarball = path.join(work, pinfo.filename);
+  fs.copyFileSync(path.join(tarballDir, pinfo.filename), platformTarball);
   console.log(`   ${target.packageName}: ${pinfo.files.map((f) => f.path).join(', ')}; ${pinfo.size} B packed, ${pinfo.unpackedSize} B unpacked`);
 });
 
@@ -88,16 +100,15 @@ const consumer = {
   dependencies: { zgnet: mainSpec, [target.packageName]: `file:../${path.basename(platformTarball)}` },
   // koffi's install script only compiles koffi where its prebuilt binary is missing; the
   // prebuilt comes in @koromix/koffi-<platform>. Denying it is what the README tells users.
-  // zgnet's own `prepare` (the build from a clone) counts only because this installs a tarball,
-  // a non-registry source (matched by its absolute path); npm never runs it for a registry install.
-  allowScripts: { koffi: false, [`file:${mainTarball}`]: false },
+  // zgnet itself is not listed: its packed package.json has no script to allow or deny.
+  allowScripts: { koffi: false },
 };
 fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify(consumer, null, 2));
 
 step('npm install of the two tarballs into a fresh app (no Zig on PATH)', () => {
   assert.equal(sh('sh', ['-c', 'command -v zig'], { env: cleanEnv }).stdout, '', 'zig is on PATH');
   const r = mustRun(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app, env: cleanEnv });
-  assert.doesNotMatch(r.stdout + r.stderr, /install-scripts/, 'an install-scripts warning that allowScripts should silence');
+  assert.doesNotMatch(r.stdout + r.stderr, /install-scripts/, 'an install-scripts warning (from zgnet, or koffi despite allowScripts)');
   const installed = fs.readdirSync(path.join(app, 'node_modules'));
   for (const dev of ['typescript', '@ryoppippi', 'tinybench', 'esbuild']) assert.ok(!installed.includes(dev), `${dev} installed`);
   const zgnetScope = fs.readdirSync(path.join(app, 'node_modules', '@zgnet'));
@@ -194,10 +205,25 @@ step('fallback warnings: wrong architecture, wrong libc with the dlopen text, mi
   }
 });
 
-step('esbuild bundle: native and wasm with node_modules beside it; ZGNET_WASM_MODULE without', () => {
-  const esbuild = path.join(root, 'node_modules', 'esbuild', 'bin', 'esbuild');
+const esbuild = path.join(root, 'node_modules', 'esbuild', 'bin', 'esbuild');
+
+/** Bundles `entry` of the app with esbuild for Node; a warning esbuild prints fails the check. */
+function esbuildBundle(entry, outfile, extra = []) {
+  const r = mustRun(process.execPath, [esbuild, path.join(app, entry), '--bundle', '--platform=node', ...extra, `--outfile=${outfile}`, '--log-level=warning'], { cwd: app, env: cleanEnv });
+  assert.equal(r.stderr.trim(), '', `esbuild warned about ${entry}`);
+}
+
+step('esbuild CommonJS bundle (esbuild\'s default format): native and wasm', () => {
+  const bundle = path.join(app, 'bundle', 'echo.cjs');
+  esbuildBundle('cjs-echo.cjs', bundle);
+  assert.doesNotMatch(fs.readFileSync(bundle, 'utf8').slice(0, 200), /^\s*import /m, 'the bundle is CommonJS');
+  assert.deepEqual(runInApp('bundle/echo.cjs', undefined).json, { mode: 'native', bufferMode: 'native', reply: 'ping from the consumer', lib: fs.realpathSync(platformLib) });
+  assert.deepEqual(runInApp('bundle/echo.cjs', undefined, { ZGNET_MODE: 'wasm' }).json, { mode: 'wasm', bufferMode: 'wasm', reply: 'ping from the consumer', lib: null });
+});
+
+step('esbuild ESM bundle: native and wasm with node_modules beside it; ZGNET_WASM_MODULE without', () => {
   const bundle = path.join(app, 'bundle', 'echo.mjs');
-  mustRun(process.execPath, [esbuild, path.join(app, 'esm-echo.mjs'), '--bundle', '--platform=node', '--format=esm', `--outfile=${bundle}`, '--log-level=warning'], { cwd: app, env: cleanEnv });
+  esbuildBundle('esm-echo.mjs', bundle, ['--format=esm']);
   assert.equal(runInApp('bundle/echo.mjs', undefined).json.mode, 'native');
   assert.equal(runInApp('bundle/echo.mjs', undefined, { ZGNET_MODE: 'wasm' }).json.mode, 'wasm');
   // Shipped alone (no node_modules): wasm needs the module's path, and the error says how.
@@ -219,14 +245,25 @@ function readmeExamples() {
   return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((code) => /from 'zgnet(\/buffer)?'/.test(code));
 }
 
-step('tsc --strict consumer: README examples, typed context, zgnet/buffer under node10 resolution', () => {
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const tsDir = path.join(app, 'ts');
+const consumerTypes = path.join(app, 'node_modules', '@types');
+
+/** Type-checks `files` of app/ts/ with `tsc --strict` (and zgnet's own .d.ts: no skipLibCheck). */
+function typeCheck(name, compilerOptions, files) {
+  const config = path.join(tsDir, `tsconfig.${name}.json`);
+  const base = { strict: true, noEmit: true, skipLibCheck: false, target: 'ES2022' };
+  fs.writeFileSync(config, JSON.stringify({ compilerOptions: { ...base, ...compilerOptions }, files }));
+  mustRun(process.execPath, [tsc, '-p', config], { cwd: app, env: cleanEnv });
+}
+
+step('tsc consumer sources: README examples, typed context, zgnet/buffer, a consumer without Node types', () => {
   const examples = readmeExamples();
   assert.ok(examples.length >= 4, `expected the README's TypeScript examples, found ${examples.length}`);
-  const dir = path.join(app, 'ts');
-  fs.mkdirSync(dir, { recursive: true });
-  examples.forEach((code, i) => fs.writeFileSync(path.join(dir, `readme-${i + 1}.ts`), `${code}\nexport {};\n`));
+  fs.mkdirSync(tsDir, { recursive: true });
+  examples.forEach((code, i) => fs.writeFileSync(path.join(tsDir, `readme-${i + 1}.ts`), `${code}\nexport {};\n`));
   fs.writeFileSync(
-    path.join(dir, 'typed-context.ts'),
+    path.join(tsDir, 'typed-context.ts'),
     `import { run, BuiltinEventEngine, type Conn, type EventHandler } from 'zgnet';
 interface Session { lines: number }
 const handler: EventHandler<Session> = {
@@ -247,23 +284,52 @@ await run(handler, 'tcp://127.0.0.1:0', { noSuchOption: true });
 `,
   );
   fs.writeFileSync(
-    path.join(dir, 'node10.ts'),
+    path.join(tsDir, 'node10.ts'),
     `import { RingBuffer } from 'zgnet/buffer';\nimport { LineCodec } from 'zgnet';\nconst b: RingBuffer = new RingBuffer(8);\nconst line: Buffer | null = new LineCodec().decode(b);\nexport { line };\n`,
   );
-  const typeRoots = [path.join(root, 'node_modules', '@types')];
-  const base = { strict: true, noEmit: true, skipLibCheck: false, target: 'ES2022', types: ['node'], typeRoots };
+  // Bytes as Uint8Array, no Node global: what compiles with and without @types/node.
   fs.writeFileSync(
-    path.join(dir, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { ...base, module: 'NodeNext', moduleResolution: 'NodeNext' }, include: ['readme-*.ts', 'typed-context.ts', 'node10.ts'] }),
+    path.join(tsDir, 'no-node.ts'),
+    `import { run, Client, LineCodec, LengthFieldCodec, type Conn, type EventHandler, type Options } from 'zgnet';
+import { RingBuffer } from 'zgnet/buffer';
+const handler: EventHandler = {
+  onTraffic(c: Conn) {
+    const data: Uint8Array | null = c.next();
+    if (data) c.write(data);
+  },
+};
+await run(handler, 'tcp://127.0.0.1:0', { numEventLoop: 2 });
+const line: Uint8Array | null = new LineCodec().decode(new RingBuffer(64));
+const framed: Uint8Array = new LengthFieldCodec({ lengthFieldLength: 4 }).encode(new Uint8Array([1]));
+const conn: Conn = await new Client(handler).dial('tcp://127.0.0.1:9');
+// @ts-expect-error numEventLoop is a number
+const bad: Options = { numEventLoop: '2' };
+export { line, framed, conn, bad };
+`,
   );
-  fs.writeFileSync(
-    path.join(dir, 'tsconfig.node10.json'),
-    JSON.stringify({ compilerOptions: { ...base, module: 'ES2022', moduleResolution: 'node', ignoreDeprecations: '5.0' }, files: ['node10.ts'] }),
-  );
-  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  mustRun(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.json')], { cwd: app, env: cleanEnv });
-  mustRun(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.node10.json')], { cwd: app, env: cleanEnv });
-  console.log(`   ${examples.length} README examples, typed context, zgnet/buffer (NodeNext and node10)`);
+  console.log(`   ${examples.length} README examples`);
+});
+
+const resolutions = {
+  node16: { module: 'Node16', moduleResolution: 'Node16' },
+  nodenext: { module: 'NodeNext', moduleResolution: 'NodeNext' },
+  bundler: { module: 'ESNext', moduleResolution: 'Bundler' },
+};
+step('tsc --strict with @types/node installed in the consumer: node16, nodenext, bundler (and node10 for zgnet/buffer)', () => {
+  fs.mkdirSync(consumerTypes, { recursive: true });
+  fs.symlinkSync(path.join(root, 'node_modules', '@types', 'node'), path.join(consumerTypes, 'node'), 'dir');
+  try {
+    const files = [...fs.readdirSync(tsDir).filter((f) => /^readme-\d+\.ts$/.test(f)), 'typed-context.ts', 'node10.ts', 'no-node.ts'];
+    for (const [name, options] of Object.entries(resolutions)) typeCheck(`${name}-types`, { ...options, types: ['node'] }, files);
+    typeCheck('node10-types', { module: 'ES2022', moduleResolution: 'node', ignoreDeprecations: '5.0', types: ['node'] }, ['node10.ts']);
+  } finally {
+    fs.rmSync(consumerTypes, { recursive: true, force: true });
+  }
+});
+
+step('tsc --strict without @types/node (and without the DOM lib): node16, nodenext, bundler', () => {
+  assert.ok(!fs.existsSync(path.join(consumerTypes, 'node')), '@types/node is installed in the consumer');
+  for (const [name, options] of Object.entries(resolutions)) typeCheck(`${name}-bare`, { ...options, lib: ['ES2022'] }, ['typed-context.ts', 'no-node.ts']);
 });
 
 fs.rmSync(work, { recursive: true, force: true });

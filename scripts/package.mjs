@@ -3,6 +3,10 @@
 // npm package per platform in packages/<platform>/, ready for `npm pack`/`npm publish`. Checks
 // that each library exports every symbol the host binds, that no glibc build needs a newer
 // glibc than the floor, and that package.json lists exactly these packages at this version.
+// Then packs zgnet and every platform package into packages/tarballs/ (what `npm install` takes
+// while the packages are not on the registry; docs/install.md), npm's pack report for each in
+// packages/tarballs/pack.json.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +52,7 @@ for (const t of NATIVE_TARGETS) {
     description: `zgnet's native library for ${t.os}-${t.cpu}${t.libc ? ` (${t.libc})` : ''}; installed by zgnet as an optional dependency`,
     license: main.license,
     repository: main.repository,
+    homepage: main.homepage,
     os: [t.os],
     cpu: [t.cpu],
     ...(t.libc ? { libc: [t.libc] } : {}),
@@ -57,7 +62,7 @@ for (const t of NATIVE_TARGETS) {
   fs.writeFileSync(path.join(dir, 'LICENSE'), license);
   fs.writeFileSync(
     path.join(dir, 'README.md'),
-    `# ${t.packageName}\n\nThe native library (\`${t.file}\`, Zig target \`${t.zigTarget}\`) of [zgnet](https://www.npmjs.com/package/zgnet) for ${t.os} ${t.cpu}${t.libc ? ` with ${t.libc}` : ''}. Install \`zgnet\`, not this package: npm picks the package of your platform.\n`,
+    `# ${t.packageName}\n\nThe native library (\`${t.file}\`, Zig target \`${t.zigTarget}\`) of [zgnet](${main.homepage}) for ${t.os} ${t.cpu}${t.libc ? ` with ${t.libc}` : ''}. Install \`zgnet\`, not this package: npm picks the package of your platform.\n`,
   );
 
   const lib = readLibrary(path.join(dir, t.file));
@@ -79,3 +84,22 @@ if (failures > 0) {
   process.exit(1);
 }
 console.log(`packages/: ${NATIVE_TARGETS.length} platform packages, version ${main.version}`);
+
+const tarballs = path.join(outDir, 'tarballs');
+fs.rmSync(tarballs, { recursive: true, force: true });
+fs.mkdirSync(tarballs);
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const report = [];
+for (const dir of [root, ...NATIVE_TARGETS.map((t) => path.join(outDir, packageDirName(t.packageName)))]) {
+  // The main package's prepack/postpack (scripts/pack-manifest.mjs) leave its scripts out.
+  const r = spawnSync(npm, ['pack', '--json', '--pack-destination', tarballs], { cwd: dir, encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`npm pack in ${path.relative(root, dir) || '.'} failed (exit ${r.status}):\n${r.stderr}`);
+    process.exit(1);
+  }
+  const [info] = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')));
+  report.push(info);
+  console.log(`${info.name.padEnd(24)} ${info.filename} (${info.files.length} files, ${info.size} B)`);
+}
+fs.writeFileSync(path.join(tarballs, 'pack.json'), `${JSON.stringify(report, null, 2)}\n`);
+console.log(`packages/tarballs/: ${report.length} tarballs`);

@@ -9,10 +9,24 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureQemu } from './qemu.mjs';
+import { QEMU, REDIS_TOOLS, ensureCommands, hostFacts, installPlan } from './apt.mjs';
 import { root, zig } from './zig.mjs';
 
 const modes = (process.env.ZGNET_TEST_MODES ?? 'native,wasm').split(',').filter(Boolean);
+const withQemu = process.env.ZGNET_TEST_QEMU !== '0';
+
+// The Debian packages the run drives, settled before anything starts: installed now when this
+// is root with apt-get (CI), else the run stops here saying which packages and the command.
+const needs = [...(withQemu ? QEMU : []), ...REDIS_TOOLS];
+const plan = installPlan(needs, hostFacts());
+if (plan !== null) {
+  const problem = plan.canInstall ? ensureCommands(needs, (line) => console.log(`npm test: ${line}`)) : plan.message;
+  if (problem !== null) {
+    const qemuHint = withQemu && plan.missing.some((n) => n.pkg === 'qemu-user') ? '; ZGNET_TEST_QEMU=0 leaves out the arm64 run' : '';
+    console.error(`npm test: ${problem}${qemuHint}`);
+    process.exit(1);
+  }
+}
 
 // Formatting is checked, not applied: `zig fmt zig-src build.zig` fixes what this reports.
 console.log('== zig fmt --check zig-src build.zig');
@@ -33,9 +47,8 @@ for (const target of ['aarch64-macos', 'x86_64-macos']) {
 
 // The arm64 engine executed, not only compiled: every Zig test for aarch64-linux under
 // qemu-user (musl: a static binary needs no arm64 sysroot).
-if (process.env.ZGNET_TEST_QEMU !== '0') {
+if (withQemu) {
   console.log('== zig build test for aarch64-linux-musl under qemu-user');
-  ensureQemu();
   zig(['build', 'test', '-Dtarget=aarch64-linux-musl', '-fqemu', '--summary', 'all']);
 }
 

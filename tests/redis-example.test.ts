@@ -96,14 +96,7 @@ async function sameAsRedis(commands: string[]): Promise<string> {
 describe(`examples/redis-server with redis-cli and redis-benchmark (${testMode})`, () => {
   // apt-get may have to fetch the packages first: bounded by its own timeouts (scripts/apt.mjs)
   before(async () => {
-    const missing = apt.ensureCommands(
-      [
-        { cmd: 'redis-cli', pkg: 'redis-tools' },
-        { cmd: 'redis-benchmark', pkg: 'redis-tools' },
-        { cmd: 'redis-server', pkg: 'redis-server' },
-      ],
-      (line) => console.log(`# ${line}`),
-    );
+    const missing = apt.ensureCommands(apt.REDIS_TOOLS, (line) => console.log(`# ${line}`));
     assert.equal(missing, null, 'the Redis tools are needed by this suite');
     const ex = await start(process.execPath, [script, '--mode', testMode, '--port', '0'], /^listening \S+:(\d+)$/m);
     port = Number(ex.match[1]);

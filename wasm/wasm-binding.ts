@@ -6,14 +6,14 @@
  * detaches every view).
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import type { WASI as WasiClass } from 'node:wasi';
 import { ABI_VERSION, BufferKind, CORE_EXPORTS, CORE_ITEMS, FRAME_RECORD_WORDS, type CoreBinding } from '../host/core/binding.js';
 import { checkTables, readTables, TABLE_EXPORTS, TEXT_BYTES_MAX, type WasmExports } from '../host/core/boundary.js';
 import { ErrorCode, ZgnetError } from '../host/errors.js';
 import { wasmModulePath } from '../host/core/locate.js';
+import { moduleRequire } from '../host/core/module-file.js';
 
-const require = createRequire(import.meta.url);
+const require = moduleRequire(import.meta.url);
 
 /**
  * Loads node:wasi without its one-time ExperimentalWarning on the user's stderr: zgnet uses

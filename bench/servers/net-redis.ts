@@ -8,10 +8,10 @@
  * Prints "listening <host:port>"; SIGTERM/SIGINT close everything and exit 0.
  */
 import net from 'node:net';
-import { arg } from '../../examples/cli.js';
+import { cliArgs } from '../../examples/cli.js';
 import { RedisCommands, newSession } from '../../examples/redis-commands.js';
 
-const addr = arg('addr', '127.0.0.1:0');
+const { addr } = cliArgs('net-redis', { addr: '127.0.0.1:0' });
 const colon = addr.lastIndexOf(':');
 const redis = new RedisCommands({ port: Number(addr.slice(colon + 1)) });
 const out = redis.out;

@@ -18,6 +18,7 @@ import { ownHandle } from '../core/handle.js';
 import { resolveBinding, type ModeOption } from '../core/select.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 import { invalidOption } from '../errors.js';
+import type { NodeBuffer } from '../node-types.js';
 import { bytesArg, countArg, optionsArg, uint8ArrayArg } from '../core/args.js';
 
 /** Options of every buffer class. */
@@ -79,7 +80,7 @@ abstract class CoreBuffer {
   }
 
   /** A copy of the first `n` bytes (all when `n <= 0` or omitted; fewer if fewer are buffered). */
-  peek(n?: number): Buffer {
+  peek(n?: number): NodeBuffer {
     const count = countArg(n, 'n');
     this.settle();
     const available = this.buffered();

@@ -10,6 +10,7 @@ import { resolveBinding } from '../core/select.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 import { statusCode } from '../core/status.js';
 import type { Conn } from '../api.js';
+import type { NodeBuffer } from '../node-types.js';
 import { invalidArgument, invalidOption } from '../errors.js';
 import { uint8ArrayArg } from '../core/args.js';
 
@@ -81,7 +82,7 @@ export abstract class Codec {
    * Frames are decoded in batches (host/core/source.ts): one boundary call decodes up to
    * `FRAMES_PER_SCAN` frames into the slab; later calls hand them out without crossing it.
    */
-  decode(from: Conn | FrameSource): Buffer | null {
+  decode(from: Conn | FrameSource): NodeBuffer | null {
     // Every Conn of either engine is a FrameSource; the public type (host/api.ts) names Conn.
     const source = from as FrameSource;
     const queued = this.queueSource;
@@ -157,7 +158,7 @@ export abstract class Codec {
   }
 
   /** Header + payload + trailer, as one new Buffer. */
-  encode(payload: Uint8Array): Buffer {
+  encode(payload: Uint8Array): NodeBuffer {
     uint8ArrayArg(payload, 'payload');
     const out = Buffer.allocUnsafe(this.headerBytes + payload.length + this.trailerBytes);
     check(this.encoder, this.encoder.codecEncode(this.encoderHandle, payload, out));

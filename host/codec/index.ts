@@ -3,6 +3,7 @@
  * connections of either mode and on zgnet ring buffers.
  */
 import type { CoreBinding } from '../core/binding.js';
+import type { NodeBuffer } from '../node-types.js';
 import { ErrorCode, ZgnetError, describe, invalidOption } from '../errors.js';
 import { Codec, DEFAULT_MAX_FRAME_LENGTH, frameLengthOption, integerOption, rejectUnknown } from './codec.js';
 import { optionsArg } from '../core/args.js';
@@ -19,7 +20,7 @@ export interface DelimiterCodecOptions {
 /** Frames end with a delimiter of 1 to 64 bytes; the payload excludes it. */
 export class DelimiterCodec extends Codec {
   /** The delimiter's bytes (1 to 64). */
-  readonly delimiter: Buffer;
+  readonly delimiter: NodeBuffer;
   /** Longest payload accepted, bytes, delimiter excluded (default 16 MiB). */
   readonly maxFrameLength: number;
 

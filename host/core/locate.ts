@@ -5,13 +5,12 @@
  * on (wrong architecture, glibc too old, which package is missing).
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { moduleDir, moduleRequire } from './module-file.js';
 import { GLIBC_FLOOR, compareVersions, hostPlatform, targetFor, type Libc } from './platform.js';
 
-const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
+const require = moduleRequire(import.meta.url);
+const here = moduleDir(import.meta.url);
 /** The package root when this file runs from `dist/host/core/` (a clone or an installed package). */
 const packageRoot = path.resolve(here, '../../..');
 

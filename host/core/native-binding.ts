@@ -2,12 +2,12 @@
  * Loads the native library with koffi. Byte arguments are Buffers that koffi passes as
  * pointers without copying (~42 ns a call, measured with koffi 3.3.4 on Node 20).
  */
-import { createRequire } from 'node:module';
 import { ABI_VERSION, CORE_EXPORTS, CORE_ITEMS, type CoreBinding } from './binding.js';
 import { checkTables, readTables, TABLE_EXPORTS, type ArtifactTables } from './boundary.js';
 import { explainLoadFailure, nativeLibraryCandidates } from './locate.js';
+import { moduleRequire } from './module-file.js';
 
-const require = createRequire(import.meta.url);
+const require = moduleRequire(import.meta.url);
 
 // koffi's own types are loose; the library handle is typed by what we declare below.
 type Koffi = typeof import('koffi');

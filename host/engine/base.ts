@@ -19,6 +19,7 @@ import type { ResolvedOptions } from '../options.js';
 import { invoke } from './invoke.js';
 import { IdleSweeper, RateLimitedLog, type IdleMember } from './limits.js';
 import type { DialTls } from '../tls/options.js';
+import type { NodeAbortSignal } from '../node-types.js';
 import { StatsBook, type WritingConn } from './stats.js';
 
 export type EngineState = 'created' | 'booting' | 'running' | 'stopping' | 'stopped';
@@ -31,7 +32,7 @@ export interface EngineLoop extends EventLoop {
    * `EventLoop.register`; `signal` (the client's dial) abandons the dial when aborted; `tls`
    * (the client's dial) handshakes before onOpen.
    */
-  register(protoAddr: string, context?: unknown, signal?: AbortSignal, tls?: DialTls): Promise<Conn>;
+  register(protoAddr: string, context?: unknown, signal?: NodeAbortSignal, tls?: DialTls): Promise<Conn>;
 }
 
 /** gnet waits 1 s when onTick returns nothing. */
@@ -306,7 +307,7 @@ export function findListener(listeners: readonly { network: Network; addr: strin
   return index;
 }
 
-export function abortError(signal: AbortSignal): Error {
+export function abortError(signal: NodeAbortSignal): Error {
   const err = new Error('The operation was aborted', { cause: signal.reason });
   err.name = 'AbortError';
   (err as Error & { code: string }).code = 'ABORT_ERR';

@@ -13,9 +13,13 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { EventHandler } from '../api.js';
 import { ErrorCode, ZgnetError, invalidOption } from '../errors.js';
+import type { NodeURL } from '../node-types.js';
 
-/** A handler module as `run()` takes it. */
-export type HandlerSpec<Ctx = unknown> = EventHandler<Ctx> | URL | string;
+/**
+ * A handler as `run()` takes it: the handler object, or its module as a `file:` URL (`NodeURL`:
+ * the WHATWG `URL`, typed without @types/node too) or a path.
+ */
+export type HandlerSpec<Ctx = unknown> = EventHandler<Ctx> | NodeURL | string;
 
 export interface LoadedHandler {
   /** This process's instance. */
@@ -31,12 +35,12 @@ export function handlerData(): unknown {
   return currentData;
 }
 
-export function isHandlerModule(spec: HandlerSpec): spec is URL | string {
+export function isHandlerModule(spec: HandlerSpec): spec is NodeURL | string {
   return typeof spec === 'string' || spec instanceof URL;
 }
 
 /** A path (relative to process.cwd()) or a URL as the file: URL `import()` takes. */
-export function moduleHref(spec: URL | string): string {
+export function moduleHref(spec: NodeURL | string): string {
   if (spec instanceof URL) {
     if (spec.protocol !== 'file:') throw invalidOption('handler', `a handler module URL must be a file: URL (got ${spec.protocol})`);
     return spec.href;
@@ -51,7 +55,7 @@ export function moduleHref(spec: URL | string): string {
  * while importing or constructing, or whose default export is neither an object nor a class:
  * `ERR_HANDLER_MODULE` naming the module, with the original error as `cause`.
  */
-export async function loadHandlerModule(spec: URL | string, data: unknown): Promise<LoadedHandler> {
+export async function loadHandlerModule(spec: NodeURL | string, data: unknown): Promise<LoadedHandler> {
   const href = moduleHref(spec);
   const fail = (detail: string, cause?: unknown) =>
     new ZgnetError(ErrorCode.HANDLER_MODULE, `${href}: ${detail}`, cause === undefined ? undefined : { cause });

@@ -19,16 +19,17 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type * as net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
 import type { EventHandler } from '../api.js';
 import type { ResolvedAddr } from '../address.js';
+import { moduleDir } from '../core/module-file.js';
 import { FallbackEngine } from '../fallback/engine.js';
 import type { ResolvedOptions } from '../options.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { workerOptions } from './protocol.js';
 import { WorkerLink, workerExecArgv, type Endpoint } from './worker-link.js';
 
-const WORKER_ENTRY = fileURLToPath(new URL('./process-worker.js', import.meta.url));
+const WORKER_ENTRY = path.join(moduleDir(import.meta.url), 'process-worker.js');
 
 /** The environment without node:test's marker, which would make a worker report as a test file. */
 function workerEnv(): NodeJS.ProcessEnv {

@@ -19,17 +19,18 @@
  * thread that dies stops the engine with ERR_WORKER_EXITED (run() rejects with it).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { EventHandler } from '../api.js';
 import type { ResolvedAddr } from '../address.js';
+import { moduleDir } from '../core/module-file.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
 import { NativeEngine } from '../native/engine.js';
 import type { ResolvedOptions } from '../options.js';
 import { workerOptions, type FromWorker, type ThreadInit } from './protocol.js';
 import { STOP_GRACE_MS, WorkerLink, workerExecArgv, type Endpoint } from './worker-link.js';
 
-const THREAD_ENTRY = fileURLToPath(new URL('./thread-worker.js', import.meta.url));
+const THREAD_ENTRY = path.join(moduleDir(import.meta.url), 'thread-worker.js');
 
 /** A worker thread as a WorkerLink endpoint. */
 function threadEndpoint(worker: Worker, onError: (err: Error) => void): Endpoint {

@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
 import type { Network, PemInput, TlsVersion } from '../api.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
+import type { SecureContext, SecureContextOptions } from '../node-types.js';
 
 /** Default `handshakeTimeoutMs`: a peer that stalls mid-handshake holds its socket this long at most. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -21,9 +22,9 @@ const DIAL_KEYS = ['servername', 'ca', 'rejectUnauthorized', 'ALPNProtocols', 'c
 /** `options.tls` after validation (internal). */
 export interface ServerTls {
   /** The default certificate, key, CA and version, checked: what node:tls's server parses again. */
-  readonly contextOptions: tls.SecureContextOptions;
+  readonly contextOptions: SecureContextOptions;
   /** SNI names (lower case; `*.example.org` matches one label) to their contexts. */
-  readonly sni: ReadonlyMap<string, tls.SecureContext>;
+  readonly sni: ReadonlyMap<string, SecureContext>;
   readonly ALPNProtocols: string[] | undefined;
   readonly requestCert: boolean;
   /** With `requestCert`: a client without a certificate signed by `ca` fails the handshake. */
@@ -33,7 +34,7 @@ export interface ServerTls {
 
 /** `tls` of dial() after validation (internal). */
 export interface DialTls {
-  readonly context: tls.SecureContext;
+  readonly context: SecureContext;
   readonly servername: string | undefined;
   readonly rejectUnauthorized: boolean;
   readonly ALPNProtocols: string[] | undefined;
@@ -152,7 +153,7 @@ export function resolveServerTls(value: unknown, networks: readonly Network[]): 
 }
 
 /** The context for the name a client asked for (exact, then `*.parent`), or undefined for the default. */
-export function sniContext(config: ServerTls, servername: string): tls.SecureContext | undefined {
+export function sniContext(config: ServerTls, servername: string): SecureContext | undefined {
   const name = servername.toLowerCase();
   const exact = config.sni.get(name);
   if (exact !== undefined) return exact;
