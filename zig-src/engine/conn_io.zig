@@ -60,6 +60,8 @@ pub fn setReadPaused(loop: *EventLoop, conn: *Connection, paused: bool) void {
 pub fn parkHangup(loop: *EventLoop, conn: *Connection) void {
     assert(conn.state == .open);
     assert(conn.read_paused and !conn.read_ended);
+    // Nothing waits to be written (else writability is watched and would be lost with it).
+    assert(conn.outbound.isEmpty());
     loop.unwatch(conn);
     conn.hangup_parked = true;
     conn.read_pending = false;

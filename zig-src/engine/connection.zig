@@ -148,7 +148,7 @@ pub const Connection = struct {
         if (conn.writable_report) assert(conn.state == .open);
         if (conn.write_shut) assert(conn.end_pending);
         if (conn.read_ended) assert(conn.read_paused);
-        if (conn.hangup_parked) assert(conn.read_paused and !conn.read_ended and conn.outbound.isEmpty());
+        if (conn.hangup_parked) assert(conn.read_paused and !conn.read_ended);
     }
 
     /// Takes a freshly accepted, dialled or enrolled socket; `to` is `connecting` for a dial

@@ -136,7 +136,7 @@ pub fn dispatch(loop: *EventLoop, event: poller_mod.Event) void {
     }
     if (event.hangup and !event.readable and !event.writable) {
         const errno = socket.pendingErrno(conn.fd);
-        if (errno == 0 and conn.read_paused and !conn.read_ended) return conn_io.parkHangup(loop, conn);
+        if (errno == 0 and conn.read_paused and !conn.read_ended and conn.outbound.isEmpty()) return conn_io.parkHangup(loop, conn);
         _ = conn.fail(errno, .read);
         return lifecycle.reportFailed(loop, conn);
     }
