@@ -120,7 +120,15 @@ pub export fn zg_engine_new(values_ptr: ?[*]const i32, values_len: usize, device
         error.InvalidArgument => fail(.invalid_argument),
         error.OutOfMemory => fail(.out_of_memory),
         // EMFILE, ENFILE, ENOMEM, ... as the poller met them, with the call that failed.
-        else => |e| failSystem(e, step),
+        error.ProcessFdQuotaExceeded,
+        error.SystemFdQuotaExceeded,
+        error.SystemResources,
+        error.BadFileDescriptor,
+        error.AlreadyRegistered,
+        error.NotRegistered,
+        error.AccessDenied,
+        error.Unexpected,
+        => |e| failSystem(e, step),
     };
     engines_mutex.lock();
     defer engines_mutex.unlock();
@@ -155,16 +163,13 @@ pub export fn zg_engine_free(handle: i32) isize {
 /// unix, the socket path. Returns the listener's index.
 pub export fn zg_engine_listen(handle: i32, network: u32, host_ptr: ?[*]const u8, host_len: usize, port: u32, v6_only: u32) isize {
     const engine = engineOf(handle) orelse return fail(.invalid_handle);
-    if (engine.started) return fail(.invalid_argument);
+    if (engine.started or engine.listenersFull()) return fail(.invalid_argument);
     const net = std.meta.intToEnum(socket.Network, network) catch return fail(.unsupported_protocol);
     const host = bytesIn(host_ptr, host_len) orelse return fail(.invalid_argument);
     if (port > std.math.maxInt(u16)) return fail(.invalid_network_address);
     const address = parseAddress(net, host, @intCast(port)) orelse return fail(.invalid_network_address);
     var step: Syscall = .none;
-    const index = engine.listen(net, address, v6_only != 0, &step) catch |err| return switch (err) {
-        error.TooManyListeners => fail(.invalid_argument),
-        else => |e| failSystem(e, step),
-    };
+    const index = engine.listen(net, address, v6_only != 0, &step) catch |err| return failSystem(err, step);
     assert(index < engine.specs.len);
     return ok(index);
 }
@@ -218,7 +223,8 @@ pub export fn zg_engine_start(handle: i32) isize {
     engine.start(&step) catch |err| return switch (err) {
         error.InvalidArgument => fail(.invalid_argument),
         error.OutOfMemory => fail(.out_of_memory),
-        // epoll_ctl/kevent adding a listener, or socket..listen of a reuse-port copy.
+        // epoll_ctl/kevent adding a listener, or socket..listen of a reuse-port copy: a
+        // system error, each of them (failSystem takes only those).
         else => |e| failSystem(e, step),
     };
     assert(engine.started);
@@ -281,6 +287,7 @@ pub export fn zg_loop_register(handle: i32, loop_index: u32, network: u32, host_
     var step: Syscall = .none;
     const conn = loop_dial.register(loop, net, address, &step) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
+        // Every other error is a system error (failSystem takes only those).
         else => |e| failSystem(e, step),
     };
     assert(conn.state == .connecting or conn.state == .opening or conn.state == .open or conn.state == .failed);
@@ -295,7 +302,8 @@ pub export fn zg_loop_enroll(handle: i32, loop_index: u32, fd: i32, network: u32
     var step: Syscall = .none;
     const conn = loop_dial.enroll(loop, fd, net, &step) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
-        // A FIFO or file wrapped as a socket: ENOTSOCK (getpeername), not a crash.
+        // A system error, each of the rest (failSystem takes only those). A FIFO or file
+        // wrapped as a socket: ENOTSOCK (getpeername), not a crash.
         else => |e| failSystem(e, step),
     };
     assert(conn.state == .opening or conn.state == .open);

@@ -94,7 +94,9 @@ pub const EventLoop = struct {
     /// What this loop took from its inbox, adopted outside the lock.
     inbox_taken: *std.BoundedArray(Accepted, inbox_max),
 
-    pub const AddError = socket.Error || error{OutOfMemory};
+    /// Joining the loop: the poller's registration, memory, or every slot taken
+    /// (SystemResources, as the kernel says when out of fds).
+    pub const AddError = poller_mod.CtlError || error{ OutOfMemory, SystemResources };
 
     /// `step` names the call under way, for the error's `syscall`. `peers` are the engine's
     /// loops, this one among them (at `index`), which the acceptor places connections on.
@@ -105,7 +107,7 @@ pub const EventLoop = struct {
         peers: []EventLoop,
         index: u32,
         step: *Syscall,
-    ) (poller_mod.Error || error{OutOfMemory})!EventLoop {
+    ) (poller_mod.OpenError || error{OutOfMemory})!EventLoop {
         assert(index < config.loops_count and peers.len == config.loops_count);
         assert(config.read_buffer_cap > 0 and config.write_buffer_cap > 0);
         const inbox = try allocator.create(Inbox);
@@ -174,7 +176,7 @@ pub const EventLoop = struct {
         assert(loop.owner.? == std.Thread.getCurrentId());
     }
 
-    pub fn addListener(loop: *EventLoop, listener: Listener) (poller_mod.Error || error{OutOfMemory})!void {
+    pub fn addListener(loop: *EventLoop, listener: Listener) (poller_mod.CtlError || error{OutOfMemory})!void {
         assert(listener.fd >= 0);
         const index: u32 = @intCast(loop.listeners.items.len);
         try loop.listeners.append(loop.allocator, listener);
@@ -255,8 +257,6 @@ pub const EventLoop = struct {
             error.NotRegistered,
             error.AlreadyRegistered,
             error.SystemResources,
-            error.ProcessFdQuotaExceeded,
-            error.SystemFdQuotaExceeded,
             error.AccessDenied,
             error.Unexpected,
             => {},
