@@ -341,6 +341,7 @@ pub export fn zg_loop_reap(handle: i32, loop_index: u32) isize {
 /// last call: the host logs them, so that no loss goes unreported.
 pub export fn zg_loop_cut_off(handle: i32, loop_index: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    loop.assertOwnerThread();
     const count = loop.cut_off_count;
     loop.cut_off_count = 0;
     return ok(count);

@@ -18,7 +18,7 @@ const EventLoop = event_loop.EventLoop;
 pub const RegisterError = socket.ConnectError || socket.SetOptionError || EventLoop.AddError;
 
 pub fn register(loop: *EventLoop, network: socket.Network, address: std.net.Address, step: *Syscall) RegisterError!*Connection {
-    assert(loop.buffers != null);
+    loop.assertOwned();
     const fd = switch (network) {
         .udp => try socket.connectDatagram(address, step),
         .tcp, .unix => try socket.connect(address, step),
@@ -44,7 +44,7 @@ pub const EnrollError = socket.DupError || socket.FcntlError || socket.PeerAddre
 
 pub fn enroll(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, step: *Syscall) EnrollError!*Connection {
     assert(fd >= 0);
-    assert(loop.buffers != null);
+    loop.assertOwned();
     step.* = .fcntl;
     const copy = try socket.dup(fd);
     errdefer posix.close(copy);

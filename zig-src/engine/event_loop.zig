@@ -172,8 +172,15 @@ pub const EventLoop = struct {
     /// Drain and flush run on the thread that attached the loop, and nowhere else.
     pub fn assertOwned(loop: *const EventLoop) void {
         assert(loop.buffers != null);
+        assert(loop.owner != null);
+        loop.assertOwnerThread();
+    }
+
+    /// Everything that touches the loop's connections or records (lookup, reap, dial, enroll,
+    /// a datagram's sender) runs on its owner; before attach there is no owner yet.
+    pub fn assertOwnerThread(loop: *const EventLoop) void {
         // Cheap: std caches the id in a thread-local on Linux.
-        assert(loop.owner.? == std.Thread.getCurrentId());
+        if (loop.owner) |owner| assert(owner == std.Thread.getCurrentId());
     }
 
     pub fn addListener(loop: *EventLoop, listener: Listener) (poller_mod.CtlError || error{OutOfMemory})!void {
@@ -229,7 +236,7 @@ pub const EventLoop = struct {
     /// The connection a host name (slot, generation) refers to, if it still exists.
     pub fn lookup(loop: *EventLoop, slot: u32, generation: u32) ?*Connection {
         // Before attach the loop has no connection, and no owner yet.
-        if (loop.owner) |owner| assert(owner == std.Thread.getCurrentId());
+        loop.assertOwnerThread();
         if (slot >= loop.conns.items.len) return null;
         const conn = loop.conns.items[slot];
         if (conn.state == .free or conn.generation != generation) return null;
