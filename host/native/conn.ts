@@ -1,6 +1,6 @@
 /**
- * Connections of the native engine. A NativeConn is a (slot, generation) of its loop in Zig;
- * its Conn object is reused for every connection that takes the slot, so steady traffic
+ * Connections of the native engine. A NativeConn is a (slot, generation) of its loop in Zig,
+ * one object per connection (a reference kept after onClose stays closed), and steady traffic
  * allocates nothing per message. The stream and lifecycle are host/engine's; here is where
  * the bytes live: the chunk just read is a view of the loop's read area, and what a callback
  * leaves unread goes into the Zig connection's own ring (a `keep` command, flushed with the
@@ -83,9 +83,9 @@ interface SentWaiter {
 const NO_WAITERS: SentWaiter[] = Object.freeze([]) as unknown as SentWaiter[];
 
 export class NativeConn extends EngineConn {
-  network: 'tcp' | 'udp' | 'unix' = 'tcp';
+  readonly network: 'tcp' | 'udp' | 'unix';
   /** The socket fd (from the open record). */
-  fdValue = -1;
+  readonly fdValue: number;
   /**
    * The outbound queue as far as this side knows without asking: what Zig last reported
    * (every record about the conn carries it; at a drain every write has been flushed) plus
@@ -112,32 +112,19 @@ export class NativeConn extends EngineConn {
   constructor(
     readonly loop: NativeLoop,
     readonly slot: number,
+    generation: number,
+    fd: number,
+    network: 'tcp' | 'udp' | 'unix',
   ) {
     super(loop.engine, (self) => new ZigRing(loop, self as NativeConn));
     this.tasks = loop.tasks;
-    this.state = CLOSED;
+    this.generation = generation;
+    this.fdValue = fd;
+    this.network = network;
   }
 
   get eventLoop(): NativeLoop {
     return this.loop;
-  }
-
-  /** The slot now holds a new connection; onOpen runs next. */
-  reset(generation: number, fd: number, network: 'tcp' | 'udp' | 'unix'): void {
-    this.renew(generation);
-    this.outboundReported = 0;
-    this.outboundSince = 0;
-    this.writtenTotal = 0;
-    this.handedTotal = 0;
-    this.writtenAtClose = 0;
-    this.sentWaiters = NO_WAITERS;
-    this.watching = false;
-    this.wantsLowMark = false;
-    this.broken = false;
-    this.fdValue = fd;
-    this.network = network;
-    this.local = undefined;
-    this.remote = undefined;
   }
 
   open(): void {
@@ -218,7 +205,7 @@ export class NativeConn extends EngineConn {
   }
 
   protected closeSocket(_peerGone: boolean): void {
-    // The state is CLOSED already, so the getter would answer the previous close's figure.
+    // The state is CLOSED already, so the getter answers writtenAtClose: set it first.
     this.writtenAtClose = this.writtenNow();
     this.loop.closeCommand(this);
   }

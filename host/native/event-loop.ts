@@ -207,12 +207,10 @@ export class NativeLoop implements EngineLoop {
       this.abandoned.delete(slot); // its close command is queued already
       return;
     }
-    let conn = this.conns[slot];
-    if (conn === undefined) {
-      conn = new NativeConn(this, slot);
-      this.conns[slot] = conn;
-    }
-    conn.reset(generation, fd, network === 2 ? 'unix' : network === 1 ? 'udp' : 'tcp');
+    // A new Conn per connection, never the slot's previous one: a handler may keep a Conn past
+    // its onClose (a proxy's peer), and its writes must fail there, not reach whoever is next.
+    const conn = new NativeConn(this, slot, generation, fd, network === 2 ? 'unix' : network === 1 ? 'udp' : 'tcp');
+    this.conns[slot] = conn;
     const pending = this.registering.get(slot);
     if (pending !== undefined && pending.generation === generation) {
       this.registering.delete(slot);
