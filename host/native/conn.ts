@@ -29,7 +29,7 @@ class ZigRing implements InboundRing {
   private op(op: number, out: Uint8Array | null, n: number): number {
     const loop = this.loop;
     loop.flushCommands(); // keep commands must have landed in the ring
-    const r = loop.api.connInbound(loop.engine.handle, loop.index, this.conn.slot, this.conn.generation, op, out, n);
+    const r = loop.api.zg_conn_inbound(loop.engine.handle, loop.index, this.conn.slot, this.conn.generation, op, out, n);
     if (r < 0) throw loop.engine.statusError(r);
     return r;
   }
@@ -63,7 +63,7 @@ class ZigRing implements InboundRing {
     const loop = this.loop;
     if (ringBytes > 0 || ringDiscard > 0) loop.flushCommands();
     const hasChunk = chunk !== null;
-    return loop.api.connScan(
+    return loop.api.zg_conn_scan(
       loop.engine.handle, loop.index, this.conn.slot, this.conn.generation, codec, ringDiscard,
       out, out.length, offset, frames, frames.length, hasChunk ? chunkStart : 0, hasChunk ? chunkEnd - chunkStart : 0,
       frontMoved ? 1 : 0,
@@ -278,7 +278,7 @@ export class NativeConn extends EngineConn {
     if (this.state === CLOSED) return;
     const loop = this.loop;
     loop.flushCommands();
-    loop.api.connFlush(loop.engine.handle, loop.index, this.slot, this.generation);
+    loop.api.zg_conn_flush(loop.engine.handle, loop.index, this.slot, this.generation);
   }
 
   outboundBuffered(): number {
@@ -290,7 +290,7 @@ export class NativeConn extends EngineConn {
     const loop = this.loop;
     if (loop.engine.freed) return 0; // every socket is closed: nothing is queued any more
     loop.flushCommands();
-    return Math.max(0, loop.api.connOutbound(loop.engine.handle, loop.index, this.slot, this.generation));
+    return Math.max(0, loop.api.zg_conn_outbound(loop.engine.handle, loop.index, this.slot, this.generation));
   }
 
   // ---- addresses and socket options ----------------------------------------------------------
@@ -315,11 +315,11 @@ export class NativeConn extends EngineConn {
   }
 
   dup(): number {
-    return this.loop.engine.check(this.loop.api.socketDup(this.fd));
+    return this.loop.engine.check(this.loop.api.zg_socket_dup(this.fd));
   }
 
   private setopt(option: number, a: number, b = 0, c = 0, d = 0): void {
-    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, option, a, b, c, d));
+    this.loop.engine.check(this.loop.api.zg_socket_setopt(this.fd, option, a, b, c, d));
   }
 
   protected override applyNoDelay(on: boolean): void {
@@ -377,9 +377,9 @@ export class UdpConn extends DatagramConn {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const loop = this.loop;
     const engine = loop.engine;
-    if (this.active) return engine.check(loop.api.datagramReply(engine.handle, loop.index, this.record, bytes, bytes.length));
+    if (this.active) return engine.check(loop.api.zg_datagram_reply(engine.handle, loop.index, this.record, bytes, bytes.length));
     if (this.sender === undefined || engine.freed) throw connClosed();
-    return engine.check(loop.api.udpSendtoRaw(this.fd, bytes, bytes.length, this.sender, this.sender.length));
+    return engine.check(loop.api.zg_udp_sendto_raw(this.fd, bytes, bytes.length, this.sender, this.sender.length));
   }
 
   protected replyLater(data: Uint8Array | string): Promise<void> {
@@ -411,11 +411,11 @@ export class UdpConn extends DatagramConn {
   }
 
   dup(): number {
-    return this.loop.engine.check(this.loop.api.socketDup(this.fd));
+    return this.loop.engine.check(this.loop.api.zg_socket_dup(this.fd));
   }
 
   private setopt(option: number, value: number): void {
-    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, option, Math.trunc(value), 0, 0, 0));
+    this.loop.engine.check(this.loop.api.zg_socket_setopt(this.fd, option, Math.trunc(value), 0, 0, 0));
   }
 
   setLinger(sec: number): void {
