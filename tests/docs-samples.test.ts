@@ -162,6 +162,19 @@ describe(`documentation samples (${testMode})`, () => {
     assert.equal(r.status, 0, `tsc failed:\n${r.stdout.split('\n').map(where).join('\n')}${r.stderr}`);
   });
 
+  test('every relative link of README.md, ARCHITECTURE.md and docs/*.md names a file of the repository', () => {
+    const broken: string[] = [];
+    for (const page of [...samplePages(root), 'ARCHITECTURE.md']) {
+      const text = fs.readFileSync(path.join(root, page), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^(https?:|#|mailto:)/.test(target!)) continue;
+        const file = path.resolve(root, path.dirname(page), target!.split('#')[0]!);
+        if (!fs.existsSync(file)) broken.push(`${page}: ${target}`);
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+
   for (const s of samples.filter((x) => !x.fragment && !x.module)) {
     test(`${s.where} runs${s.server ? ' and serves' : ''}`, { timeout: RUN_MS + 10_000 }, async () => {
       assert.ok(fs.existsSync(emitted(s)), 'compiled (see the type-check test)');
