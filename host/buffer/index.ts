@@ -23,7 +23,7 @@ import { bytesArg, countArg, optionsArg, uint8ArrayArg } from '../core/args.js';
 
 /** Options of every buffer class. */
 export interface BufferOptions {
-  /** Which artifact backs the buffer; defaults to `'auto'` (see the README's mode selection). */
+  /** Which artifact backs the buffer; defaults to `'auto'` (see docs/modes.md). */
   mode?: ModeOption;
 }
 

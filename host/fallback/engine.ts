@@ -5,7 +5,7 @@
  * assigns connections to the logical event loops. The lifecycle (bind, onBoot, ticker,
  * shutdown order) is EngineBase's.
  *
- * WHERE NODE HIDES WHAT GNET OFFERS (the README's table comes from this list):
+ * WHERE NODE HIDES WHAT GNET OFFERS (docs/modes.md's table comes from this list):
  *
  *   what                              | wasm mode
  *   ----------------------------------|------------------------------------------------------

@@ -57,6 +57,50 @@ describe(`actions (${testMode})`, () => {
     assert.deepEqual(calls, []);
   });
 
+  for (const numEventLoop of [1, 2]) {
+    test(`engine.stop() inside onBoot (${numEventLoop} loop${numEventLoop > 1 ? 's' : ''}): a clean stop, onShutdown runs, stop() and run() resolve`, { timeout: 20_000 }, async () => {
+      const unhandled: unknown[] = [];
+      const note = (reason: unknown) => void unhandled.push(reason);
+      process.on('unhandledRejection', note);
+      const calls: string[] = [];
+      let stopped: Promise<void> | undefined;
+      let server: Awaited<ReturnType<typeof startServer>> | undefined;
+      try {
+        server = await startServer(
+          {
+            onBoot(engine) {
+              stopped = engine.stop();
+            },
+            onOpen: () => void calls.push('onOpen'),
+            onTick: () => void calls.push('onTick'),
+            onShutdown: () => void calls.push('onShutdown'),
+          },
+          LOOPBACK.tcp,
+          { ticker: true, numEventLoop },
+        );
+        await within('run() after stop() in onBoot', 10_000, server.done);
+        assert.ok(stopped, 'onBoot ran');
+        await within('the promise stop() returned', 1_000, stopped);
+        const ep = endpoint(server.addrs[0]!);
+        const refused = await new Promise<string>((resolve) => {
+          const s = net.connect({ host: ep.host, port: ep.port });
+          s.on('connect', () => {
+            s.destroy();
+            resolve('connected');
+          });
+          s.on('error', (err: Error & { code?: string }) => resolve(err.code ?? err.message));
+        });
+        assert.equal(refused, 'ECONNREFUSED', 'the listener is closed');
+        await settle(50);
+        assert.deepEqual(calls, ['onShutdown']);
+        assert.deepEqual(unhandled, [], 'no unhandled rejection');
+      } finally {
+        process.off('unhandledRejection', note);
+        await server?.shutdown();
+      }
+    });
+  }
+
   for (const size of [9, 16 * 1024 * 1024]) {
     test(`onOpen writes ${size} bytes then returns Close: the peer gets them all, then the end`, { timeout: 20_000 }, async () => {
       const out = Buffer.alloc(size, 0x61);
