@@ -13,6 +13,7 @@ import { isHandlerModule, loadHandlerModule, type HandlerSpec } from './multicor
 import { ProcessEngine } from './multicore/process-engine.js';
 import { ThreadEngine } from './multicore/thread-engine.js';
 import { NativeEngine } from './native/engine.js';
+import { nativeTlsAvailable } from './native/tls.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 
 /**
@@ -93,8 +94,10 @@ export function createEngine(handler: EventHandler, resolvedOptions: ResolvedOpt
  * than served without TLS.
  */
 function createTlsEngine(handler: EventHandler, resolvedOptions: ResolvedOptions, onCores: boolean): EngineBase {
-  if (resolvedOptions.mode === 'native') throw unsupportedOp("tls in native mode (TLS runs in wasm mode for now: use mode 'wasm' or 'auto')");
-  if (onCores) throw unsupportedOp('tls with a handler module on several event loops (TLS loops share the main thread for now: pass the handler object)');
-  if (resolvedOptions.mode === 'auto') resolvedOptions.logger.debug('tls: serving in wasm mode (node:tls)');
+  if (onCores) throw unsupportedOp('tls with a handler module on several event loops (pass the handler object: its loops share this thread)');
+  const mode = resolveMode(resolvedOptions.mode, (message) => resolvedOptions.logger.warn(message));
+  if (mode === 'native' && nativeTlsAvailable()) return new NativeEngine(handler, resolvedOptions);
+  if (resolvedOptions.mode === 'native') throw unsupportedOp('tls in native mode: this Node process has no OpenSSL the native engine can use');
+  resolvedOptions.logger.debug('tls: serving in wasm mode (node:tls)');
   return new FallbackEngine(handler, resolvedOptions);
 }

@@ -1,14 +1,15 @@
 /**
  * The examples over TLS, with the clients users have: `curl --cacert` against
  * examples/http-server.ts and `redis-cli --tls` against examples/redis-server.ts, both started
- * with --tls-cert/--tls-key. TLS runs in wasm mode (node:tls) for now, so the servers run
- * with `--mode wasm` whatever mode the suite tests.
+ * with --tls-cert/--tls-key, in the mode the suite tests (native: TLS inside the Zig engine;
+ * wasm: node:tls).
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { testMode } from './support/mode.js';
 import { promisify } from 'node:util';
 import { makeTestCerts, type TestCerts } from './support/tls-certs.js';
 
@@ -43,13 +44,13 @@ function stop(child: ChildProcess | undefined): Promise<void> {
   });
 }
 
-describe('examples over TLS (wasm)', () => {
+describe(`examples over TLS (${testMode})`, () => {
   let certs: TestCerts;
   let http: { child: ChildProcess; port: number } | undefined;
   let redis: { child: ChildProcess; port: number } | undefined;
   before(async () => {
     certs = makeTestCerts();
-    const tlsArgs = ['--mode', 'wasm', '--tls-cert', certs.server.certFile, '--tls-key', certs.server.keyFile];
+    const tlsArgs = ['--mode', testMode, '--tls-cert', certs.server.certFile, '--tls-key', certs.server.keyFile];
     http = await start('http-server.js', ['--addr', '127.0.0.1:0', ...tlsArgs]);
     redis = await start('redis-server.js', ['--port', '0', ...tlsArgs]);
   });

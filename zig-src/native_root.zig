@@ -2,9 +2,10 @@
 const boundary = @import("boundary.zig");
 const core_exports = @import("abi/core_exports.zig");
 const engine_exports = @import("abi/engine_exports.zig");
+const tls_exports = @import("abi/tls_exports.zig");
 
 comptime {
-    boundary.exportTables(&(core_exports.items ++ engine_exports.items), &.{ core_exports, engine_exports });
+    boundary.exportTables(&(core_exports.items ++ engine_exports.items ++ tls_exports.items), &.{ core_exports, engine_exports, tls_exports });
 }
 
 test {
@@ -12,6 +13,11 @@ test {
     _ = boundary;
     _ = core_exports;
     _ = engine_exports;
+    _ = tls_exports;
+    _ = @import("engine/openssl.zig");
+    _ = @import("engine/tls_context.zig");
+    _ = @import("engine/tls_session.zig");
+    _ = @import("engine/tls_io.zig");
     _ = @import("engine/poller.zig");
     _ = @import("engine/socket.zig");
     _ = @import("engine/connection.zig");

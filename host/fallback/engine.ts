@@ -67,6 +67,7 @@ import { TlsStreamConn } from './tls-conn.js';
 import { dialTlsSocket } from './tls-dial.js';
 import { handshakeError, isTlsFailure } from '../tls/session.js';
 import { tlsConfigError, type DialTls } from '../tls/options.js';
+import { HandshakeFailures } from '../tls/failures.js';
 
 export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwner {
   readonly mode = 'wasm' as const;
@@ -83,9 +84,11 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   private readonly dialing = new Set<(err: Error) => void>();
   private connectionCount = 0;
   private readonly acceptLog = new RateLimitedLog(this.logger, 'error');
-  private readonly handshakeLog = new RateLimitedLog(this.logger, 'warn');
   /** Accepted TLS handshakes that failed or timed out (never seen by the handler). */
-  tlsHandshakeFailures = 0;
+  private readonly handshakeFailures = new HandshakeFailures(this.logger);
+  get tlsHandshakeFailures(): number {
+    return this.handshakeFailures.count;
+  }
   /** Accepted sockets start paused: the process engine hands them on before a byte is read here. */
   protected readonly pauseOnConnect: boolean = false;
 
@@ -221,10 +224,8 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
 
   /** node:tls already destroyed the socket: count it and say so, at a rate limit. */
   private handshakeFailed(listener: StreamListener, err: Error, socket: tls.TLSSocket): void {
-    this.tlsHandshakeFailures++;
-    const from = socket.remoteAddress === undefined ? '' : ` from ${hostPort(socket.remoteAddress, socket.remotePort ?? 0)}`;
-    const failure = handshakeError(err);
-    this.handshakeLog.note(() => `${listener.addr}: TLS handshake${from} failed (${this.tlsHandshakeFailures} so far): ${failure.message}`);
+    const from = socket.remoteAddress === undefined ? undefined : hostPort(socket.remoteAddress, socket.remotePort ?? 0);
+    this.handshakeFailures.failed(listener.addr, from, handshakeError(err).message);
   }
 
   private track(socket: net.Socket): void {

@@ -75,8 +75,17 @@ export const L = Object.freeze({
   syscall_getsockname: 18,
   syscall_getpeername: 19,
   syscall_shutdown: 20,
+  syscall_tls: 21,
   system_base: 1 << 20,
   system_errno_limit: 1 << 12,
+  // TLS (zig-src/abi/tls_exports.zig): why a handshake failed when OpenSSL has no error code
+  // (those are all at least 2^tls_err_lib_shift), and the words before c.tls's texts.
+  tls_failure_none: 0,
+  tls_failure_peer_closed: 1,
+  tls_failure_timeout: 2,
+  tls_failure_out_of_memory: 3,
+  tls_info_words: 6,
+  tls_err_lib_shift: 23,
 });
 
 /** The syscall a close record or a system result names, by its number in `L`. */
@@ -129,6 +138,15 @@ export const ENGINE_EXPORTS = {
   zg_udp_sendto_raw: 'intptr_t zg_udp_sendto_raw(int32_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t)',
   zg_socket_setopt: 'intptr_t zg_socket_setopt(int32_t, uint32_t, int32_t, int32_t, int32_t, int32_t)',
   zg_socket_dup: 'intptr_t zg_socket_dup(int32_t)',
+  zg_tls_available: 'intptr_t zg_tls_available()',
+  zg_engine_tls_server: 'intptr_t zg_engine_tls_server(int32_t, uint32_t, uint32_t, const uint8_t *, uintptr_t)',
+  zg_engine_tls_load: 'intptr_t zg_engine_tls_load(int32_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t)',
+  zg_engine_tls_error: 'intptr_t zg_engine_tls_error(int32_t)',
+  zg_conn_tls_dial:
+    'intptr_t zg_conn_tls_dial(int32_t, uint32_t, uint32_t, uint32_t, uint32_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t, const uint8_t *, uintptr_t)',
+  zg_conn_tls_info: 'intptr_t zg_conn_tls_info(int32_t, uint32_t, uint32_t, uint32_t, uint8_t *, uintptr_t)',
+  zg_loop_tls_failures: 'intptr_t zg_loop_tls_failures(int32_t, uint32_t, int32_t *, uintptr_t)',
+  zg_tls_error_text: 'intptr_t zg_tls_error_text(uint32_t, uint8_t *, uintptr_t)',
 } as const;
 
 /**
@@ -181,6 +199,21 @@ export interface EngineApi {
   zg_udp_sendto(fd: number, data: Uint8Array, len: number, host: Buffer, hostLen: number, port: number): number;
   zg_socket_setopt(fd: number, option: number, a: number, b: number, c: number, d: number): number;
   zg_socket_dup(fd: number): number;
+  zg_tls_available(): number;
+  zg_engine_tls_server(e: number, flags: number, handshakeTimeoutMs: number, alpn: Buffer, alpnLen: number): number;
+  zg_engine_tls_load(
+    e: number, name: Buffer, nameLen: number, cert: Buffer, certLen: number, key: Buffer, keyLen: number,
+    pass: Buffer, passLen: number, ca: Buffer, caLen: number,
+  ): number;
+  zg_engine_tls_error(e: number): number;
+  zg_conn_tls_dial(
+    e: number, loop: number, slot: number, gen: number, flags: number, alpn: Buffer, alpnLen: number,
+    servername: Buffer, servernameLen: number, cert: Buffer, certLen: number, key: Buffer, keyLen: number,
+    pass: Buffer, passLen: number, ca: Buffer, caLen: number,
+  ): number;
+  zg_conn_tls_info(e: number, loop: number, slot: number, gen: number, out: Buffer, outLen: number): number;
+  zg_loop_tls_failures(e: number, loop: number, out: Int32Array, outLen: number): number;
+  zg_tls_error_text(code: number, out: Buffer, outLen: number): number;
 }
 
 /** The member of `EngineApi` that is a value; every other one is named as its export. */

@@ -6,7 +6,7 @@
  * leaves unread goes into the Zig connection's own ring (a `keep` command, flushed with the
  * batch), read back through FFI (`ZigRing`).
  */
-import type { EventLoop } from '../api.js';
+import type { EventLoop, TlsInfo } from '../api.js';
 import type { InboundRing } from '../engine/inbound.js';
 import { CLOSED, EngineConn } from '../engine/conn.js';
 import { DatagramConn } from '../engine/datagram.js';
@@ -107,7 +107,17 @@ export class NativeConn extends EngineConn {
   private broken = false;
   private local: string | undefined;
   private remote: string | undefined;
+  private tlsValue: TlsInfo | null = null;
   protected readonly tasks: TaskQueue;
+
+  override get tls(): TlsInfo | null {
+    return this.tlsValue;
+  }
+
+  /** A TLS connection: what its handshake agreed on (Zig ran it before the open record). */
+  setTls(info: TlsInfo | null): void {
+    this.tlsValue = info;
+  }
 
   constructor(
     readonly loop: NativeLoop,

@@ -16,7 +16,9 @@ import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
 import { RateLimitedLog } from '../engine/limits.js';
 import { boundUnixPath, clearUnixPath, removeBoundUnixPath, type BoundUnixPath } from '../engine/unix-path.js';
 import type { ResolvedOptions } from '../options.js';
-import { engineApi, NETWORK_IDS, SYSCALL_NAMES, systemFailure, type EngineApi } from './binding.js';
+import { engineApi, L, NETWORK_IDS, SYSCALL_NAMES, systemFailure, type EngineApi } from './binding.js';
+import { configureServer, tlsFailureError, tlsReason } from './tls.js';
+import { HandshakeFailures } from '../tls/failures.js';
 import type { NativeConn } from './conn.js';
 import { NativeLoop } from './event-loop.js';
 
@@ -49,6 +51,12 @@ export class NativeEngine extends EngineBase {
   private dirtyLoops = new Set<NativeLoop>();
   private reapTimer: NodeJS.Timeout | undefined;
   private readonly acceptLog: RateLimitedLog;
+  /** A TLS server: Zig runs every handshake; failed ones are counted and logged here. */
+  readonly servesTls: boolean;
+  private readonly handshakeFailures: HandshakeFailures;
+  private readonly failureWords = new Int32Array(2);
+  /** Times out handshakes (Zig's reap) while a TLS server runs. */
+  private handshakeTimer: NodeJS.Timeout | undefined;
 
   constructor(handler: EventHandler, options: ResolvedOptions) {
     super(handler, options);
@@ -56,6 +64,22 @@ export class NativeEngine extends EngineBase {
     this.api = engineApi();
     this.acceptLog = new RateLimitedLog(this.logger, 'error');
     this.counts = new Int32Array(new SharedArrayBuffer(4 * options.numEventLoop));
+    this.servesTls = options.tls !== undefined;
+    this.handshakeFailures = new HandshakeFailures(this.logger);
+  }
+
+  /** Accepted TLS handshakes that failed or timed out (never seen by the handler). */
+  get tlsHandshakeFailures(): number {
+    return this.handshakeFailures.count;
+  }
+
+  /** Counts and logs the handshakes of loop `index` that failed since the last call. */
+  collectTlsFailures(index: number): void {
+    if (this.freed) return;
+    const n = this.api.zg_loop_tls_failures(this.handle, index, this.failureWords, 2);
+    if (n <= 0) return;
+    const addr = this.listenerAddrs.length === 1 ? this.listenerAddrs[0]! : this.listenerAddrs.join(', ');
+    this.handshakeFailures.failed(addr, undefined, tlsReason(this.api, this.failureWords[1]!), n);
   }
 
   /** Shared memory, so that loops on threads of their own (host/multicore/thread-engine.ts) count into it. */
@@ -78,8 +102,9 @@ export class NativeEngine extends EngineBase {
   }
 
   /** onClose's error for a connection Zig saw go: EOF (errno 0) or the failed syscall's errno. */
-  closeError(errno: number, syscall: number): SystemError {
+  closeError(errno: number, syscall: number, tlsFailure = 0): Error {
     if (errno === 0) return eofError();
+    if (syscall === L.syscall_tls) return tlsFailureError(this.api, tlsFailure);
     return systemError(errno, SYSCALL_NAMES[syscall] ?? 'read');
   }
 
@@ -116,6 +141,7 @@ export class NativeEngine extends EngineBase {
     });
     const device = Buffer.from(o.bindToDevice);
     this.handle = this.check(this.api.zg_engine_new(values, values.length, device.length > 0 ? device : null, device.length));
+    if (o.tls !== undefined) configureServer(this.api, this.handle, o.tls);
     for (const a of addrs) {
       if (a.network === 'unix') await clearUnixPath(a.path);
       this.bind(a);
@@ -144,6 +170,10 @@ export class NativeEngine extends EngineBase {
     for (let i = 0; i < this.options.numEventLoop; i++) this.loops.push(new NativeLoop(this, i, this.options.readBufferCap));
     this.check(this.api.zg_engine_start(this.handle));
     for (const loop of this.loops) loop.startPolling();
+    if (this.servesTls) {
+      this.handshakeTimer = setInterval(() => this.reapHandshakes(), Math.min(REAP_INTERVAL_MS, this.options.tls!.handshakeTimeoutMs));
+      this.handshakeTimer.unref();
+    }
   }
 
   protected async closeConnections(loopIndex?: number): Promise<void> {
@@ -171,6 +201,8 @@ export class NativeEngine extends EngineBase {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     for (const loop of this.loops) loop.stopPolling();
+    if (this.handshakeTimer) clearInterval(this.handshakeTimer);
+    this.handshakeTimer = undefined;
     if (this.reapTimer) clearInterval(this.reapTimer);
     this.reapTimer = undefined;
   }
@@ -223,6 +255,13 @@ export class NativeEngine extends EngineBase {
       this.logger.warn(`${cutOff} closing connection(s) took nothing for ${FLUSH_ON_CLOSE_MS} ms: their queued bytes were dropped`);
     }
     return draining;
+  }
+
+  /** Drops the handshakes past their deadline (Zig's reap), counting them. */
+  private reapHandshakes(): void {
+    if (this.freed || this.handle === 0) return;
+    if (this.reapAll() > 0) this.watchDraining();
+    for (const loop of this.loops) this.collectTlsFailures(loop.index);
   }
 
   watchDraining(): void {

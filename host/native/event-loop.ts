@@ -7,8 +7,9 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import type { Conn } from '../api.js';
-import { ErrorCode, unsupportedOp, withAddress, ZgnetError } from '../errors.js';
-import type { DialTls } from '../tls/options.js';
+import { ErrorCode, withAddress, ZgnetError, type SystemError } from '../errors.js';
+import { tlsConfigError, type DialTls } from '../tls/options.js';
+import { configureDial, tlsInfo } from './tls.js';
 import { abortError, type EngineLoop } from '../engine/base.js';
 import { CLOSED, OPEN } from '../engine/conn.js';
 import { adoptable, dialTarget, inShutdown, type Adoptable } from '../engine/dial.js';
@@ -46,6 +47,8 @@ interface Registration {
   target: ResolvedAddr | null;
   /** Bytes Node had read from an enrolled socket: delivered after onOpen. */
   early: Buffer | null;
+  /** A TLS dial: c.tls is read at the open. */
+  tls: boolean;
   resolve(c: Conn): void;
   reject(e: Error): void;
 }
@@ -155,6 +158,7 @@ export class NativeLoop implements EngineLoop {
       const acceptErrno = records[L.header_accept_errno]!;
       const shed = records[L.header_accept_shed]!;
       if (acceptErrno !== 0 || shed !== 0) this.engine.acceptTrouble(acceptErrno, shed, this.index);
+      if (this.engine.servesTls) this.engine.collectTlsFailures(this.index);
       if (acceptErrno !== 0) return; // accepting resumes at the next readiness
       if (records[L.header_more] === 0) return;
     }
@@ -192,13 +196,14 @@ export class NativeLoop implements EngineLoop {
         // A dial that failed: no onOpen, so no onClose; the promise rejects.
         this.registering.delete(slot);
         this.command(L.command_close, slot, pending.generation, 0, 0, 0);
-        const err = this.engine.closeError(r[base + L.field_aux]!, r[base + L.field_aux2]!);
-        pending.reject(pending.target === null ? err : withAddress(err, pending.target));
+        const err = this.engine.closeError(r[base + L.field_aux]!, r[base + L.field_aux2]!, r[base + L.field_length]!);
+        const system = 'syscall' in err;
+        pending.reject(pending.target === null || !system ? err : withAddress(err as SystemError, pending.target));
         return;
       }
       const conn = this.conns[slot];
       if (conn === undefined || conn.generation !== r[base + L.field_generation] || conn.state !== OPEN) return;
-      conn.closeWith(this.engine.closeError(r[base + L.field_aux]!, r[base + L.field_aux2]!));
+      conn.closeWith(this.engine.closeError(r[base + L.field_aux]!, r[base + L.field_aux2]!, r[base + L.field_length]!));
     }
   }
 
@@ -217,6 +222,7 @@ export class NativeLoop implements EngineLoop {
       conn.context = pending.context;
     }
     const accepted = pending === undefined || pending.generation !== generation;
+    if (accepted ? this.engine.servesTls : pending.tls) conn.setTls(tlsInfo(this.api, this.engine.handle, this.index, slot, generation));
     if (!this.engine.isRunning() || (accepted && !this.engine.admit(this.index))) {
       // Accepted (or dialled) while shutting down, or over maxConnections: nobody serves it.
       conn.state = CLOSED;
@@ -461,7 +467,6 @@ export class NativeLoop implements EngineLoop {
 
   /** gnet's EventLoop.Register: dials from this loop; resolves once onOpen ran. */
   async register(protoAddr: string, context?: unknown, signal?: AbortSignal, tls?: DialTls): Promise<Conn> {
-    if (tls !== undefined) throw unsupportedOp("dial with tls in native mode (TLS runs in wasm mode for now: a Client with mode 'wasm')");
     this.preparing++;
     let target: ResolvedAddr;
     try {
@@ -470,9 +475,18 @@ export class NativeLoop implements EngineLoop {
       this.preparing--;
     }
     const host = Buffer.from(target.network === 'unix' ? target.path : target.host);
+    if (tls !== undefined && target.network === 'udp') throw tlsConfigError('tls dials tcp and unix addresses; udp has no TLS');
     const slot = this.api.zg_loop_register(this.engine.handle, this.index, NETWORK_IDS[target.network], host, host.length, target.port);
     if (slot < 0) throw this.engine.statusError(slot);
-    return this.awaitOpen(slot, context, signal, null, target);
+    if (tls !== undefined) {
+      try {
+        configureDial(this.api, this.engine.handle, this.index, slot, this.records[L.header_generation]!, tls, target.network === 'unix' ? '' : target.host);
+      } catch (err) {
+        this.command(L.command_close, slot, this.records[L.header_generation]!, 0, 0, 0);
+        throw err;
+      }
+    }
+    return this.awaitOpen(slot, context, signal, null, target, tls !== undefined);
   }
 
   /** gnet's EventLoop.Enroll: adopts a copy of a connected socket (the original is closed). */
@@ -498,12 +512,12 @@ export class NativeLoop implements EngineLoop {
   }
 
   private awaitOpen(
-    slot: number, context: unknown, signal: AbortSignal | undefined, early: Buffer | null, target: ResolvedAddr | null,
+    slot: number, context: unknown, signal: AbortSignal | undefined, early: Buffer | null, target: ResolvedAddr | null, tls = false,
   ): Promise<Conn> {
     const generation = this.records[L.header_generation]!;
     this.abandoned.delete(slot);
     return new Promise<Conn>((resolve, reject) => {
-      const registration: Registration = { generation, context, target, early, resolve, reject };
+      const registration: Registration = { generation, context, target, early, tls, resolve, reject };
       if (signal !== undefined) {
         const onAbort = () => {
           if (this.registering.get(slot) !== registration) return;

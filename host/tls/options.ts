@@ -25,6 +25,8 @@ export interface ServerTls {
   readonly contextOptions: SecureContextOptions;
   /** SNI names (lower case; `*.example.org` matches one label) to their contexts. */
   readonly sni: ReadonlyMap<string, SecureContext>;
+  /** The same names' certificates and keys as PEM (what the native engine loads into OpenSSL). */
+  readonly sniPem: ReadonlyMap<string, TlsPem>;
   readonly ALPNProtocols: string[] | undefined;
   readonly requestCert: boolean;
   /** With `requestCert`: a client without a certificate signed by `ca` fails the handshake. */
@@ -32,9 +34,20 @@ export interface ServerTls {
   readonly handshakeTimeoutMs: number;
 }
 
+/** Checked PEM input as the native engine loads it (each may be absent where the role allows). */
+export interface TlsPem {
+  readonly cert?: Pem;
+  readonly key?: Pem;
+  readonly passphrase?: string;
+  readonly ca?: Pem;
+}
+
 /** `tls` of dial() after validation (internal). */
 export interface DialTls {
   readonly context: SecureContext;
+  /** What `context` was made of (the native engine builds its own OpenSSL context from it). */
+  readonly pem: TlsPem;
+  readonly minVersion: TlsVersion | undefined;
   readonly servername: string | undefined;
   readonly rejectUnauthorized: boolean;
   readonly ALPNProtocols: string[] | undefined;
@@ -61,7 +74,7 @@ function isPem(value: unknown): value is PemInput {
   return one(value) || (Array.isArray(value) && value.length > 0 && value.every(one));
 }
 
-type Pem = string | Buffer | Array<string | Buffer>;
+export type Pem = string | Buffer | Array<string | Buffer>;
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
 
@@ -125,16 +138,17 @@ export function resolveServerTls(value: unknown, networks: readonly Network[]): 
   };
   secureContext(contextOptions, 'tls');
   const sni = new Map<string, tls.SecureContext>();
+  const sniPem = new Map<string, TlsPem>();
   if (o.sni !== undefined) {
     for (const [servername, entry] of Object.entries(plainObject(o.sni, 'tls.sni'))) {
       const e = plainObject(entry, `tls.sni[${JSON.stringify(servername)}]`);
       const where = `tls.sni[${JSON.stringify(servername)}]`;
       onlyKeys(e, ['cert', 'key', 'passphrase'], where);
       if (!/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*\.?$/i.test(servername)) throw tlsConfigError(`${where}: not a host name (or *.name)`);
-      sni.set(
-        servername.toLowerCase().replace(/\.$/, ''),
-        secureContext({ cert: pem(e.cert, `${where}.cert`, true), key: pem(e.key, `${where}.key`, true), passphrase: e.passphrase as string | undefined, ca, minVersion }, where),
-      );
+      const name = servername.toLowerCase().replace(/\.$/, '');
+      const entryPem = { cert: pem(e.cert, `${where}.cert`, true), key: pem(e.key, `${where}.key`, true), passphrase: e.passphrase as string | undefined, ca };
+      sni.set(name, secureContext({ ...entryPem, minVersion }, where));
+      sniPem.set(name, entryPem);
     }
   }
   const requestCert = optionalBool(o.requestCert, 'tls.requestCert', false);
@@ -145,6 +159,7 @@ export function resolveServerTls(value: unknown, networks: readonly Network[]): 
   return {
     contextOptions,
     sni,
+    sniPem,
     ALPNProtocols: alpn(o.ALPNProtocols, 'tls.ALPNProtocols'),
     requestCert,
     rejectUnauthorized: optionalBool(o.rejectUnauthorized, 'tls.rejectUnauthorized', true),
@@ -173,12 +188,13 @@ export function resolveDialTls(value: unknown): DialTls | undefined {
   const cert = pem(o.cert, 'tls.cert', false);
   const key = pem(o.key, 'tls.key', false);
   if ((cert === undefined) !== (key === undefined)) throw tlsConfigError('tls.cert and tls.key come together (a client certificate)');
-  const context = secureContext(
-    { ca: pem(o.ca, 'tls.ca', false), cert, key, passphrase: o.passphrase as string | undefined, minVersion: version(o.minVersion, 'tls.minVersion') },
-    'tls',
-  );
+  const dialPem = { ca: pem(o.ca, 'tls.ca', false), cert, key, passphrase: o.passphrase as string | undefined };
+  const minVersion = version(o.minVersion, 'tls.minVersion');
+  const context = secureContext({ ...dialPem, minVersion }, 'tls');
   return {
     context,
+    pem: dialPem,
+    minVersion,
     servername: o.servername as string | undefined,
     rejectUnauthorized: optionalBool(o.rejectUnauthorized, 'tls.rejectUnauthorized', true),
     ALPNProtocols: alpn(o.ALPNProtocols, 'tls.ALPNProtocols'),

@@ -6,8 +6,8 @@
  * ClientHello, a peer that stalls mid-handshake): dropped, counted and logged, never seen by
  * the handler, nothing else disturbed.
  *
- * TLS runs on node:tls (wasm mode) for now: in native mode this suite checks that an explicit
- * 'native' is refused and that 'auto' serves TLS in wasm mode.
+ * Both modes run every case: wasm mode on node:tls, native mode on OpenSSL inside the Zig
+ * engine (docs/tls.md).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -107,32 +107,22 @@ function rawPeer(port: number, bytes: Buffer | string, ms = 10_000): { closed: P
   return { closed, socket };
 }
 
-if (testMode === 'native') {
-  describe('tls (native mode)', () => {
-    test("an explicit mode: 'native' with tls is refused (ERR_UNSUPPORTED_OP), never served in plain text", async () => {
-      await assert.rejects(run({}, 'tcp://127.0.0.1:0', { mode: 'native', tls: serverTls() }), { code: ErrorCode.UNSUPPORTED_OP });
-      const client = new Client({}, { mode: 'native' });
-      await client.start();
-      try {
-        await assert.rejects(client.dial('tcp://127.0.0.1:1', { tls: { ca: certs.ca } }), { code: ErrorCode.UNSUPPORTED_OP });
-      } finally {
-        await client.stop();
-      }
-    });
-
-    test("mode 'auto' serves tls in wasm mode", async () => {
-      const handler = echoHandler();
-      const server = await startServer(handler, LOOPBACK.tcp, { mode: 'auto', tls: serverTls() });
-      try {
-        assert.equal(server.engine.mode, 'wasm');
-        const { echo } = await nodeTlsEcho(portOf(server.addrs[0]!), 'auto');
-        assert.equal(echo, 'auto');
-      } finally {
-        await server.shutdown();
-      }
-    });
+describe(`tls mode selection (${testMode})`, () => {
+  // ZGNET_MODE (the suite's mode) decides 'auto'; under native, TLS is served by the Zig engine.
+  test("mode 'auto' serves tls in the suite's mode (native: inside the Zig engine)", async () => {
+    const handler = echoHandler();
+    const server = await startServer(handler, LOOPBACK.tcp, { mode: 'auto', tls: serverTls() });
+    try {
+      assert.equal(server.engine.mode, testMode);
+      const { echo } = await nodeTlsEcho(portOf(server.addrs[0]!), 'auto');
+      assert.equal(echo, 'auto');
+    } finally {
+      await server.shutdown();
+    }
   });
-} else {
+});
+
+{
   describe(`tls options (${testMode})`, () => {
     const rejectsConfig = (tlsOption: unknown, what: RegExp, addr: string = LOOPBACK.tcp) =>
       // A configuration wrongly accepted serves: the signal stops it, and the rejects fails.

@@ -58,7 +58,7 @@ fn ok(value: usize) isize {
     return @intCast(value);
 }
 
-fn engineOf(handle: i32) ?*Engine {
+pub fn engineOf(handle: i32) ?*Engine {
     if (handle <= 0) return null;
     const raw: u32 = @intCast(handle);
     const index = (raw & 0xff);
@@ -69,7 +69,7 @@ fn engineOf(handle: i32) ?*Engine {
     return engine;
 }
 
-fn loopOf(handle: i32, loop_index: u32) ?*EventLoop {
+pub fn loopOf(handle: i32, loop_index: u32) ?*EventLoop {
     const engine = engineOf(handle) orelse return null;
     if (loop_index >= engine.loops.len) return null;
     const loop = &engine.loops[loop_index];
@@ -77,7 +77,7 @@ fn loopOf(handle: i32, loop_index: u32) ?*EventLoop {
     return loop;
 }
 
-fn connOf(handle: i32, loop_index: u32, slot: u32, generation: u32) ?*Connection {
+pub fn connOf(handle: i32, loop_index: u32, slot: u32, generation: u32) ?*Connection {
     const loop = loopOf(handle, loop_index) orelse return null;
     const conn = loop.lookup(slot, generation) orelse return null;
     assert(conn.state != .free);
@@ -332,6 +332,7 @@ pub export fn zg_loop_flush(handle: i32, loop_index: u32, count: u32) isize {
 
 pub export fn zg_loop_reap(handle: i32, loop_index: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    @import("../engine/tls_io.zig").reapHandshakes(loop, loop_lifecycle.monotonicNs());
     const draining = loop_lifecycle.reap(loop);
     assert(draining == loop.draining_count);
     return ok(draining);

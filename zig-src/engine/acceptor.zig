@@ -10,6 +10,7 @@ const socket_io = @import("socket_io.zig");
 const layout = @import("layout.zig");
 const records = @import("records.zig");
 const lifecycle = @import("lifecycle.zig");
+const tls_io = @import("tls_io.zig");
 const event_loop = @import("event_loop.zig");
 const EventLoop = event_loop.EventLoop;
 const Listener = event_loop.Listener;
@@ -155,7 +156,9 @@ pub fn placeAccepted(from: *EventLoop, fd: socket.fd_t, network: socket.Network,
 pub fn adoptAccepted(loop: *EventLoop, accepted: Accepted) void {
     assert(accepted.fd >= 0);
     assert(accepted.network != .udp);
-    const conn = loop.join(accepted.fd, accepted.network, accepted.remote, .opening) catch |err| {
+    const tls_server = loop.config.tls_server;
+    const to: @import("connection.zig").State = if (tls_server == null) .opening else .handshaking;
+    const conn = loop.join(accepted.fd, accepted.network, accepted.remote, to) catch |err| {
         // gnet drops a connection it cannot register and keeps accepting: the peer sees
         // the close, the engine goes on (a full fd table shows up as accept's error).
         std.log.debug("accepted socket not registered: {s}", .{@errorName(err)});
@@ -163,6 +166,8 @@ pub fn adoptAccepted(loop: *EventLoop, accepted: Accepted) void {
         loop.balancer.connClosed(loop.index);
         return;
     };
+    // TLS: announced once its handshake is done (tls_io.zig).
+    if (tls_server) |context| return tls_io.startAccepted(loop, conn, context);
     lifecycle.announce(loop, conn);
 }
 

@@ -61,7 +61,7 @@ pub fn flush(loop: *EventLoop, count: usize) FlushError!void {
                 i += 1;
                 const conn = loop.lookup(slot, generation) orelse continue;
                 if (conn.state != .open or conn.network == .udp) continue;
-                conn.requestEnd();
+                if (conn.requestEnd(&loop.poller, loop.trigger) == .failed) lifecycle.reportFailed(loop, conn);
             },
             .watch => {
                 i += 1;

@@ -3,6 +3,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const core = @import("../core/root.zig");
+const tls_context = @import("tls_context.zig");
 
 pub const loops_max = core.load_balancer.loops_max;
 
@@ -45,6 +46,11 @@ pub const Config = struct {
     /// interface; 0 lets the OS choose.
     multicast_interface_index: u32 = 0,
     bind_to_device: []const u8 = "",
+    /// A TLS server's context (set by the host before start; owned by the engine): every
+    /// connection accepted is served over TLS.
+    tls_server: ?*tls_context.Context = null,
+    /// How long a TLS handshake may take (a server's handshakeTimeoutMs; dials too).
+    tls_handshake_timeout_ms: u32 = 10_000,
 
     pub fn fromValues(values: []const i32) error{InvalidArgument}!Config {
         if (values.len != options_count) return error.InvalidArgument;

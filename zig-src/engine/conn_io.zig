@@ -13,6 +13,7 @@ const Connection = connection.Connection;
 const event_loop = @import("event_loop.zig");
 const EventLoop = event_loop.EventLoop;
 const Poller = @import("poller.zig").Poller;
+const tls_io = @import("tls_io.zig");
 
 pub fn writable(loop: *EventLoop, conn: *Connection) void {
     assert(conn.state == .open);
@@ -45,8 +46,9 @@ pub fn setReadPaused(loop: *EventLoop, conn: *Connection, paused: bool) void {
     if (conn.read_paused == paused) return;
     if (conn.hangup_parked) return unparkHangup(loop, conn);
     if (!lifecycle.pollReadPaused(loop, conn, paused)) return lifecycle.reportFailed(loop, conn);
-    // Bytes that arrived while paused: edge triggering reports them only on new data.
-    if (!paused and loop.trigger == .edge) {
+    // Bytes that arrived while paused: edge triggering reports them only on new data, and
+    // plaintext a TLS session decrypted already is no socket readiness at all.
+    if (!paused and (loop.trigger == .edge or conn.tls != null)) {
         conn.read_pending = true;
         loop.pushPending(conn);
     }
@@ -85,7 +87,7 @@ fn unparkHangup(loop: *EventLoop, conn: *Connection) void {
 
 /// The peer's FIN: its readability is no longer watched and an end record tells the host,
 /// which closes the connection or (half-open) keeps writing to it.
-fn peerEnded(loop: *EventLoop, conn: *Connection) void {
+pub fn peerEnded(loop: *EventLoop, conn: *Connection) void {
     assert(conn.state == .open);
     assert(!conn.read_ended);
     if (!lifecycle.pollReadPaused(loop, conn, true)) return lifecycle.reportFailed(loop, conn);
@@ -106,6 +108,10 @@ pub fn readable(loop: *EventLoop, conn: *Connection) void {
         return loop.pushPending(conn);
     };
     const want = @min(room.len, loop.et_chunk);
+    if (conn.tls != null) {
+        if (tls_io.readable(loop, conn, room[0..want]) == .peer_ended) peerEnded(loop, conn);
+        return;
+    }
     const n = socket_io.read(conn.fd, room[0..want]) catch |err| switch (err) {
         error.WouldBlock => return,
         error.ConnectionReset,

@@ -11,12 +11,15 @@ const poller_mod = @import("poller.zig");
 const Poller = poller_mod.Poller;
 const Trigger = poller_mod.Trigger;
 const Syscall = @import("syscall.zig").Syscall;
+const tls_session = @import("tls_session.zig");
 
 /// A connection's lifecycle, in one place. Every change goes through `Connection.become`,
 /// which asserts that the step is one of these:
 ///
 ///   free ──register──▶ connecting ──connected──▶ opening ──open record──▶ open
 ///     └──accept/enroll──────────────────────────▲                          │
+///   free (accepted), connecting (a dial) ──TLS──▶ handshaking ──done──▶ opening
+///   handshaking ──failed, timed out──▶ free (accepted: never reported) or failed (a dial)
 ///   connecting/opening/open ──socket failed, peer left──▶ failed           │
 ///   failed ──close record──▶ reported ──host's close command──▶ free       │
 ///   open ──host's close command, bytes left──▶ draining ──written/deadline──▶ free
@@ -30,6 +33,9 @@ pub const State = enum(u8) {
     connecting,
     /// Ready; its open record is due (it waits in the loop's pending list).
     opening,
+    /// TLS: the socket is watched and its handshake under way (tls_io.zig); the host knows
+    /// nothing of it until it is `opening`, and an accepted one that fails is freed unreported.
+    handshaking,
     /// The host has it: reads are reported, its commands run.
     open,
     /// The peer left or the socket failed: unwatched, outbound dropped; its close record is
@@ -49,7 +55,8 @@ pub const State = enum(u8) {
         return switch (to) {
             .free => from != .free,
             .connecting => from == .free,
-            .opening => from == .free or from == .connecting,
+            .handshaking => from == .free or from == .connecting,
+            .opening => from == .free or from == .connecting or from == .handshaking,
             .open => from == .opening,
             .failed => from.live(),
             .reported => from == .failed,
@@ -59,7 +66,7 @@ pub const State = enum(u8) {
 
     /// Registered with the poller and counted by the load balancer.
     pub fn live(state: State) bool {
-        return state == .connecting or state == .opening or state == .open;
+        return state == .connecting or state == .handshaking or state == .opening or state == .open;
     }
 };
 
@@ -108,6 +115,19 @@ pub const Connection = struct {
     /// (epoll reports that hangup whatever the interest), and the peer's last bytes may still
     /// wait in the kernel. Resuming registers the socket again and reads them.
     hangup_parked: bool = false,
+    /// A TLS connection's session: the outbound buffer then holds ciphertext, reads are
+    /// decrypted before the host sees them (tls_io.zig).
+    tls: ?tls_session.Session = null,
+    /// TLS: plaintext bytes encrypted so far, mod 2^32. `sent_total` counts plaintext too, and
+    /// catches up with this only once the outbound buffer is empty: a watch on it is never
+    /// satisfied before its bytes left (ciphertext is longer than the plaintext).
+    tls_plain_total: u32 = 0,
+    /// TLS: when an unfinished handshake is dropped; 0 once it is over (or there is none).
+    handshake_deadline_ns: u64 = 0,
+    /// Made by a dial (its failures are reported), not accepted.
+    dialled: bool = false,
+    /// TLS: the failure a close record reports (an OpenSSL error code, or a tls_io.Failure).
+    tls_error: u32 = 0,
 
     pub fn init(allocator: std.mem.Allocator, slot: u32, write_buffer_cap: usize) Connection {
         assert(write_buffer_cap > 0);
@@ -149,13 +169,14 @@ pub const Connection = struct {
         if (conn.write_shut) assert(conn.end_pending);
         if (conn.read_ended) assert(conn.read_paused);
         if (conn.hangup_parked) assert(conn.read_paused and !conn.read_ended);
+        if (conn.tls_plain_total != 0) assert(conn.tls != null);
     }
 
     /// Takes a freshly accepted, dialled or enrolled socket; `to` is `connecting` for a dial
     /// still in flight, `opening` otherwise.
     pub fn adopt(conn: *Connection, fd: socket.fd_t, network: socket.Network, remote: std.net.Address, to: State) void {
         assert(fd >= 0);
-        assert(to == .connecting or to == .opening);
+        assert(to == .connecting or to == .opening or to == .handshaking);
         assert(conn.inbound.isEmpty() and conn.outbound.isEmpty());
         conn.fd = fd;
         conn.network = network;
@@ -174,6 +195,11 @@ pub const Connection = struct {
         conn.end_pending = false;
         conn.write_shut = false;
         conn.hangup_parked = false;
+        assert(conn.tls == null);
+        assert(conn.handshake_deadline_ns == 0);
+        conn.dialled = to == .connecting;
+        conn.tls_plain_total = 0;
+        conn.tls_error = 0;
         conn.become(to);
     }
 
@@ -204,6 +230,10 @@ pub const Connection = struct {
     /// bumped so every name the host still holds goes stale. The fd is already closed.
     pub fn release(conn: *Connection) void {
         assert(conn.state != .free);
+        assert(conn.handshake_deadline_ns == 0); // EventLoop.endHandshake ran
+        if (conn.tls) |*session| session.destroy();
+        conn.tls = null;
+        conn.tls_plain_total = 0;
         conn.inbound.reset();
         conn.outbound.release();
         conn.fd = -1;
@@ -253,6 +283,14 @@ pub const Connection = struct {
             }
             return .sent;
         }
+        if (conn.tls != null) return conn.sendTls(poller, trigger, parts);
+        return conn.sendStream(poller, trigger, parts);
+    }
+
+    /// Bytes (plaintext, or a TLS connection's ciphertext) after whatever is queued.
+    fn sendStream(conn: *Connection, poller: *Poller, trigger: Trigger, parts: []const []const u8) SendResult {
+        assert(conn.state == .open or conn.state == .handshaking or conn.state == .opening);
+        assert(parts.len <= socket_io.iov_count_max);
         if (!conn.outbound.isEmpty()) {
             conn.outbound.writev(parts) catch |err| switch (err) {
                 error.OutOfMemory => return conn.fail(@intFromEnum(posix.E.NOMEM), .write),
@@ -268,8 +306,10 @@ pub const Connection = struct {
         if (total == 0) return .sent;
         const written = conn.writeSome(iov[0..parts.len], if (parts.len > 1) .writev else .write) orelse return .failed;
         assert(written <= total);
-        conn.sent_total +%= @truncate(written);
-        if (written == total) return .sent;
+        if (written == total) {
+            conn.countSent(written);
+            return .sent;
+        }
         // Buffer the rest: skip the parts written whole, then the written prefix of one part.
         var skip = written;
         var first: usize = 0;
@@ -282,7 +322,62 @@ pub const Connection = struct {
             error.OutOfMemory => return conn.fail(@intFromEnum(posix.E.NOMEM), .write),
         };
         assert(conn.outbound.buffered() == total - written);
+        conn.countSent(written);
         return if (conn.armWrite(poller, trigger)) .buffered else .failed;
+    }
+
+    /// TLS: each part encrypted (in records of at most `tls_slice_bytes`, so that the write
+    /// BIO never holds more than one), the ciphertext sent or queued as plain bytes are.
+    fn sendTls(conn: *Connection, poller: *Poller, trigger: Trigger, parts: []const []const u8) SendResult {
+        assert(conn.state == .open);
+        const session = &conn.tls.?;
+        for (parts) |part| {
+            var at: usize = 0;
+            // Bounded: every round encrypts up to one slice of the part.
+            while (at < part.len) {
+                const slice = part[at..@min(part.len, at + tls_slice_bytes)];
+                session.encrypt(slice) catch |err| return conn.tlsFailed(err);
+                at += slice.len;
+                conn.tls_plain_total +%= @truncate(slice.len);
+                if (!conn.pumpCipher(poller, trigger)) return .failed;
+            }
+        }
+        return if (conn.outbound.isEmpty()) .sent else .buffered;
+    }
+
+    /// Moves the session's ciphertext (records, alerts, close_notify) to the socket, or behind
+    /// what the outbound buffer holds. False when the connection failed.
+    pub fn pumpCipher(conn: *Connection, poller: *Poller, trigger: Trigger) bool {
+        assert(conn.tls != null);
+        var chunk: [tls_chunk_bytes]u8 = undefined;
+        // Bounded: the write BIO holds what the last call encrypted; each round takes a chunk.
+        while (true) {
+            const n = conn.tls.?.takeCipher(&chunk);
+            if (n == 0) return true;
+            if (conn.sendStream(poller, trigger, &.{chunk[0..n]}) == .failed) return false;
+        }
+    }
+
+    /// The session failed (a bad record, an alert, out of memory): the connection goes, with
+    /// the failure for the host (its close record names `tls`).
+    pub fn tlsFailed(conn: *Connection, err: tls_session.Error) SendResult {
+        assert(conn.tls != null);
+        const errno: posix.E = switch (err) {
+            error.OutOfMemory => .NOMEM,
+            error.TlsFailed => .PROTO,
+        };
+        if (conn.tls_error == 0) conn.tls_error = conn.tls.?.error_code;
+        return conn.fail(@intFromEnum(errno), .tls);
+    }
+
+    /// Bytes handed to the kernel: plaintext bytes on a plain connection; on a TLS one, the
+    /// plaintext encrypted so far once every ciphertext byte left (see `tls_plain_total`).
+    fn countSent(conn: *Connection, written: usize) void {
+        if (conn.tls == null) {
+            conn.sent_total +%= @truncate(written);
+        } else if (conn.outbound.isEmpty()) {
+            conn.sent_total = conn.tls_plain_total;
+        }
     }
 
     /// A connected UDP socket's write (gnet: `send()` at once, no outbound buffer). A datagram
@@ -329,7 +424,7 @@ pub const Connection = struct {
     /// `draining` for the caller to close). `budget` bounds the bytes in edge-triggered mode (gnet's
     /// edgeTriggeredIOChunk); more remains when it is hit.
     pub fn flushOutbound(conn: *Connection, poller: *Poller, trigger: Trigger, budget: usize) bool {
-        assert(conn.state == .open or conn.state == .opening or conn.state == .draining);
+        assert(conn.state == .open or conn.state == .opening or conn.state == .draining or conn.state == .handshaking);
         assert(budget > 0);
         var sent: usize = 0;
         // Bounded: every round either empties the buffer, hits EAGAIN/the budget, or fails.
@@ -342,7 +437,7 @@ pub const Connection = struct {
             const written = conn.writeSome(iov[0..count], .writev) orelse return false;
             if (written == 0) break; // the socket takes no more now
             assert(conn.outbound.discard(written) == written);
-            conn.sent_total +%= @truncate(written);
+            conn.countSent(written);
             sent += written;
             if (trigger == .level) break; // level triggering reports writability again
         }
@@ -353,11 +448,22 @@ pub const Connection = struct {
 
     /// The host's end(): FIN now if nothing is queued, else once the queue is written
     /// (`flushOutbound`). Writability stays armed while bytes remain.
-    pub fn requestEnd(conn: *Connection) void {
+    pub fn requestEnd(conn: *Connection, poller: *Poller, trigger: Trigger) SendResult {
         assert(conn.state == .open);
         assert(conn.network != .udp);
+        // TLS: close_notify goes first, after every record queued; FIN follows it.
+        if (conn.tls != null and !conn.end_pending and !conn.sendCloseNotify(poller, trigger)) return .failed;
         conn.end_pending = true;
         if (conn.outbound.isEmpty()) conn.shutWriteIfEnded();
+        return if (conn.outbound.isEmpty()) .sent else .buffered;
+    }
+
+    /// TLS: queues close_notify and sends what it can of it. False when the connection failed.
+    pub fn sendCloseNotify(conn: *Connection, poller: *Poller, trigger: Trigger) bool {
+        assert(conn.tls != null);
+        assert(conn.state == .open);
+        conn.tls.?.shutdown();
+        return conn.pumpCipher(poller, trigger);
     }
 
     /// Sends FIN once the host ended the stream and every queued byte left. A refusal
@@ -422,6 +528,11 @@ pub const Connection = struct {
     }
 };
 
+/// Plaintext per TLS record written (TLS's own record limit, 16 KiB).
+const tls_slice_bytes = 16 * 1024;
+/// Ciphertext moved from the session per round: a full record with its overhead.
+const tls_chunk_bytes = tls_slice_bytes + 512;
+
 /// Slots stay below the listener token flag (token.zig).
 pub const slots_max = @import("token.zig").slots_max;
 
@@ -431,12 +542,13 @@ const testing = std.testing;
 
 test "State: the diagram's steps are allowed, others are not" {
     const allowed = [_][2]State{
-        .{ .free, .connecting },   .{ .free, .opening },      .{ .connecting, .opening },
-        .{ .opening, .open },      .{ .connecting, .failed }, .{ .opening, .failed },
-        .{ .open, .failed },       .{ .failed, .reported },   .{ .open, .draining },
-        .{ .reported, .draining }, .{ .reported, .free },     .{ .draining, .free },
-        .{ .open, .free },         .{ .failed, .free },       .{ .connecting, .free },
-        .{ .opening, .free },
+        .{ .free, .connecting },     .{ .free, .opening },       .{ .connecting, .opening },
+        .{ .opening, .open },        .{ .connecting, .failed },  .{ .opening, .failed },
+        .{ .open, .failed },         .{ .failed, .reported },    .{ .open, .draining },
+        .{ .reported, .draining },   .{ .reported, .free },      .{ .draining, .free },
+        .{ .open, .free },           .{ .failed, .free },        .{ .connecting, .free },
+        .{ .opening, .free },        .{ .free, .handshaking },   .{ .connecting, .handshaking },
+        .{ .handshaking, .opening }, .{ .handshaking, .failed }, .{ .handshaking, .free },
     };
     const states = std.enums.values(State);
     var allowed_count: usize = 0;

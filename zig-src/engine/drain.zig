@@ -12,6 +12,7 @@ const records = @import("records.zig");
 const lifecycle = @import("lifecycle.zig");
 const conn_io = @import("conn_io.zig");
 const acceptor = @import("acceptor.zig");
+const tls_io = @import("tls_io.zig");
 const connection = @import("connection.zig");
 const Connection = connection.Connection;
 const State = connection.State;
@@ -68,7 +69,7 @@ fn processPending(loop: *EventLoop) void {
         switch (conn.state) {
             .opening, .open, .failed => {},
             // Freed, or reported/closed since it was queued: nothing left to say.
-            .free, .connecting, .reported, .draining => continue,
+            .free, .connecting, .handshaking, .reported, .draining => continue,
         }
         if (loop.recordsLeft() < 2) {
             loop.setMore();
@@ -115,6 +116,7 @@ pub fn dispatch(loop: *EventLoop, event: poller_mod.Event) void {
     switch (conn.state) {
         .open => {},
         .connecting => return connected(loop, conn, event),
+        .handshaking => return tls_io.handshakeEvent(loop, conn, event),
         .opening => {
             // Its open record is still pending; edge-triggered readiness must not be lost.
             conn.read_pending = conn.read_pending or event.readable or event.read_hangup;
@@ -163,7 +165,8 @@ fn connected(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) void 
         _ = conn.fail(if (errno != 0) errno else @intFromEnum(posix.E.CONNREFUSED), .connect);
         return lifecycle.reportFailed(loop, conn);
     }
-    conn.become(.opening);
+    // A TLS dial's handshake comes first (tls_io.zig).
+    conn.become(if (conn.tls != null) .handshaking else .opening);
     if (conn.remote.any.family != posix.AF.UNIX) {
         conn.remote = socket.remoteAddress(conn.fd) catch |err| switch (err) {
             // The peer left already (its first read reports it): the dialled address stands.
@@ -177,6 +180,8 @@ fn connected(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) void 
     // Writability was watched for the dial: the flush of an empty buffer settles it.
     assert(conn.outbound.isEmpty());
     if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) return lifecycle.reportFailed(loop, conn);
+    // A TLS dial is announced once its handshake is done.
+    if (conn.tls != null) return tls_io.startDialled(loop, conn);
     lifecycle.announce(loop, conn);
 }
 

@@ -81,6 +81,8 @@ pub const Engine = struct {
         assert(engine.loops.len == engine.config.loops_count);
         for (engine.loops) |*loop| loop.deinit();
         for (engine.specs.slice()) |spec| closeSpec(spec);
+        // After the loops: their sessions were made from it.
+        if (engine.config.tls_server) |context| context.destroy();
         engine.allocator.free(engine.loops);
         engine.allocator.destroy(engine);
     }

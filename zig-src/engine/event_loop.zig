@@ -53,6 +53,13 @@ pub const Listener = struct {
     loop_owned: bool,
 };
 
+/// Handshakes of accepted TLS connections that failed since the host last asked, and the
+/// last one's reason (an OpenSSL error code or a tls_io.Failure).
+pub const TlsFailures = struct {
+    count: u32 = 0,
+    last: u32 = 0,
+};
+
 pub const EventLoop = struct {
     index: u32,
     /// The engine's, shared by every loop: read-only once the engine exists.
@@ -93,6 +100,10 @@ pub const EventLoop = struct {
     inbox: *Inbox,
     /// What this loop took from its inbox, adopted outside the lock.
     inbox_taken: *std.BoundedArray(Accepted, inbox_max),
+    /// TLS connections in their handshake (`handshaking`), which `reap` times out.
+    handshaking_count: u32 = 0,
+    /// Accepted TLS handshakes that failed since the host last asked (tls_io.zig).
+    tls_failures: TlsFailures = .{},
 
     /// Joining the loop: the poller's registration, memory, or every slot taken
     /// (SystemResources, as the kernel says when out of fds).
@@ -271,11 +282,20 @@ pub const EventLoop = struct {
         conn.write_armed = false;
     }
 
+    /// A TLS connection's handshake is over (done, failed or abandoned): no longer timed.
+    pub fn endHandshake(loop: *EventLoop, conn: *Connection) void {
+        if (conn.handshake_deadline_ns == 0) return;
+        assert(loop.handshaking_count > 0);
+        loop.handshaking_count -= 1;
+        conn.handshake_deadline_ns = 0;
+    }
+
     /// Closes the socket and frees the slot.
     pub fn finalize(loop: *EventLoop, conn: *Connection) void {
         assert(conn.state != .free);
+        loop.endHandshake(conn);
         switch (conn.state) {
-            .connecting, .opening, .open => {
+            .connecting, .handshaking, .opening, .open => {
                 loop.balancer.connClosed(loop.index);
                 loop.unwatch(conn);
             },

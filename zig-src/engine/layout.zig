@@ -45,7 +45,8 @@ pub const RecordKind = enum(i32) {
     /// the outbound buffer (what `c.writable` starts from).
     data = 2,
     /// The connection is gone: aux = errno (0: end of stream; -1: closed locally), aux2 =
-    /// the `Syscall` that failed. The host runs onClose and answers with a close command.
+    /// the `Syscall` that failed; with syscall `tls`, length = the TLS failure (tls_io.zig).
+    /// The host runs onClose and answers with a close command.
     close = 3,
     /// A UDP datagram at area[offset..][0..length]; slot = the loop's listener index;
     /// aux2 = sockaddr length, the sockaddr itself in words addr..addr+8.

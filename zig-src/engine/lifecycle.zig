@@ -50,14 +50,11 @@ pub fn closeByHost(loop: *EventLoop, conn: *Connection) void {
     assert(conn.state != .free);
     switch (conn.state) {
         .open => {
+            // TLS: close_notify after everything queued (unless end() sent it already).
+            const notify = conn.tls != null and !conn.end_pending;
+            if (notify and !conn.sendCloseNotify(&loop.poller, loop.trigger)) return failedClosing(loop, conn);
             if (conn.outbound.isEmpty()) return loop.finalize(conn);
-            if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) {
-                // It failed while closing: nobody needs to hear about it.
-                assert(conn.state == .failed);
-                loop.balancer.connClosed(loop.index);
-                loop.unwatch(conn);
-                return loop.finalize(conn);
-            }
+            if (!conn.flushOutbound(&loop.poller, loop.trigger, std.math.maxInt(usize))) return failedClosing(loop, conn);
             if (conn.outbound.isEmpty()) return loop.finalize(conn);
             loop.balancer.connClosed(loop.index);
             conn.read_pending = false;
@@ -79,11 +76,19 @@ pub fn closeByHost(loop: *EventLoop, conn: *Connection) void {
             loop.draining_count += 1;
             if (!conn.armWrite(&loop.poller, loop.trigger)) loop.finalize(conn);
         },
-        .connecting, .opening, .failed => loop.finalize(conn),
+        .connecting, .handshaking, .opening, .failed => loop.finalize(conn),
         // Closed twice: the first close stands.
         .draining => {},
         .free => unreachable,
     }
+}
+
+/// It failed while the host closed it: nobody needs to hear about it.
+pub fn failedClosing(loop: *EventLoop, conn: *Connection) void {
+    assert(conn.state == .failed);
+    loop.balancer.connClosed(loop.index);
+    loop.unwatch(conn);
+    loop.finalize(conn);
 }
 
 /// Closes draining connections whose peer took nothing for `drain_timeout_ns` (their

@@ -65,6 +65,8 @@ pub fn emitClose(loop: *EventLoop, conn: *Connection) void {
     const r = connRecord(loop, .close, conn);
     r[layout.Field.aux] = conn.close_errno;
     r[layout.Field.aux2] = @intFromEnum(conn.close_syscall);
+    // Syscall `tls`: why (an OpenSSL error code or a tls_io.Failure).
+    r[layout.Field.length] = @bitCast(conn.tls_error);
     conn.become(.reported);
 }
 

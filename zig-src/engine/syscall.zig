@@ -26,6 +26,9 @@ pub const Syscall = enum(i32) {
     getsockname = 18,
     getpeername = 19,
     shutdown = 20,
+    /// Not a system call: the TLS layer failed (an alert, a bad record, a handshake refused);
+    /// the host reports ERR_TLS_HANDSHAKE with OpenSSL's reason (tls_io.zig).
+    tls = 21,
 };
 
 /// A system failure travels in the result itself, never through a global: a result at or
