@@ -112,20 +112,11 @@ pub fn readable(loop: *EventLoop, conn: *Connection) void {
         if (tls_io.readable(loop, conn, room[0..want]) == .peer_ended) peerEnded(loop, conn);
         return;
     }
-    const n = socket_io.read(conn.fd, room[0..want]) catch |err| switch (err) {
-        error.WouldBlock => return,
-        error.ConnectionReset,
-        error.TimedOut,
-        error.NotConnected,
-        error.BadFileDescriptor,
-        error.SystemResources,
-        error.NoBufferSpace,
-        error.Unexpected,
-        => |e| {
-            _ = conn.fail(socket.errnoOf(e), .read);
-            return lifecycle.reportFailed(loop, conn);
-        },
+    const got = socket_io.readNow(conn.fd, room[0..want]) catch |err| {
+        _ = conn.fail(socket.errnoOf(err), .read);
+        return lifecycle.reportFailed(loop, conn);
     };
+    const n = got orelse return; // nothing to read now
     assert(n <= want);
     if (n == 0) return peerEnded(loop, conn);
     if (conn.inbound.isEmpty()) {

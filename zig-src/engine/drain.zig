@@ -190,19 +190,9 @@ fn drainingEvent(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) v
     if (event.hangup) return loop.finalize(conn);
     if ((event.readable or event.read_hangup) and !conn.read_paused) {
         var scratch: [discard_buffer_size]u8 = undefined;
-        const n = socket_io.read(conn.fd, &scratch) catch |err| switch (err) {
-            // Nothing to discard now; the connection keeps draining.
-            error.WouldBlock => 1,
-            // The socket failed: nothing more can be written either.
-            error.ConnectionReset,
-            error.TimedOut,
-            error.NotConnected,
-            error.BadFileDescriptor,
-            error.SystemResources,
-            error.NoBufferSpace,
-            error.Unexpected,
-            => return loop.finalize(conn),
-        };
+        // A failed socket takes nothing more either: the connection goes.
+        const got = socket_io.readNow(conn.fd, &scratch) catch return loop.finalize(conn);
+        const n = got orelse 1; // nothing to discard now; the connection keeps draining
         // The peer's end of stream: it may still read what we send (a half-close); stop
         // reading (end of stream stays readable) and keep draining.
         if (n == 0 and !lifecycle.pollReadPaused(loop, conn, true)) return loop.finalize(conn);

@@ -20,8 +20,9 @@ const IPPROTO = socket.IPPROTO;
 const Syscall = @import("syscall.zig").Syscall;
 
 /// read(2) on a stream socket (std.posix.ReadError's errnos that a socket can answer).
-pub const ReadError = error{
-    WouldBlock,
+pub const ReadError = ReadFailure || error{WouldBlock};
+/// What a read fails with: the socket itself failing, never "not now".
+pub const ReadFailure = error{
     ConnectionReset,
     TimedOut,
     NotConnected,
@@ -105,6 +106,22 @@ pub fn read(fd: fd_t, buf: []u8) ReadError!usize {
             else => |e| return errorIn(ReadError, e),
         }
     }
+}
+
+/// One read, "not now" (EAGAIN) as null rather than an error: what the loop's readers want.
+pub fn readNow(fd: fd_t, buf: []u8) ReadFailure!?usize {
+    assert(buf.len > 0);
+    return read(fd, buf) catch |err| switch (err) {
+        error.WouldBlock => null,
+        error.ConnectionReset,
+        error.TimedOut,
+        error.NotConnected,
+        error.BadFileDescriptor,
+        error.SystemResources,
+        error.NoBufferSpace,
+        error.Unexpected,
+        => |e| e,
+    };
 }
 
 /// Shuts the write side (FIN after what the kernel holds); the socket stays readable.
