@@ -292,6 +292,47 @@ describe(`closing and stopping from outside (${testMode})`, () => {
     }
   });
 
+  test('a Conn kept after its onClose stays closed: writes to it throw ERR_CONN_CLOSED and never reach the connection that comes next', { timeout: 20_000 }, async () => {
+    // A proxy or a pub/sub server keeps Conn references; one may outlive its connection. The
+    // next connection (in native mode it takes the freed slot) must not receive its writes.
+    let first: Conn | undefined;
+    const firstClosed = deferred();
+    const secondOpened = deferred<Conn>();
+    const server = await startServer(
+      {
+        onOpen(c) {
+          if (first === undefined) first = c;
+          else secondOpened.resolve(c);
+        },
+        onTraffic: echo,
+        onClose(c) {
+          if (c === first) firstClosed.resolve();
+        },
+      },
+      LOOPBACK.tcp,
+    );
+    try {
+      const a = await StreamPeer.connect(server.addrs[0]!);
+      const firstPort = (a.socket.address() as net.AddressInfo).port;
+      a.destroy();
+      await within('the first onClose', 10_000, firstClosed.promise);
+      const b = await StreamPeer.connect(server.addrs[0]!);
+      const second = await within('the second onOpen', 10_000, secondOpened.promise);
+      assert.notEqual(second, first, 'a new connection is a new Conn');
+      assert.throws(() => first!.write('stale'), zgnetError('ERR_CONN_CLOSED'));
+      assert.throws(() => first!.writev([Buffer.from('stale')]), zgnetError('ERR_CONN_CLOSED'));
+      await assert.rejects(first!.asyncWrite('stale'), zgnetError('ERR_CONN_CLOSED'));
+      assert.equal(first!.remotePort, firstPort, 'its address is still the first peer\'s');
+      await b.write('fresh');
+      assert.equal((await b.read(5)).toString(), 'fresh');
+      await settle(50);
+      assert.equal(b.buffered, 0, 'nothing else reached the second connection');
+      b.destroy();
+    } finally {
+      await server.shutdown();
+    }
+  });
+
   test('engine.stop(): onShutdown, then onClose(null) for every conn, then run() resolves; a second stop() rejects ERR_ENGINE_IN_SHUTDOWN', { timeout: 20_000 }, async () => {
     const events: string[] = [];
     const opened = new Counter('onOpen');
