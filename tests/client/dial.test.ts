@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { Client, type Conn } from '../../host/index.js';
-import { zgnetError } from '../conformance/support/handlers.js';
-import { unixPath } from '../conformance/support/server.js';
-import { Counter, settle, until } from '../conformance/support/wait.js';
-import { collect, collector, expectEcho, testMode, withClient, zgnetEcho } from './support.js';
+import { zgnetError } from '../support/handlers.js';
+import { unixPath } from '../support/server.js';
+import { Counter, settle, until } from '../support/wait.js';
+import { collect, collector, expectEcho, withClient } from '../support/client.js';
+import { zgnetEcho } from '../support/echo-backends.js';
+import { testMode } from '../support/mode.js';
 
 const DIALS = 128;
 const LOOPS = 4;

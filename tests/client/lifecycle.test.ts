@@ -7,9 +7,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Action, Client, LineCodec, type Conn, type Engine, type EventHandler } from '../../host/index.js';
-import { zgnetError } from '../conformance/support/handlers.js';
-import { Counter, deferred, until, within } from '../conformance/support/wait.js';
-import { collect, collector, expectEcho, testMode, withClient, zgnetEcho } from './support.js';
+import { zgnetError } from '../support/handlers.js';
+import { Counter, deferred, until, within } from '../support/wait.js';
+import { collect, collector, expectEcho, withClient } from '../support/client.js';
+import { zgnetEcho } from '../support/echo-backends.js';
+import { testMode } from '../support/mode.js';
 
 describe(`client lifecycle (${testMode})`, () => {
   test('start() calls onBoot with a listener-less engine and ignores its Shutdown; the ticker runs', { timeout: 20_000 }, async () => {

@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Conn, EventHandler, EventLoop } from '../../host/index.js';
-import { sameBytes, StreamPeer } from '../conformance/support/clients.js';
-import { seededBytes, zgnetError } from '../conformance/support/handlers.js';
-import { removePath, startServer, unixPath } from '../conformance/support/server.js';
-import { Counter, until, within } from '../conformance/support/wait.js';
+import { sameBytes, StreamPeer } from '../support/clients.js';
+import { seededBytes, zgnetError } from '../support/handlers.js';
+import { removePath, startServer, unixPath } from '../support/server.js';
+import { Counter, until, within } from '../support/wait.js';
 import { Random } from '../support/random.js';
-import { nodeEcho, testMode, zgnetEcho, type Backend } from './support.js';
+import { nodeEcho, zgnetEcho, type Backend } from '../support/echo-backends.js';
+import { testMode } from '../support/mode.js';
 
 const CLIENTS = 6;
 const BYTES = 256 * 1024;

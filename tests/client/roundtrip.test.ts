@@ -8,11 +8,13 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import type { Conn, EventHandler } from '../../host/index.js';
-import { endpoint } from '../conformance/support/clients.js';
-import { seededBytes } from '../conformance/support/handlers.js';
-import { Counter, deferred, within, type Deferred } from '../conformance/support/wait.js';
+import { endpoint } from '../support/clients.js';
+import { seededBytes } from '../support/handlers.js';
+import { Counter, deferred, within, type Deferred } from '../support/wait.js';
 import { Random } from '../support/random.js';
-import { collect, collector, expectEcho, testMode, withClient, zgnetEcho } from './support.js';
+import { collect, collector, expectEcho, withClient } from '../support/client.js';
+import { zgnetEcho } from '../support/echo-backends.js';
+import { testMode } from '../support/mode.js';
 
 const STREAM_LEN = 1024 * 1024;
 const DATAGRAM_LEN = 1024;

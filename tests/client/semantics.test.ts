@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import type { EventHandler } from '../../host/index.js';
-import { removePath, unixPath } from '../conformance/support/server.js';
-import { deferred, within } from '../conformance/support/wait.js';
-import { testMode, withClient, zgnetEcho } from './support.js';
+import { removePath, unixPath } from '../support/server.js';
+import { deferred, within } from '../support/wait.js';
+import { withClient } from '../support/client.js';
+import { zgnetEcho } from '../support/echo-backends.js';
+import { testMode } from '../support/mode.js';
 
 describe(`client callback semantics (${testMode})`, () => {
   for (const transport of ['tcp', 'unix', 'udp'] as const) {

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Client, type Conn, type EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { DatagramPeer, StreamPeer } from './support/clients.js';
-import { LOOPBACK, removePath, startServer, unixPath } from './support/server.js';
-import { deferred, within } from './support/wait.js';
+import { DatagramPeer, StreamPeer } from '../support/clients.js';
+import { LOOPBACK, removePath, startServer, unixPath } from '../support/server.js';
+import { deferred, within } from '../support/wait.js';
 
 interface Parts {
   remoteAddress: string | undefined;

@@ -15,10 +15,10 @@ import * as zgnet from '../../host/index.js';
 import { type ClientOptions, type Conn, type Engine, type EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { Random } from '../support/random.js';
-import { sameBytes } from './support/clients.js';
-import { echo, seededBytes, zgnetError } from './support/handlers.js';
-import { LOOPBACK, removePath, startServer, unixPath } from './support/server.js';
-import { Counter, deferred, within, type Deferred } from './support/wait.js';
+import { sameBytes } from '../support/clients.js';
+import { echo, seededBytes, zgnetError } from '../support/handlers.js';
+import { LOOPBACK, removePath, startServer, unixPath } from '../support/server.js';
+import { Counter, deferred, within, type Deferred } from '../support/wait.js';
 
 /** The Client of host/client.ts. */
 interface ClientLike {

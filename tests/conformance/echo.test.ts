@@ -10,10 +10,10 @@ import { describe, test } from 'node:test';
 import { type Conn, type EventHandler, type Options } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { Random } from '../support/random.js';
-import { DatagramPeer, StreamPeer, sameBytes } from './support/clients.js';
-import { seededBytes } from './support/handlers.js';
-import { LOOPBACK, removePath, startServer, unixPath } from './support/server.js';
-import { Counter, deferred, within, type Deferred } from './support/wait.js';
+import { DatagramPeer, StreamPeer, sameBytes } from '../support/clients.js';
+import { seededBytes } from '../support/handlers.js';
+import { LOOPBACK, removePath, startServer, unixPath } from '../support/server.js';
+import { Counter, deferred, within, type Deferred } from '../support/wait.js';
 
 const STREAM_LEN = 1024 * 1024;
 const DATAGRAM_LEN = 1024;

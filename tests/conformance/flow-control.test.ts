@@ -10,10 +10,10 @@ import net from 'node:net';
 import { describe, test } from 'node:test';
 import { ZgnetError, type Conn } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { StreamPeer } from './support/clients.js';
-import { echo } from './support/handlers.js';
-import { LOOPBACK, startServer } from './support/server.js';
-import { deferred, settle, until, within } from './support/wait.js';
+import { StreamPeer } from '../support/clients.js';
+import { echo } from '../support/handlers.js';
+import { LOOPBACK, startServer } from '../support/server.js';
+import { deferred, settle, until, within } from '../support/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

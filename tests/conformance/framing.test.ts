@@ -9,9 +9,9 @@ import { describe, test } from 'node:test';
 import { DelimiterCodec, LengthFieldCodec, LineCodec, type EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { Random } from '../support/random.js';
-import { StreamPeer } from './support/clients.js';
-import { LOOPBACK, startServer } from './support/server.js';
-import { Counter, deferred, within } from './support/wait.js';
+import { StreamPeer } from '../support/clients.js';
+import { LOOPBACK, startServer } from '../support/server.js';
+import { Counter, deferred, within } from '../support/wait.js';
 
 /** Parses 4-byte big-endian length-prefixed frames from `stream`. */
 function parseFrames(stream: Buffer): Buffer[] {

@@ -13,9 +13,9 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Action } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { StreamPeer } from './support/clients.js';
-import { LOOPBACK, startServer } from './support/server.js';
-import { settle, until, within } from './support/wait.js';
+import { StreamPeer } from '../support/clients.js';
+import { LOOPBACK, startServer } from '../support/server.js';
+import { settle, until, within } from '../support/wait.js';
 
 const MiB = 1024 * 1024;
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -10,10 +10,10 @@ import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
 import { Action, type Conn, type EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { DatagramPeer, StreamPeer, endpoint } from './support/clients.js';
-import { echo, zgnetError } from './support/handlers.js';
-import { LOOPBACK, startServer } from './support/server.js';
-import { Counter, deferred, settle, until, within } from './support/wait.js';
+import { DatagramPeer, StreamPeer, endpoint } from '../support/clients.js';
+import { echo, zgnetError } from '../support/handlers.js';
+import { LOOPBACK, startServer } from '../support/server.js';
+import { Counter, deferred, settle, until, within } from '../support/wait.js';
 
 describe(`actions (${testMode})`, () => {
   test('Close returned from onBoot is None: the engine serves', { timeout: 20_000 }, async () => {

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type EventHandler, type LoadBalancing } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { StreamPeer, endpoint, hostPort } from './support/clients.js';
-import { LOOPBACK, startServer } from './support/server.js';
-import { Counter } from './support/wait.js';
-import { crc32 } from './support/crc32.js';
+import { StreamPeer, endpoint, hostPort } from '../support/clients.js';
+import { LOOPBACK, startServer } from '../support/server.js';
+import { Counter } from '../support/wait.js';
+import { crc32 } from '../support/crc32.js';
 
 const LOOPS = 4;
 

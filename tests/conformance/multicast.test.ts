@@ -12,8 +12,8 @@ import fs from 'node:fs';
 import { describe, test } from 'node:test';
 import type { EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { startServer } from './support/server.js';
-import { deferred, within } from './support/wait.js';
+import { startServer } from '../support/server.js';
+import { deferred, within } from '../support/wait.js';
 
 const GROUP = '224.0.0.169';
 

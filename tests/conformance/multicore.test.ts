@@ -17,11 +17,11 @@ import { fileURLToPath } from 'node:url';
 import { run, type Engine, type LoadBalancing, type Options } from '../../host/index.js';
 import { BOOT_HOOK, PLACE, type MulticoreData } from '../fixtures/multicore-handler.js';
 import { testMode } from '../support/mode.js';
-import { StreamPeer, hostPort } from './support/clients.js';
-import { crc32 } from './support/crc32.js';
-import { zgnetError } from './support/handlers.js';
-import { recordingLogger, removePath, unixPath } from './support/server.js';
-import { until, within } from './support/wait.js';
+import { StreamPeer, hostPort } from '../support/clients.js';
+import { crc32 } from '../support/crc32.js';
+import { zgnetError } from '../support/handlers.js';
+import { recordingLogger, removePath, unixPath } from '../support/server.js';
+import { until, within } from '../support/wait.js';
 
 const fixture = (name: string) => new URL(`../fixtures/${name}.js`, import.meta.url);
 const HANDLER = fixture('multicore-handler');

@@ -13,9 +13,9 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ZgnetError } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { StreamPeer } from './support/clients.js';
-import { echo, zgnetError } from './support/handlers.js';
-import { removePath, staleUnixSocket, startServer, unixPath } from './support/server.js';
+import { StreamPeer } from '../support/clients.js';
+import { echo, zgnetError } from '../support/handlers.js';
+import { removePath, staleUnixSocket, startServer, unixPath } from '../support/server.js';
 
 function bindError(code: string) {
   return (err: unknown) => {

@@ -6,49 +6,16 @@
  * Registered conns get onOpen (with the context already set) before the promise resolves.
  */
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { type Conn, type EventHandler, type EventLoop } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { Random } from '../support/random.js';
-import { StreamPeer } from './support/clients.js';
-import { zgnetError } from './support/handlers.js';
-import { LOOPBACK, startServer } from './support/server.js';
-import { Counter, until, within } from './support/wait.js';
-
-interface Backend {
-  addr: string;
-  close(): Promise<void>;
-}
-
-async function tcpEchoBackend(): Promise<Backend> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    addr: `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-async function udpEchoBackend(): Promise<Backend> {
-  const socket = dgram.createSocket('udp4');
-  socket.on('message', (msg, rinfo) => socket.send(msg, rinfo.port, rinfo.address));
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  return {
-    addr: `udp://127.0.0.1:${socket.address().port}`,
-    close: () => new Promise((resolve) => socket.close(() => resolve())),
-  };
-}
+import { StreamPeer } from '../support/clients.js';
+import { nodeEcho, nodeUdpEcho } from '../support/echo-backends.js';
+import { zgnetError } from '../support/handlers.js';
+import { LOOPBACK, startServer } from '../support/server.js';
+import { Counter, until, within } from '../support/wait.js';
 
 /** A relay: front conns (context unset at onOpen) get a backend conn on their own loop. */
 function relayHandler(backendAddr: string, how: (i: number) => 'register' | 'enroll') {
@@ -136,7 +103,7 @@ async function relayThrough(frontAddr: string, messages: Buffer[], stream: boole
 describe(`register and enroll (${testMode})`, () => {
   for (const backendKind of ['tcp', 'udp'] as const) {
     test(`front tcp, ${backendKind} backend: register and enroll relay byte for byte on the front's loop`, { timeout: 20_000 }, async () => {
-      const backend = backendKind === 'tcp' ? await tcpEchoBackend() : await udpEchoBackend();
+      const backend = backendKind === 'tcp' ? await nodeEcho('tcp') : await nodeUdpEcho();
       const relay = relayHandler(backend.addr, (i) => (backendKind === 'udp' || i % 2 === 0 ? 'register' : 'enroll'));
       const server = await startServer(relay.handler, LOOPBACK.tcp, { numEventLoop: 2 });
       try {

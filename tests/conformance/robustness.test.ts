@@ -8,10 +8,10 @@ import { describe, test } from 'node:test';
 import { Action, ZgnetError, type Conn, type EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { Random } from '../support/random.js';
-import { StreamPeer } from './support/clients.js';
-import { echo, zgnetError } from './support/handlers.js';
-import { LOOPBACK, startServer } from './support/server.js';
-import { Counter, deferred, settle, until, within } from './support/wait.js';
+import { StreamPeer } from '../support/clients.js';
+import { echo, zgnetError } from '../support/handlers.js';
+import { LOOPBACK, startServer } from '../support/server.js';
+import { Counter, deferred, settle, until, within } from '../support/wait.js';
 
 /** Records uncaught exceptions and unhandled rejections while a test runs. */
 function watchUncaught(): { errors: unknown[]; dispose(): void } {

@@ -9,10 +9,10 @@ import { describe, test } from 'node:test';
 import { Action, Client, run, ZgnetError, type Conn, type Logger } from '../../host/index.js';
 import { TaskQueue, TASKS_PER_TURN } from '../../host/engine/task-queue.js';
 import { testMode } from '../support/mode.js';
-import { StreamPeer } from './support/clients.js';
-import { echo, zgnetError } from './support/handlers.js';
-import { LOOPBACK, recordingLogger, startServer } from './support/server.js';
-import { until, within } from './support/wait.js';
+import { StreamPeer } from '../support/clients.js';
+import { echo, zgnetError } from '../support/handlers.js';
+import { LOOPBACK, recordingLogger, startServer } from '../support/server.js';
+import { until, within } from '../support/wait.js';
 
 const MIB = 1024 * 1024;
 /** Enough clients and bytes to still be mid-transfer when stop() runs; ZGNET_FLUSH_CLIENTS=100 for the note's figure. */

@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import { describe, test } from 'node:test';
 import { ZgnetError, type Conn, type Engine, type EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { DatagramPeer, StreamPeer } from './support/clients.js';
-import { LOOPBACK, removePath, startServer, unixPath } from './support/server.js';
-import { deferred, within } from './support/wait.js';
+import { DatagramPeer, StreamPeer } from '../support/clients.js';
+import { LOOPBACK, removePath, startServer, unixPath } from '../support/server.js';
+import { deferred, within } from '../support/wait.js';
 
 type Outcome = { ok: true; value: unknown } | { ok: false; code: string | undefined; message: string; zgnet: boolean };
 

@@ -10,10 +10,10 @@ import os from 'node:os';
 import { describe, test } from 'node:test';
 import { run, type Conn, type EventHandler, type Options } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { DatagramPeer, StreamPeer, endpoint } from './support/clients.js';
-import { echo, zgnetError } from './support/handlers.js';
-import { LOOPBACK, removePath, staleUnixSocket, startServer, unixPath } from './support/server.js';
-import { Counter, deferred, within } from './support/wait.js';
+import { DatagramPeer, StreamPeer, endpoint } from '../support/clients.js';
+import { echo, zgnetError } from '../support/handlers.js';
+import { LOOPBACK, removePath, staleUnixSocket, startServer, unixPath } from '../support/server.js';
+import { Counter, deferred, within } from '../support/wait.js';
 
 const echoServer: EventHandler = { onTraffic: echo };
 

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { EngineStats, EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { DatagramPeer, StreamPeer } from './support/clients.js';
-import { LOOPBACK, startServer, type Server } from './support/server.js';
-import { until } from './support/wait.js';
+import { DatagramPeer, StreamPeer } from '../support/clients.js';
+import { LOOPBACK, startServer, type Server } from '../support/server.js';
+import { until } from '../support/wait.js';
 
 /** Echoes every byte back. */
 const echo: EventHandler = {

@@ -17,8 +17,8 @@ import { after, before, describe, test } from 'node:test';
 import { Action, Client, ErrorCode, run, type Conn, type EventHandler, type TlsInfo, type TlsServerOptions } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { makeTestCerts, type TestCerts } from '../support/tls-certs.js';
-import { LOOPBACK, startServer, type Server } from './support/server.js';
-import { settle, until, within } from './support/wait.js';
+import { LOOPBACK, startServer, type Server } from '../support/server.js';
+import { settle, until, within } from '../support/wait.js';
 
 let certs: TestCerts;
 before(() => {

@@ -8,9 +8,9 @@ import net from 'node:net';
 import { describe, test } from 'node:test';
 import type { Conn } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
-import { startServer } from './support/server.js';
+import { startServer } from '../support/server.js';
 import { runTorture, describeMismatch } from './support/torture.js';
-import { within } from './support/wait.js';
+import { within } from '../support/wait.js';
 
 describe(`every byte exactly once (${testMode})`, () => {
   test('seeded streams of mixed write shapes, slow readers, proxy pairs, a busy process per core: all intact', { timeout: 90_000 }, async (t) => {

@@ -9,10 +9,10 @@ import { describe, test } from 'node:test';
 import { Action, type Conn, type EventHandler } from '../../host/index.js';
 import { testMode } from '../support/mode.js';
 import { Random } from '../support/random.js';
-import { DatagramPeer, StreamPeer, sameBytes } from './support/clients.js';
-import { seededBytes } from './support/handlers.js';
-import { LOOPBACK, startServer } from './support/server.js';
-import { Counter, deferred, settle, until, within } from './support/wait.js';
+import { DatagramPeer, StreamPeer, sameBytes } from '../support/clients.js';
+import { seededBytes } from '../support/handlers.js';
+import { LOOPBACK, startServer } from '../support/server.js';
+import { Counter, deferred, settle, until, within } from '../support/wait.js';
 
 const MiB = 1024 * 1024;
 

@@ -18,9 +18,9 @@ import os from 'node:os';
 import { FixedLengthCodec, run, type Conn, type Engine, type EventHandler, type EventLoop, type Mode, type Options } from '../../../host/index.js';
 import { proxyHandler } from '../../../examples/tcp-proxy-handler.js';
 import { Random } from '../../support/random.js';
-import { startServer, type Server } from './server.js';
+import { startServer, type Server } from '../../support/server.js';
 import { TORTURE_PROXY_BOOT, type TortureProxyData } from './torture-proxy.js';
-import { within } from './wait.js';
+import { within } from '../../support/wait.js';
 
 const MiB = 1024 * 1024;
 const HEADER = 9;

@@ -1,8 +1,8 @@
 /** Small pieces shared by the conformance tests. */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { ZgnetError, type Conn } from '../../../host/index.js';
-import type { Random } from '../../support/random.js';
+import { ZgnetError, type Conn } from '../../host/index.js';
+import type { Random } from './random.js';
 
 /** onTraffic of an echo server: everything received goes straight back. */
 export function echo(c: Conn): void {

@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { rotate, type Engine, type EventHandler, type Logger, type Options } from '../../../host/index.js';
-import { HANDLER_CALLBACKS } from '../../../host/engine/invoke.js';
-import { testMode } from '../../support/mode.js';
+import { rotate, type Engine, type EventHandler, type Logger, type Options } from '../../host/index.js';
+import { HANDLER_CALLBACKS } from '../../host/engine/invoke.js';
+import { testMode } from './mode.js';
 import { within } from './wait.js';
 
 export interface LogEntry {
