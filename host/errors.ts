@@ -1,6 +1,6 @@
 /**
  * Errors. Every failure zgnet reports is a `ZgnetError` with a stable string `code`
- * (documented in the README); system failures keep Node's shape (`code`, `errno`, `syscall`).
+ * (documented in docs/errors.md); system failures keep Node's shape (`code`, `errno`, `syscall`).
  */
 import * as os from 'node:os';
 import { inspect } from 'node:util';

@@ -154,7 +154,7 @@ export function resolveOptions(input: Options | ClientOptions | undefined, netwo
   // gnet's forcing rules: unix turns reuse-port off; off on platforms whose SO_REUSEPORT does
   // not balance when there are several loops. gnet also forces it on for UDP, which lets a
   // second copy of a server bind the same port silently and take half its datagrams: zgnet
-  // sets it only when asked, so that bind fails with EADDRINUSE (README: differences).
+  // sets it only when asked, so that bind fails with EADDRINUSE (docs/servers.md: where zgnet differs from gnet).
   let reusePort = bool(o.reusePort, 'reusePort', false);
   if (networks.includes('unix')) reusePort = false;
   if (numEventLoop > 1 && !['linux', 'freebsd'].includes(process.platform)) reusePort = false;

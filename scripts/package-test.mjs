@@ -5,7 +5,7 @@
 // an echo round trip in native and in wasm mode, ESM import, require(), `zgnet/buffer`, the one
 // fallback warning and its reason, esbuild bundles (CommonJS, esbuild's default, and ESM), and
 // `tsc --strict` consumers (moduleResolution node16, nodenext and bundler, each with and without
-// @types/node; the README's TypeScript examples with it). Exits non-zero on the first failed check.
+// @types/node; the documentation's TypeScript samples with it). Exits non-zero on the first failed check.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -99,7 +99,7 @@ const consumer = {
   type: 'module',
   dependencies: { zgnet: mainSpec, [target.packageName]: `file:../${path.basename(platformTarball)}` },
   // koffi's install script only compiles koffi where its prebuilt binary is missing; the
-  // prebuilt comes in @koromix/koffi-<platform>. Denying it is what the README tells users.
+  // prebuilt comes in @koromix/koffi-<platform>. Denying it is what docs/install.md tells users.
   // zgnet itself is not listed: its packed package.json has no script to allow or deny.
   allowScripts: { koffi: false },
 };
@@ -239,11 +239,15 @@ step('esbuild ESM bundle: native and wasm with node_modules beside it; ZGNET_WAS
   assert.equal(JSON.parse(ok.stdout.trim().split('\n').pop()).mode, 'wasm');
 });
 
-/** The README's ```ts blocks that import zgnet, each as its own module. */
-function readmeExamples() {
-  const text = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((code) => /from 'zgnet(\/buffer)?'/.test(code));
+/** The ```ts samples of README.md and docs/*.md (tests/support/doc-samples.ts), each as its own module. */
+async function docExamples() {
+  const { extractSamples, samplePages } = await import(pathToFileURL(path.join(root, 'dist', 'tests', 'support', 'doc-samples.js')).href);
+  return samplePages(root)
+    .flatMap((page) => extractSamples(root, page))
+    .filter((s) => s.lang === 'ts')
+    .map((s) => s.code);
 }
+const examples = await docExamples();
 
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const tsDir = path.join(app, 'ts');
@@ -257,11 +261,10 @@ function typeCheck(name, compilerOptions, files) {
   mustRun(process.execPath, [tsc, '-p', config], { cwd: app, env: cleanEnv });
 }
 
-step('tsc consumer sources: README examples, typed context, zgnet/buffer, a consumer without Node types', () => {
-  const examples = readmeExamples();
-  assert.ok(examples.length >= 4, `expected the README's TypeScript examples, found ${examples.length}`);
+step("tsc consumer sources: the documentation's TypeScript samples, typed context, zgnet/buffer, a consumer without Node types", () => {
+  assert.ok(examples.length >= 4, `expected the documentation's TypeScript samples, found ${examples.length}`);
   fs.mkdirSync(tsDir, { recursive: true });
-  examples.forEach((code, i) => fs.writeFileSync(path.join(tsDir, `readme-${i + 1}.ts`), `${code}\nexport {};\n`));
+  examples.forEach((code, i) => fs.writeFileSync(path.join(tsDir, `doc-sample-${i + 1}.ts`), `${code}\nexport {};\n`));
   fs.writeFileSync(
     path.join(tsDir, 'typed-context.ts'),
     `import { run, BuiltinEventEngine, type Conn, type EventHandler } from 'zgnet';
@@ -307,7 +310,7 @@ const bad: Options = { numEventLoop: '2' };
 export { line, framed, conn, bad };
 `,
   );
-  console.log(`   ${examples.length} README examples`);
+  console.log(`   ${examples.length} documentation samples`);
 });
 
 const resolutions = {
@@ -319,7 +322,7 @@ step('tsc --strict with @types/node installed in the consumer: node16, nodenext,
   fs.mkdirSync(consumerTypes, { recursive: true });
   fs.symlinkSync(path.join(root, 'node_modules', '@types', 'node'), path.join(consumerTypes, 'node'), 'dir');
   try {
-    const files = [...fs.readdirSync(tsDir).filter((f) => /^readme-\d+\.ts$/.test(f)), 'typed-context.ts', 'node10.ts', 'no-node.ts'];
+    const files = [...fs.readdirSync(tsDir).filter((f) => /^doc-sample-\d+\.ts$/.test(f)), 'typed-context.ts', 'node10.ts', 'no-node.ts'];
     for (const [name, options] of Object.entries(resolutions)) typeCheck(`${name}-types`, { ...options, types: ['node'] }, files);
     typeCheck('node10-types', { module: 'ES2022', moduleResolution: 'node', ignoreDeprecations: '5.0', types: ['node'] }, ['node10.ts']);
   } finally {

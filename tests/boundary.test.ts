@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CORE_EXPORTS, CORE_ITEMS } from '../host/core/binding.js';
-import { enumItems, readTables, signatureName, tableDrift, type ArtifactTables } from '../host/core/boundary.js';
+import { BINDING_DATA, CORE_EXPORTS, CORE_ITEMS } from '../host/core/binding.js';
+import { bindingNameDrift, enumItems, readTables, signatureName, tableDrift, type ArtifactTables } from '../host/core/boundary.js';
+import { bindingFor } from '../host/core/select.js';
 import { openNativeLibrary } from '../host/core/native-binding.js';
 import { loadWasmCore } from '../wasm/wasm-binding.js';
-import { ENGINE_EXPORTS, ENGINE_ITEMS, engineApi, L, systemFailure } from '../host/native/binding.js';
+import { ENGINE_API_DATA, ENGINE_EXPORTS, ENGINE_ITEMS, engineApi, L, systemFailure } from '../host/native/binding.js';
 import { testMode } from './support/mode.js';
 
 function artifactTables(): ArtifactTables {
@@ -54,6 +55,21 @@ test(`boundary (${testMode}): one value or prototype changed on one side is repo
   const fewer = { ...expected.items };
   delete fewer.abi_version;
   assert.deepEqual(tableDrift(tables, { items: fewer, signatures: expected.signatures }, true), ['item abi_version: unknown to the host']);
+});
+
+test(`boundary (${testMode}): every binding function bears its export's name; another name is reported`, () => {
+  const binding = bindingFor(testMode);
+  const names = Object.keys(binding).filter((name) => name !== 'mode');
+  assert.equal(names.length, Object.keys(CORE_EXPORTS).length - 3); // all but zg_abi_version, zg_alloc, zg_free (the loaders' own)
+  assert.deepEqual(bindingNameDrift(binding, CORE_EXPORTS, BINDING_DATA), []);
+  for (const name of names) assert.ok(name in CORE_EXPORTS, name);
+  if (testMode === 'native') {
+    const api = engineApi();
+    assert.deepEqual(bindingNameDrift(api, ENGINE_EXPORTS, ENGINE_API_DATA), []);
+    assert.equal(Object.keys(api).length, Object.keys(ENGINE_EXPORTS).length); // optionNames stands for zg_engine_option_name
+  }
+  const renamed = { ...binding, bufferNew: binding.zg_buffer_new };
+  assert.deepEqual(bindingNameDrift(renamed, CORE_EXPORTS, BINDING_DATA), ['binding bufferNew: no export of that name']);
 });
 
 test('boundary: host enum names map to the Zig spelling', () => {

@@ -7,8 +7,8 @@
  */
 import * as fs from 'node:fs';
 import type { WASI as WasiClass } from 'node:wasi';
-import { ABI_VERSION, BufferKind, CORE_EXPORTS, CORE_ITEMS, FRAME_RECORD_WORDS, type CoreBinding } from '../host/core/binding.js';
-import { checkTables, readTables, TABLE_EXPORTS, TEXT_BYTES_MAX, type WasmExports } from '../host/core/boundary.js';
+import { ABI_VERSION, BINDING_DATA, BufferKind, CORE_EXPORTS, CORE_ITEMS, FRAME_RECORD_WORDS, type CoreBinding } from '../host/core/binding.js';
+import { checkBindingNames, checkTables, readTables, TABLE_EXPORTS, TEXT_BYTES_MAX, type WasmExports } from '../host/core/boundary.js';
 import { ErrorCode, ZgnetError } from '../host/errors.js';
 import { wasmModulePath } from '../host/core/locate.js';
 import { moduleRequire } from '../host/core/module-file.js';
@@ -127,36 +127,36 @@ export function loadWasmCore(): WasmCore {
 export function createWasmBinding(): CoreBinding {
   const c = loadWasmCore();
   const x = c.exports;
-  return {
+  const binding: CoreBinding = {
     mode: 'wasm',
-    statusName: (code) => c.cString(x.zg_status_name(code)),
-    release: (h) => x.zg_release(h),
-    bufferNew: (kind, size) => {
+    zg_status_name: (code) => c.cString(x.zg_status_name(code)),
+    zg_release: (h) => x.zg_release(h),
+    zg_buffer_new: (kind, size) => {
       // A ring's size is an allocation; an elastic buffer's is only a threshold.
       if (size > WASM_LENGTH_MAX && kind === BufferKind.ring) throw outOfMemory(size);
       return x.zg_buffer_new(kind, Math.min(size, WASM_LENGTH_MAX));
     },
-    bufferWrite: (h, data) => x.zg_buffer_write(h, c.put(data), data.length),
-    bufferRead: (h, out) => {
+    zg_buffer_write: (h, data) => x.zg_buffer_write(h, c.put(data), data.length),
+    zg_buffer_read: (h, out) => {
       const ptr = c.staging(out.length);
       const n = x.zg_buffer_read(h, ptr, out.length);
       if (n > 0) out.set(c.memory().subarray(ptr, ptr + n));
       return n;
     },
-    bufferPeek: (h, out) => {
+    zg_buffer_peek: (h, out) => {
       const ptr = c.staging(out.length);
       const n = x.zg_buffer_peek(h, ptr, out.length);
       if (n > 0) out.set(c.memory().subarray(ptr, ptr + n));
       return n;
     },
-    bufferDiscard: (h, n) => x.zg_buffer_discard(h, Math.min(n, WASM_LENGTH_MAX)),
-    bufferInfo: (h, which) => x.zg_buffer_info(h, which),
-    bufferReset: (h, release) => x.zg_buffer_reset(h, release ? 1 : 0),
-    codecNewDelimiter: (d, max) => x.zg_codec_new_delimiter(c.put(d), d.length, Math.min(max, WASM_LENGTH_MAX)),
-    codecNewFixedLength: (n) => x.zg_codec_new_fixed_length(Math.min(n, WASM_LENGTH_MAX)),
-    codecNewLengthField: (be, off, len, adj, strip, max) =>
+    zg_buffer_discard: (h, n) => x.zg_buffer_discard(h, Math.min(n, WASM_LENGTH_MAX)),
+    zg_buffer_info: (h, which) => x.zg_buffer_info(h, which),
+    zg_buffer_reset: (h, release) => x.zg_buffer_reset(h, release ? 1 : 0),
+    zg_codec_new_delimiter: (d, max) => x.zg_codec_new_delimiter(c.put(d), d.length, Math.min(max, WASM_LENGTH_MAX)),
+    zg_codec_new_fixed_length: (n) => x.zg_codec_new_fixed_length(Math.min(n, WASM_LENGTH_MAX)),
+    zg_codec_new_length_field: (be, off, len, adj, strip, max) =>
       x.zg_codec_new_length_field(be ? 1 : 0, off, len, adj, strip, Math.min(max, WASM_LENGTH_MAX)),
-    codecScan: (codec, source, discard, out, offset, frames) => {
+    zg_codec_scan: (codec, source, discard, out, offset, frames) => {
       // Staging holds the frame table (i32-aligned) first, then the payload area.
       const room = out.length - offset;
       const tableBytes = frames.length * 4;
@@ -172,8 +172,8 @@ export function createWasmBinding(): CoreBinding {
       }
       return count;
     },
-    codecFrameLenRequired: () => x.zg_codec_frame_len_required(),
-    codecEncode: (codec, payload, out) => {
+    zg_codec_frame_len_required: () => x.zg_codec_frame_len_required(),
+    zg_codec_encode: (codec, payload, out) => {
       // One staging region for both, reserved before copying (growing it moves it).
       const ptr = c.staging(payload.length + out.length);
       c.memory().set(payload, ptr);
@@ -182,19 +182,21 @@ export function createWasmBinding(): CoreBinding {
       if (n > 0) out.set(c.memory().subarray(outPtr, outPtr + n));
       return n;
     },
-    codecHeader: (codec, plen, out) => {
+    zg_codec_header: (codec, plen, out) => {
       const ptr = c.staging(out.length);
       const n = x.zg_codec_header(codec, plen, ptr, out.length);
       if (n > 0) out.set(c.memory().subarray(ptr, ptr + n));
       return n;
     },
-    codecHeaderLen: (codec) => x.zg_codec_header_len(codec),
-    codecTrailerLen: (codec) => x.zg_codec_trailer_len(codec),
-    lbNew: (policy, loops) => x.zg_lb_new(policy, loops),
-    lbNext: (h, addr) => {
+    zg_codec_header_len: (codec) => x.zg_codec_header_len(codec),
+    zg_codec_trailer_len: (codec) => x.zg_codec_trailer_len(codec),
+    zg_lb_new: (policy, loops) => x.zg_lb_new(policy, loops),
+    zg_lb_next: (h, addr) => {
       const bytes = Buffer.from(addr, 'latin1');
       return x.zg_lb_next(h, c.put(bytes), bytes.length);
     },
-    lbUpdate: (h, index, delta) => x.zg_lb_update(h, index, delta),
+    zg_lb_update: (h, index, delta) => x.zg_lb_update(h, index, delta),
   };
+  checkBindingNames('the wasm core binding', binding, CORE_EXPORTS, BINDING_DATA);
+  return binding;
 }

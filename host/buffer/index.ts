@@ -23,7 +23,7 @@ import { bytesArg, countArg, optionsArg, uint8ArrayArg } from '../core/args.js';
 
 /** Options of every buffer class. */
 export interface BufferOptions {
-  /** Which artifact backs the buffer; defaults to `'auto'` (see the README's mode selection). */
+  /** Which artifact backs the buffer; defaults to `'auto'` (see docs/modes.md). */
   mode?: ModeOption;
 }
 
@@ -45,7 +45,7 @@ abstract class CoreBuffer {
   protected constructor(kind: number, size: number, options?: BufferOptions) {
     const binding = resolveBinding(optionsArg<BufferOptions>(options).mode);
     this[coreBinding] = binding;
-    this.handle = check(binding, binding.bufferNew(kind, size));
+    this.handle = check(binding, binding.zg_buffer_new(kind, size));
     ownHandle(this, binding, this.handle);
   }
 
@@ -60,14 +60,14 @@ abstract class CoreBuffer {
     if (pending === 0) return;
     this[pendingConsume] = 0;
     const b = this[coreBinding];
-    check(b, b.bufferDiscard(this.handle, pending));
+    check(b, b.zg_buffer_discard(this.handle, pending));
   }
 
   /** Appends all of `data`; returns its length. */
   write(data: Uint8Array | string): number {
     const bytes = bytesArg(data, 'data');
     const b = this[coreBinding];
-    return check(b, b.bufferWrite(this.handle, bytes));
+    return check(b, b.zg_buffer_write(this.handle, bytes));
   }
 
   /** Copies and consumes up to `target.length` bytes; returns how many. */
@@ -76,7 +76,7 @@ abstract class CoreBuffer {
     this.settle();
     this[streamVersion]++;
     const b = this[coreBinding];
-    return check(b, b.bufferRead(this.handle, target));
+    return check(b, b.zg_buffer_read(this.handle, target));
   }
 
   /** A copy of the first `n` bytes (all when `n <= 0` or omitted; fewer if fewer are buffered). */
@@ -87,7 +87,7 @@ abstract class CoreBuffer {
     const want = count > 0 ? Math.min(count, available) : available;
     const out = Buffer.allocUnsafe(want);
     const b = this[coreBinding];
-    const got = check(b, b.bufferPeek(this.handle, out));
+    const got = check(b, b.zg_buffer_peek(this.handle, out));
     return got === want ? out : out.subarray(0, got);
   }
 
@@ -99,7 +99,7 @@ abstract class CoreBuffer {
     const b = this[coreBinding];
     const buffered = this.buffered();
     const count = requested > 0 ? Math.min(requested, buffered) : buffered;
-    return check(b, b.bufferDiscard(this.handle, count));
+    return check(b, b.zg_buffer_discard(this.handle, count));
   }
 
   /** Bytes buffered, not yet read. */
@@ -126,13 +126,13 @@ abstract class CoreBuffer {
     this[pendingConsume] = 0;
     this[streamVersion]++;
     const b = this[coreBinding];
-    check(b, b.bufferReset(this.handle, release));
+    check(b, b.zg_buffer_reset(this.handle, release));
   }
 
   protected info(which: number): number {
     this.settle();
     const b = this[coreBinding];
-    return check(b, b.bufferInfo(this.handle, which));
+    return check(b, b.zg_buffer_info(this.handle, which));
   }
 }
 
@@ -140,7 +140,7 @@ abstract class CoreBuffer {
 abstract class RingLike extends CoreBuffer implements FrameSource {
   /** @internal */
   [scanFrames](codec: number, discard: number, out: Uint8Array, offset: number, frames: Int32Array): number {
-    return this[coreBinding].codecScan(codec, this.handle, discard, out, offset, frames);
+    return this[coreBinding].zg_codec_scan(codec, this.handle, discard, out, offset, frames);
   }
 
   /** Free bytes before the ring must grow. */

@@ -67,8 +67,8 @@ export abstract class Codec {
       ownHandle(this, binding, handle);
       this.handles.set(binding, handle);
       if (this.headerBytes < 0) {
-        this.headerBytes = check(binding, binding.codecHeaderLen(handle));
-        this.trailerBytes = check(binding, binding.codecTrailerLen(handle));
+        this.headerBytes = check(binding, binding.zg_codec_header_len(handle));
+        this.trailerBytes = check(binding, binding.zg_codec_trailer_len(handle));
       }
     }
     return handle;
@@ -113,7 +113,7 @@ export abstract class Codec {
 
   /** The first frame does not fit what is left of the slab: a fresh slab, or its own buffer. */
   private scanLarge(source: FrameSource, binding: CoreBinding): number {
-    const required = check(binding, binding.codecFrameLenRequired());
+    const required = check(binding, binding.zg_codec_frame_len_required());
     if (required > SLAB_FRAME_MAX) {
       this.slab = Buffer.allocUnsafe(required);
       this.slabUsed = 0;
@@ -161,7 +161,7 @@ export abstract class Codec {
   encode(payload: Uint8Array): NodeBuffer {
     uint8ArrayArg(payload, 'payload');
     const out = Buffer.allocUnsafe(this.headerBytes + payload.length + this.trailerBytes);
-    check(this.encoder, this.encoder.codecEncode(this.encoderHandle, payload, out));
+    check(this.encoder, this.encoder.zg_codec_encode(this.encoderHandle, payload, out));
     return out;
   }
 
@@ -174,7 +174,7 @@ export abstract class Codec {
     chunks.length = 0;
     // codecHeader also validates the payload length (fixed-length multiples, maxFrameLength).
     const header = (this.writeHeader ??= Buffer.allocUnsafe(this.headerBytes));
-    check(binding, binding.codecHeader(this.encoderHandle, payload.length, header));
+    check(binding, binding.zg_codec_header(this.encoderHandle, payload.length, header));
     if (header.length > 0) chunks.push(header);
     chunks.push(payload);
     if (this.trailerBytes > 0) chunks.push(this.trailer());
@@ -184,7 +184,7 @@ export abstract class Codec {
   private trailer(): Buffer {
     if (!this.trailerCache) {
       const encoded = Buffer.allocUnsafe(this.trailerBytes);
-      check(this.encoder, this.encoder.codecEncode(this.encoderHandle, EMPTY, encoded));
+      check(this.encoder, this.encoder.zg_codec_encode(this.encoderHandle, EMPTY, encoded));
       this.trailerCache = encoded;
     }
     return this.trailerCache;

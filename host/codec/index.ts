@@ -34,7 +34,7 @@ export class DelimiterCodec extends Codec {
   }
 
   protected create(binding: CoreBinding): number {
-    return binding.codecNewDelimiter(this.delimiter, this.maxFrameLength);
+    return binding.zg_codec_new_delimiter(this.delimiter, this.maxFrameLength);
   }
 }
 
@@ -70,7 +70,7 @@ export class FixedLengthCodec extends Codec {
   }
 
   protected create(binding: CoreBinding): number {
-    return binding.codecNewFixedLength(this.frameLength);
+    return binding.zg_codec_new_fixed_length(this.frameLength);
   }
 }
 
@@ -137,7 +137,7 @@ export class LengthFieldCodec extends Codec {
   }
 
   protected create(binding: CoreBinding): number {
-    return binding.codecNewLengthField(
+    return binding.zg_codec_new_length_field(
       this.byteOrder === 'big',
       this.lengthFieldOffset,
       this.lengthFieldLength,

@@ -59,34 +59,41 @@ export const CORE_EXPORTS = {
   zg_lb_update: 'intptr_t zg_lb_update(int32_t, uint32_t, int32_t)',
 } as const;
 
+/** The members of a `CoreBinding` that are values; every other member is named as its export. */
+export const BINDING_DATA = ['mode'] as const;
+
+/**
+ * The core's functions under their exports' names (the binding adapts the arguments: a
+ * buffer's length, wasm memory), so that a trace reads the same on both sides.
+ */
 export interface CoreBinding {
   readonly mode: Mode;
   /** The `ERR_*` name of a status code, read from the artifact itself. */
-  statusName(code: number): string | null;
-  release(handle: number): number;
+  zg_status_name(code: number): string | null;
+  zg_release(handle: number): number;
 
-  bufferNew(kind: number, size: number): number;
-  bufferWrite(handle: number, data: Uint8Array): number;
-  bufferRead(handle: number, out: Uint8Array): number;
-  bufferPeek(handle: number, out: Uint8Array): number;
-  bufferDiscard(handle: number, n: number): number;
-  bufferInfo(handle: number, which: number): number;
-  bufferReset(handle: number, release: boolean): number;
+  zg_buffer_new(kind: number, size: number): number;
+  zg_buffer_write(handle: number, data: Uint8Array): number;
+  zg_buffer_read(handle: number, out: Uint8Array): number;
+  zg_buffer_peek(handle: number, out: Uint8Array): number;
+  zg_buffer_discard(handle: number, n: number): number;
+  zg_buffer_info(handle: number, which: number): number;
+  zg_buffer_reset(handle: number, release: boolean): number;
 
-  codecNewDelimiter(delimiter: Uint8Array, maxFrameLength: number): number;
-  codecNewFixedLength(frameLength: number): number;
-  codecNewLengthField(bigEndian: boolean, offset: number, length: number, adjustment: number, strip: number, max: number): number;
+  zg_codec_new_delimiter(delimiter: Uint8Array, maxFrameLength: number): number;
+  zg_codec_new_fixed_length(frameLength: number): number;
+  zg_codec_new_length_field(bigEndian: boolean, offset: number, length: number, adjustment: number, strip: number, max: number): number;
   /** See `zg_codec_scan`: discard, then decode frames ahead into `out` at `offset`; frame count or a status. */
-  codecScan(codec: number, source: number, discard: number, out: Uint8Array, offset: number, frames: Int32Array): number;
-  codecFrameLenRequired(): number;
-  codecEncode(codec: number, payload: Uint8Array, out: Uint8Array): number;
-  codecHeader(codec: number, payloadLength: number, out: Uint8Array): number;
-  codecHeaderLen(codec: number): number;
-  codecTrailerLen(codec: number): number;
+  zg_codec_scan(codec: number, source: number, discard: number, out: Uint8Array, offset: number, frames: Int32Array): number;
+  zg_codec_frame_len_required(): number;
+  zg_codec_encode(codec: number, payload: Uint8Array, out: Uint8Array): number;
+  zg_codec_header(codec: number, payloadLength: number, out: Uint8Array): number;
+  zg_codec_header_len(codec: number): number;
+  zg_codec_trailer_len(codec: number): number;
 
-  lbNew(policy: number, loops: number): number;
-  lbNext(handle: number, remoteAddr: string): number;
-  lbUpdate(handle: number, index: number, delta: number): number;
+  zg_lb_new(policy: number, loops: number): number;
+  zg_lb_next(handle: number, remoteAddr: string): number;
+  zg_lb_update(handle: number, index: number, delta: number): number;
 }
 
 /** Names of non-error statuses the classes handle themselves. */
@@ -100,5 +107,5 @@ export function check(binding: CoreBinding, result: number, detail?: string): nu
 }
 
 export function statusError(binding: CoreBinding, code: number, detail?: string): ZgnetError {
-  return new ZgnetError(binding.statusName(code) ?? `ERR_UNKNOWN_STATUS_${code}`, detail);
+  return new ZgnetError(binding.zg_status_name(code) ?? `ERR_UNKNOWN_STATUS_${code}`, detail);
 }

@@ -102,6 +102,23 @@ export function tableDrift(artifact: ArtifactTables, expected: Expected, exhaust
   return drift;
 }
 
+/**
+ * The members of a binding named otherwise than an export of `exports` (`data` lists the
+ * members that are values, not functions). Each host function bears the name of the Zig
+ * function it calls, so that a trace reads the same on both sides of the boundary.
+ */
+export function bindingNameDrift(binding: object, exports: Readonly<Record<string, string>>, data: readonly string[]): string[] {
+  return Object.keys(binding)
+    .filter((name) => !data.includes(name) && !(name in exports))
+    .map((name) => `binding ${name}: no export of that name`);
+}
+
+/** Throws when a binding names a function differently from the export it calls. */
+export function checkBindingNames(what: string, binding: object, exports: Readonly<Record<string, string>>, data: readonly string[]): void {
+  const drift = bindingNameDrift(binding, exports, data);
+  if (drift.length > 0) throw new Error(`${what} is named apart from its exports:\n  ${drift.join('\n  ')}`);
+}
+
 /** Throws the drift, if any: the artifact was built from other sources than this host. */
 export function checkTables(what: string, artifact: ArtifactTables, expected: Expected, exhaustive: boolean): void {
   const drift = tableDrift(artifact, expected, exhaustive);

@@ -4,7 +4,7 @@
 import type { CoreBinding } from './binding.js';
 
 const registry = new FinalizationRegistry<{ binding: CoreBinding; handle: number }>(({ binding, handle }) => {
-  binding.release(handle);
+  binding.zg_release(handle);
 });
 
 export function ownHandle(owner: object, binding: CoreBinding, handle: number): void {

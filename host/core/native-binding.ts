@@ -2,8 +2,8 @@
  * Loads the native library with koffi. Byte arguments are Buffers that koffi passes as
  * pointers without copying (~42 ns a call, measured with koffi 3.3.4 on Node 20).
  */
-import { ABI_VERSION, CORE_EXPORTS, CORE_ITEMS, type CoreBinding } from './binding.js';
-import { checkTables, readTables, TABLE_EXPORTS, type ArtifactTables } from './boundary.js';
+import { ABI_VERSION, BINDING_DATA, CORE_EXPORTS, CORE_ITEMS, type CoreBinding } from './binding.js';
+import { checkBindingNames, checkTables, readTables, TABLE_EXPORTS, type ArtifactTables } from './boundary.js';
 import { explainLoadFailure, nativeLibraryCandidates } from './locate.js';
 import { moduleRequire } from './module-file.js';
 
@@ -81,54 +81,59 @@ export function createNativeBinding(): CoreBinding {
   const { lib } = openNativeLibrary();
   const x = CORE_EXPORTS;
   const fn = (signature: string) => lib.func(signature) as (...args: unknown[]) => number;
-  const statusName = lib.func(x.zg_status_name) as (code: number) => string | null;
-  const release = fn(x.zg_release);
-  const bufferNew = fn(x.zg_buffer_new);
-  const bufferWrite = fn(x.zg_buffer_write);
-  const bufferRead = fn(x.zg_buffer_read);
-  const bufferPeek = fn(x.zg_buffer_peek);
-  const bufferDiscard = fn(x.zg_buffer_discard);
-  const bufferInfo = fn(x.zg_buffer_info);
-  const bufferReset = fn(x.zg_buffer_reset);
-  const codecNewDelimiter = fn(x.zg_codec_new_delimiter);
-  const codecNewFixedLength = fn(x.zg_codec_new_fixed_length);
-  const codecNewLengthField = fn(x.zg_codec_new_length_field);
-  const codecScan = fn(x.zg_codec_scan);
-  const codecFrameLenRequired = fn(x.zg_codec_frame_len_required);
-  const codecEncode = fn(x.zg_codec_encode);
-  const codecHeader = fn(x.zg_codec_header);
-  const codecHeaderLen = fn(x.zg_codec_header_len);
-  const codecTrailerLen = fn(x.zg_codec_trailer_len);
-  const lbNew = fn(x.zg_lb_new);
-  const lbNext = fn(x.zg_lb_next);
-  const lbUpdate = fn(x.zg_lb_update);
-
-  return {
-    mode: 'native',
-    statusName: (code) => statusName(code),
-    release: (h) => release(h),
-    bufferNew: (kind, size) => bufferNew(kind, size),
-    bufferWrite: (h, data) => bufferWrite(h, data, data.length),
-    bufferRead: (h, out) => bufferRead(h, out, out.length),
-    bufferPeek: (h, out) => bufferPeek(h, out, out.length),
-    bufferDiscard: (h, n) => bufferDiscard(h, n),
-    bufferInfo: (h, which) => bufferInfo(h, which),
-    bufferReset: (h, release) => bufferReset(h, release ? 1 : 0),
-    codecNewDelimiter: (d, max) => codecNewDelimiter(d, d.length, max),
-    codecNewFixedLength: (n) => codecNewFixedLength(n),
-    codecNewLengthField: (be, off, len, adj, strip, max) => codecNewLengthField(be ? 1 : 0, off, len, adj, strip, max),
-    codecScan: (codec, source, discard, out, offset, frames) =>
-      codecScan(codec, source, discard, out, out.length, offset, frames, frames.length),
-    codecFrameLenRequired: () => codecFrameLenRequired(),
-    codecEncode: (codec, payload, out) => codecEncode(codec, payload, payload.length, out, out.length),
-    codecHeader: (codec, plen, out) => codecHeader(codec, plen, out, out.length),
-    codecHeaderLen: (codec) => codecHeaderLen(codec),
-    codecTrailerLen: (codec) => codecTrailerLen(codec),
-    lbNew: (policy, loops) => lbNew(policy, loops),
-    lbNext: (h, addr) => {
-      const bytes = Buffer.from(addr, 'latin1');
-      return lbNext(h, bytes, bytes.length);
-    },
-    lbUpdate: (h, index, delta) => lbUpdate(h, index, delta),
+  // The library's functions, each under its export's name; the binding adapts their arguments.
+  const raw = {
+    zg_status_name: lib.func(x.zg_status_name) as (code: number) => string | null,
+    zg_release: fn(x.zg_release),
+    zg_buffer_new: fn(x.zg_buffer_new),
+    zg_buffer_write: fn(x.zg_buffer_write),
+    zg_buffer_read: fn(x.zg_buffer_read),
+    zg_buffer_peek: fn(x.zg_buffer_peek),
+    zg_buffer_discard: fn(x.zg_buffer_discard),
+    zg_buffer_info: fn(x.zg_buffer_info),
+    zg_buffer_reset: fn(x.zg_buffer_reset),
+    zg_codec_new_delimiter: fn(x.zg_codec_new_delimiter),
+    zg_codec_new_fixed_length: fn(x.zg_codec_new_fixed_length),
+    zg_codec_new_length_field: fn(x.zg_codec_new_length_field),
+    zg_codec_scan: fn(x.zg_codec_scan),
+    zg_codec_frame_len_required: fn(x.zg_codec_frame_len_required),
+    zg_codec_encode: fn(x.zg_codec_encode),
+    zg_codec_header: fn(x.zg_codec_header),
+    zg_codec_header_len: fn(x.zg_codec_header_len),
+    zg_codec_trailer_len: fn(x.zg_codec_trailer_len),
+    zg_lb_new: fn(x.zg_lb_new),
+    zg_lb_next: fn(x.zg_lb_next),
+    zg_lb_update: fn(x.zg_lb_update),
   };
+
+  const binding: CoreBinding = {
+    mode: 'native',
+    zg_status_name: (code) => raw.zg_status_name(code),
+    zg_release: (h) => raw.zg_release(h),
+    zg_buffer_new: (kind, size) => raw.zg_buffer_new(kind, size),
+    zg_buffer_write: (h, data) => raw.zg_buffer_write(h, data, data.length),
+    zg_buffer_read: (h, out) => raw.zg_buffer_read(h, out, out.length),
+    zg_buffer_peek: (h, out) => raw.zg_buffer_peek(h, out, out.length),
+    zg_buffer_discard: (h, n) => raw.zg_buffer_discard(h, n),
+    zg_buffer_info: (h, which) => raw.zg_buffer_info(h, which),
+    zg_buffer_reset: (h, release) => raw.zg_buffer_reset(h, release ? 1 : 0),
+    zg_codec_new_delimiter: (d, max) => raw.zg_codec_new_delimiter(d, d.length, max),
+    zg_codec_new_fixed_length: (n) => raw.zg_codec_new_fixed_length(n),
+    zg_codec_new_length_field: (be, off, len, adj, strip, max) => raw.zg_codec_new_length_field(be ? 1 : 0, off, len, adj, strip, max),
+    zg_codec_scan: (codec, source, discard, out, offset, frames) =>
+      raw.zg_codec_scan(codec, source, discard, out, out.length, offset, frames, frames.length),
+    zg_codec_frame_len_required: () => raw.zg_codec_frame_len_required(),
+    zg_codec_encode: (codec, payload, out) => raw.zg_codec_encode(codec, payload, payload.length, out, out.length),
+    zg_codec_header: (codec, plen, out) => raw.zg_codec_header(codec, plen, out, out.length),
+    zg_codec_header_len: (codec) => raw.zg_codec_header_len(codec),
+    zg_codec_trailer_len: (codec) => raw.zg_codec_trailer_len(codec),
+    zg_lb_new: (policy, loops) => raw.zg_lb_new(policy, loops),
+    zg_lb_next: (h, addr) => {
+      const bytes = Buffer.from(addr, 'latin1');
+      return raw.zg_lb_next(h, bytes, bytes.length);
+    },
+    zg_lb_update: (h, index, delta) => raw.zg_lb_update(h, index, delta),
+  };
+  checkBindingNames('the native core binding', binding, CORE_EXPORTS, BINDING_DATA);
+  return binding;
 }

@@ -14,7 +14,7 @@ export function statusCode(binding: CoreBinding, name: string): number {
   if (!table) {
     table = new Map();
     for (let code = 0; code > -STATUS_CODES_MAX; code--) {
-      const n = binding.statusName(code);
+      const n = binding.zg_status_name(code);
       if (n === null) break;
       table.set(n, code);
     }

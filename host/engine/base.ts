@@ -48,6 +48,8 @@ export abstract class EngineBase implements Engine {
   /** Settles when the engine has fully shut down. */
   readonly done: Promise<void> = new Promise((resolve) => (this.finished = resolve));
   private abortListener: (() => void) | undefined;
+  /** engine.stop() was called while booting (inside onBoot): stop as soon as the loops have started. */
+  private stopWhenStarted = false;
   /** What onBoot and onShutdown see: the engine, or a client's listener-less view of it. */
   private readonly view: Engine;
   /** Closes idle connections (`idleTimeoutMs`, `c.setIdleTimeout`). */
@@ -160,16 +162,22 @@ export abstract class EngineBase implements Engine {
       // Aborted while binding or inside onBoot: the event has already fired.
       if (signal.aborted) void this.shutdown('stop');
     }
+    if (this.stopWhenStarted) void this.shutdown('stop');
   }
 
   /**
    * engine.stop(): onShutdown, every onClose, listeners closed; then resolves. Once shut down
    * it rejects ERR_ENGINE_IN_SHUTDOWN; while a shutdown is under way it waits for it (gnet's
-   * Stop validates, then waits for the shutdown it joined).
+   * Stop validates, then waits for the shutdown it joined). Called inside onBoot, it stops the
+   * engine right after boot, as an aborted `signal` does (onShutdown runs, run() resolves).
    */
   async stop(): Promise<void> {
     if (this.state === 'stopped') throw new ZgnetError(ErrorCode.ENGINE_IN_SHUTDOWN);
     if (this.state === 'stopping') return this.done;
+    if (this.state === 'booting') {
+      this.stopWhenStarted = true;
+      return this.done;
+    }
     if (this.state !== 'running') throw new ZgnetError(ErrorCode.EMPTY_ENGINE, 'the engine has not started');
     await this.shutdown('stop');
   }

@@ -64,7 +64,7 @@ export interface ConnOwner {
 export abstract class EngineConn extends AddressedStream implements Conn, IdleMember {
   context: unknown = undefined;
   state: ConnState = OPEN;
-  /** Tells apart the connections that reuse one Conn object (native slots); 0 elsewhere. */
+  /** Which connection of its native slot this is (Zig's generation); 0 elsewhere. */
   generation = 0;
   abstract readonly network: 'tcp' | 'udp' | 'unix';
   abstract readonly eventLoop: EventLoop & { readonly index: number };
@@ -101,23 +101,6 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
     this.logger = owner.logger;
     this.idleTimeoutMs = owner.options.idleTimeoutMs;
     this.lastActive = owner.idle.now;
-  }
-
-  /** The Conn object now stands for a new connection (native slots are reused). */
-  protected renew(generation: number): void {
-    this.generation = generation;
-    this.state = OPEN;
-    this.context = undefined;
-    this.closed = undefined;
-    this.settleClose = undefined;
-    this.readPausedBy = 0;
-    this.writableOwed = false;
-    this.peerEnded = false;
-    this.ended = false;
-    this.bytesRead = 0;
-    this.idleTimeoutMs = this.owner.options.idleTimeoutMs;
-    this.lastActive = this.owner.idle.now;
-    this.dropInbound();
   }
 
   // ---- callbacks ------------------------------------------------------------------------------

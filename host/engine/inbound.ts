@@ -255,38 +255,38 @@ export class CoreRing implements InboundRing {
   constructor(private readonly binding: CoreBinding) {}
 
   private ensure(): number {
-    if (this.handle === 0) this.handle = check(this.binding, this.binding.bufferNew(BufferKind.elasticRing, 0));
+    if (this.handle === 0) this.handle = check(this.binding, this.binding.zg_buffer_new(BufferKind.elasticRing, 0));
     return this.handle;
   }
 
   read(out: Uint8Array, n: number): number {
-    return check(this.binding, this.binding.bufferRead(this.handle, n === out.length ? out : out.subarray(0, n)));
+    return check(this.binding, this.binding.zg_buffer_read(this.handle, n === out.length ? out : out.subarray(0, n)));
   }
 
   peek(out: Uint8Array, n: number): number {
-    return check(this.binding, this.binding.bufferPeek(this.handle, n === out.length ? out : out.subarray(0, n)));
+    return check(this.binding, this.binding.zg_buffer_peek(this.handle, n === out.length ? out : out.subarray(0, n)));
   }
 
   discard(n: number): number {
-    return check(this.binding, this.binding.bufferDiscard(this.handle, n));
+    return check(this.binding, this.binding.zg_buffer_discard(this.handle, n));
   }
 
   append(bytes: Buffer, start: number, end: number): void {
     const data = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
-    check(this.binding, this.binding.bufferWrite(this.ensure(), data));
+    check(this.binding, this.binding.zg_buffer_write(this.ensure(), data));
   }
 
   clear(): void {
-    if (this.handle !== 0) check(this.binding, this.binding.bufferReset(this.handle, false));
+    if (this.handle !== 0) check(this.binding, this.binding.zg_buffer_reset(this.handle, false));
   }
 
   release(): void {
     if (this.handle === 0) return;
-    this.binding.release(this.handle);
+    this.binding.zg_release(this.handle);
     this.handle = 0;
   }
 
   scan(codec: number, ringDiscard: number, _ringBytes: number, out: Uint8Array, offset: number, frames: Int32Array): number {
-    return this.binding.codecScan(codec, this.ensure(), ringDiscard, out, offset, frames);
+    return this.binding.zg_codec_scan(codec, this.ensure(), ringDiscard, out, offset, frames);
   }
 }

@@ -5,7 +5,7 @@
  * assigns connections to the logical event loops. The lifecycle (bind, onBoot, ticker,
  * shutdown order) is EngineBase's.
  *
- * WHERE NODE HIDES WHAT GNET OFFERS (the README's table comes from this list):
+ * WHERE NODE HIDES WHAT GNET OFFERS (docs/modes.md's table comes from this list):
  *
  *   what                              | wasm mode
  *   ----------------------------------|------------------------------------------------------
@@ -104,7 +104,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   protected async listen(addrs: ResolvedAddr[]): Promise<void> {
     const o = this.options;
     if (o.bindToDevice !== '') throw unsupported('the bindToDevice option (SO_BINDTODEVICE)');
-    this.lb = check(this.binding, this.binding.lbNew(LbPolicy[o.lb], this.loops.length));
+    this.lb = check(this.binding, this.binding.zg_lb_new(LbPolicy[o.lb], this.loops.length));
     for (const addr of addrs) {
       if (addr.network === 'udp') {
         let endpoint: UdpEndpoint | undefined;
@@ -153,7 +153,7 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
     clearTimeout(grace);
     this.listeners = [];
     if (this.lb > 0) {
-      this.binding.release(this.lb);
+      this.binding.zg_release(this.lb);
       this.lb = 0;
     }
   }
@@ -196,9 +196,9 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
       local = `tcp://${hostPort(socket.localAddress!, socket.localPort!)}`;
     }
     // Only source-addr-hash reads the address: the others need not pay for the string.
-    let index = this.binding.lbNext(this.lb, this.hashesSource ? source : '');
+    let index = this.binding.zg_lb_next(this.lb, this.hashesSource ? source : '');
     if (index < 0) {
-      this.logger.error(`load balancer refused: ${this.binding.statusName(index)}; using loop 0`);
+      this.logger.error(`load balancer refused: ${this.binding.zg_status_name(index)}; using loop 0`);
       index = 0;
     }
     this.place(index, socket, listener.network, local, remote);
@@ -367,8 +367,8 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   loopCountChanged(index: number, delta: 1 | -1): void {
     this.connectionCount += delta;
     // Called from socket events: a refusal here is a zgnet bug to log, never an exception.
-    const result = this.lb > 0 ? this.binding.lbUpdate(this.lb, index, delta) : 0;
-    if (result < 0) this.logger.error(`load balancer update refused: ${this.binding.statusName(result)}`);
+    const result = this.lb > 0 ? this.binding.zg_lb_update(this.lb, index, delta) : 0;
+    if (result < 0) this.logger.error(`load balancer update refused: ${this.binding.zg_status_name(result)}`);
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * Binding and closing the listeners: `net.Server` for TCP and Unix, `dgram.Socket` for UDP,
  * with gnet's socket choices: `tcp://:port` is one dual-stack IPv6 socket,
- * `tcp6`/`udp6` are IPv6-only, UDP sockets get SO_BROADCAST, a Unix path is removed before
- * bind and after close, the backlog is the kernel's somaxconn. Bind failures are Node's own
+ * `tcp6`/`udp6` are IPv6-only, UDP sockets get SO_BROADCAST, the backlog is the kernel's
+ * somaxconn. A Unix path is taken only from a stale socket and removed only when this engine
+ * created it (host/engine/unix-path.ts). Bind failures are Node's own
  * errors (`code: 'EADDRINUSE'`, `errno`, `syscall`).
  */
 import * as dgram from 'node:dgram';

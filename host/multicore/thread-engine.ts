@@ -89,7 +89,7 @@ export class ThreadEngine extends NativeEngine {
   }
 
   protected override startLoops(): void {
-    this.check(this.api.engineStart(this.handle));
+    this.check(this.api.zg_engine_start(this.handle));
     for (const w of this.workers) w.send({ t: 'go' });
   }
 

@@ -4,7 +4,7 @@
  * library says of itself (core/boundary.ts): a library built from other sources is refused,
  * naming each difference.
  */
-import { enumItems, checkTables } from '../core/boundary.js';
+import { checkBindingNames, checkTables, enumItems } from '../core/boundary.js';
 import { CORE_EXPORTS, CORE_ITEMS } from '../core/binding.js';
 import { openNativeLibrary } from '../core/native-binding.js';
 import { FLUSH_ON_CLOSE_MS } from '../engine/conn.js';
@@ -162,41 +162,43 @@ export function systemFailure(result: number): { errno: number; syscall: string 
 
 type F = (...args: never[]) => number;
 
+/** The engine's functions under their exports' names (a trace reads the same on both sides). */
 export interface EngineApi {
+  /** The engine options in `zg_engine_new`'s order, read once through `zg_engine_option_name`. */
   optionNames: string[];
-  readAreaSize(cap: number): number;
-  engineNew(values: Int32Array, valuesLen: number, device: Buffer | null, deviceLen: number): number;
-  engineFree(e: number): number;
-  engineListen(e: number, network: number, host: Buffer, hostLen: number, port: number, v6Only: number): number;
-  listenerAddr(e: number, index: number, out: Buffer, outLen: number): number;
-  listenerFd(e: number, index: number): number;
-  engineStart(e: number): number;
-  loopAttach(e: number, loop: number, records: Int32Array, rl: number, area: Buffer, al: number, cmds: Int32Array, cl: number, arena: Buffer, arl: number): number;
-  loopFd(e: number, loop: number): number;
-  loopListenerFd(e: number, loop: number, index: number): number;
-  loopRegister(e: number, loop: number, network: number, host: Buffer, hostLen: number, port: number): number;
-  loopEnroll(e: number, loop: number, fd: number, network: number): number;
-  udpSendtoRaw(fd: number, data: Uint8Array, len: number, addr: Uint8Array, addrLen: number): number;
-  drain(e: number, loop: number): number;
-  flush(e: number, loop: number, count: number): number;
-  reap(e: number, loop: number): number;
+  zg_engine_read_area_size(cap: number): number;
+  zg_engine_new(values: Int32Array, valuesLen: number, device: Buffer | null, deviceLen: number): number;
+  zg_engine_free(e: number): number;
+  zg_engine_listen(e: number, network: number, host: Buffer, hostLen: number, port: number, v6Only: number): number;
+  zg_engine_listener_addr(e: number, index: number, out: Buffer, outLen: number): number;
+  zg_engine_listener_fd(e: number, index: number): number;
+  zg_engine_start(e: number): number;
+  zg_loop_attach(e: number, loop: number, records: Int32Array, rl: number, area: Buffer, al: number, cmds: Int32Array, cl: number, arena: Buffer, arl: number): number;
+  zg_loop_fd(e: number, loop: number): number;
+  zg_loop_listener_fd(e: number, loop: number, index: number): number;
+  zg_loop_register(e: number, loop: number, network: number, host: Buffer, hostLen: number, port: number): number;
+  zg_loop_enroll(e: number, loop: number, fd: number, network: number): number;
+  zg_udp_sendto_raw(fd: number, data: Uint8Array, len: number, addr: Uint8Array, addrLen: number): number;
+  zg_loop_drain(e: number, loop: number): number;
+  zg_loop_flush(e: number, loop: number, count: number): number;
+  zg_loop_reap(e: number, loop: number): number;
   /** Draining connections cut off (no progress for the flush bound) since the last call. */
   zg_loop_cut_off(e: number, loop: number): number;
-  connWrite(e: number, loop: number, slot: number, gen: number, data: Uint8Array, len: number): number;
-  connFlush(e: number, loop: number, slot: number, gen: number): number;
-  connOutbound(e: number, loop: number, slot: number, gen: number): number;
-  connInbound(e: number, loop: number, slot: number, gen: number, op: number, out: Uint8Array | null, len: number): number;
-  connScan(
+  zg_conn_write(e: number, loop: number, slot: number, gen: number, data: Uint8Array, len: number): number;
+  zg_conn_flush(e: number, loop: number, slot: number, gen: number): number;
+  zg_conn_outbound(e: number, loop: number, slot: number, gen: number): number;
+  zg_conn_inbound(e: number, loop: number, slot: number, gen: number, op: number, out: Uint8Array | null, len: number): number;
+  zg_conn_scan(
     e: number, loop: number, slot: number, gen: number, codec: number, ringDiscard: number,
     out: Uint8Array, outLen: number, outOffset: number, frames: Int32Array, framesLen: number,
     chunkOffset: number, chunkLen: number, resetHint: number,
   ): number;
-  connAddr(e: number, loop: number, slot: number, gen: number, which: number, out: Buffer, outLen: number): number;
-  datagramAddr(e: number, loop: number, record: number, out: Buffer, outLen: number): number;
-  datagramReply(e: number, loop: number, record: number, data: Uint8Array, len: number): number;
-  udpSendto(fd: number, data: Uint8Array, len: number, host: Buffer, hostLen: number, port: number): number;
-  socketSetopt(fd: number, option: number, a: number, b: number, c: number, d: number): number;
-  socketDup(fd: number): number;
+  zg_conn_addr(e: number, loop: number, slot: number, gen: number, which: number, out: Buffer, outLen: number): number;
+  zg_datagram_addr(e: number, loop: number, record: number, out: Buffer, outLen: number): number;
+  zg_datagram_reply(e: number, loop: number, record: number, data: Uint8Array, len: number): number;
+  zg_udp_sendto(fd: number, data: Uint8Array, len: number, host: Buffer, hostLen: number, port: number): number;
+  zg_socket_setopt(fd: number, option: number, a: number, b: number, c: number, d: number): number;
+  zg_socket_dup(fd: number): number;
   zg_tls_available(): number;
   zg_engine_tls_server(e: number, flags: number, handshakeTimeoutMs: number, alpn: Buffer, alpnLen: number): number;
   zg_engine_tls_load(
@@ -213,6 +215,12 @@ export interface EngineApi {
   zg_loop_tls_failures(e: number, loop: number, out: Int32Array, outLen: number): number;
   zg_tls_error_text(code: number, out: Buffer, outLen: number): number;
 }
+
+/** The member of `EngineApi` that is a value; every other one is named as its export. */
+export const ENGINE_API_DATA = ['optionNames'] as const;
+// Compile-time: every function of EngineApi is an export of that name.
+const engineNamesAreExports: Exclude<keyof EngineApi, (typeof ENGINE_API_DATA)[number]> extends keyof typeof ENGINE_EXPORTS ? true : never = true;
+void engineNamesAreExports;
 
 let api: EngineApi | undefined;
 
@@ -232,44 +240,14 @@ export function engineApi(): EngineApi {
     if (name === null) break;
     optionNames.push(name);
   }
-  api = {
-    optionNames,
-    readAreaSize: fn(x.zg_engine_read_area_size) as EngineApi['readAreaSize'],
-    engineNew: fn(x.zg_engine_new) as EngineApi['engineNew'],
-    engineFree: fn(x.zg_engine_free) as EngineApi['engineFree'],
-    engineListen: fn(x.zg_engine_listen) as EngineApi['engineListen'],
-    listenerAddr: fn(x.zg_engine_listener_addr) as EngineApi['listenerAddr'],
-    listenerFd: fn(x.zg_engine_listener_fd) as EngineApi['listenerFd'],
-    engineStart: fn(x.zg_engine_start) as EngineApi['engineStart'],
-    loopAttach: fn(x.zg_loop_attach) as EngineApi['loopAttach'],
-    loopFd: fn(x.zg_loop_fd) as EngineApi['loopFd'],
-    loopListenerFd: fn(x.zg_loop_listener_fd) as EngineApi['loopListenerFd'],
-    loopRegister: fn(x.zg_loop_register) as EngineApi['loopRegister'],
-    loopEnroll: fn(x.zg_loop_enroll) as EngineApi['loopEnroll'],
-    udpSendtoRaw: fn(x.zg_udp_sendto_raw) as EngineApi['udpSendtoRaw'],
-    drain: fn(x.zg_loop_drain) as EngineApi['drain'],
-    flush: fn(x.zg_loop_flush) as EngineApi['flush'],
-    reap: fn(x.zg_loop_reap) as EngineApi['reap'],
-    zg_loop_cut_off: fn(x.zg_loop_cut_off) as EngineApi['zg_loop_cut_off'],
-    connWrite: fn(x.zg_conn_write) as EngineApi['connWrite'],
-    connFlush: fn(x.zg_conn_flush) as EngineApi['connFlush'],
-    connOutbound: fn(x.zg_conn_outbound) as EngineApi['connOutbound'],
-    connInbound: fn(x.zg_conn_inbound) as EngineApi['connInbound'],
-    connScan: fn(x.zg_conn_scan) as EngineApi['connScan'],
-    connAddr: fn(x.zg_conn_addr) as EngineApi['connAddr'],
-    datagramAddr: fn(x.zg_datagram_addr) as EngineApi['datagramAddr'],
-    datagramReply: fn(x.zg_datagram_reply) as EngineApi['datagramReply'],
-    udpSendto: fn(x.zg_udp_sendto) as EngineApi['udpSendto'],
-    socketSetopt: fn(x.zg_socket_setopt) as EngineApi['socketSetopt'],
-    socketDup: fn(x.zg_socket_dup) as EngineApi['socketDup'],
-    zg_tls_available: fn(x.zg_tls_available) as EngineApi['zg_tls_available'],
-    zg_engine_tls_server: fn(x.zg_engine_tls_server) as EngineApi['zg_engine_tls_server'],
-    zg_engine_tls_load: fn(x.zg_engine_tls_load) as EngineApi['zg_engine_tls_load'],
-    zg_engine_tls_error: fn(x.zg_engine_tls_error) as EngineApi['zg_engine_tls_error'],
-    zg_conn_tls_dial: fn(x.zg_conn_tls_dial) as EngineApi['zg_conn_tls_dial'],
-    zg_conn_tls_info: fn(x.zg_conn_tls_info) as EngineApi['zg_conn_tls_info'],
-    zg_loop_tls_failures: fn(x.zg_loop_tls_failures) as EngineApi['zg_loop_tls_failures'],
-    zg_tls_error_text: fn(x.zg_tls_error_text) as EngineApi['zg_tls_error_text'],
-  };
+  // Each function under its export's own name, so that a trace reads the same on both sides.
+  const functions = Object.fromEntries(
+    Object.entries(x)
+      .filter(([name]) => name !== 'zg_engine_option_name')
+      .map(([name, signature]) => [name, lib.func(signature) as F]),
+  );
+  const loaded = { optionNames, ...functions } as EngineApi;
+  checkBindingNames('the native engine binding', loaded, ENGINE_EXPORTS, ENGINE_API_DATA);
+  api = loaded;
   return api;
 }

@@ -1,6 +1,6 @@
 /**
- * Connections of the native engine. A NativeConn is a (slot, generation) of its loop in Zig;
- * its Conn object is reused for every connection that takes the slot, so steady traffic
+ * Connections of the native engine. A NativeConn is a (slot, generation) of its loop in Zig,
+ * one object per connection (a reference kept after onClose stays closed), and steady traffic
  * allocates nothing per message. The stream and lifecycle are host/engine's; here is where
  * the bytes live: the chunk just read is a view of the loop's read area, and what a callback
  * leaves unread goes into the Zig connection's own ring (a `keep` command, flushed with the
@@ -29,7 +29,7 @@ class ZigRing implements InboundRing {
   private op(op: number, out: Uint8Array | null, n: number): number {
     const loop = this.loop;
     loop.flushCommands(); // keep commands must have landed in the ring
-    const r = loop.api.connInbound(loop.engine.handle, loop.index, this.conn.slot, this.conn.generation, op, out, n);
+    const r = loop.api.zg_conn_inbound(loop.engine.handle, loop.index, this.conn.slot, this.conn.generation, op, out, n);
     if (r < 0) throw loop.engine.statusError(r);
     return r;
   }
@@ -63,7 +63,7 @@ class ZigRing implements InboundRing {
     const loop = this.loop;
     if (ringBytes > 0 || ringDiscard > 0) loop.flushCommands();
     const hasChunk = chunk !== null;
-    return loop.api.connScan(
+    return loop.api.zg_conn_scan(
       loop.engine.handle, loop.index, this.conn.slot, this.conn.generation, codec, ringDiscard,
       out, out.length, offset, frames, frames.length, hasChunk ? chunkStart : 0, hasChunk ? chunkEnd - chunkStart : 0,
       frontMoved ? 1 : 0,
@@ -83,9 +83,9 @@ interface SentWaiter {
 const NO_WAITERS: SentWaiter[] = Object.freeze([]) as unknown as SentWaiter[];
 
 export class NativeConn extends EngineConn {
-  network: 'tcp' | 'udp' | 'unix' = 'tcp';
+  readonly network: 'tcp' | 'udp' | 'unix';
   /** The socket fd (from the open record). */
-  fdValue = -1;
+  readonly fdValue: number;
   /**
    * The outbound queue as far as this side knows without asking: what Zig last reported
    * (every record about the conn carries it; at a drain every write has been flushed) plus
@@ -122,33 +122,19 @@ export class NativeConn extends EngineConn {
   constructor(
     readonly loop: NativeLoop,
     readonly slot: number,
+    generation: number,
+    fd: number,
+    network: 'tcp' | 'udp' | 'unix',
   ) {
     super(loop.engine, (self) => new ZigRing(loop, self as NativeConn));
     this.tasks = loop.tasks;
-    this.state = CLOSED;
+    this.generation = generation;
+    this.fdValue = fd;
+    this.network = network;
   }
 
   get eventLoop(): NativeLoop {
     return this.loop;
-  }
-
-  /** The slot now holds a new connection; onOpen runs next. */
-  reset(generation: number, fd: number, network: 'tcp' | 'udp' | 'unix'): void {
-    this.renew(generation);
-    this.outboundReported = 0;
-    this.outboundSince = 0;
-    this.writtenTotal = 0;
-    this.handedTotal = 0;
-    this.writtenAtClose = 0;
-    this.sentWaiters = NO_WAITERS;
-    this.watching = false;
-    this.wantsLowMark = false;
-    this.broken = false;
-    this.fdValue = fd;
-    this.network = network;
-    this.local = undefined;
-    this.remote = undefined;
-    this.tlsValue = null;
   }
 
   open(): void {
@@ -229,7 +215,7 @@ export class NativeConn extends EngineConn {
   }
 
   protected closeSocket(_peerGone: boolean): void {
-    // The state is CLOSED already, so the getter would answer the previous close's figure.
+    // The state is CLOSED already, so the getter answers writtenAtClose: set it first.
     this.writtenAtClose = this.writtenNow();
     this.loop.closeCommand(this);
   }
@@ -302,7 +288,7 @@ export class NativeConn extends EngineConn {
     if (this.state === CLOSED) return;
     const loop = this.loop;
     loop.flushCommands();
-    loop.api.connFlush(loop.engine.handle, loop.index, this.slot, this.generation);
+    loop.api.zg_conn_flush(loop.engine.handle, loop.index, this.slot, this.generation);
   }
 
   outboundBuffered(): number {
@@ -314,7 +300,7 @@ export class NativeConn extends EngineConn {
     const loop = this.loop;
     if (loop.engine.freed) return 0; // every socket is closed: nothing is queued any more
     loop.flushCommands();
-    return Math.max(0, loop.api.connOutbound(loop.engine.handle, loop.index, this.slot, this.generation));
+    return Math.max(0, loop.api.zg_conn_outbound(loop.engine.handle, loop.index, this.slot, this.generation));
   }
 
   // ---- addresses and socket options ----------------------------------------------------------
@@ -339,11 +325,11 @@ export class NativeConn extends EngineConn {
   }
 
   dup(): number {
-    return this.loop.engine.check(this.loop.api.socketDup(this.fd));
+    return this.loop.engine.check(this.loop.api.zg_socket_dup(this.fd));
   }
 
   private setopt(option: number, a: number, b = 0, c = 0, d = 0): void {
-    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, option, a, b, c, d));
+    this.loop.engine.check(this.loop.api.zg_socket_setopt(this.fd, option, a, b, c, d));
   }
 
   protected override applyNoDelay(on: boolean): void {
@@ -401,9 +387,9 @@ export class UdpConn extends DatagramConn {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const loop = this.loop;
     const engine = loop.engine;
-    if (this.active) return engine.check(loop.api.datagramReply(engine.handle, loop.index, this.record, bytes, bytes.length));
+    if (this.active) return engine.check(loop.api.zg_datagram_reply(engine.handle, loop.index, this.record, bytes, bytes.length));
     if (this.sender === undefined || engine.freed) throw connClosed();
-    return engine.check(loop.api.udpSendtoRaw(this.fd, bytes, bytes.length, this.sender, this.sender.length));
+    return engine.check(loop.api.zg_udp_sendto_raw(this.fd, bytes, bytes.length, this.sender, this.sender.length));
   }
 
   protected replyLater(data: Uint8Array | string): Promise<void> {
@@ -435,11 +421,11 @@ export class UdpConn extends DatagramConn {
   }
 
   dup(): number {
-    return this.loop.engine.check(this.loop.api.socketDup(this.fd));
+    return this.loop.engine.check(this.loop.api.zg_socket_dup(this.fd));
   }
 
   private setopt(option: number, value: number): void {
-    this.loop.engine.check(this.loop.api.socketSetopt(this.fd, option, Math.trunc(value), 0, 0, 0));
+    this.loop.engine.check(this.loop.api.zg_socket_setopt(this.fd, option, Math.trunc(value), 0, 0, 0));
   }
 
   setLinger(sec: number): void {

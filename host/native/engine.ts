@@ -140,7 +140,7 @@ export class NativeEngine extends EngineBase {
       values[i] = v;
     });
     const device = Buffer.from(o.bindToDevice);
-    this.handle = this.check(this.api.engineNew(values, values.length, device.length > 0 ? device : null, device.length));
+    this.handle = this.check(this.api.zg_engine_new(values, values.length, device.length > 0 ? device : null, device.length));
     if (o.tls !== undefined) configureServer(this.api, this.handle, o.tls);
     for (const a of addrs) {
       if (a.network === 'unix') await clearUnixPath(a.path);
@@ -152,13 +152,13 @@ export class NativeEngine extends EngineBase {
   private bind(a: ResolvedAddr): void {
     const host = Buffer.from(a.network === 'unix' ? a.path : a.host);
     const v6Only = a.proto === 'tcp6' || a.proto === 'udp6' ? 1 : 0;
-    const r = this.api.engineListen(this.handle, NETWORK_IDS[a.network], host, host.length, a.port, v6Only);
+    const r = this.api.zg_engine_listen(this.handle, NETWORK_IDS[a.network], host, host.length, a.port, v6Only);
     if (r < 0) {
       const err = this.statusError(r);
       throw 'syscall' in err ? withAddress(err as SystemError, a) : err;
     }
     const text = Buffer.allocUnsafe(256);
-    const n = this.check(this.api.listenerAddr(this.handle, r, text, text.length));
+    const n = this.check(this.api.zg_engine_listener_addr(this.handle, r, text, text.length));
     const bound = text.toString('latin1', 0, n);
     const addr = a.network === 'unix' ? formatAddr('unix', a.path, 0) : `${a.network}://${bound}`;
     this.listenerAddrs.push(addr);
@@ -168,7 +168,7 @@ export class NativeEngine extends EngineBase {
 
   protected startLoops(): void {
     for (let i = 0; i < this.options.numEventLoop; i++) this.loops.push(new NativeLoop(this, i, this.options.readBufferCap));
-    this.check(this.api.engineStart(this.handle));
+    this.check(this.api.zg_engine_start(this.handle));
     for (const loop of this.loops) loop.startPolling();
     if (this.servesTls) {
       this.handshakeTimer = setInterval(() => this.reapHandshakes(), Math.min(REAP_INTERVAL_MS, this.options.tls!.handshakeTimeoutMs));
@@ -210,7 +210,7 @@ export class NativeEngine extends EngineBase {
   /** Every socket closed and the engine's memory freed; bound unix paths removed. */
   protected freeEngine(): void {
     if (this.handle === 0) return;
-    this.api.engineFree(this.handle);
+    this.api.zg_engine_free(this.handle);
     this.freed = true;
     this.handle = 0;
     for (const l of this.listeners) if (l.unixPath !== undefined) removeBoundUnixPath(l.unixPath);
@@ -248,7 +248,7 @@ export class NativeEngine extends EngineBase {
     let draining = 0;
     let cutOff = 0;
     for (const loop of this.loops) {
-      draining += Math.max(0, this.api.reap(this.handle, loop.index));
+      draining += Math.max(0, this.api.zg_loop_reap(this.handle, loop.index));
       cutOff += Math.max(0, this.api.zg_loop_cut_off(this.handle, loop.index));
     }
     if (cutOff > 0) {
@@ -300,17 +300,17 @@ export class NativeEngine extends EngineBase {
   dup(): number {
     this.ensureListening();
     if (this.listeners.length !== 1) throw new ZgnetError(ErrorCode.UNSUPPORTED_OP, 'dup() with several listeners: use dupListener()');
-    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, 0))));
+    return this.check(this.api.zg_socket_dup(this.check(this.api.zg_engine_listener_fd(this.handle, 0))));
   }
 
   dupListener(network: Network, addr: string): number {
     this.ensureListening();
     const index = findListener(this.listeners, network, addr);
-    return this.check(this.api.socketDup(this.check(this.api.listenerFd(this.handle, index))));
+    return this.check(this.api.zg_socket_dup(this.check(this.api.zg_engine_listener_fd(this.handle, index))));
   }
 
   loopListenerFd(loopIndex: number, listener: number): number {
-    return this.check(this.api.loopListenerFd(this.handle, loopIndex, listener));
+    return this.check(this.api.zg_loop_listener_fd(this.handle, loopIndex, listener));
   }
 
   unixAddrOf(_conn: NativeConn): string {
@@ -344,6 +344,6 @@ export class NativeEngine extends EngineBase {
     }
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const hostBytes = Buffer.from(host);
-    return this.check(this.api.udpSendto(fd, bytes, bytes.length, hostBytes, hostBytes.length, port));
+    return this.check(this.api.zg_udp_sendto(fd, bytes, bytes.length, hostBytes, hostBytes.length, port));
   }
 }

@@ -111,10 +111,10 @@ export class NativeLoop implements EngineLoop {
     this.tasks = new TaskQueue((turn) => this.runTask(turn), engine.logger);
     // Off-heap memory (never moved by V8): Zig keeps these addresses until the engine is freed.
     this.records = new Int32Array(new ArrayBuffer((L.records_max + 1) * REC * 4));
-    this.area = Buffer.allocUnsafeSlow(this.api.readAreaSize(readBufferCap));
+    this.area = Buffer.allocUnsafeSlow(this.api.zg_engine_read_area_size(readBufferCap));
     this.commands = new Int32Array(new ArrayBuffer(L.commands_max * CMD * 4));
     this.arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
-    const r = this.api.loopAttach(
+    const r = this.api.zg_loop_attach(
       engine.handle, index, this.records, this.records.length, this.area, this.area.length,
       this.commands, this.commands.length, this.arena, this.arena.length,
     );
@@ -124,7 +124,7 @@ export class NativeLoop implements EngineLoop {
   // ---- polling --------------------------------------------------------------------------------
 
   startPolling(): void {
-    const fd = this.engine.check(this.api.loopFd(this.engine.handle, this.index));
+    const fd = this.engine.check(this.api.zg_loop_fd(this.engine.handle, this.index));
     const koffi = this.engine.koffi;
     // A bad fd aborts Node inside uv_poll_init: it comes from our own poller, checked above.
     this.poll = (koffi as unknown as { node: { poll(fd: number, o: object, cb: () => void): PollHandle } }).node.poll(
@@ -143,9 +143,9 @@ export class NativeLoop implements EngineLoop {
     const api = this.api;
     const records = this.records;
     for (let round = 0; round < DRAIN_ROUNDS_MAX; round++) {
-      const count = api.drain(this.engine.handle, this.index);
+      const count = api.zg_loop_drain(this.engine.handle, this.index);
       if (count < 0) {
-        this.engine.logger.error(`drain failed: ${this.engine.binding.statusName(count)}`);
+        this.engine.logger.error(`drain failed: ${this.engine.binding.zg_status_name(count)}`);
         return;
       }
       this.inBatch = true;
@@ -212,12 +212,10 @@ export class NativeLoop implements EngineLoop {
       this.abandoned.delete(slot); // its close command is queued already
       return;
     }
-    let conn = this.conns[slot];
-    if (conn === undefined) {
-      conn = new NativeConn(this, slot);
-      this.conns[slot] = conn;
-    }
-    conn.reset(generation, fd, network === 2 ? 'unix' : network === 1 ? 'udp' : 'tcp');
+    // A new Conn per connection, never the slot's previous one: a handler may keep a Conn past
+    // its onClose (a proxy's peer), and its writes must fail there, not reach whoever is next.
+    const conn = new NativeConn(this, slot, generation, fd, network === 2 ? 'unix' : network === 1 ? 'udp' : 'tcp');
+    this.conns[slot] = conn;
     const pending = this.registering.get(slot);
     if (pending !== undefined && pending.generation === generation) {
       this.registering.delete(slot);
@@ -347,7 +345,7 @@ export class NativeLoop implements EngineLoop {
     }
     if (length >= DIRECT_WRITE_MIN) {
       this.flushCommands();
-      const r = this.api.connWrite(this.engine.handle, this.index, conn.slot, conn.generation, data, length);
+      const r = this.api.zg_conn_write(this.engine.handle, this.index, conn.slot, conn.generation, data, length);
       if (r >= 0) return length;
       conn.writeFailed(); // its close record follows; until then it is not writable
       return 0;
@@ -409,8 +407,8 @@ export class NativeLoop implements EngineLoop {
     if (count !== 0) {
       this.cmdCount = 0;
       this.arenaUsed = 0;
-      const draining = this.api.flush(this.engine.handle, this.index, count);
-      if (draining < 0) this.engine.logger.error(`flush refused: ${this.engine.binding.statusName(draining)}`);
+      const draining = this.api.zg_loop_flush(this.engine.handle, this.index, count);
+      if (draining < 0) this.engine.logger.error(`flush refused: ${this.engine.binding.zg_status_name(draining)}`);
       else if (draining > 0) this.engine.watchDraining();
     }
     if (this.sentChecks.size !== 0) {
@@ -428,13 +426,13 @@ export class NativeLoop implements EngineLoop {
 
   /** Bytes in a connection's outbound buffer, asked of Zig (flush first). */
   outboundOf(conn: NativeConn): number {
-    return Math.max(0, this.api.connOutbound(this.engine.handle, this.index, conn.slot, conn.generation));
+    return Math.max(0, this.api.zg_conn_outbound(this.engine.handle, this.index, conn.slot, conn.generation));
   }
 
   // ---- addresses --------------------------------------------------------------------------------
 
   connAddr(conn: NativeConn, which: 0 | 1): string {
-    const n = this.api.connAddr(this.engine.handle, this.index, conn.slot, conn.generation, which, this.scratch, this.scratch.length);
+    const n = this.api.zg_conn_addr(this.engine.handle, this.index, conn.slot, conn.generation, which, this.scratch, this.scratch.length);
     const text = n > 0 ? this.scratch.toString('latin1', 0, n) : '';
     if (conn.network === 'unix') return which === 0 && text === '' ? this.engine.unixAddrOf(conn) : `unix://${text}`;
     return `${conn.network}://${text}`;
@@ -443,13 +441,13 @@ export class NativeLoop implements EngineLoop {
   /** A connected UDP conn's write: one datagram, sent now (gnet: send(), no outbound buffer). */
   sendDatagram(conn: NativeConn, data: Uint8Array | string): number {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const r = this.api.connWrite(this.engine.handle, this.index, conn.slot, conn.generation, bytes, bytes.length);
+    const r = this.api.zg_conn_write(this.engine.handle, this.index, conn.slot, conn.generation, bytes, bytes.length);
     // Refused (EAGAIN, EMSGSIZE, ECONNREFUSED): the datagram is dropped, the conn stays open.
     return r < 0 ? 0 : r;
   }
 
   datagramAddr(record: number): string {
-    const n = this.api.datagramAddr(this.engine.handle, this.index, record, this.scratch, this.scratch.length);
+    const n = this.api.zg_datagram_addr(this.engine.handle, this.index, record, this.scratch, this.scratch.length);
     return n > 0 ? `udp://${this.scratch.toString('latin1', 0, n)}` : '';
   }
 
@@ -478,7 +476,7 @@ export class NativeLoop implements EngineLoop {
     }
     const host = Buffer.from(target.network === 'unix' ? target.path : target.host);
     if (tls !== undefined && target.network === 'udp') throw tlsConfigError('tls dials tcp and unix addresses; udp has no TLS');
-    const slot = this.api.loopRegister(this.engine.handle, this.index, NETWORK_IDS[target.network], host, host.length, target.port);
+    const slot = this.api.zg_loop_register(this.engine.handle, this.index, NETWORK_IDS[target.network], host, host.length, target.port);
     if (slot < 0) throw this.engine.statusError(slot);
     if (tls !== undefined) {
       try {
@@ -502,7 +500,7 @@ export class NativeLoop implements EngineLoop {
     }
     const fd = socketFd(adopted);
     if (fd === undefined) throw new ZgnetError(ErrorCode.INVALID_NET_CONN, 'the socket has no file descriptor');
-    const slot = this.api.loopEnroll(this.engine.handle, this.index, fd, NETWORK_IDS[adopted.network]);
+    const slot = this.api.zg_loop_enroll(this.engine.handle, this.index, fd, NETWORK_IDS[adopted.network]);
     if (slot < 0) throw this.engine.statusError(slot);
     // The dup serves from the kernel's queue on: what Node read already is handed over too.
     let early: Buffer | null = null;

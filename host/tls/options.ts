@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
 import type { Network, PemInput, TlsVersion } from '../api.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
-import type { SecureContext, SecureContextOptions } from '../node-types.js';
+import type { NodeBuffer, SecureContext, SecureContextOptions } from '../node-types.js';
 
 /** Default `handshakeTimeoutMs`: a peer that stalls mid-handshake holds its socket this long at most. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -74,7 +74,7 @@ function isPem(value: unknown): value is PemInput {
   return one(value) || (Array.isArray(value) && value.length > 0 && value.every(one));
 }
 
-export type Pem = string | Buffer | Array<string | Buffer>;
+export type Pem = string | NodeBuffer | Array<string | NodeBuffer>;
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
 

@@ -57,6 +57,50 @@ describe(`actions (${testMode})`, () => {
     assert.deepEqual(calls, []);
   });
 
+  for (const numEventLoop of [1, 2]) {
+    test(`engine.stop() inside onBoot (${numEventLoop} loop${numEventLoop > 1 ? 's' : ''}): a clean stop, onShutdown runs, stop() and run() resolve`, { timeout: 20_000 }, async () => {
+      const unhandled: unknown[] = [];
+      const note = (reason: unknown) => void unhandled.push(reason);
+      process.on('unhandledRejection', note);
+      const calls: string[] = [];
+      let stopped: Promise<void> | undefined;
+      let server: Awaited<ReturnType<typeof startServer>> | undefined;
+      try {
+        server = await startServer(
+          {
+            onBoot(engine) {
+              stopped = engine.stop();
+            },
+            onOpen: () => void calls.push('onOpen'),
+            onTick: () => void calls.push('onTick'),
+            onShutdown: () => void calls.push('onShutdown'),
+          },
+          LOOPBACK.tcp,
+          { ticker: true, numEventLoop },
+        );
+        await within('run() after stop() in onBoot', 10_000, server.done);
+        assert.ok(stopped, 'onBoot ran');
+        await within('the promise stop() returned', 1_000, stopped);
+        const ep = endpoint(server.addrs[0]!);
+        const refused = await new Promise<string>((resolve) => {
+          const s = net.connect({ host: ep.host, port: ep.port });
+          s.on('connect', () => {
+            s.destroy();
+            resolve('connected');
+          });
+          s.on('error', (err: Error & { code?: string }) => resolve(err.code ?? err.message));
+        });
+        assert.equal(refused, 'ECONNREFUSED', 'the listener is closed');
+        await settle(50);
+        assert.deepEqual(calls, ['onShutdown']);
+        assert.deepEqual(unhandled, [], 'no unhandled rejection');
+      } finally {
+        process.off('unhandledRejection', note);
+        await server?.shutdown();
+      }
+    });
+  }
+
   for (const size of [9, 16 * 1024 * 1024]) {
     test(`onOpen writes ${size} bytes then returns Close: the peer gets them all, then the end`, { timeout: 20_000 }, async () => {
       const out = Buffer.alloc(size, 0x61);
@@ -243,6 +287,47 @@ describe(`closing and stopping from outside (${testMode})`, () => {
       assert.equal((await peer.readToEnd()).toString(), 'bye');
       await until('close() resolving', () => order.length === 3);
       assert.deepEqual(order, ['onTraffic returned', 'onClose', 'close resolved']);
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  test('a Conn kept after its onClose stays closed: writes to it throw ERR_CONN_CLOSED and never reach the connection that comes next', { timeout: 20_000 }, async () => {
+    // A proxy or a pub/sub server keeps Conn references; one may outlive its connection. The
+    // next connection (in native mode it takes the freed slot) must not receive its writes.
+    let first: Conn | undefined;
+    const firstClosed = deferred();
+    const secondOpened = deferred<Conn>();
+    const server = await startServer(
+      {
+        onOpen(c) {
+          if (first === undefined) first = c;
+          else secondOpened.resolve(c);
+        },
+        onTraffic: echo,
+        onClose(c) {
+          if (c === first) firstClosed.resolve();
+        },
+      },
+      LOOPBACK.tcp,
+    );
+    try {
+      const a = await StreamPeer.connect(server.addrs[0]!);
+      const firstPort = (a.socket.address() as net.AddressInfo).port;
+      a.destroy();
+      await within('the first onClose', 10_000, firstClosed.promise);
+      const b = await StreamPeer.connect(server.addrs[0]!);
+      const second = await within('the second onOpen', 10_000, secondOpened.promise);
+      assert.notEqual(second, first, 'a new connection is a new Conn');
+      assert.throws(() => first!.write('stale'), zgnetError('ERR_CONN_CLOSED'));
+      assert.throws(() => first!.writev([Buffer.from('stale')]), zgnetError('ERR_CONN_CLOSED'));
+      await assert.rejects(first!.asyncWrite('stale'), zgnetError('ERR_CONN_CLOSED'));
+      assert.equal(first!.remotePort, firstPort, 'its address is still the first peer\'s');
+      await b.write('fresh');
+      assert.equal((await b.read(5)).toString(), 'fresh');
+      await settle(50);
+      assert.equal(b.buffered, 0, 'nothing else reached the second connection');
+      b.destroy();
     } finally {
       await server.shutdown();
     }

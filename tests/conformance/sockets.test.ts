@@ -1,6 +1,6 @@
 /**
  * Socket-level operations (gnet's behaviour): fd, dup and the socket options on
- * tcp, unix and udp conns, and the engine's dup. What the README marks unsupported in a mode
+ * tcp, unix and udp conns, and the engine's dup. What docs/modes.md marks unsupported in a mode
  * (fd, dup and setLinger where Node hides the descriptor, in wasm mode) must throw
  * ERR_UNSUPPORTED_OP there and work in native mode: the test branches on the mode, never skips.
  */

@@ -200,6 +200,7 @@ pub export fn zg_buffer_write(handle: i32, ptr: ?[*]const u8, len: usize) isize 
             if (data.len > count_max - buffer.buffered()) return fail(.out_of_memory);
             const result = if (kind == .linked_list) buffer.pushBack(data) else buffer.write(data);
             result catch return fail(.out_of_memory);
+            assert(buffer.buffered() <= count_max);
             return @intCast(data.len);
         }
     }.f);
@@ -284,6 +285,7 @@ pub export fn zg_buffer_info(handle: i32, which: u32) isize {
                 .available => if (kind == .ring or kind == .elastic_ring) buffer.available() else 0,
                 .capacity => if (kind == .ring or kind == .elastic_ring) buffer.capacity() else buffer.buffered(),
             };
+            if (what == .is_empty) assert((value == 1) == (buffer.buffered() == 0));
             // Buffered bytes never pass count_max (see zg_buffer_write); a ring grown past it
             // by its growth policy reports capacity and room as count_max.
             return @intCast(@min(value, count_max));
@@ -496,6 +498,7 @@ const lb_mod = core.load_balancer;
 pub export fn zg_lb_new(policy: u32, loops_count: u32) isize {
     const p = std.meta.intToEnum(lb_mod.Policy, policy) catch return fail(.invalid_argument);
     const lb = lb_mod.LoadBalancer.init(p, loops_count) catch return fail(.invalid_argument);
+    assert(lb.loops_count == loops_count);
     return adopt(.load_balancer, lb);
 }
 
@@ -521,6 +524,7 @@ pub export fn zg_lb_update(handle: i32, index: u32, delta: i32) isize {
         0 => {},
         else => return fail(.invalid_argument),
     }
+    if (delta == 1) assert(lb.connCount(index) > 0);
     return @intCast(lb.connCount(index));
 }
 

@@ -79,7 +79,9 @@ pub fn loopOf(handle: i32, loop_index: u32) ?*EventLoop {
 
 pub fn connOf(handle: i32, loop_index: u32, slot: u32, generation: u32) ?*Connection {
     const loop = loopOf(handle, loop_index) orelse return null;
-    return loop.lookup(slot, generation);
+    const conn = loop.lookup(slot, generation) orelse return null;
+    assert(conn.state != .free);
+    return conn;
 }
 
 const bytesIn = core_exports.bytesIn;
@@ -118,7 +120,15 @@ pub export fn zg_engine_new(values_ptr: ?[*]const i32, values_len: usize, device
         error.InvalidArgument => fail(.invalid_argument),
         error.OutOfMemory => fail(.out_of_memory),
         // EMFILE, ENFILE, ENOMEM, ... as the poller met them, with the call that failed.
-        else => |e| failSystem(e, step),
+        error.ProcessFdQuotaExceeded,
+        error.SystemFdQuotaExceeded,
+        error.SystemResources,
+        error.BadFileDescriptor,
+        error.AlreadyRegistered,
+        error.NotRegistered,
+        error.AccessDenied,
+        error.Unexpected,
+        => |e| failSystem(e, step),
     };
     engines_mutex.lock();
     defer engines_mutex.unlock();
@@ -153,16 +163,13 @@ pub export fn zg_engine_free(handle: i32) isize {
 /// unix, the socket path. Returns the listener's index.
 pub export fn zg_engine_listen(handle: i32, network: u32, host_ptr: ?[*]const u8, host_len: usize, port: u32, v6_only: u32) isize {
     const engine = engineOf(handle) orelse return fail(.invalid_handle);
-    if (engine.started) return fail(.invalid_argument);
+    if (engine.started or engine.listenersFull()) return fail(.invalid_argument);
     const net = std.meta.intToEnum(socket.Network, network) catch return fail(.unsupported_protocol);
     const host = bytesIn(host_ptr, host_len) orelse return fail(.invalid_argument);
     if (port > std.math.maxInt(u16)) return fail(.invalid_network_address);
     const address = parseAddress(net, host, @intCast(port)) orelse return fail(.invalid_network_address);
     var step: Syscall = .none;
-    const index = engine.listen(net, address, v6_only != 0, &step) catch |err| return switch (err) {
-        error.TooManyListeners => fail(.invalid_argument),
-        else => |e| failSystem(e, step),
-    };
+    const index = engine.listen(net, address, v6_only != 0, &step) catch |err| return failSystem(err, step);
     assert(index < engine.specs.len);
     return ok(index);
 }
@@ -171,9 +178,11 @@ pub export fn zg_engine_listen(handle: i32, network: u32, host_ptr: ?[*]const u8
 fn parseAddress(network: socket.Network, host: []const u8, port: u16) ?std.net.Address {
     if (network == .unix) {
         if (host.len == 0) return null;
-        return std.net.Address.initUnix(host) catch |err| switch (err) {
-            error.NameTooLong => null,
+        const address = std.net.Address.initUnix(host) catch |err| switch (err) {
+            error.NameTooLong => return null,
         };
+        assert(address.any.family == posix.AF.UNIX);
+        return address;
     }
     return std.net.Address.resolveIp(host, port) catch |err| switch (err) {
         // Not an IP literal (names are resolved by the host, never here).
@@ -183,12 +192,20 @@ fn parseAddress(network: socket.Network, host: []const u8, port: u16) ?std.net.A
     };
 }
 
+/// An address's text (Go's form) written into the host's `out`; its length as the result.
+fn addressText(out: []u8, address: std.net.Address) isize {
+    const text = socket.formatHostPort(out, address);
+    assert(text.len <= out.len);
+    assert(text.len == 0 or text.ptr == out.ptr);
+    return ok(text.len);
+}
+
 /// The bound address as Go prints it ("127.0.0.1:40123", "[::1]:9000", a unix path).
 pub export fn zg_engine_listener_addr(handle: i32, index: u32, out_ptr: ?[*]u8, out_len: usize) isize {
     const engine = engineOf(handle) orelse return fail(.invalid_handle);
     if (index >= engine.specs.len) return fail(.invalid_argument);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
-    return ok(socket.formatHostPort(out, engine.specs.get(index).address).len);
+    return addressText(out, engine.specs.get(index).address);
 }
 
 pub export fn zg_engine_listener_fd(handle: i32, index: u32) isize {
@@ -206,7 +223,8 @@ pub export fn zg_engine_start(handle: i32) isize {
     engine.start(&step) catch |err| return switch (err) {
         error.InvalidArgument => fail(.invalid_argument),
         error.OutOfMemory => fail(.out_of_memory),
-        // epoll_ctl/kevent adding a listener, or socket..listen of a reuse-port copy.
+        // epoll_ctl/kevent adding a listener, or socket..listen of a reuse-port copy: a
+        // system error, each of them (failSystem takes only those).
         else => |e| failSystem(e, step),
     };
     assert(engine.started);
@@ -269,6 +287,7 @@ pub export fn zg_loop_register(handle: i32, loop_index: u32, network: u32, host_
     var step: Syscall = .none;
     const conn = loop_dial.register(loop, net, address, &step) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
+        // Every other error is a system error (failSystem takes only those).
         else => |e| failSystem(e, step),
     };
     assert(conn.state == .connecting or conn.state == .opening or conn.state == .open or conn.state == .failed);
@@ -283,7 +302,8 @@ pub export fn zg_loop_enroll(handle: i32, loop_index: u32, fd: i32, network: u32
     var step: Syscall = .none;
     const conn = loop_dial.enroll(loop, fd, net, &step) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
-        // A FIFO or file wrapped as a socket: ENOTSOCK (getpeername), not a crash.
+        // A system error, each of the rest (failSystem takes only those). A FIFO or file
+        // wrapped as a socket: ENOTSOCK (getpeername), not a crash.
         else => |e| failSystem(e, step),
     };
     assert(conn.state == .opening or conn.state == .open);
@@ -306,19 +326,23 @@ pub export fn zg_loop_flush(handle: i32, loop_index: u32, count: u32) isize {
         // A command the host wrote wrong: its own bug, refused whole from that command on.
         error.InvalidCommand => return fail(.invalid_argument),
     };
+    assert(loop.draining_count <= loop.conns.items.len);
     return ok(loop.draining_count);
 }
 
 pub export fn zg_loop_reap(handle: i32, loop_index: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     @import("../engine/tls_io.zig").reapHandshakes(loop, loop_lifecycle.monotonicNs());
-    return ok(loop_lifecycle.reap(loop));
+    const draining = loop_lifecycle.reap(loop);
+    assert(draining == loop.draining_count);
+    return ok(draining);
 }
 
 /// How many draining connections were cut off (no progress for the flush bound) since the
 /// last call: the host logs them, so that no loss goes unreported.
 pub export fn zg_loop_cut_off(handle: i32, loop_index: u32) isize {
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
+    loop.assertOwnerThread();
     const count = loop.cut_off_count;
     loop.cut_off_count = 0;
     return ok(count);
@@ -334,8 +358,7 @@ pub export fn zg_conn_write(handle: i32, loop_index: u32, slot: u32, generation:
     const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
     if (conn.network == .udp) {
         if (conn.state != .open) return fail(.conn_closed);
-        const sent = conn.sendDatagram(data) catch |err| return failSystem(err, .write);
-        return ok(sent);
+        return sentResult(conn.sendDatagram(data), data.len, .write);
     }
     return switch (loop_commands.writeDirect(loop, conn, data)) {
         .sent, .buffered => ok(len),
@@ -431,7 +454,7 @@ pub export fn zg_conn_addr(handle: i32, loop_index: u32, slot: u32, generation: 
     const conn = connOf(handle, loop_index, slot, generation) orelse return fail(.conn_closed);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     const address = if (which == 1) conn.remote else socket.localAddress(conn.fd) catch |err| return failSystem(err, .getsockname);
-    return ok(socket.formatHostPort(out, address).len);
+    return addressText(out, address);
 }
 
 /// The text form of datagram record `record_index`'s sender.
@@ -439,7 +462,7 @@ pub export fn zg_datagram_addr(handle: i32, loop_index: u32, record_index: u32, 
     const loop = loopOf(handle, loop_index) orelse return fail(.invalid_handle);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     const remote = loop_records.datagramRemote(loop, record_index) orelse return fail(.conn_closed);
-    return ok(socket.formatHostPort(out, remote).len);
+    return addressText(out, remote);
 }
 
 /// Replies to the sender of datagram record `record_index` (gnet: UDP Write is sendto).
@@ -451,7 +474,15 @@ pub export fn zg_datagram_reply(handle: i32, loop_index: u32, record_index: u32,
     if (listener_raw < 0 or listener_raw >= loop.listeners.items.len) return fail(.invalid_argument);
     const data = bytesIn(ptr, len) orelse return fail(.invalid_argument);
     const fd = loop.listeners.items[@intCast(listener_raw)].fd;
-    return ok(socket_io.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+    assert(fd >= 0); // a listener's socket is open while its loop lives
+    return sentResult(socket_io.sendTo(fd, data, &remote), data.len, .sendto);
+}
+
+/// One datagram's result: the bytes sent (all of them: a datagram is never cut), or the errno.
+fn sentResult(result: anytype, len: usize, syscall: Syscall) isize {
+    const sent = result catch |err| return failSystem(err, syscall);
+    assert(sent <= len);
+    return ok(sent);
 }
 
 /// sendto from a UDP socket `fd` to host:port.
@@ -460,7 +491,7 @@ pub export fn zg_udp_sendto(fd: i32, ptr: ?[*]const u8, len: usize, host_ptr: ?[
     const host = bytesIn(host_ptr, host_len) orelse return fail(.invalid_argument);
     if (port > std.math.maxInt(u16) or fd < 0) return fail(.invalid_network_address);
     const remote = parseAddress(.udp, host, @intCast(port)) orelse return fail(.invalid_network_address);
-    return ok(socket_io.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+    return sentResult(socket_io.sendTo(fd, data, &remote), data.len, .sendto);
 }
 
 /// sendto a raw sockaddr (a datagram's sender kept by the host after its callback).
@@ -470,7 +501,7 @@ pub export fn zg_udp_sendto_raw(fd: i32, ptr: ?[*]const u8, len: usize, addr_ptr
     if (fd < 0 or raw.len < @sizeOf(posix.sockaddr.in) or raw.len > @sizeOf(std.net.Address)) return fail(.invalid_network_address);
     var remote: std.net.Address = undefined;
     @memcpy(std.mem.asBytes(&remote)[0..raw.len], raw);
-    return ok(socket_io.sendTo(fd, data, &remote) catch |err| return failSystem(err, .sendto));
+    return sentResult(socket_io.sendTo(fd, data, &remote), data.len, .sendto);
 }
 
 // ---- sockets by fd (Conn.set*, dup) --------------------------------------------------------

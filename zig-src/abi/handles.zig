@@ -54,11 +54,14 @@ pub const Table = struct {
     pub fn lookup(table: *Table, handle: i32) ?*Slot {
         if (handle <= 0) return null;
         const raw: u32 = @intCast(handle);
+        // Bits above the generation are never set in a handle this table made.
+        if (raw >> (index_bits + generation_bits) != 0) return null;
         const slot_index = (raw & (slots_max - 1));
         if (slot_index == 0 or slot_index > table.slots.items.len) return null;
         const slot = &table.slots.items[slot_index - 1];
         if (slot.ptr == null) return null;
         if (slot.generation != @as(u7, @truncate(raw >> index_bits))) return null;
+        assert(encode(slot_index - 1, slot.generation) == handle);
         return slot;
     }
 
@@ -68,7 +71,8 @@ pub const Table = struct {
         const raw: u32 = @intCast(handle);
         slot.ptr = null;
         slot.generation +%= 1;
-        // Capacity was reserved in `put`.
+        // Capacity was reserved in `put`: one free entry per slot at most.
+        assert(table.free.items.len < table.slots.items.len);
         table.free.appendAssumeCapacity((raw & (slots_max - 1)) - 1);
     }
 
@@ -80,6 +84,7 @@ pub const Table = struct {
     }
 
     pub fn deinit(table: *Table, gpa: std.mem.Allocator) void {
+        assert(table.free.items.len <= table.slots.items.len);
         table.slots.deinit(gpa);
         table.free.deinit(gpa);
     }
@@ -100,5 +105,6 @@ test "Table: a removed handle is rejected, its slot reused with a new generation
     try std.testing.expect(h1 != h2);
     try std.testing.expect(table.lookup(h1) == null);
     try std.testing.expect(table.get(h2, .codec) != null);
-    for ([_]i32{ 0, -1, 12345, std.math.maxInt(i32) }) |bad| try std.testing.expect(table.lookup(bad) == null);
+    // The last two: h2 with a bit above the generation set, and every bit set.
+    for ([_]i32{ 0, -1, 12345, h2 | (1 << 30), std.math.maxInt(i32) }) |bad| try std.testing.expect(table.lookup(bad) == null);
 }

@@ -56,8 +56,9 @@ pub fn PageHeap(comptime Memory: type) type {
             const alignment = @as(usize, 1) << @intCast(log2_align);
             const size = @max(len, alignment, @as(usize, 1) << small_min_log2);
             if (size > @as(usize, 1) << small_max_log2) return null;
-            const log2 = std.math.log2_int_ceil(usize, size);
-            return log2 - small_min_log2;
+            const class = std.math.log2_int_ceil(usize, size) - small_min_log2;
+            assert(class < small_classes);
+            return class;
         }
 
         /// Pages for `len` bytes, without overflow for any usize.
@@ -74,7 +75,11 @@ pub fn PageHeap(comptime Memory: type) type {
             return (addr - self.memory.base()) / page_size;
         }
 
+        /// A free run's header; the run lies within the pages this heap grew (which are
+        /// contiguous: `grow` asserts it).
         fn run(self: *const Self, page: usize) *Run {
+            assert(page < self.end_page);
+            assert(page >= self.end_page - self.grown_pages);
             return @ptrFromInt(self.address(page));
         }
 
@@ -187,6 +192,7 @@ pub fn PageHeap(comptime Memory: type) type {
             const page = self.pageOf(@intFromPtr(buf.ptr));
             const old_pages = pagesFor(buf.len);
             const new_pages = pagesFor(new_len);
+            assert(old_pages >= 1 and new_pages >= 1); // both sizes are large
             if (new_pages <= old_pages) {
                 if (new_pages < old_pages) self.givePages(page + new_pages, old_pages - new_pages);
                 return true;
@@ -196,6 +202,8 @@ pub fn PageHeap(comptime Memory: type) type {
 
         /// Claims `n` pages starting at `page` (just past a block) if they are free or past the end.
         fn extend(self: *Self, page: usize, n: usize) bool {
+            assert(n >= 1);
+            assert(page <= self.end_page);
             if (page == self.end_page) return self.grow(n) != null;
             var prev: usize = 0;
             var it = self.runs;
@@ -216,6 +224,8 @@ pub fn PageHeap(comptime Memory: type) type {
             const self: *Self = @ptrCast(@alignCast(ctx));
             const addr = @intFromPtr(buf.ptr);
             if (smallClass(buf.len, log2_align)) |class| {
+                // Slots are carved from page starts in steps of their size.
+                assert(addr % (@as(usize, 1) << @intCast(class + small_min_log2)) == 0);
                 @as(*usize, @ptrFromInt(addr)).* = self.small_free[class];
                 self.small_free[class] = addr;
                 return;
@@ -228,6 +238,8 @@ pub fn PageHeap(comptime Memory: type) type {
             var total: usize = 0;
             var it = self.runs;
             while (it != 0) : (it = self.run(it - 1).next) total += self.run(it - 1).pages;
+            // Pages given to small classes never come back as runs.
+            assert(total <= self.grown_pages - self.small_pages);
             return total;
         }
     };
@@ -258,6 +270,7 @@ pub const SimMemory = struct {
         return std.mem.alignForward(usize, @intFromPtr(m.bytes.ptr), page_size);
     }
     pub fn grow(m: *SimMemory, n: usize) ?usize {
+        assert(m.pages <= m.limit_pages);
         if (n > m.limit_pages - m.pages) return null;
         defer m.pages += n;
         return m.pages;

@@ -36,8 +36,23 @@ pub fn acceptReady(loop: *EventLoop, listener: *const Listener) void {
                 records.reportAcceptError(loop, socket.errnoOf(err));
                 return;
             },
-            else => {
-                records.reportAcceptError(loop, socket.errnoOf(err));
+            // The rest is reported (gnet logs accept errors and keeps the listener).
+            error.SystemResources,
+            error.NoBufferSpace,
+            error.AccessDenied,
+            error.NetworkDown,
+            error.NetworkUnreachable,
+            error.HostUnreachable,
+            error.TimedOut,
+            error.ProtocolOption,
+            error.InvalidArgument,
+            error.NotSocket,
+            error.BadFileDescriptor,
+            error.AlreadyConnected,
+            error.NoDevice,
+            error.Unexpected,
+            => |e| {
+                records.reportAcceptError(loop, socket.errnoOf(e));
                 return;
             },
         };
@@ -53,9 +68,10 @@ fn shedOne(loop: *EventLoop, listener: *const Listener) bool {
     posix.close(loop.reserve_fd);
     loop.reserve_fd = -1;
     defer loop.reserve_fd = event_loop.openReserve();
-    const accepted = socket.accept(listener.fd) catch |err| switch (err) {
+    const accepted = socket.accept(listener.fd) catch |err| {
         // Whatever it is, the next readiness tries again; the caller reports it.
-        else => return false,
+        std.log.debug("accept with the reserve fd freed: {s}", .{@errorName(err)});
+        return false;
     };
     posix.close(accepted.fd);
     records.countShed(loop);
@@ -74,7 +90,14 @@ pub fn readDatagrams(loop: *EventLoop, listener_index: u32, listener: *const Lis
             error.ConnectionRefused, error.HostUnreachable, error.NetworkUnreachable, error.ConnectionReset => continue,
             // The listener itself failing (ENOMEM, ...): gnet's readUDP returns the error and
             // keeps the loop; level triggering brings the listener back next drain.
-            else => |e| {
+            error.NotConnected,
+            error.TimedOut,
+            error.SystemResources,
+            error.NoBufferSpace,
+            error.NotSocket,
+            error.BadFileDescriptor,
+            error.Unexpected,
+            => |e| {
                 std.log.debug("recvfrom on a udp listener: {s}", .{@errorName(e)});
                 return;
             },
@@ -104,10 +127,19 @@ pub fn placeAccepted(from: *EventLoop, fd: socket.fd_t, network: socket.Network,
         // Linux inherits keep-alive from the listener; other systems need it per socket.
         socket.setKeepAlive(fd, true, config.keep_alive_s, config.keep_interval_s, config.keep_count) catch |err| switch (err) {
             // The peer left already (macOS answers EINVAL then): its first read reports it.
-            error.InvalidArgument, error.ConnectionReset, error.NotConnected => {},
+            error.InvalidArgument => {},
             // Keep-alive is advice to the kernel: gnet logs its failure and serves the
             // connection anyway, and so do we.
-            else => |e| std.log.debug("keep-alive on an accepted socket: {s}", .{@errorName(e)}),
+            error.NotSocket,
+            error.BadFileDescriptor,
+            error.ProtocolOption,
+            error.SystemResources,
+            error.NoBufferSpace,
+            error.AlreadyConnected,
+            error.AccessDenied,
+            error.NoDevice,
+            error.Unexpected,
+            => |e| std.log.debug("keep-alive on an accepted socket: {s}", .{@errorName(e)}),
         };
     }
     const accepted: Accepted = .{ .fd = fd, .network = network, .remote = remote };

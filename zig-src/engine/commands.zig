@@ -33,23 +33,7 @@ pub fn flush(loop: *EventLoop, count: usize) FlushError!void {
         const slot: u32 = @bitCast(c[F.slot]);
         const generation: u32 = @bitCast(c[F.generation]);
         switch (kind) {
-            .write => {
-                var parts: [socket_io.iov_count_max][]const u8 = undefined;
-                var parts_count: usize = 0;
-                var j = i;
-                while (j < count and parts_count < parts.len) : (j += 1) {
-                    const w = command(buffers, j);
-                    if (w[F.kind] != @intFromEnum(layout.CommandKind.write)) break;
-                    if (w[F.slot] != c[F.slot] or w[F.generation] != c[F.generation]) break;
-                    parts[parts_count] = try range(try source(buffers, w[F.source]), w[F.offset], w[F.length]);
-                    parts_count += 1;
-                }
-                assert(j > i and parts_count == j - i);
-                i = j;
-                const conn = loop.lookup(slot, generation) orelse continue;
-                if (conn.state != .open) continue;
-                if (conn.send(&loop.poller, loop.trigger, parts[0..parts_count]) == .failed) lifecycle.reportFailed(loop, conn);
-            },
+            .write => i = try flushWrites(loop, buffers, i, count),
             .keep => {
                 i += 1;
                 const bytes = try range(try source(buffers, c[F.source]), c[F.offset], c[F.length]);
@@ -91,6 +75,30 @@ pub fn flush(loop: *EventLoop, count: usize) FlushError!void {
         }
     }
     assert(i == count);
+}
+
+/// The run of write commands from `first` that name one connection, sent as one writev (at
+/// most `iov_count_max` parts); returns the index of the command after the run.
+fn flushWrites(loop: *EventLoop, buffers: Buffers, first: usize, count: usize) FlushError!usize {
+    assert(first < count);
+    const F = layout.CommandField;
+    const c = command(buffers, first);
+    assert(c[F.kind] == @intFromEnum(layout.CommandKind.write));
+    var parts: [socket_io.iov_count_max][]const u8 = undefined;
+    var parts_count: usize = 0;
+    var j = first;
+    while (j < count and parts_count < parts.len) : (j += 1) {
+        const w = command(buffers, j);
+        if (w[F.kind] != @intFromEnum(layout.CommandKind.write)) break;
+        if (w[F.slot] != c[F.slot] or w[F.generation] != c[F.generation]) break;
+        parts[parts_count] = try range(try source(buffers, w[F.source]), w[F.offset], w[F.length]);
+        parts_count += 1;
+    }
+    assert(j > first and parts_count == j - first);
+    const conn = loop.lookup(@bitCast(c[F.slot]), @bitCast(c[F.generation])) orelse return j;
+    if (conn.state != .open) return j;
+    if (conn.send(&loop.poller, loop.trigger, parts[0..parts_count]) == .failed) lifecycle.reportFailed(loop, conn);
+    return j;
 }
 
 /// A write the host passes directly (too big for its arena, or a datagram reply).

@@ -114,8 +114,15 @@ pub fn readable(loop: *EventLoop, conn: *Connection) void {
     }
     const n = socket_io.read(conn.fd, room[0..want]) catch |err| switch (err) {
         error.WouldBlock => return,
-        else => {
-            _ = conn.fail(socket.errnoOf(err), .read);
+        error.ConnectionReset,
+        error.TimedOut,
+        error.NotConnected,
+        error.BadFileDescriptor,
+        error.SystemResources,
+        error.NoBufferSpace,
+        error.Unexpected,
+        => |e| {
+            _ = conn.fail(socket.errnoOf(e), .read);
             return lifecycle.reportFailed(loop, conn);
         },
     };

@@ -270,7 +270,15 @@ pub const Connection = struct {
                     error.AccessDenied,
                     => 0,
                     // Anything else is the socket itself failing: the connection goes.
-                    else => |e| return conn.fail(socket.errnoOf(e), .write),
+                    error.BrokenPipe,
+                    error.ConnectionReset,
+                    error.NotConnected,
+                    error.TimedOut,
+                    error.SystemResources,
+                    error.NotSocket,
+                    error.BadFileDescriptor,
+                    error.Unexpected,
+                    => |e| return conn.fail(socket.errnoOf(e), .write),
                 };
             }
             return .sent;
@@ -296,10 +304,7 @@ pub const Connection = struct {
             total += part.len;
         }
         if (total == 0) return .sent;
-        const written = socket_io.writev(conn.fd, iov[0..parts.len]) catch |err| switch (err) {
-            error.WouldBlock => 0,
-            else => return conn.fail(socket.errnoOf(err), if (parts.len > 1) .writev else .write),
-        };
+        const written = conn.writeSome(iov[0..parts.len], if (parts.len > 1) .writev else .write) orelse return .failed;
         assert(written <= total);
         if (written == total) {
             conn.countSent(written);
@@ -378,11 +383,40 @@ pub const Connection = struct {
     /// A connected UDP socket's write (gnet: `send()` at once, no outbound buffer). A datagram
     /// the socket refuses (EAGAIN, ENOBUFS, EMSGSIZE, ECONNREFUSED) is dropped and the error
     /// returned; the connection stays open, as gnet's UDP `Write` leaves it.
-    pub fn sendDatagram(conn: *Connection, data: []const u8) socket.Error!usize {
+    pub fn sendDatagram(conn: *Connection, data: []const u8) socket_io.WriteError!usize {
         assert(conn.network == .udp);
         assert(conn.state == .open);
         const iov = [1]posix.iovec_const{.{ .base = data.ptr, .len = data.len }};
         return socket_io.writev(conn.fd, &iov);
+    }
+
+    /// One writev of a stream: the bytes the socket took, 0 when it takes none now; null when
+    /// the socket failed (the connection is then failed, with the errno and `syscall`).
+    fn writeSome(conn: *Connection, iov: []const posix.iovec_const, syscall: Syscall) ?usize {
+        assert(conn.network != .udp);
+        assert(iov.len > 0);
+        return socket_io.writev(conn.fd, iov) catch |err| switch (err) {
+            error.WouldBlock => 0,
+            error.BrokenPipe,
+            error.ConnectionReset,
+            error.NotConnected,
+            error.TimedOut,
+            error.MessageTooBig,
+            error.NoBufferSpace,
+            error.SystemResources,
+            error.AccessDenied,
+            error.ConnectionRefused,
+            error.HostUnreachable,
+            error.NetworkUnreachable,
+            error.NetworkDown,
+            error.NotSocket,
+            error.BadFileDescriptor,
+            error.Unexpected,
+            => |e| {
+                _ = conn.fail(socket.errnoOf(e), syscall);
+                return null;
+            },
+        };
     }
 
     /// One writev pass over the outbound buffer (EPOLLOUT, `flush()`, closing). Returns false
@@ -400,13 +434,8 @@ pub const Connection = struct {
             assert(count > 0);
             var iov: [socket_io.iov_count_max]posix.iovec_const = undefined;
             for (parts[0..count], 0..) |part, i| iov[i] = .{ .base = part.ptr, .len = part.len };
-            const written = socket_io.writev(conn.fd, iov[0..count]) catch |err| switch (err) {
-                error.WouldBlock => break,
-                else => {
-                    _ = conn.fail(socket.errnoOf(err), .writev);
-                    return false;
-                },
-            };
+            const written = conn.writeSome(iov[0..count], .writev) orelse return false;
+            if (written == 0) break; // the socket takes no more now
             assert(conn.outbound.discard(written) == written);
             conn.countSent(written);
             sent += written;

@@ -15,8 +15,10 @@ const event_loop = @import("event_loop.zig");
 const EventLoop = event_loop.EventLoop;
 
 /// Dials `address` (gnet's EventLoop.Register); the connection is announced once connected.
-pub fn register(loop: *EventLoop, network: socket.Network, address: std.net.Address, step: *Syscall) EventLoop.AddError!*Connection {
-    assert(loop.buffers != null);
+pub const RegisterError = socket.ConnectError || socket.SetOptionError || EventLoop.AddError;
+
+pub fn register(loop: *EventLoop, network: socket.Network, address: std.net.Address, step: *Syscall) RegisterError!*Connection {
+    loop.assertOwned();
     const fd = switch (network) {
         .udp => try socket.connectDatagram(address, step),
         .tcp, .unix => try socket.connect(address, step),
@@ -38,9 +40,11 @@ pub fn register(loop: *EventLoop, network: socket.Network, address: std.net.Addr
 
 /// Adopts a copy of a socket the host had (gnet's Enroll: dup, the original is closed).
 /// An fd that is not a socket (a FIFO the host wrapped) is `NotSocket`, nothing adopted.
-pub fn enroll(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, step: *Syscall) EventLoop.AddError!*Connection {
+pub const EnrollError = socket.DupError || socket.FcntlError || socket.PeerAddressError || socket.SetOptionError || EventLoop.AddError;
+
+pub fn enroll(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, step: *Syscall) EnrollError!*Connection {
     assert(fd >= 0);
-    assert(loop.buffers != null);
+    loop.assertOwned();
     step.* = .fcntl;
     const copy = try socket.dup(fd);
     errdefer posix.close(copy);
@@ -60,7 +64,7 @@ pub fn enroll(loop: *EventLoop, fd: socket.fd_t, network: socket.Network, step: 
 /// The engine's socket options on a socket it did not accept (accepted ones inherit them
 /// from the listener): gnet's Client.Enroll applies the buffer sizes, and for TCP
 /// TCP_NODELAY and keep-alive.
-fn configure(loop: *const EventLoop, fd: socket.fd_t, network: socket.Network, step: *Syscall) socket.Error!void {
+fn configure(loop: *const EventLoop, fd: socket.fd_t, network: socket.Network, step: *Syscall) socket.SetOptionError!void {
     assert(fd >= 0);
     const c = loop.config.*;
     step.* = .setsockopt;

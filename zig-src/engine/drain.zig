@@ -171,7 +171,7 @@ fn connected(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) void 
         conn.remote = socket.remoteAddress(conn.fd) catch |err| switch (err) {
             // The peer left already (its first read reports it): the dialled address stands.
             error.NotConnected, error.ConnectionReset, error.InvalidArgument => conn.remote,
-            else => |e| {
+            error.NotSocket, error.BadFileDescriptor, error.SystemResources, error.NoBufferSpace, error.Unexpected => |e| {
                 _ = conn.fail(socket.errnoOf(e), .getpeername);
                 return lifecycle.reportFailed(loop, conn);
             },
@@ -194,7 +194,14 @@ fn drainingEvent(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) v
             // Nothing to discard now; the connection keeps draining.
             error.WouldBlock => 1,
             // The socket failed: nothing more can be written either.
-            else => return loop.finalize(conn),
+            error.ConnectionReset,
+            error.TimedOut,
+            error.NotConnected,
+            error.BadFileDescriptor,
+            error.SystemResources,
+            error.NoBufferSpace,
+            error.Unexpected,
+            => return loop.finalize(conn),
         };
         // The peer's end of stream: it may still read what we send (a half-close); stop
         // reading (end of stream stays readable) and keep draining.

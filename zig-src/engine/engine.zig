@@ -47,7 +47,7 @@ pub const Engine = struct {
     specs: std.BoundedArray(ListenerSpec, listeners_max) = .{},
     started: bool = false,
 
-    pub const CreateError = poller.Error || error{ OutOfMemory, InvalidArgument };
+    pub const CreateError = poller.OpenError || error{ OutOfMemory, InvalidArgument };
 
     /// The loops and their pollers; `step` names the call under way when a poller fails.
     pub fn create(allocator: std.mem.Allocator, config: Config, step: *Syscall) CreateError!*Engine {
@@ -117,13 +117,18 @@ pub const Engine = struct {
         };
     }
 
-    pub const ListenError = socket.Error || error{TooManyListeners};
+    pub fn listenersFull(engine: *const Engine) bool {
+        assert(engine.specs.len <= listeners_max);
+        return engine.specs.len == listeners_max;
+    }
+
+    pub const ListenError = socket_listen.ListenError || socket.AddressError;
 
     /// Binds one address; returns its index. Port 0 binds an ephemeral port. `step` names
-    /// the call under way, for the error's `syscall`.
+    /// the call under way, for the error's `syscall`. The caller checks `listenersFull` first.
     pub fn listen(engine: *Engine, network: socket.Network, address: std.net.Address, v6_only: bool, step: *Syscall) ListenError!u32 {
         assert(!engine.started);
-        if (engine.specs.len == listeners_max) return error.TooManyListeners;
+        assert(!engine.listenersFull());
         const fd = try socket_listen.listen(network, address, engine.listenOptions(v6_only), step);
         errdefer posix.close(fd);
         step.* = .getsockname;
@@ -133,7 +138,8 @@ pub const Engine = struct {
         return @intCast(engine.specs.len - 1);
     }
 
-    pub const StartError = socket.Error || error{OutOfMemory};
+    /// Adding the listeners to the pollers; in reuse-port mode also each loop's own copy.
+    pub const StartError = poller.CtlError || socket_listen.ListenError || error{ OutOfMemory, InvalidArgument };
 
     /// Listeners join the pollers (see the top of this file). `step` names the call under way.
     pub fn start(engine: *Engine, step: *Syscall) StartError!void {

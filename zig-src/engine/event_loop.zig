@@ -105,7 +105,9 @@ pub const EventLoop = struct {
     /// Accepted TLS handshakes that failed since the host last asked (tls_io.zig).
     tls_failures: TlsFailures = .{},
 
-    pub const AddError = socket.Error || error{OutOfMemory};
+    /// Joining the loop: the poller's registration, memory, or every slot taken
+    /// (SystemResources, as the kernel says when out of fds).
+    pub const AddError = poller_mod.CtlError || error{ OutOfMemory, SystemResources };
 
     /// `step` names the call under way, for the error's `syscall`. `peers` are the engine's
     /// loops, this one among them (at `index`), which the acceptor places connections on.
@@ -116,7 +118,7 @@ pub const EventLoop = struct {
         peers: []EventLoop,
         index: u32,
         step: *Syscall,
-    ) (poller_mod.Error || error{OutOfMemory})!EventLoop {
+    ) (poller_mod.OpenError || error{OutOfMemory})!EventLoop {
         assert(index < config.loops_count and peers.len == config.loops_count);
         assert(config.read_buffer_cap > 0 and config.write_buffer_cap > 0);
         const inbox = try allocator.create(Inbox);
@@ -181,11 +183,18 @@ pub const EventLoop = struct {
     /// Drain and flush run on the thread that attached the loop, and nowhere else.
     pub fn assertOwned(loop: *const EventLoop) void {
         assert(loop.buffers != null);
-        // Cheap: std caches the id in a thread-local on Linux.
-        assert(loop.owner.? == std.Thread.getCurrentId());
+        assert(loop.owner != null);
+        loop.assertOwnerThread();
     }
 
-    pub fn addListener(loop: *EventLoop, listener: Listener) (poller_mod.Error || error{OutOfMemory})!void {
+    /// Everything that touches the loop's connections or records (lookup, reap, dial, enroll,
+    /// a datagram's sender) runs on its owner; before attach there is no owner yet.
+    pub fn assertOwnerThread(loop: *const EventLoop) void {
+        // Cheap: std caches the id in a thread-local on Linux.
+        if (loop.owner) |owner| assert(owner == std.Thread.getCurrentId());
+    }
+
+    pub fn addListener(loop: *EventLoop, listener: Listener) (poller_mod.CtlError || error{OutOfMemory})!void {
         assert(listener.fd >= 0);
         const index: u32 = @intCast(loop.listeners.items.len);
         try loop.listeners.append(loop.allocator, listener);
@@ -238,7 +247,7 @@ pub const EventLoop = struct {
     /// The connection a host name (slot, generation) refers to, if it still exists.
     pub fn lookup(loop: *EventLoop, slot: u32, generation: u32) ?*Connection {
         // Before attach the loop has no connection, and no owner yet.
-        if (loop.owner) |owner| assert(owner == std.Thread.getCurrentId());
+        loop.assertOwnerThread();
         if (slot >= loop.conns.items.len) return null;
         const conn = loop.conns.items[slot];
         if (conn.state == .free or conn.generation != generation) return null;
@@ -266,8 +275,6 @@ pub const EventLoop = struct {
             error.NotRegistered,
             error.AlreadyRegistered,
             error.SystemResources,
-            error.ProcessFdQuotaExceeded,
-            error.SystemFdQuotaExceeded,
             error.AccessDenied,
             error.Unexpected,
             => {},

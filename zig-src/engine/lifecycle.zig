@@ -94,6 +94,7 @@ pub fn failedClosing(loop: *EventLoop, conn: *Connection) void {
 /// Closes draining connections whose peer took nothing for `drain_timeout_ns` (their
 /// deadline moves on with every write that makes progress); returns how many still drain.
 pub fn reap(loop: *EventLoop) u32 {
+    loop.assertOwnerThread();
     if (loop.draining_count == 0) return 0;
     const now = monotonicNs();
     for (loop.conns.items) |conn| {
@@ -135,6 +136,25 @@ const test_host = @import("test_host.zig");
 const drain = @import("drain.zig");
 const commands = @import("commands.zig");
 const TestHost = test_host.TestHost;
+
+test "EventLoop: attach makes the calling thread the loop's owner; attaching on another takes it over" {
+    var t = try TestHost.init(null);
+    defer t.deinit();
+    const loop = t.loop();
+    try testing.expectEqual(std.Thread.getCurrentId(), loop.owner.?);
+    const Attach = struct {
+        /// A failed attach leaves `id` unset, and the test's comparison fails.
+        fn run(l: *EventLoop, buffers: event_loop.Buffers, id: *?std.Thread.Id) !void {
+            try l.attach(buffers);
+            id.* = std.Thread.getCurrentId();
+        }
+    };
+    var other: ?std.Thread.Id = null;
+    const thread = try std.Thread.spawn(.{}, Attach.run, .{ loop, loop.buffers.?, &other });
+    thread.join();
+    try testing.expect(other.? != std.Thread.getCurrentId());
+    try testing.expectEqual(other.?, loop.owner.?);
+}
 
 test "EventLoop: a closed connection with bytes left drains until its deadline" {
     var t = try TestHost.init(null);

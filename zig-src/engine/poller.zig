@@ -30,7 +30,8 @@ pub const Trigger = contract.Trigger;
 pub const Event = contract.Event;
 pub const wake_token = contract.wake_token;
 pub const events_max = contract.events_max;
-pub const Error = contract.Error;
+pub const OpenError = contract.OpenError;
+pub const CtlError = contract.CtlError;
 const Contract = contract.Contract;
 
 pub const Poller = switch (builtin.os.tag) {

@@ -25,32 +25,37 @@ pub const wake_token: u64 = std.math.maxInt(u64);
 /// simply runs again, level triggering keeps the rest pending.
 pub const events_max = 1024;
 
-pub const Error = error{
-    ProcessFdQuotaExceeded,
-    SystemFdQuotaExceeded,
-    SystemResources,
-    /// The fd was closed or is not pollable.
+/// A registration change (epoll_ctl, kevent).
+pub const CtlError = error{
+    /// The fd was closed behind our back, or is not pollable (epoll: EPERM for a file).
     BadFileDescriptor,
     /// Registered twice / not registered.
     AlreadyRegistered,
     NotRegistered,
+    /// Kernel memory (epoll: also ENOSPC, the max_user_watches limit).
+    SystemResources,
+    /// kqueue: EACCES, a filter the process may not watch.
     AccessDenied,
     Unexpected,
 };
+
+/// Opening a poller: its own fds (epoll_create1 and eventfd, or kqueue and its fcntl), then
+/// the wake source's registration.
+pub const OpenError = CtlError || error{ ProcessFdQuotaExceeded, SystemFdQuotaExceeded };
 
 /// Every public declaration of a poller, with its type. `open` and `ctl_syscall` name the
 /// failed call for the host's `syscall` (epoll_create1/eventfd/epoll_ctl, kqueue/kevent).
 pub fn Contract(comptime P: type) type {
     return struct {
         ctl_syscall: Syscall,
-        open: fn (*Syscall) Error!P,
+        open: fn (*Syscall) OpenError!P,
         close: fn (*P) void,
         pollFd: fn (*const P) posix.fd_t,
-        addRead: fn (*P, posix.fd_t, u64, Trigger) Error!void,
-        modReadWrite: fn (*P, posix.fd_t, u64, Trigger, bool) Error!void,
-        modRead: fn (*P, posix.fd_t, u64, Trigger, bool) Error!void,
-        setReadPaused: fn (*P, posix.fd_t, u64, Trigger, bool, bool) Error!void,
-        delete: fn (*P, posix.fd_t) Error!void,
+        addRead: fn (*P, posix.fd_t, u64, Trigger) CtlError!void,
+        modReadWrite: fn (*P, posix.fd_t, u64, Trigger, bool) CtlError!void,
+        modRead: fn (*P, posix.fd_t, u64, Trigger, bool) CtlError!void,
+        setReadPaused: fn (*P, posix.fd_t, u64, Trigger, bool, bool) CtlError!void,
+        delete: fn (*P, posix.fd_t) CtlError!void,
         wait: fn (*P, i32) usize,
         waitMax: fn (*P, usize, i32) usize,
         eventAt: fn (*const P, usize) Event,

@@ -6,7 +6,8 @@ const assert = std.debug.assert;
 const contract = @import("poller_contract.zig");
 const Event = contract.Event;
 const Trigger = contract.Trigger;
-const Error = contract.Error;
+const OpenError = contract.OpenError;
+const CtlError = contract.CtlError;
 const Syscall = @import("syscall.zig").Syscall;
 
 const EPOLL = linux.EPOLL;
@@ -23,7 +24,7 @@ pub const Poller = struct {
     pub const ctl_syscall: Syscall = .epoll_ctl;
 
     /// `step` names the call under way, for the error's `syscall`.
-    pub fn open(step: *Syscall) Error!Poller {
+    pub fn open(step: *Syscall) OpenError!Poller {
         step.* = .epoll_create1;
         const fd = std.c.epoll_create1(EPOLL.CLOEXEC);
         if (fd < 0) return switch (posix.errno(fd)) {
@@ -73,38 +74,38 @@ pub const Poller = struct {
         };
     }
 
-    pub fn addRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+    pub fn addRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) CtlError!void {
         assert(token != contract.wake_token);
         assert(fd != poller.fd and fd != poller.wake_fd);
         try poller.ctl(EPOLL.CTL_ADD, fd, interest(trigger, true, false), token);
     }
 
     /// Watches writability too; `read_paused` keeps a paused read paused.
-    pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) Error!void {
+    pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) CtlError!void {
         assert(token != contract.wake_token);
         if (trigger == .edge) return; // ET connections watch writability from the start.
         try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, !read_paused, true), token);
     }
 
-    pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) Error!void {
+    pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) CtlError!void {
         assert(token != contract.wake_token);
         if (trigger == .edge) return;
         try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, !read_paused, false), token);
     }
 
     /// Stops or restarts readability reports (the host's pauseRead); writability stays as it is.
-    pub fn setReadPaused(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, paused: bool, write_armed: bool) Error!void {
+    pub fn setReadPaused(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, paused: bool, write_armed: bool) CtlError!void {
         assert(fd != poller.fd and fd != poller.wake_fd);
         assert(token != contract.wake_token);
         try poller.ctl(EPOLL.CTL_MOD, fd, interest(trigger, !paused, write_armed), token);
     }
 
-    pub fn delete(poller: *Poller, fd: posix.fd_t) Error!void {
+    pub fn delete(poller: *Poller, fd: posix.fd_t) CtlError!void {
         assert(fd != poller.fd and fd != poller.wake_fd);
         try poller.ctl(EPOLL.CTL_DEL, fd, 0, 0);
     }
 
-    fn ctl(poller: *Poller, op: u32, fd: posix.fd_t, events: u32, token: u64) Error!void {
+    fn ctl(poller: *Poller, op: u32, fd: posix.fd_t, events: u32, token: u64) CtlError!void {
         assert(op == EPOLL.CTL_ADD or op == EPOLL.CTL_MOD or op == EPOLL.CTL_DEL);
         var ev: linux.epoll_event = .{ .events = events, .data = .{ .u64 = token } };
         const rc = std.c.epoll_ctl(poller.fd, op, fd, &ev);

@@ -6,7 +6,8 @@ const assert = std.debug.assert;
 const contract = @import("poller_contract.zig");
 const Event = contract.Event;
 const Trigger = contract.Trigger;
-const Error = contract.Error;
+const OpenError = contract.OpenError;
+const CtlError = contract.CtlError;
 const Syscall = @import("syscall.zig").Syscall;
 
 const EV = std.c.EV;
@@ -27,7 +28,7 @@ pub const Poller = struct {
     pub const ctl_syscall: Syscall = .kevent;
 
     /// `step` names the call under way, for the error's `syscall`.
-    pub fn open(step: *Syscall) Error!Poller {
+    pub fn open(step: *Syscall) OpenError!Poller {
         step.* = .kqueue;
         const fd = std.c.kqueue();
         if (fd < 0) return switch (posix.errno(fd)) {
@@ -65,7 +66,7 @@ pub const Poller = struct {
         return if (trigger == .edge) EV.CLEAR else 0;
     }
 
-    pub fn addRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) Error!void {
+    pub fn addRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger) CtlError!void {
         assert(token != contract.wake_token);
         assert(fd >= 0 and fd != poller.fd);
         const ident: usize = @intCast(fd);
@@ -80,25 +81,25 @@ pub const Poller = struct {
     }
 
     /// The read filter is separate in kqueue: `read_paused` changes nothing here.
-    pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) Error!void {
+    pub fn modReadWrite(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) CtlError!void {
         _ = read_paused;
         assert(token != contract.wake_token);
         if (trigger == .edge) return; // ET connections watch writability from the start.
         try poller.change(&.{kevent(@intCast(fd), EVFILT.WRITE, EV.ADD | clearFlag(trigger), 0, token)});
     }
 
-    pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) Error!void {
+    pub fn modRead(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, read_paused: bool) CtlError!void {
         _ = read_paused;
         assert(token != contract.wake_token);
         if (trigger == .edge) return;
         poller.change(&.{kevent(@intCast(fd), EVFILT.WRITE, EV.DELETE, 0, 0)}) catch |err| switch (err) {
             error.NotRegistered => {},
-            else => return err,
+            error.BadFileDescriptor, error.AlreadyRegistered, error.SystemResources, error.AccessDenied, error.Unexpected => |e| return e,
         };
     }
 
     /// Stops or restarts readability reports (the host's pauseRead); writability stays as it is.
-    pub fn setReadPaused(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, paused: bool, write_armed: bool) Error!void {
+    pub fn setReadPaused(poller: *Poller, fd: posix.fd_t, token: u64, trigger: Trigger, paused: bool, write_armed: bool) CtlError!void {
         _ = write_armed; // the write filter is separate in kqueue
         assert(fd >= 0 and fd != poller.fd);
         assert(token != contract.wake_token);
@@ -107,18 +108,18 @@ pub const Poller = struct {
         try poller.change(&.{kevent(@intCast(fd), EVFILT.READ, flags, 0, token)});
     }
 
-    pub fn delete(poller: *Poller, fd: posix.fd_t) Error!void {
+    pub fn delete(poller: *Poller, fd: posix.fd_t) CtlError!void {
         // Each filter separately: the write filter is often not registered.
         assert(fd >= 0 and fd != poller.fd);
         const ident: usize = @intCast(fd);
         poller.change(&.{kevent(ident, EVFILT.WRITE, EV.DELETE, 0, 0)}) catch |err| switch (err) {
             error.NotRegistered => {},
-            else => return err,
+            error.BadFileDescriptor, error.AlreadyRegistered, error.SystemResources, error.AccessDenied, error.Unexpected => |e| return e,
         };
         try poller.change(&.{kevent(ident, EVFILT.READ, EV.DELETE, 0, 0)});
     }
 
-    fn change(poller: *Poller, changes: []const Kevent) Error!void {
+    fn change(poller: *Poller, changes: []const Kevent) CtlError!void {
         assert(changes.len <= 2);
         var no_events: [0]Kevent = .{};
         const timeout: posix.timespec = .{ .sec = 0, .nsec = 0 };

@@ -90,6 +90,7 @@ pub fn emitDatagram(loop: *EventLoop, listener_index: u32, length: usize, remote
 
 /// The remote address of datagram record `index` (for a reply).
 pub fn datagramRemote(loop: *EventLoop, index: usize) ?std.net.Address {
+    loop.assertOwnerThread();
     if (index == 0 or index > loop.records_count) return null;
     const r = loop.buffers.?.records[index * layout.record_words ..][0..layout.record_words];
     if (r[layout.Field.kind] != @intFromEnum(layout.RecordKind.datagram)) return null;

@@ -1,7 +1,9 @@
 //! Socket helpers: create, connect, accept, addresses and the options of a connection, each a
 //! thin wrapper over one libc call with every errno mapped: EINTR retried, EAGAIN `WouldBlock`,
 //! programmer errors `unreachable`, everything else a named error that `errnoOf` maps back to
-//! the errno the host reports in Node's shape. Listening sockets are socket_listen.zig's; reads,
+//! the errno the host reports in Node's shape. Each function returns its own error set, the
+//! errnos its calls document (as std.posix's wrappers of the same calls list them), so that a
+//! caller's switch names exactly what can happen; an errno outside it is `Unexpected`. Listening sockets are socket_listen.zig's; reads,
 //! writes and datagrams socket_io.zig's. Both build on this file, which imports neither.
 const std = @import("std");
 const builtin = @import("builtin");
@@ -15,6 +17,8 @@ const Syscall = @import("syscall.zig").Syscall;
 
 pub const Network = enum(u8) { tcp = 0, udp = 1, unix = 2 };
 
+/// Every error the socket calls of the engine name, once, for `errnoOf`; each function's set
+/// below is a subset.
 pub const Error = error{
     WouldBlock,
     AccessDenied,
@@ -56,8 +60,84 @@ pub const Error = error{
     Unexpected,
 };
 
-pub fn unexpected(e: E) Error {
-    assert(e != .SUCCESS and e != .AGAIN and e != .INTR);
+/// fcntl(2) F_GETFL/F_SETFL/F_SETFD: only a closed fd fails.
+pub const FcntlError = error{ BadFileDescriptor, Unexpected };
+/// socket(2), and off Linux the fcntl that makes it non-blocking.
+pub const SocketError = FcntlError || error{
+    AccessDenied,
+    AddressFamilyNotSupported,
+    ProtocolNotSupported,
+    ProcessFdQuotaExceeded,
+    SystemFdQuotaExceeded,
+    SystemResources,
+    NoBufferSpace,
+};
+/// setsockopt(2): NotSocket and BadFileDescriptor for an fd the host handed over; an option
+/// the platform refuses (ENOPROTOOPT, EINVAL, EDOM); kernel memory; EISCONN; EPERM and
+/// ENODEV (SO_BINDTODEVICE, multicast interfaces).
+pub const SetOptionError = error{
+    NotSocket,
+    BadFileDescriptor,
+    ProtocolOption,
+    InvalidArgument,
+    SystemResources,
+    NoBufferSpace,
+    AlreadyConnected,
+    AccessDenied,
+    NoDevice,
+    Unexpected,
+};
+/// A new socket's connect(2), its socket(2) and (macOS) SO_NOSIGPIPE included: TCP, UDP and
+/// unix paths (ENOENT, ENOTDIR, ENAMETOOLONG; EAGAIN when a unix listener's backlog is full).
+pub const ConnectError = SocketError || SetOptionError || error{
+    WouldBlock,
+    AddressInUse,
+    AddressNotAvailable,
+    ConnectionRefused,
+    ConnectionReset,
+    NetworkUnreachable,
+    HostUnreachable,
+    NetworkDown,
+    TimedOut,
+    FileNotFound,
+    NotDir,
+    NameTooLong,
+};
+/// accept4(2) (accept and fcntl off Linux) and SO_NOSIGPIPE (macOS). Linux passes a new
+/// connection's pending network error on as accept's own (ENETDOWN, EHOSTUNREACH, ...).
+pub const AcceptError = FcntlError || SetOptionError || error{
+    WouldBlock,
+    ConnectionAborted,
+    ConnectionReset,
+    ProcessFdQuotaExceeded,
+    SystemFdQuotaExceeded,
+    NetworkDown,
+    NetworkUnreachable,
+    HostUnreachable,
+    TimedOut,
+};
+/// getsockname(2): an fd the host handed over may be no socket, or closed.
+pub const AddressError = error{ NotSocket, BadFileDescriptor, SystemResources, NoBufferSpace, InvalidArgument, Unexpected };
+/// getpeername(2): also no peer (yet, or any more: macOS answers ECONNRESET or EINVAL for one
+/// that left).
+pub const PeerAddressError = AddressError || error{ NotConnected, ConnectionReset };
+/// fcntl(F_DUPFD_CLOEXEC).
+pub const DupError = error{ BadFileDescriptor, InvalidArgument, ProcessFdQuotaExceeded, Unexpected };
+
+/// `e` as an error of `Set`: the name `named` gives it when `Set` has that name, else
+/// `Unexpected` (logged). `Set` is the calling function's own error set.
+pub fn errorIn(comptime Set: type, e: E) Set {
+    comptime assert(@typeInfo(Set).error_set != null);
+    const err = named(e);
+    inline for (@typeInfo(Set).error_set.?) |member| {
+        if (err == @field(Set, member.name)) return @field(Set, member.name);
+    }
+    assert(err != error.Unexpected); // named() already answered Unexpected: it is in every set
+    return unexpected(e);
+}
+
+pub fn unexpected(e: E) error{Unexpected} {
+    assert(e != .SUCCESS and e != .INTR);
     std.log.debug("socket: unexpected errno {s}", .{@tagName(e)});
     return error.Unexpected;
 }
@@ -181,13 +261,13 @@ pub const backlog_max = 65535;
 // ---- creating sockets --------------------------------------------------------------------
 
 /// A non-blocking, close-on-exec socket.
-pub fn socket(domain: u32, sock_type: u32) Error!fd_t {
+pub fn socket(domain: u32, sock_type: u32) SocketError!fd_t {
     assert(domain == posix.AF.INET or domain == posix.AF.INET6 or domain == posix.AF.UNIX);
     const flags: u32 = if (is_linux) posix.SOCK.NONBLOCK | posix.SOCK.CLOEXEC else 0;
     const rc = std.c.socket(domain, sock_type | flags, 0);
     if (rc < 0) return switch (posix.errno(rc)) {
         .INVAL => error.AddressFamilyNotSupported,
-        else => |e| named(e),
+        else => |e| errorIn(SocketError, e),
     };
     const fd: fd_t = rc;
     assert(fd >= 0);
@@ -196,35 +276,36 @@ pub fn socket(domain: u32, sock_type: u32) Error!fd_t {
     return fd;
 }
 
-pub fn setNonBlockingCloexec(fd: fd_t) Error!void {
+pub fn setNonBlockingCloexec(fd: fd_t) FcntlError!void {
     assert(fd >= 0);
     const fl = std.c.fcntl(fd, posix.F.GETFL);
-    if (fl < 0) return named(posix.errno(fl));
-    if (std.c.fcntl(fd, posix.F.SETFL, fl | @as(c_int, @bitCast(posix.O{ .NONBLOCK = true }))) < 0) return named(posix.errno(-1));
-    if (std.c.fcntl(fd, posix.F.SETFD, @as(c_int, posix.FD_CLOEXEC)) < 0) return named(posix.errno(-1));
+    if (fl < 0) return errorIn(FcntlError, posix.errno(fl));
+    const non_blocking: c_int = @bitCast(posix.O{ .NONBLOCK = true });
+    if (std.c.fcntl(fd, posix.F.SETFL, fl | non_blocking) < 0) return errorIn(FcntlError, posix.errno(-1));
+    if (std.c.fcntl(fd, posix.F.SETFD, @as(c_int, posix.FD_CLOEXEC)) < 0) return errorIn(FcntlError, posix.errno(-1));
 }
 
-pub fn setInt(fd: fd_t, level: i32, name: u32, value: c_int) Error!void {
+pub fn setInt(fd: fd_t, level: i32, name: u32, value: c_int) SetOptionError!void {
     assert(fd >= 0);
     const rc = std.c.setsockopt(fd, level, name, &value, @sizeOf(c_int));
     if (rc == 0) return;
     return switch (posix.errno(rc)) {
         .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
         .DOM => error.InvalidArgument,
-        else => |e| named(e),
+        else => |e| errorIn(SetOptionError, e),
     };
 }
 
 /// Writes to a peer that left must fail with EPIPE, not raise SIGPIPE: Linux passes
 /// MSG_NOSIGNAL per call; macOS and the BSDs mark the socket.
-pub fn noSigPipe(fd: fd_t) Error!void {
+pub fn noSigPipe(fd: fd_t) SetOptionError!void {
     assert(fd >= 0);
     if (is_darwin) try setInt(fd, SOL.SOCKET, 0x1022, 1); // SO_NOSIGPIPE
 }
 
 /// A non-blocking connect (tests, and dialling): it returns at once and the socket becomes
 /// writable when the connection is made. `step` names the call under way.
-pub fn connect(address: Address, step: *Syscall) Error!fd_t {
+pub fn connect(address: Address, step: *Syscall) ConnectError!fd_t {
     assert(address.any.family == posix.AF.INET or address.any.family == posix.AF.INET6 or address.any.family == posix.AF.UNIX);
     const sock_type: u32 = posix.SOCK.STREAM;
     step.* = .socket;
@@ -240,13 +321,13 @@ pub fn connect(address: Address, step: *Syscall) Error!fd_t {
             .INTR => continue,
             .INPROGRESS => return fd,
             .BADF, .NOTSOCK, .FAULT => unreachable,
-            else => |e| return named(e),
+            else => |e| return errorIn(ConnectError, e),
         }
     }
 }
 
 /// A connected UDP socket (client side: `send` and `recv` with the peer fixed).
-pub fn connectDatagram(address: Address, step: *Syscall) Error!fd_t {
+pub fn connectDatagram(address: Address, step: *Syscall) ConnectError!fd_t {
     assert(address.any.family == posix.AF.INET or address.any.family == posix.AF.INET6);
     step.* = .socket;
     const fd = try socket(address.any.family, posix.SOCK.DGRAM);
@@ -258,21 +339,22 @@ pub fn connectDatagram(address: Address, step: *Syscall) Error!fd_t {
         switch (posix.errno(rc)) {
             .INTR => continue,
             .BADF, .NOTSOCK, .FAULT => unreachable,
-            else => |e| return named(e),
+            else => |e| return errorIn(ConnectError, e),
         }
     }
 }
 
-pub fn setNonBlocking(fd: fd_t) Error!void {
+pub fn setNonBlocking(fd: fd_t) FcntlError!void {
     assert(fd >= 0);
     const fl = std.c.fcntl(fd, posix.F.GETFL);
-    if (fl < 0) return named(posix.errno(fl));
-    if (std.c.fcntl(fd, posix.F.SETFL, fl | @as(c_int, @bitCast(posix.O{ .NONBLOCK = true }))) < 0) return named(posix.errno(-1));
+    if (fl < 0) return errorIn(FcntlError, posix.errno(fl));
+    const non_blocking: c_int = @bitCast(posix.O{ .NONBLOCK = true });
+    if (std.c.fcntl(fd, posix.F.SETFL, fl | non_blocking) < 0) return errorIn(FcntlError, posix.errno(-1));
 }
 
 pub const Accepted = struct { fd: fd_t, remote: Address };
 
-pub fn accept(listener: fd_t) Error!Accepted {
+pub fn accept(listener: fd_t) AcceptError!Accepted {
     assert(listener >= 0);
     var storage: posix.sockaddr.storage = undefined;
     while (true) {
@@ -291,7 +373,7 @@ pub fn accept(listener: fd_t) Error!Accepted {
         switch (posix.errno(rc)) {
             .INTR => continue,
             .BADF, .NOTSOCK, .FAULT, .OPNOTSUPP => unreachable,
-            else => |e| return named(e),
+            else => |e| return errorIn(AcceptError, e),
         }
     }
 }
@@ -313,26 +395,26 @@ pub fn addressFrom(storage: *const posix.sockaddr.storage, len: posix.socklen_t)
     return Address.initPosix(@alignCast(sa));
 }
 
-pub fn localAddress(fd: fd_t) Error!Address {
+pub fn localAddress(fd: fd_t) AddressError!Address {
     assert(fd >= 0);
     var storage: posix.sockaddr.storage = undefined;
     var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
     const rc = std.c.getsockname(fd, @ptrCast(&storage), &len);
     if (rc != 0) return switch (posix.errno(rc)) {
         .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
-        else => |e| named(e),
+        else => |e| errorIn(AddressError, e),
     };
     return addressFrom(&storage, len);
 }
 
-pub fn remoteAddress(fd: fd_t) Error!Address {
+pub fn remoteAddress(fd: fd_t) PeerAddressError!Address {
     assert(fd >= 0);
     var storage: posix.sockaddr.storage = undefined;
     var len: posix.socklen_t = @sizeOf(posix.sockaddr.storage);
     const rc = std.c.getpeername(fd, @ptrCast(&storage), &len);
     if (rc != 0) return switch (posix.errno(rc)) {
         .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
-        else => |e| named(e),
+        else => |e| errorIn(PeerAddressError, e),
     };
     return addressFrom(&storage, len);
 }
@@ -348,25 +430,25 @@ pub fn pendingErrno(fd: fd_t) i32 {
     return value;
 }
 
-pub fn dup(fd: fd_t) Error!fd_t {
+pub fn dup(fd: fd_t) DupError!fd_t {
     assert(fd >= 0);
     const rc = std.c.fcntl(fd, F_DUPFD_CLOEXEC, @as(c_int, 0));
     if (rc >= 0) {
         assert(rc != fd);
         return rc;
     }
-    return named(posix.errno(rc));
+    return errorIn(DupError, posix.errno(rc));
 }
 
 // ---- options (Conn.set*, listener options) -----------------------------------------------
 
-pub fn setNoDelay(fd: fd_t, on: bool) Error!void {
+pub fn setNoDelay(fd: fd_t, on: bool) SetOptionError!void {
     assert(fd >= 0);
     try setInt(fd, IPPROTO.TCP, TCP.NODELAY, @intFromBool(on));
 }
 
 /// `on` false only clears SO_KEEPALIVE (gnet). Times in whole seconds, at least 1.
-pub fn setKeepAlive(fd: fd_t, on: bool, idle_s: u32, interval_s: u32, count: u32) Error!void {
+pub fn setKeepAlive(fd: fd_t, on: bool, idle_s: u32, interval_s: u32, count: u32) SetOptionError!void {
     assert(fd >= 0);
     try setInt(fd, SOL.SOCKET, SO.KEEPALIVE, @intFromBool(on));
     if (!on) return;
@@ -376,21 +458,21 @@ pub fn setKeepAlive(fd: fd_t, on: bool, idle_s: u32, interval_s: u32, count: u32
 }
 
 /// gnet: < 0 turns SO_LINGER off, >= 0 turns it on with that timeout in seconds.
-pub fn setLinger(fd: fd_t, seconds: i32) Error!void {
+pub fn setLinger(fd: fd_t, seconds: i32) SetOptionError!void {
     assert(fd >= 0);
     const Linger = extern struct { onoff: c_int, linger: c_int };
     const value: Linger = .{ .onoff = @intFromBool(seconds >= 0), .linger = @max(seconds, 0) };
     const rc = std.c.setsockopt(fd, SOL.SOCKET, SO.LINGER, &value, @sizeOf(Linger));
     if (rc == 0) return;
-    return named(posix.errno(rc));
+    return errorIn(SetOptionError, posix.errno(rc));
 }
 
-pub fn setRecvBuffer(fd: fd_t, bytes: u32) Error!void {
+pub fn setRecvBuffer(fd: fd_t, bytes: u32) SetOptionError!void {
     assert(fd >= 0);
     try setInt(fd, SOL.SOCKET, SO.RCVBUF, @intCast(@min(bytes, std.math.maxInt(c_int))));
 }
 
-pub fn setSendBuffer(fd: fd_t, bytes: u32) Error!void {
+pub fn setSendBuffer(fd: fd_t, bytes: u32) SetOptionError!void {
     assert(fd >= 0);
     try setInt(fd, SOL.SOCKET, SO.SNDBUF, @intCast(@min(bytes, std.math.maxInt(c_int))));
 }
@@ -428,4 +510,12 @@ test "formatHostPort: Go's forms" {
     try testing.expectEqualStrings("127.0.0.1:80", formatHostPort(&buf, try std.net.Address.parseIp("127.0.0.1", 80)));
     try testing.expectEqualStrings("[::1]:9000", formatHostPort(&buf, try std.net.Address.parseIp("::1", 9000)));
     try testing.expectEqualStrings("10.0.0.1:5", formatHostPort(&buf, try std.net.Address.parseIp("::ffff:10.0.0.1", 5)));
+}
+
+test "errorIn: an errno the function's set names keeps its name; any other is Unexpected" {
+    try testing.expectEqual(error.BadFileDescriptor, errorIn(FcntlError, .BADF));
+    try testing.expectEqual(error.Unexpected, errorIn(FcntlError, .CONNRESET));
+    try testing.expectEqual(error.WouldBlock, errorIn(ConnectError, .AGAIN));
+    try testing.expectEqual(error.Unexpected, errorIn(DupError, .AGAIN));
+    try testing.expectEqual(error.NotConnected, errorIn(PeerAddressError, .NOTCONN));
 }

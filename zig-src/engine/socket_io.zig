@@ -9,9 +9,7 @@ const Address = std.net.Address;
 const socket = @import("socket.zig");
 const fd_t = socket.fd_t;
 const Network = socket.Network;
-const Error = socket.Error;
-const unexpected = socket.unexpected;
-const named = socket.named;
+const errorIn = socket.errorIn;
 const setKeepAlive = socket.setKeepAlive;
 const addressFrom = socket.addressFrom;
 const is_linux = socket.is_linux;
@@ -21,8 +19,78 @@ const SOL = socket.SOL;
 const IPPROTO = socket.IPPROTO;
 const Syscall = @import("syscall.zig").Syscall;
 
+/// read(2) on a stream socket (std.posix.ReadError's errnos that a socket can answer).
+pub const ReadError = error{
+    WouldBlock,
+    ConnectionReset,
+    TimedOut,
+    NotConnected,
+    BadFileDescriptor,
+    SystemResources,
+    NoBufferSpace,
+    Unexpected,
+};
+/// send/sendmsg/writev on a connected socket; a connected UDP socket reports the ICMP errors
+/// of earlier datagrams here too (ECONNREFUSED, EHOSTUNREACH, ENETUNREACH), and a firewall's
+/// drop as EPERM (AccessDenied).
+pub const WriteError = error{
+    WouldBlock,
+    BrokenPipe,
+    ConnectionReset,
+    NotConnected,
+    TimedOut,
+    MessageTooBig,
+    NoBufferSpace,
+    SystemResources,
+    AccessDenied,
+    ConnectionRefused,
+    HostUnreachable,
+    NetworkUnreachable,
+    NetworkDown,
+    NotSocket,
+    BadFileDescriptor,
+    Unexpected,
+};
+/// recvfrom(2) on a UDP socket: the ICMP errors of earlier sends surface here.
+pub const RecvError = error{
+    WouldBlock,
+    ConnectionRefused,
+    HostUnreachable,
+    NetworkUnreachable,
+    ConnectionReset,
+    NotConnected,
+    TimedOut,
+    SystemResources,
+    NoBufferSpace,
+    NotSocket,
+    BadFileDescriptor,
+    Unexpected,
+};
+/// sendto(2) of one datagram (std.posix.SendToError's errnos; EINVAL: an address the socket
+/// cannot send to).
+pub const SendToError = error{
+    WouldBlock,
+    AccessDenied,
+    AddressNotAvailable,
+    AddressFamilyNotSupported,
+    ConnectionRefused,
+    ConnectionReset,
+    MessageTooBig,
+    NoBufferSpace,
+    SystemResources,
+    BrokenPipe,
+    NetworkUnreachable,
+    HostUnreachable,
+    NetworkDown,
+    NotConnected,
+    InvalidArgument,
+    NotSocket,
+    BadFileDescriptor,
+    Unexpected,
+};
+
 /// One read; 0 means end of stream.
-pub fn read(fd: fd_t, buf: []u8) Error!usize {
+pub fn read(fd: fd_t, buf: []u8) ReadError!usize {
     assert(fd >= 0);
     assert(buf.len > 0);
     while (true) {
@@ -34,7 +102,7 @@ pub fn read(fd: fd_t, buf: []u8) Error!usize {
         switch (posix.errno(rc)) {
             .INTR => continue,
             .FAULT, .ISDIR => unreachable,
-            else => |e| return named(e),
+            else => |e| return errorIn(ReadError, e),
         }
     }
 }
@@ -58,7 +126,7 @@ pub fn shutdownWrite(fd: fd_t) error{ NotConnected, Unexpected }!void {
 /// At most IOV_MAX iovecs per call on every platform we target.
 pub const iov_count_max = 1024;
 
-pub fn writev(fd: fd_t, iov: []const posix.iovec_const) Error!usize {
+pub fn writev(fd: fd_t, iov: []const posix.iovec_const) WriteError!usize {
     assert(fd >= 0);
     assert(iov.len > 0 and iov.len <= iov_count_max);
     while (true) {
@@ -74,7 +142,7 @@ pub fn writev(fd: fd_t, iov: []const posix.iovec_const) Error!usize {
         switch (posix.errno(rc)) {
             .INTR => continue,
             .FAULT => unreachable,
-            else => |e| return named(e),
+            else => |e| return errorIn(WriteError, e),
         }
     }
 }
@@ -95,7 +163,7 @@ fn sendmsgNoSignal(fd: fd_t, iov: []const posix.iovec_const) isize {
 
 pub const Datagram = struct { len: usize, remote: Address };
 
-pub fn recvFrom(fd: fd_t, buf: []u8) Error!Datagram {
+pub fn recvFrom(fd: fd_t, buf: []u8) RecvError!Datagram {
     assert(fd >= 0);
     var storage: posix.sockaddr.storage = undefined;
     while (true) {
@@ -108,12 +176,12 @@ pub fn recvFrom(fd: fd_t, buf: []u8) Error!Datagram {
         switch (posix.errno(rc)) {
             .INTR => continue,
             .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
-            else => |e| return named(e),
+            else => |e| return errorIn(RecvError, e),
         }
     }
 }
 
-pub fn sendTo(fd: fd_t, data: []const u8, remote: ?*const Address) Error!usize {
+pub fn sendTo(fd: fd_t, data: []const u8, remote: ?*const Address) SendToError!usize {
     assert(fd >= 0);
     while (true) {
         const rc = if (remote) |r|
@@ -124,7 +192,7 @@ pub fn sendTo(fd: fd_t, data: []const u8, remote: ?*const Address) Error!usize {
         switch (posix.errno(rc)) {
             .INTR => continue,
             .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
-            else => |e| return named(e),
+            else => |e| return errorIn(SendToError, e),
         }
     }
 }

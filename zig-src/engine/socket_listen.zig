@@ -9,9 +9,7 @@ const Address = std.net.Address;
 const socket = @import("socket.zig");
 const fd_t = socket.fd_t;
 const Network = socket.Network;
-const Error = socket.Error;
-const unexpected = socket.unexpected;
-const named = socket.named;
+const errorIn = socket.errorIn;
 const setKeepAlive = socket.setKeepAlive;
 const setNoDelay = socket.setNoDelay;
 const setInt = socket.setInt;
@@ -43,10 +41,34 @@ pub const ListenOptions = struct {
     multicast_interface_index: u32 = 0,
 };
 
+/// bind(2): the address taken or not this host's, a privileged port, or (unix) a path that
+/// cannot be made.
+pub const BindError = error{
+    AddressInUse,
+    AddressNotAvailable,
+    AccessDenied,
+    InvalidArgument,
+    AddressFamilyNotSupported,
+    FileNotFound,
+    NotDir,
+    NameTooLong,
+    ReadOnlyFileSystem,
+    SystemResources,
+    Unexpected,
+};
+/// IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP: setsockopt's errors, plus a group already joined
+/// (EADDRINUSE) or no interface for it (EADDRNOTAVAIL).
+pub const JoinGroupError = socket.SetOptionError || error{ AddressFamilyNotSupported, AddressInUse, AddressNotAvailable };
+/// SO_BINDTODEVICE, which only Linux has.
+pub const BindToDeviceError = socket.SetOptionError || error{OperationNotSupported};
+/// Every step of `listen`: socket, its options, bind, the group, and listen(2) itself
+/// (EADDRINUSE: another socket listens on the port; EOPNOTSUPP).
+pub const ListenError = socket.SocketError || socket.SetOptionError || BindError || JoinGroupError || BindToDeviceError;
+
 /// Creates, configures, binds and (streams) listens. A unix path must be free: the host
 /// removes a stale socket first and never anything else (host/engine/unix-path.ts). `step`
 /// names the call under way, so that a failure is reported with the syscall that failed.
-pub fn listen(network: Network, address: Address, options: ListenOptions, step: *Syscall) Error!fd_t {
+pub fn listen(network: Network, address: Address, options: ListenOptions, step: *Syscall) ListenError!fd_t {
     const family: u32 = address.any.family;
     const sock_type: u32 = if (network == .udp) posix.SOCK.DGRAM else posix.SOCK.STREAM;
     if (network == .unix) assert(family == posix.AF.UNIX);
@@ -77,7 +99,7 @@ pub fn listen(network: Network, address: Address, options: ListenOptions, step: 
         const rc = std.c.listen(fd, backlog_max);
         if (rc != 0) return switch (posix.errno(rc)) {
             .BADF, .NOTSOCK => unreachable,
-            else => |e| named(e),
+            else => |e| errorIn(ListenError, e),
         };
     }
     return fd;
@@ -109,7 +131,7 @@ const Ipv6Mreq = extern struct { multiaddr: [16]u8, interface: c_uint };
 /// gnet's MulticastInterfaceIndex: joins the listener's group on interface `ifindex` (0: the
 /// OS chooses). IPv6 takes the index everywhere; IPv4 takes it on Linux (ip_mreqn). Elsewhere
 /// IPv4 joins with INADDR_ANY (ip_mreq names interfaces by address), so the OS chooses.
-pub fn joinGroup(fd: fd_t, group: Address, ifindex: u32) Error!void {
+pub fn joinGroup(fd: fd_t, group: Address, ifindex: u32) JoinGroupError!void {
     assert(fd >= 0);
     const rc = switch (group.any.family) {
         posix.AF.INET => if (is_linux) blk: {
@@ -128,25 +150,25 @@ pub fn joinGroup(fd: fd_t, group: Address, ifindex: u32) Error!void {
     if (rc == 0) return;
     return switch (posix.errno(rc)) {
         .FAULT => unreachable, // our own buffers; NOTSOCK: an fd the host handed over
-        else => |e| named(e),
+        else => |e| errorIn(JoinGroupError, e),
     };
 }
 
-pub fn bindToDevice(fd: fd_t, device: []const u8) Error!void {
+pub fn bindToDevice(fd: fd_t, device: []const u8) BindToDeviceError!void {
     assert(fd >= 0);
     if (!is_linux) return error.OperationNotSupported;
     const rc = std.c.setsockopt(fd, SOL.SOCKET, posix.SO.BINDTODEVICE, device.ptr, @intCast(device.len));
     if (rc == 0) return;
-    return named(posix.errno(rc));
+    return errorIn(BindToDeviceError, posix.errno(rc));
 }
 
-fn bind(fd: fd_t, address: Address) Error!void {
+fn bind(fd: fd_t, address: Address) BindError!void {
     assert(fd >= 0);
     const rc = std.c.bind(fd, &address.any, address.getOsSockLen());
     if (rc == 0) return;
     return switch (posix.errno(rc)) {
         .BADF, .NOTSOCK, .FAULT => unreachable,
-        else => |e| named(e),
+        else => |e| errorIn(BindError, e),
     };
 }
 

@@ -1,6 +1,6 @@
 /**
  * A byte-stream torture run: streams of seeded bytes written by a zgnet server in random
- * shapes (write, writev, asyncWrite, asyncWritev, from onTick, from another loop's execute;
+ * shapes (write, writev, asyncWrite, asyncWritev, codec.write, from onTick, from another loop's execute;
  * 1 B to 8 MiB, mostly small), read by slow node:net readers that pause at random, half of
  * them through a zgnet proxy (`register`ed back ends, pauseRead/onWritable flow control) and
  * some echoed back through it by a node:net upstream, with a busy process on every core.
@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
-import { run, type Conn, type Engine, type EventHandler, type EventLoop, type Mode, type Options } from '../../../host/index.js';
+import { FixedLengthCodec, run, type Conn, type Engine, type EventHandler, type EventLoop, type Mode, type Options } from '../../../host/index.js';
 import { proxyHandler } from '../../../examples/tcp-proxy-handler.js';
 import { Random } from '../../support/random.js';
 import { startServer, type Server } from './server.js';
@@ -24,6 +24,8 @@ import { within } from './wait.js';
 
 const MiB = 1024 * 1024;
 const HEADER = 9;
+/** Frames of one byte: what codec.write puts on the wire is the payload itself, so the stream check holds. */
+const bytesCodec = new FixedLengthCodec(1);
 
 /** The stream of seed `seed`: AES-128-CTR keystream, so both ends regenerate it cheaply. */
 export function streamBytes(seed: number): crypto.Cipher {
@@ -62,13 +64,14 @@ function senderHandler(problems: string[]): EventHandler & { loops: EventLoop[] 
       const size = messageSize(plan.rng, plan.left);
       plan.left -= size;
       const data = plan.bytes.update(Buffer.alloc(size));
-      const shape = plan.rng.int(0, 5);
+      const shape = plan.rng.int(0, 6);
       const split = (): Buffer[] => {
         const cut = plan.rng.int(0, size);
         return [data.subarray(0, cut), data.subarray(cut)].filter((p) => p.length > 0);
       };
       if (shape === 0) c.write(data);
       else if (shape === 1) c.writev(split());
+      else if (shape === 6) bytesCodec.write(c, data);
       else if (shape === 2 || shape === 3) {
         // A later write may overtake an asyncWrite (wasm mode runs it on the loop's next
         // turn, as gnet does): the stream goes on once it settled.

@@ -364,7 +364,6 @@ test "ElasticBuffer: seeded random operations match a FIFO model" {
 fn randomRun(allocator: Allocator, seed: u64) !void {
     const ops_count = 20_000;
     const write_bytes_max = 5000;
-    const writev_chunks_max = 8;
     const peek_slices_max = 16;
     var prng = std.Random.DefaultPrng.init(seed);
     const random = prng.random();
@@ -387,20 +386,7 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
                 try buffer.write(bytes);
                 try model.append(bytes);
             },
-            25...39 => {
-                // Chunks are consecutive pieces of one random block.
-                var chunks: [writev_chunks_max][]const u8 = undefined;
-                const chunks_count = random.uintAtMost(usize, writev_chunks_max);
-                var offset: usize = 0;
-                for (chunks[0..chunks_count]) |*chunk| {
-                    const len = random.uintAtMost(usize, (scratch.len - offset) / 2);
-                    random.bytes(scratch[offset..][0..len]);
-                    chunk.* = scratch[offset..][0..len];
-                    offset += len;
-                }
-                try buffer.writev(chunks[0..chunks_count]);
-                try model.append(scratch[0..offset]);
-            },
+            25...39 => try randomWritev(random, &buffer, &model, &scratch),
             40...59 => {
                 const out = scratch[0..random.uintAtMost(usize, scratch.len)];
                 const n = buffer.read(out);
@@ -408,19 +394,7 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
                 try testing.expectEqualSlices(u8, model.items()[0..n], out[0..n]);
                 model.consume(n);
             },
-            60...79 => {
-                const max = random.uintAtMost(usize, model.items().len + 100);
-                const out = slices[0..random.uintAtMost(usize, peek_slices_max)];
-                const filled = buffer.peek(max, out);
-                var offset: usize = 0;
-                for (out[0..filled]) |slice| {
-                    try testing.expect(slice.len > 0);
-                    try testing.expectEqualSlices(u8, model.items()[offset..][0..slice.len], slice);
-                    offset += slice.len;
-                }
-                // Short only when the slice array ran out.
-                if (filled < out.len) try testing.expectEqual(@min(max, model.items().len), offset);
-            },
+            60...79 => try randomPeek(random, &buffer, &model, slices[0..random.uintAtMost(usize, peek_slices_max)]),
             80...96 => {
                 const n = random.uintAtMost(usize, 20_000); // keeps the backlog from growing without bound
                 try testing.expectEqual(@min(n, model.items().len), buffer.discard(n));
@@ -438,6 +412,38 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
         try testing.expectEqual(model.items().len, buffer.buffered());
         try testing.expectEqual(model.items().len == 0, buffer.isEmpty());
     }
+}
+
+/// One writev of up to `writev_chunks_max` chunks: consecutive pieces of one random block.
+fn randomWritev(random: std.Random, buffer: *ElasticBuffer, model: *Model, scratch: []u8) !void {
+    const writev_chunks_max = 8;
+    var chunks: [writev_chunks_max][]const u8 = undefined;
+    const chunks_count = random.uintAtMost(usize, writev_chunks_max);
+    var offset: usize = 0;
+    for (chunks[0..chunks_count]) |*chunk| {
+        const len = random.uintAtMost(usize, (scratch.len - offset) / 2);
+        random.bytes(scratch[offset..][0..len]);
+        chunk.* = scratch[offset..][0..len];
+        offset += len;
+    }
+    assert(offset <= scratch.len);
+    try buffer.writev(chunks[0..chunks_count]);
+    try model.append(scratch[0..offset]);
+}
+
+/// A peek into `out`: the slices are the model's front, in order, none empty.
+fn randomPeek(random: std.Random, buffer: *const ElasticBuffer, model: *const Model, out: [][]const u8) !void {
+    const max = random.uintAtMost(usize, model.items().len + 100);
+    const filled = buffer.peek(max, out);
+    assert(filled <= out.len);
+    var offset: usize = 0;
+    for (out[0..filled]) |slice| {
+        try testing.expect(slice.len > 0);
+        try testing.expectEqualSlices(u8, model.items()[offset..][0..slice.len], slice);
+        offset += slice.len;
+    }
+    // Short only when the slice array ran out.
+    if (filled < out.len) try testing.expectEqual(@min(max, model.items().len), offset);
 }
 
 const Model = @import("fifo_model.zig").Model;

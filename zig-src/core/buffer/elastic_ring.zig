@@ -42,24 +42,30 @@ pub const ElasticRingBuffer = struct {
     pub fn read(self: *ElasticRingBuffer, out: []u8) usize {
         const ring = if (self.ring) |*ring| ring else return 0;
         const read_bytes = ring.read(out);
+        assert(read_bytes <= out.len);
         self.releaseIfEmpty();
         return read_bytes;
     }
 
     pub fn peek(self: *const ElasticRingBuffer, max: usize) [2][]const u8 {
         const ring = if (self.ring) |*ring| ring else return .{ &.{}, &.{} };
-        return ring.peek(max);
+        const slices = ring.peek(max);
+        assert(slices[0].len + slices[1].len <= max);
+        return slices;
     }
 
     pub fn discard(self: *ElasticRingBuffer, n: usize) usize {
         const ring = if (self.ring) |*ring| ring else return 0;
         const discarded_bytes = ring.discard(n);
+        assert(discarded_bytes <= n);
         self.releaseIfEmpty();
         return discarded_bytes;
     }
 
     pub fn buffered(self: *const ElasticRingBuffer) usize {
         const ring = if (self.ring) |*ring| ring else return 0;
+        // The ring exists only while it holds bytes.
+        assert(!ring.isEmpty());
         return ring.buffered();
     }
 

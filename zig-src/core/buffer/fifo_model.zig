@@ -1,6 +1,7 @@
 //! Test support shared by the buffers' randomized tests (not compiled into the artifacts).
 const std = @import("std");
 const testing = std.testing;
+const assert = std.debug.assert;
 
 /// The FIFO reference model the buffers' randomized tests check against: a plain byte array
 /// whose consumed front is dropped lazily, so the check stays cheap however large the backlog
@@ -18,6 +19,7 @@ pub const Model = struct {
     }
 
     pub fn items(self: *const Model) []const u8 {
+        assert(self.head <= self.bytes.items.len);
         return self.bytes.items[self.head..];
     }
 
@@ -26,6 +28,8 @@ pub const Model = struct {
     }
 
     pub fn consume(self: *Model, n: usize) void {
+        // The buffers under test never give back more than they hold.
+        assert(n <= self.items().len);
         self.head += n;
         // Compact once the dead front outweighs the live bytes: the two do not overlap then.
         if (self.head * 2 >= self.bytes.items.len) self.compact();
@@ -50,5 +54,6 @@ pub const Model = struct {
         } else {
             try self.bytes.insertSlice(self.head, bytes);
         }
+        assert(std.mem.eql(u8, self.items()[0..bytes.len], bytes));
     }
 };

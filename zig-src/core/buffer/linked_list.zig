@@ -115,6 +115,7 @@ pub const LinkedListBuffer = struct {
         while (remaining_bytes > 0) {
             const node = self.head.?;
             const unread_len = node.unread().len;
+            assert(unread_len > 0); // no empty node stays in the list
             if (unread_len > remaining_bytes) {
                 node.start += remaining_bytes;
                 self.buffered_bytes -= remaining_bytes;
@@ -168,6 +169,7 @@ pub const LinkedListBuffer = struct {
     }
 
     fn accountNode(self: *LinkedListBuffer, node: *const Node) void {
+        assert(node.data_bytes > 0 and node.start == 0);
         self.nodes_count += 1;
         self.buffered_bytes += node.data_bytes;
         self.assertShape();
@@ -175,6 +177,8 @@ pub const LinkedListBuffer = struct {
 
     fn destroyHead(self: *LinkedListBuffer) void {
         const node = self.head.?;
+        assert(self.nodes_count > 0);
+        assert(self.buffered_bytes >= node.unread().len);
         self.head = node.next;
         if (self.head == null) self.tail = null;
         self.nodes_count -= 1;

@@ -107,6 +107,7 @@ pub const RingBuffer = struct {
 
     /// Free bytes: how much can be written without growing.
     pub fn available(self: *const RingBuffer) usize {
+        assert(self.buffered_bytes <= self.buf.len);
         return self.buf.len - self.buffered_bytes;
     }
 
@@ -131,6 +132,7 @@ pub const RingBuffer = struct {
     }
 
     fn writeIndex(self: *const RingBuffer) usize {
+        assert(self.buffered_bytes <= self.buf.len);
         if (self.buf.len == 0) return 0;
         return self.wrap(self.read_index + self.buffered_bytes);
     }

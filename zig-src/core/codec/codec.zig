@@ -102,10 +102,13 @@ const Encoded = struct {
     }
 
     fn room(self: *const Encoded) usize {
+        assert(self.wire_len <= self.wire.len);
         return self.wire.len - self.wire_len;
     }
 
     fn addSpan(self: *Encoded, start: usize, len: usize) void {
+        assert(self.spans_count < self.spans.len);
+        assert(start + len <= self.wire_len);
         self.spans[self.spans_count] = .{ .start = start, .len = len };
         self.spans_count += 1;
     }
@@ -159,6 +162,7 @@ fn splitInput(random: Random, stream: []const u8) Input {
         else => random.uintAtMost(usize, stream.len),
     };
     const b = random.intRangeAtMost(usize, a, stream.len);
+    assert(a <= b and b <= stream.len);
     return .{ .parts = .{ stream[0..a], stream[a..b], stream[b..] } };
 }
 
