@@ -90,6 +90,15 @@ pub fn build(b: *std.Build) void {
     if (b.args) |args| run_fuzz.addArgs(args);
     b.step("fuzz", "Run the codec and buffer fuzz targets (pass -- --iterations N)").dependOn(&run_fuzz.step);
 
+    // The TLS load generator links the system's OpenSSL (libssl-dev): a tool of its own, so
+    // that a machine without it loses only the TLS cases of the benchmark.
+    const tls_tools_step = b.step("bench-tls-tools", "Build the TLS benchmark load generator (needs libssl-dev)");
+    const tls_loadgen = b.addExecutable(.{ .name = "zgnet-tls-loadgen", .target = target, .optimize = .ReleaseFast, .link_libc = true });
+    tls_loadgen.addCSourceFile(.{ .file = b.path("bench/tools/tls_loadgen.c"), .flags = &.{ "-std=gnu11", "-Wall", "-Wextra", "-O2" } });
+    tls_loadgen.linkSystemLibrary("ssl");
+    tls_loadgen.linkSystemLibrary("crypto");
+    tls_tools_step.dependOn(&b.addInstallArtifact(tls_loadgen, .{}).step);
+
     // Benchmark tools written in C, compiled by Zig's bundled clang: the load generator
     // and the minimal epoll echo server used as the ceiling.
     const bench_step = b.step("bench-tools", "Build the benchmark load generator and C echo server");

@@ -32,7 +32,7 @@ import path from 'node:path';
 import { root, zigEnv, zigPath } from './zig.mjs';
 import { REDIS_TOOLS, ensureCommands } from './apt.mjs';
 import {
-  echoCompetitors, httpCompetitors, listenAddr, loadgenAddr, multicoreCompetitors, multicoreHttpCompetitors, proxyCompetitors, redisCompetitors,
+  echoCompetitors, httpCompetitors, listenAddr, loadgenAddr, multicoreCompetitors, multicoreHttpCompetitors, proxyCompetitors, redisCompetitors, tlsCompetitors,
 } from '../bench/lib/competitors.mjs';
 import { calibrate } from '../bench/servers/work.mjs';
 import {
@@ -153,10 +153,17 @@ const multicoreHttpCase = {
   label: `HTTP plaintext, pipelined ×${PIPELINE_DEPTH} · ${HTTP_CONNS} conns, 1 vs 2 loops`,
   short: `multicore HTTP · pipelined ×${PIPELINE_DEPTH}`,
 };
+/** TLS: echo ping-pong over TLS, or full handshakes per second (bench/tools/tls_loadgen.c). */
+function tlsCase(mode) {
+  return mode === 'echo'
+    ? { ...echoCase('tcp', 64, 64), id: 'tls-echo-64B-64', kind: 'tls', mode, label: 'TLS echo, 64 B · 64 conns', short: 'TLS 64 B · ×64' }
+    : { id: 'tls-handshake', kind: 'tls', mode, proto: 'tcp', threads: 8, label: 'TLS full handshakes · 8 client threads', short: 'TLS handshakes' };
+}
 const quickCases = [
   echoCase('tcp', 64, 8), echoCase('tcp', 64, 64), echoCase('tcp', 64, 500), echoCase('tcp', 4096, 64), echoCase('udp', 64, 64),
   redisCase('set', 1), redisCase('get', PIPELINE_DEPTH), proxyCase(64, 64), multicoreCase(20), multicoreCase(0), multicoreHttpCase,
   { id: 'idle-10k', kind: 'idle', proto: 'tcp', label: `idle memory, ${IDLE_CONNS.toLocaleString('en-US')} connections` },
+  tlsCase('echo'), tlsCase('handshake'),
 ];
 const fullCases = [
   ...[64, 512, 4096].flatMap((s) => [8, 64, 500].map((c) => echoCase('tcp', s, c))),
@@ -169,6 +176,7 @@ const fullCases = [
   redisCase('set', 1), redisCase('get', 1), redisCase('set', PIPELINE_DEPTH), redisCase('get', PIPELINE_DEPTH),
   proxyCase(64, 64), proxyCase(4096, 64), proxyCase(64, 500),
   multicoreCase(20), multicoreCase(0), multicoreHttpCase,
+  tlsCase('echo'), tlsCase('handshake'),
 ];
 // --only picks from the whole matrix (every quick case is in it too)
 const cases = only ? fullCases.filter((c) => only.test(c.id)) : full ? fullCases : quickCases;
@@ -204,6 +212,8 @@ function build() {
   // Zig's cache makes these no-ops when nothing changed; they also make sure the engine we
   // measure is ReleaseFast, not a Debug build someone left in zig-out.
   const toolsErr = zigBuild(['build', 'bench-tools'], 'zig build bench-tools');
+  const tlsToolsErr = cases.some((c) => c.kind === 'tls') ? zigBuild(['build', 'bench-tls-tools'], 'zig build bench-tls-tools (libssl-dev)') : null;
+  if (tlsToolsErr) notes.push(tlsToolsErr);
   if (toolsErr) notes.push(`${toolsErr}${fs.existsSync(LOADGEN) ? ' (measured with the tools already in zig-out/bin)' : ''}`);
   const libErr = zigBuild(['build', '-Doptimize=ReleaseFast', '-Dcpu=baseline'], 'zig build -Doptimize=ReleaseFast');
   if (libErr) notes.push(`${libErr} (the zgnet engines use the artifacts already in zig-out, if any)`);
@@ -526,6 +536,56 @@ async function runProxyGroup(group, comps) {
   }
 }
 
+// ---------------------------------------------------------------------------------- TLS
+const TLS_LOADGEN = path.join(root, 'zig-out', 'bin', 'zgnet-tls-loadgen');
+
+/** A throwaway self-signed certificate for localhost (openssl req), removed at exit. */
+function tlsCertFiles() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zgnet-bench-tls-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  removeOnExit(cert);
+  removeOnExit(key);
+  const r = spawnSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
+  ], { encoding: 'utf8', timeout: 30_000 });
+  return r.status === 0 ? { cert, key } : { na: `openssl req failed: ${reasonFrom(r.stderr ?? '', `exit ${r.status}`)}` };
+}
+
+async function tlsRun(kase, s, warmup) {
+  const seconds = kase.seconds ?? duration;
+  const how = kase.mode === 'echo' ? ['-c', String(kase.conns), '-s', String(kase.size)] : ['-t', String(kase.threads)];
+  const lg = [TLS_LOADGEN, '--mode', kase.mode, '--addr', s.addr, ...how, '-d', String(seconds), '--warmup', String(warmup)];
+  const cpu0 = treeCpuSeconds(s.server.pid);
+  const r = await runBounded(wrap(lg, { cpus: plan.client }), { cwd: root, timeoutMs: (seconds + warmup + 25) * 1000 });
+  const cpu1 = treeCpuSeconds(s.server.pid);
+  let j = null;
+  try {
+    j = JSON.parse(r.stdout.split('\n').reverse().find((l) => l.startsWith('{')) ?? 'null');
+  } catch {}
+  const died = s.server.exited ? `server exited: ${reasonFrom(s.server.stderr(), 'no output')}` : null;
+  if (r.timedOut || !j) return { ok: false, reason: died ?? `TLS load generator failed (exit ${r.code}): ${reasonFrom(r.stderr, 'no output')}` };
+  if (r.code !== 0 || j.errors > 0 || j.connect_failures > 0) return { ok: false, reason: died ?? `${j.errors} errors, ${j.connect_failures ?? 0} failed connections` };
+  const count = kase.mode === 'echo' ? j.msgs : j.handshakes;
+  const rate = kase.mode === 'echo' ? j.msgs_per_sec : j.handshakes_per_sec;
+  // CPU over the whole run (warm-up included), per million messages or handshakes
+  return { ok: true, rate, p50: j.p50_us ?? null, p99: j.p99_us ?? null, cpuPerM: count > 0 ? (cpu1 - cpu0) / (count / 1e6) : null, raw: j };
+}
+
+async function runTlsGroup(group, comps) {
+  return alternateRounds({
+    ...groupDefaults(),
+    what: 'tls',
+    group,
+    comps,
+    baseId: 'node-tls',
+    launch: (comp) => launch(comp, 'tcp'),
+    stop: (comp, s) => stop(comp, s, 'tls'),
+    measure: (kase, s, comp, round) => tlsRun(kase, s, round === 0 ? warmupFirst : warmupLater),
+    describe: (kase, comp, res) => `${fmtRate(res.rate).padStart(9)} ${kase.mode === 'echo' ? 'msgs' : 'handshakes'}/s`,
+  });
+}
+
 // ---------------------------------------------------------------------------------- idle memory
 async function runIdle(comps) {
   const NOFILE = IDLE_CONNS + 4096;
@@ -616,7 +676,7 @@ async function main() {
   if (opt('render', null)) {
     const saved = JSON.parse(fs.readFileSync(opt('render'), 'utf8'));
     // recompute medians and ratios from the rounds, so a report always follows this code's method
-    for (const c of [...saved.echo, ...saved.http, ...(saved.redis ?? []), ...(saved.proxy ?? []), ...(saved.multicore ?? []), ...(saved.multicoreHttp ?? [])]) {
+    for (const c of [...saved.echo, ...saved.http, ...(saved.redis ?? []), ...(saved.proxy ?? []), ...(saved.tls ?? []), ...(saved.multicore ?? []), ...(saved.multicoreHttp ?? [])]) {
       for (const r of c.rows) r.notes = (r.notes ?? []).filter((n) => !/rounds failed|datagrams lost|no ratio/.test(n));
       summarize(c.case, c.rows, c.rows.find((r) => r.isBaseline)?.comp.id);
     }
@@ -633,7 +693,7 @@ async function main() {
   }
   deadline = now() + timeLimitS * 1000;
   const meta = machine();
-  const results = { meta, echo: [], http: [], redis: [], proxy: [], multicore: [], multicoreHttp: [], idle: null, micro: null, notes };
+  const results = { meta, echo: [], http: [], redis: [], proxy: [], tls: [], multicore: [], multicoreHttp: [], idle: null, micro: null, notes };
   const pick = (list) => (serverFilter ? list.filter((c) => serverFilter.includes(c.id)) : list);
 
   if (runMicro) results.micro = await runMicroBench();
@@ -693,6 +753,16 @@ async function main() {
       'Ping-pong echo through `zgnet-loadgen` → the proxy → the C echo server (bench/tools/c_echo.c, on the load generator\'s CPU; the proxy has the ' +
       'server CPU to itself); every byte verified. HAProxy: `mode tcp`, `nbthread 1`; the baseline is a node:net pipe proxy (bench/servers/net-proxy.mjs).';
     results.proxy = await runProxyGroup(proxyGroup, pick(proxyCompetitors(root)));
+  }
+  const tlsGroup = cases.filter((c) => c.kind === 'tls');
+  if (tlsGroup.length) {
+    const files = tlsCertFiles();
+    results.tlsNote =
+      'Through `zgnet-tls-loadgen` (bench/tools/tls_loadgen.c, the system\'s OpenSSL, one thread with epoll): echo ping-pong over TLS 1.3 with every byte verified, ' +
+      `and full handshakes (no tickets, no session cache: ${tlsGroup.find((c) => c.mode === 'handshake')?.threads ?? 8} client threads each connecting, handshaking, echoing one byte, closing). ` +
+      'Self-signed P-256 certificate. CPU s/M is the server\'s over the whole run per million messages or handshakes.';
+    results.tls = files.na ? [] : await runTlsGroup(tlsGroup, pick(tlsCompetitors(root, { loops, ...files })));
+    if (files.na) notes.push(`TLS cases not run: ${files.na}`);
   }
   if (cases.some((c) => c.kind === 'idle')) {
     results.idle = await runIdle(pick(echoCompetitors(root, { loops })).filter((c) => ['zgnet-native', 'zgnet-wasm', 'net', 'bun', 'c-epoll'].includes(c.id)));

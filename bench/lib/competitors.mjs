@@ -44,16 +44,36 @@ export function echoCompetitors(root, { loops }) {
  * Bun.listen / Bun.udpSocket (bench/servers/bun-echo.mjs), the peer a user who wants a fast TCP
  * server in JavaScript picks today. `ensure`: installs Bun from npm on first use (bench/lib/bun.mjs).
  */
-function bunCompetitor(root) {
+function bunCompetitor(root, { label = 'Bun.listen / udpSocket', extra = [] } = {}) {
   let bun = null;
   return {
-    id: 'bun', label: 'Bun.listen / udpSocket', protos: ['tcp', 'udp', 'unix'],
+    id: 'bun', label, protos: ['tcp', 'udp', 'unix'],
     ensure() {
       bun ??= ensureBun(root, (line) => console.log(`bench: ${line}`));
       return bun.na ?? null;
     },
-    argv: ({ proto, addr }) => [bun.bin, path.join(root, 'bench', 'servers', 'bun-echo.mjs'), '--proto', proto, '--addr', addr],
+    argv: ({ proto, addr }) => [bun.bin, path.join(root, 'bench', 'servers', 'bun-echo.mjs'), '--proto', proto, '--addr', addr, ...extra],
   };
+}
+
+/**
+ * The TLS cases: the same echo servers given a certificate (`cert`, `key`: PEM files), and
+ * node:tls (bench/servers/tls-echo.mjs), the baseline. zgnet native runs TLS inside its Zig
+ * loop (OpenSSL from the Node process); zgnet wasm on node:tls; Bun.listen({ tls }) on uSockets.
+ */
+export function tlsCompetitors(root, { loops, cert, key }) {
+  const js = (...p) => path.join(root, ...p);
+  const tls = ['--tls-cert', cert, '--tls-key', key];
+  const zgnet = (mode) => ({ addr }) => [
+    node, js('dist', 'bench', 'servers', 'zgnet-echo.js'), '--mode', mode, '--proto', 'tcp', '--addr', addr, '--loops', String(loops), ...tls,
+  ];
+  const needs = [js('dist', 'bench', 'servers', 'zgnet-echo.js'), js('zig-out', 'bin', 'zgnet-tls-loadgen')];
+  return [
+    { id: 'zgnet-native', label: 'zgnet native (TLS in Zig)', argv: zgnet('native'), needs },
+    { id: 'zgnet-wasm', label: 'zgnet wasm (node:tls)', argv: zgnet('wasm'), needs },
+    { id: 'node-tls', label: 'node:tls', baseline: ['tcp'], argv: ({ addr }) => [node, js('bench', 'servers', 'tls-echo.mjs'), '--addr', addr, ...tls], needs },
+    bunCompetitor(root, { label: 'Bun.listen({ tls })', extra: tls }),
+  ];
 }
 
 /**

@@ -39,12 +39,13 @@ const COLORS = {
   haproxy: '#495057',
   'net-redis': '#1c7ed6',
   'net-proxy': '#1c7ed6',
+  'node-tls': '#1c7ed6',
 };
 /** Bar slots: competitors that never meet in one case share a slot (and a colour). */
 const SLOTS = [
   { ids: ['zgnet-native'] },
   { ids: ['zgnet-wasm'] },
-  { ids: ['net', 'dgram', 'node-http', 'net-redis', 'net-proxy'], suffix: ' (baseline)' },
+  { ids: ['net', 'dgram', 'node-http', 'net-redis', 'net-proxy', 'node-tls'], suffix: ' (baseline)' },
   { ids: ['net-cluster', 'net-http'] },
   { ids: ['bun'] },
   { ids: ['c-epoll', 'redis-server', 'haproxy'] },
@@ -239,6 +240,7 @@ export function markdown(results) {
   const referenced = [
     ['redis', 'Redis protocol (redis-benchmark), relative to a node:net RESP server', ' req/s', 'redis-server', httpDetails],
     ['proxy', 'TCP proxy, relative to a node:net pipe proxy', '/s', 'haproxy', echoDetails],
+    ['tls', 'TLS (echo and full handshakes), relative to node:tls', '/s', 'bun', echoDetails],
   ];
   for (const [key, title, unit, refId, details] of referenced) {
     const cases = results[key] ?? [];

@@ -2,6 +2,7 @@
 // Bun.udpSocket for UDP, as a Bun user would write it. Bun's write() returns how many bytes the
 // kernel took; the rest is kept and sent again from `drain`, so every byte goes back.
 //   bun bench/servers/bun-echo.mjs --proto tcp|udp|unix [--addr 127.0.0.1:0 | /tmp/x.sock]
+//       [--tls-cert FILE --tls-key FILE]   (tcp: Bun.listen({ tls }))
 // Prints "listening <host:port | path>"; SIGTERM/SIGINT stop it and exit 0.
 import fs from 'node:fs';
 
@@ -68,7 +69,9 @@ if (proto === 'udp') {
   process.stdout.write(`listening ${addr}\n`);
   stop = () => server.stop(true);
 } else {
-  const server = Bun.listen({ hostname, port, socket: handlers });
+  const certFile = arg('tls-cert', '');
+  const tls = certFile === '' ? undefined : { cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(arg('tls-key', ''), 'utf8') };
+  const server = Bun.listen({ hostname, port, socket: handlers, ...(tls ? { tls } : {}) });
   process.stdout.write(`listening ${show(hostname, server.port)}\n`);
   stop = () => server.stop(true);
 }

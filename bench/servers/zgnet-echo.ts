@@ -3,11 +3,12 @@
  * (`c.write(c.next())`), one onTraffic per datagram for UDP.
  *
  *   node dist/bench/servers/zgnet-echo.js --mode native|wasm --proto tcp|udp|unix
- *        [--addr 127.0.0.1:0 | /tmp/x.sock] [--loops N]
+ *        [--addr 127.0.0.1:0 | /tmp/x.sock] [--loops N] [--tls-cert FILE --tls-key FILE]
  *
  * Prints "listening <addr>" (host:port or the socket path) once bound; SIGTERM/SIGINT stop the
  * engine and exit 0 (exit 1 if the engine does not stop within 5 s).
  */
+import fs from 'node:fs';
 import { Action, run, type Conn, type Engine, type EventHandler } from '../../host/index.js';
 
 function arg(name: string, fallback: string): string {
@@ -19,6 +20,8 @@ const mode = arg('mode', 'native') as 'native' | 'wasm';
 const proto = arg('proto', 'tcp');
 const addr = arg('addr', proto === 'unix' ? '' : '127.0.0.1:0');
 const loops = Number(arg('loops', '1'));
+const certFile = arg('tls-cert', '');
+const tls = certFile === '' ? undefined : { cert: fs.readFileSync(certFile), key: fs.readFileSync(arg('tls-key', '')) };
 if (proto === 'unix' && !addr) {
   console.error('zgnet-echo: --addr /path.sock is required for unix');
   process.exit(2);
@@ -59,6 +62,7 @@ try {
     tcpNoDelay: true,
     logLevel: 'warn',
     signal: stop.signal,
+    tls,
   });
   process.exit(0);
 } catch (err) {

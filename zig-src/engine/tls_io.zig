@@ -151,7 +151,8 @@ pub fn readable(loop: *EventLoop, conn: *Connection, room: []u8) ReadEnd {
     assert(room.len > 0);
     const session = &conn.tls.?;
     // What the session holds already (the room was filled last time), then the socket's.
-    var plain = session.decrypt(room) catch |err| return readFailed(loop, conn, err);
+    var plain: Session.Decrypted = .{ .bytes = 0, .closed = false };
+    if (session.readable()) plain = session.decrypt(room) catch |err| return readFailed(loop, conn, err);
     var read_bytes: usize = 0;
     if (plain.bytes == 0 and !plain.closed) {
         read_bytes = socket_io.read(conn.fd, room) catch |err| switch (err) {

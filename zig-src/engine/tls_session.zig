@@ -15,6 +15,8 @@ pub const Session = struct {
     conn: *openssl.SSL,
     /// The OpenSSL error that ended the session (0: none yet).
     error_code: u32 = 0,
+    /// The peer's close_notify was decrypted: every later decrypt says so again.
+    peer_closed: bool = false,
 
     /// A session of `context` with empty memory BIOs; a client one names `servername` for SNI
     /// and for the certificate check.
@@ -109,11 +111,17 @@ pub const Session = struct {
             const n = ssl.SSL_read(session.conn, out[got..].ptr, want);
             if (n > 0) {
                 got += @intCast(n);
+                // Nothing decrypted left nor ciphertext fed: a further SSL_read could only
+                // answer "want read" (a cost per message, skipped).
+                if (!session.readable()) break;
                 continue;
             }
             switch (ssl.SSL_get_error(session.conn, n)) {
                 openssl.ERROR_WANT_READ, openssl.ERROR_WANT_WRITE => break,
-                openssl.ERROR_ZERO_RETURN => return .{ .bytes = got, .closed = true },
+                openssl.ERROR_ZERO_RETURN => {
+                    session.peer_closed = true;
+                    return .{ .bytes = got, .closed = true };
+                },
                 else => return session.fail(),
             }
         }
@@ -121,9 +129,11 @@ pub const Session = struct {
         return .{ .bytes = got, .closed = false };
     }
 
-    /// Plaintext the session holds already (a record decrypted past what `out` took).
+    /// Something for `decrypt` without new ciphertext: plaintext decrypted past what `out`
+    /// took, ciphertext fed and not yet decrypted, or the peer's close to report again.
     pub fn readable(session: *const Session) bool {
         const ssl = session.ssl;
+        if (session.peer_closed) return true;
         return ssl.SSL_pending(session.conn) > 0 or ssl.BIO_ctrl_pending(ssl.SSL_get_rbio(session.conn)) > 0;
     }
 
