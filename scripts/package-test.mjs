@@ -261,7 +261,7 @@ function typeCheck(name, compilerOptions, files) {
   mustRun(process.execPath, [tsc, '-p', config], { cwd: app, env: cleanEnv });
 }
 
-step('tsc consumer sources: the documentation's TypeScript samples, typed context, zgnet/buffer, a consumer without Node types', () => {
+step('tsc consumer sources: the TypeScript samples of the documentation, typed context, zgnet/buffer, a consumer without Node types', () => {
   assert.ok(examples.length >= 4, `expected the documentation's TypeScript samples, found ${examples.length}`);
   fs.mkdirSync(tsDir, { recursive: true });
   examples.forEach((code, i) => fs.writeFileSync(path.join(tsDir, `doc-sample-${i + 1}.ts`), `${code}\nexport {};\n`));
