@@ -39,11 +39,13 @@ function startUpstream(): Promise<{ server: net.Server; port: number; sockets: S
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
     let head = Buffer.alloc(0);
+    let decided = false;
     const decide = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       const prefix = HALF_CLOSE_REQUEST.subarray(0, Math.min(head.length, HALF_CLOSE_REQUEST.length));
       const maybeRequest = head.subarray(0, prefix.length).equals(prefix);
       if (maybeRequest && head.length < HALF_CLOSE_REQUEST.length) return;
+      decided = true;
       s.off('data', decide);
       if (maybeRequest) {
         s.end(halfCloseAnswer);
@@ -56,7 +58,7 @@ function startUpstream(): Promise<{ server: net.Server; port: number; sockets: S
     s.on('data', decide);
     // A stream that ends while it could still be the request: echo it, and the end.
     s.once('end', () => {
-      if (s.listeners('data').includes(decide)) s.end(head);
+      if (!decided) s.end(head);
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as net.AddressInfo).port, sockets })));

@@ -36,3 +36,14 @@ export function formatAddress(address) {
 export function printListening(server) {
   process.stdout.write(`listening ${formatAddress(server.address())}\n`);
 }
+
+/** SIGTERM/SIGINT: destroy the open sockets, close the server, exit 0 (at most 1 s later). */
+export function stopOnSignal(server, sockets) {
+  for (const sig of ['SIGTERM', 'SIGINT']) {
+    process.once(sig, () => {
+      for (const s of sockets) s.destroy();
+      server.close(() => process.exit(0));
+      setTimeout(() => process.exit(0), 1000).unref();
+    });
+  }
+}

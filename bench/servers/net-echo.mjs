@@ -2,7 +2,7 @@
 //   node bench/servers/net-echo.mjs --proto tcp|unix [--addr 127.0.0.1:0 | /tmp/x.sock]
 // Prints "listening <host:port | path>"; SIGTERM/SIGINT close everything and exit 0.
 import net from 'node:net';
-import { arg, listenTarget, printListening, removeStale } from './common.mjs';
+import { arg, listenTarget, printListening, removeStale, stopOnSignal } from './common.mjs';
 
 const proto = arg('proto', 'tcp');
 const target = listenTarget(proto, arg('addr', ''));
@@ -21,10 +21,4 @@ server.on('error', (err) => {
 removeStale(target);
 server.listen(target, () => printListening(server));
 
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.once(sig, () => {
-    for (const s of sockets) s.destroy();
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(0), 1000).unref();
-  });
-}
+stopOnSignal(server, sockets);

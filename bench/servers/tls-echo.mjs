@@ -3,7 +3,7 @@
 // Prints "listening <host:port>"; SIGTERM/SIGINT close everything and exit 0.
 import fs from 'node:fs';
 import tls from 'node:tls';
-import { arg, listenTarget, printListening } from './common.mjs';
+import { arg, listenTarget, printListening, stopOnSignal } from './common.mjs';
 
 const target = listenTarget('tcp', arg('addr', ''));
 const sockets = new Set();
@@ -20,10 +20,4 @@ server.on('error', (err) => {
 });
 server.listen(target, () => printListening(server));
 
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.once(sig, () => {
-    for (const s of sockets) s.destroy();
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(0), 1000).unref();
-  });
-}
+stopOnSignal(server, sockets);

@@ -15,6 +15,19 @@ import { echo, zgnetError } from '../support/handlers.js';
 import { LOOPBACK, startServer } from '../support/server.js';
 import { Counter, deferred, settle, until, within } from '../support/wait.js';
 
+/** What a TCP connect to `protoAddr` meets: 'connected', or the error's code. */
+function connectOutcome(protoAddr: string): Promise<string> {
+  const ep = endpoint(protoAddr);
+  return new Promise<string>((resolve) => {
+    const s = net.connect({ host: ep.host, port: ep.port });
+    s.on('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.on('error', (err: Error & { code?: string }) => resolve(err.code ?? err.message));
+  });
+}
+
 describe(`actions (${testMode})`, () => {
   test('Close returned from onBoot is None: the engine serves', { timeout: 20_000 }, async () => {
     const server = await startServer({ onBoot: () => Action.Close, onTraffic: echo }, LOOPBACK.tcp);
@@ -43,16 +56,7 @@ describe(`actions (${testMode})`, () => {
       { ticker: true },
     );
     await within('run() after Shutdown from onBoot', 10_000, server.done);
-    const ep = endpoint(server.addrs[0]!);
-    const refused = await new Promise<string>((resolve) => {
-      const s = net.connect({ host: ep.host, port: ep.port });
-      s.on('connect', () => {
-        s.destroy();
-        resolve('connected');
-      });
-      s.on('error', (err: Error & { code?: string }) => resolve(err.code ?? err.message));
-    });
-    assert.equal(refused, 'ECONNREFUSED', 'the listener is closed');
+    assert.equal(await connectOutcome(server.addrs[0]!), 'ECONNREFUSED', 'the listener is closed');
     await settle(50);
     assert.deepEqual(calls, []);
   });
@@ -81,16 +85,7 @@ describe(`actions (${testMode})`, () => {
         await within('run() after stop() in onBoot', 10_000, server.done);
         assert.ok(stopped, 'onBoot ran');
         await within('the promise stop() returned', 1_000, stopped);
-        const ep = endpoint(server.addrs[0]!);
-        const refused = await new Promise<string>((resolve) => {
-          const s = net.connect({ host: ep.host, port: ep.port });
-          s.on('connect', () => {
-            s.destroy();
-            resolve('connected');
-          });
-          s.on('error', (err: Error & { code?: string }) => resolve(err.code ?? err.message));
-        });
-        assert.equal(refused, 'ECONNREFUSED', 'the listener is closed');
+        assert.equal(await connectOutcome(server.addrs[0]!), 'ECONNREFUSED', 'the listener is closed');
         await settle(50);
         assert.deepEqual(calls, ['onShutdown']);
         assert.deepEqual(unhandled, [], 'no unhandled rejection');

@@ -81,16 +81,34 @@ pub export fn zg_engine_tls_load(
     const context = engine.config.tls_server orelse return fail(.invalid_argument);
     if (engine.started) return fail(.invalid_argument);
     const name = bytesIn(name_ptr, name_len) orelse return fail(.invalid_argument);
-    const cert = bytesIn(cert_ptr, cert_len) orelse return fail(.invalid_argument);
-    const key = bytesIn(key_ptr, key_len) orelse return fail(.invalid_argument);
-    const pass = bytesIn(pass_ptr, pass_len) orelse return fail(.invalid_argument);
-    const ca = bytesIn(ca_ptr, ca_len) orelse return fail(.invalid_argument);
-    if (cert.len == 0 or key.len == 0) return fail(.invalid_argument);
-    const pem: tls_context.Pem = .{ .cert = cert, .key = key, .passphrase = pass, .ca = ca };
+    const pem = pemIn(cert_ptr, cert_len, key_ptr, key_len, pass_ptr, pass_len, ca_ptr, ca_len) orelse return fail(.invalid_argument);
+    if (pem.cert.len == 0 or pem.key.len == 0) return fail(.invalid_argument);
     const result = if (name.len == 0) context.load(context.ctx, pem) else context.addName(name, pem);
     result catch |err| return contextFailed(err);
     assert(context.flags.server);
     return 0;
+}
+
+/// The four PEM inputs the host passes side by side (each may be empty); null when one of them
+/// is a null pointer with a length.
+fn pemIn(
+    cert_ptr: ?[*]const u8,
+    cert_len: usize,
+    key_ptr: ?[*]const u8,
+    key_len: usize,
+    pass_ptr: ?[*]const u8,
+    pass_len: usize,
+    ca_ptr: ?[*]const u8,
+    ca_len: usize,
+) ?tls_context.Pem {
+    const pem: tls_context.Pem = .{
+        .cert = bytesIn(cert_ptr, cert_len) orelse return null,
+        .key = bytesIn(key_ptr, key_len) orelse return null,
+        .passphrase = bytesIn(pass_ptr, pass_len) orelse return null,
+        .ca = bytesIn(ca_ptr, ca_len) orelse return null,
+    };
+    assert(pem.cert.len == cert_len and pem.ca.len == ca_len);
+    return pem;
 }
 
 /// The OpenSSL error of the server context's last refusal (0: none).
@@ -127,17 +145,14 @@ pub export fn zg_conn_tls_dial(
     if (conn.state != .connecting or conn.tls != null) return fail(.invalid_argument);
     const alpn = bytesIn(alpn_ptr, alpn_len) orelse return fail(.invalid_argument);
     const servername = bytesIn(servername_ptr, servername_len) orelse return fail(.invalid_argument);
-    const cert = bytesIn(cert_ptr, cert_len) orelse return fail(.invalid_argument);
-    const key = bytesIn(key_ptr, key_len) orelse return fail(.invalid_argument);
-    const pass = bytesIn(pass_ptr, pass_len) orelse return fail(.invalid_argument);
-    const ca = bytesIn(ca_ptr, ca_len) orelse return fail(.invalid_argument);
+    const pem = pemIn(cert_ptr, cert_len, key_ptr, key_len, pass_ptr, pass_len, ca_ptr, ca_len) orelse return fail(.invalid_argument);
     var client_flags: Flags = @bitCast(flags);
     client_flags.server = false;
     // A context per dial: the session keeps its own reference to OpenSSL's context, so ours
     // goes as soon as the session is made.
     const context = Context.create(allocator, client_flags, alpn) catch |err| return contextFailed(err);
     defer context.destroy();
-    context.load(context.ctx, .{ .cert = cert, .key = key, .passphrase = pass, .ca = ca }) catch |err| return contextFailed(err);
+    context.load(context.ctx, pem) catch |err| return contextFailed(err);
     conn.tls = tls_session.Session.create(context, servername) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
         error.TlsFailed => fail(.invalid_argument),
