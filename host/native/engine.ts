@@ -19,6 +19,7 @@ import type { ResolvedOptions } from '../options.js';
 import { engineApi, L, NETWORK_IDS, SYSCALL_NAMES, systemFailure, type EngineApi } from './binding.js';
 import { configureServer, tlsFailureError, tlsReason } from './tls.js';
 import { HandshakeFailures } from '../tls/failures.js';
+import type { LoopCommands } from './commands.js';
 import type { NativeConn } from './conn.js';
 import { NativeLoop } from './event-loop.js';
 
@@ -48,7 +49,7 @@ export class NativeEngine extends EngineBase {
   counts: Int32Array;
   listenerAddrs: string[] = [];
   private listeners: ListenerInfo[] = [];
-  private dirtyLoops = new Set<NativeLoop>();
+  private dirtyLoops = new Set<LoopCommands>();
   private reapTimer: NodeJS.Timeout | undefined;
   private readonly acceptLog: RateLimitedLog;
   /** A TLS server: Zig runs every handshake; failed ones are counted and logged here. */
@@ -233,7 +234,7 @@ export class NativeEngine extends EngineBase {
 
   // ---- batches ------------------------------------------------------------------------------
 
-  markDirty(loop: NativeLoop): void {
+  markDirty(loop: LoopCommands): void {
     this.dirtyLoops.add(loop);
   }
 
