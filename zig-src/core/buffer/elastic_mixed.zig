@@ -352,13 +352,7 @@ test "ElasticBuffer: allocation failure in write and writev leaves the buffer un
 
 test "ElasticBuffer: seeded random operations match a FIFO model" {
     const seeds = [_]u64{ 0x5EED_0004, 3, 0xFEEDFACE };
-    for (seeds) |seed| {
-        // Leak-checking like testing.allocator, minus its per-allocation stack capture, which
-        // would dominate a run of this many allocations.
-        var gpa = std.heap.GeneralPurposeAllocator(.{ .stack_trace_frames = 0 }){};
-        try randomRun(gpa.allocator(), seed);
-        try testing.expect(gpa.deinit() == .ok);
-    }
+    try fifo.forEachSeed(&seeds, randomRun);
 }
 
 fn randomRun(allocator: Allocator, seed: u64) !void {
@@ -381,25 +375,14 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
     for (0..ops_count) |_| {
         switch (random.uintLessThan(u8, 100)) {
             0...24 => {
-                const bytes = scratch[0..random.uintAtMost(usize, write_bytes_max)];
-                random.bytes(bytes);
+                const bytes = fifo.randomBytes(random, &scratch, write_bytes_max);
                 try buffer.write(bytes);
                 try model.append(bytes);
             },
             25...39 => try randomWritev(random, &buffer, &model, &scratch),
-            40...59 => {
-                const out = scratch[0..random.uintAtMost(usize, scratch.len)];
-                const n = buffer.read(out);
-                try testing.expectEqual(@min(out.len, model.items().len), n);
-                try testing.expectEqualSlices(u8, model.items()[0..n], out[0..n]);
-                model.consume(n);
-            },
-            60...79 => try randomPeek(random, &buffer, &model, slices[0..random.uintAtMost(usize, peek_slices_max)]),
-            80...96 => {
-                const n = random.uintAtMost(usize, 20_000); // keeps the backlog from growing without bound
-                try testing.expectEqual(@min(n, model.items().len), buffer.discard(n));
-                model.consume(@min(n, model.items().len));
-            },
+            40...59 => try fifo.expectRead(&buffer, &model, scratch[0..random.uintAtMost(usize, scratch.len)]),
+            60...79 => try fifo.expectSlicesPeek(&buffer, &model, random.uintAtMost(usize, model.items().len + 100), slices[0..random.uintAtMost(usize, peek_slices_max)]),
+            80...96 => try fifo.expectDiscard(&buffer, &model, random.uintAtMost(usize, 20_000)), // keeps the backlog from growing without bound
             97 => {
                 buffer.reset(random.uintAtMost(usize, 8192));
                 model.clear();
@@ -431,19 +414,5 @@ fn randomWritev(random: std.Random, buffer: *ElasticBuffer, model: *Model, scrat
     try model.append(scratch[0..offset]);
 }
 
-/// A peek into `out`: the slices are the model's front, in order, none empty.
-fn randomPeek(random: std.Random, buffer: *const ElasticBuffer, model: *const Model, out: [][]const u8) !void {
-    const max = random.uintAtMost(usize, model.items().len + 100);
-    const filled = buffer.peek(max, out);
-    assert(filled <= out.len);
-    var offset: usize = 0;
-    for (out[0..filled]) |slice| {
-        try testing.expect(slice.len > 0);
-        try testing.expectEqualSlices(u8, model.items()[offset..][0..slice.len], slice);
-        offset += slice.len;
-    }
-    // Short only when the slice array ran out.
-    if (filled < out.len) try testing.expectEqual(@min(max, model.items().len), offset);
-}
-
-const Model = @import("fifo_model.zig").Model;
+const fifo = @import("fifo_model.zig");
+const Model = fifo.Model;

@@ -200,13 +200,7 @@ test "ElasticRingBuffer: allocation failure in write leaves the buffer unchanged
 
 test "ElasticRingBuffer: seeded random operations match a FIFO model" {
     const seeds = [_]u64{ 0x5EED_0002, 7, 0xDEADBEEF };
-    for (seeds) |seed| {
-        // Leak-checking like testing.allocator, minus its per-allocation stack capture, which
-        // would dominate a run of this many allocations.
-        var gpa = std.heap.GeneralPurposeAllocator(.{ .stack_trace_frames = 0 }){};
-        try randomRun(gpa.allocator(), seed);
-        try testing.expect(gpa.deinit() == .ok);
-    }
+    try fifo.forEachSeed(&seeds, randomRun);
 }
 
 fn randomRun(allocator: Allocator, seed: u64) !void {
@@ -227,31 +221,13 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
     for (0..ops_count) |_| {
         switch (random.uintLessThan(u8, 100)) {
             0...39 => {
-                const bytes = scratch[0..random.uintAtMost(usize, write_bytes_max)];
-                random.bytes(bytes);
+                const bytes = fifo.randomBytes(random, &scratch, write_bytes_max);
                 try buffer.write(bytes);
                 try model.append(bytes);
             },
-            40...64 => {
-                const out = scratch[0..random.uintAtMost(usize, scratch.len)];
-                const n = buffer.read(out);
-                try testing.expectEqual(@min(out.len, model.items().len), n);
-                try testing.expectEqualSlices(u8, model.items()[0..n], out[0..n]);
-                model.consume(n);
-            },
-            65...84 => {
-                const max = random.uintAtMost(usize, model.items().len + 100);
-                const parts = buffer.peek(max);
-                const n = @min(max, model.items().len);
-                try testing.expectEqual(n, parts[0].len + parts[1].len);
-                try testing.expectEqualSlices(u8, model.items()[0..parts[0].len], parts[0]);
-                try testing.expectEqualSlices(u8, model.items()[parts[0].len..n], parts[1]);
-            },
-            85...98 => {
-                const n = random.uintAtMost(usize, 6000);
-                try testing.expectEqual(@min(n, model.items().len), buffer.discard(n));
-                model.consume(@min(n, model.items().len));
-            },
+            40...64 => try fifo.expectRead(&buffer, &model, scratch[0..random.uintAtMost(usize, scratch.len)]),
+            65...84 => try fifo.expectTwoPartPeek(&buffer, &model, random.uintAtMost(usize, model.items().len + 100)),
+            85...98 => try fifo.expectDiscard(&buffer, &model, random.uintAtMost(usize, 6000)),
             else => {
                 buffer.reset();
                 model.clear();
@@ -265,4 +241,5 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
     try expectContent(&buffer, model.items());
 }
 
-const Model = @import("fifo_model.zig").Model;
+const fifo = @import("fifo_model.zig");
+const Model = fifo.Model;

@@ -57,3 +57,61 @@ pub const Model = struct {
         assert(std.mem.eql(u8, self.items()[0..bytes.len], bytes));
     }
 };
+
+/// Runs a randomized test once per seed, each under its own leak-checking allocator: like
+/// testing.allocator, minus its per-allocation stack capture, which would dominate a run of
+/// this many allocations.
+pub fn forEachSeed(seeds: []const u64, comptime run: fn (std.mem.Allocator, u64) anyerror!void) !void {
+    assert(seeds.len > 0);
+    for (seeds) |seed| {
+        var gpa = std.heap.GeneralPurposeAllocator(.{ .stack_trace_frames = 0 }){};
+        try run(gpa.allocator(), seed);
+        try testing.expect(gpa.deinit() == .ok);
+    }
+}
+
+/// Random bytes, at most `bytes_max` of them, in the front of `scratch`.
+pub fn randomBytes(random: std.Random, scratch: []u8, bytes_max: usize) []u8 {
+    assert(bytes_max <= scratch.len);
+    const bytes = scratch[0..random.uintAtMost(usize, bytes_max)];
+    random.bytes(bytes);
+    return bytes;
+}
+
+/// A read into `out` gives the model's front, as much as fits; the model drops it too.
+pub fn expectRead(buffer: anytype, model: *Model, out: []u8) !void {
+    const n = buffer.read(out);
+    try testing.expectEqual(@min(out.len, model.items().len), n);
+    try testing.expectEqualSlices(u8, model.items()[0..n], out[0..n]);
+    model.consume(n);
+}
+
+/// A discard of `n` drops what the model drops.
+pub fn expectDiscard(buffer: anytype, model: *Model, n: usize) !void {
+    const dropped = @min(n, model.items().len);
+    try testing.expectEqual(dropped, buffer.discard(n));
+    model.consume(dropped);
+}
+
+/// A ring's peek: two slices that together are the model's first `max` bytes (or all of them).
+pub fn expectTwoPartPeek(buffer: anytype, model: *const Model, max: usize) !void {
+    const parts = buffer.peek(max);
+    const n = @min(max, model.items().len);
+    try testing.expectEqual(n, parts[0].len + parts[1].len);
+    try testing.expectEqualSlices(u8, model.items()[0..parts[0].len], parts[0]);
+    try testing.expectEqualSlices(u8, model.items()[parts[0].len..n], parts[1]);
+}
+
+/// A peek into a slice array: the slices are the model's front, in order, none empty; short of
+/// `max` only when the array ran out.
+pub fn expectSlicesPeek(buffer: anytype, model: *const Model, max: usize, out: [][]const u8) !void {
+    const filled = buffer.peek(max, out);
+    assert(filled <= out.len);
+    var offset: usize = 0;
+    for (out[0..filled]) |slice| {
+        try testing.expect(slice.len > 0);
+        try testing.expectEqualSlices(u8, model.items()[offset..][0..slice.len], slice);
+        offset += slice.len;
+    }
+    if (filled < out.len) try testing.expectEqual(@min(max, model.items().len), offset);
+}

@@ -323,13 +323,7 @@ test "LinkedListBuffer: allocation failure in push leaves the list unchanged and
 
 test "LinkedListBuffer: seeded random operations match a FIFO model" {
     const seeds = [_]u64{ 0x5EED_0003, 1, 0xBADC0DE };
-    for (seeds) |seed| {
-        // Leak-checking like testing.allocator, minus its per-allocation stack capture, which
-        // would dominate a run of this many allocations.
-        var gpa = std.heap.GeneralPurposeAllocator(.{ .stack_trace_frames = 0 }){};
-        try randomRun(gpa.allocator(), seed);
-        try testing.expect(gpa.deinit() == .ok);
-    }
+    try fifo.forEachSeed(&seeds, randomRun);
 }
 
 fn randomRun(allocator: Allocator, seed: u64) !void {
@@ -352,42 +346,18 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
     for (0..ops_count) |_| {
         switch (random.uintLessThan(u8, 100)) {
             0...29 => {
-                const bytes = scratch[0..random.uintAtMost(usize, write_bytes_max)];
-                random.bytes(bytes);
+                const bytes = fifo.randomBytes(random, &scratch, write_bytes_max);
                 try list.pushBack(bytes);
                 try model.append(bytes);
             },
             30...39 => {
-                const bytes = scratch[0..random.uintAtMost(usize, write_bytes_max)];
-                random.bytes(bytes);
+                const bytes = fifo.randomBytes(random, &scratch, write_bytes_max);
                 try list.pushFront(bytes);
                 try model.pushFront(bytes);
             },
-            40...64 => {
-                const out = scratch[0..random.uintAtMost(usize, scratch.len)];
-                const n = list.read(out);
-                try testing.expectEqual(@min(out.len, model.items().len), n);
-                try testing.expectEqualSlices(u8, model.items()[0..n], out[0..n]);
-                model.consume(n);
-            },
-            65...84 => {
-                const max = random.uintAtMost(usize, model.items().len + 100);
-                const out = slices[0..random.uintAtMost(usize, peek_slices_max)];
-                const filled = list.peek(max, out);
-                var offset: usize = 0;
-                for (out[0..filled]) |slice| {
-                    try testing.expect(slice.len > 0);
-                    try testing.expectEqualSlices(u8, model.items()[offset..][0..slice.len], slice);
-                    offset += slice.len;
-                }
-                // Short only when the slice array ran out.
-                if (filled < out.len) try testing.expectEqual(@min(max, model.items().len), offset);
-            },
-            85...98 => {
-                const n = random.uintAtMost(usize, 6000);
-                try testing.expectEqual(@min(n, model.items().len), list.discard(n));
-                model.consume(@min(n, model.items().len));
-            },
+            40...64 => try fifo.expectRead(&list, &model, scratch[0..random.uintAtMost(usize, scratch.len)]),
+            65...84 => try fifo.expectSlicesPeek(&list, &model, random.uintAtMost(usize, model.items().len + 100), slices[0..random.uintAtMost(usize, peek_slices_max)]),
+            85...98 => try fifo.expectDiscard(&list, &model, random.uintAtMost(usize, 6000)),
             else => {
                 list.reset();
                 model.clear();
@@ -399,4 +369,5 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
     }
 }
 
-const Model = @import("fifo_model.zig").Model;
+const fifo = @import("fifo_model.zig");
+const Model = fifo.Model;

@@ -386,13 +386,7 @@ test "RingBuffer: allocation failure in write leaves the ring unchanged and usab
 
 test "RingBuffer: seeded random operations match a FIFO model" {
     const seeds = [_]u64{ 0x5EED_0001, 0xC0FFEE, 42 };
-    for (seeds) |seed| {
-        // Leak-checking like testing.allocator, minus its per-allocation stack capture, which
-        // would dominate a run of this many allocations.
-        var gpa = std.heap.GeneralPurposeAllocator(.{ .stack_trace_frames = 0 }){};
-        try randomRun(gpa.allocator(), seed);
-        try testing.expect(gpa.deinit() == .ok);
-    }
+    try fifo.forEachSeed(&seeds, randomRun);
 }
 
 fn randomRun(allocator: Allocator, seed: u64) !void {
@@ -413,31 +407,13 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
     for (0..ops_count) |_| {
         switch (random.uintLessThan(u8, 100)) {
             0...39 => {
-                const bytes = scratch[0..random.uintAtMost(usize, write_bytes_max)];
-                random.bytes(bytes);
+                const bytes = fifo.randomBytes(random, &scratch, write_bytes_max);
                 try ring.write(bytes);
                 try model.append(bytes);
             },
-            40...64 => {
-                const out = scratch[0..random.uintAtMost(usize, scratch.len)];
-                const n = ring.read(out);
-                try testing.expectEqual(@min(out.len, model.items().len), n);
-                try testing.expectEqualSlices(u8, model.items()[0..n], out[0..n]);
-                model.consume(n);
-            },
-            65...84 => {
-                const max = random.uintAtMost(usize, model.items().len + 100);
-                const parts = ring.peek(max);
-                const n = @min(max, model.items().len);
-                try testing.expectEqual(n, parts[0].len + parts[1].len);
-                try testing.expectEqualSlices(u8, model.items()[0..parts[0].len], parts[0]);
-                try testing.expectEqualSlices(u8, model.items()[parts[0].len..n], parts[1]);
-            },
-            85...98 => {
-                const n = random.uintAtMost(usize, 6000);
-                try testing.expectEqual(@min(n, model.items().len), ring.discard(n));
-                model.consume(@min(n, model.items().len));
-            },
+            40...64 => try fifo.expectRead(&ring, &model, scratch[0..random.uintAtMost(usize, scratch.len)]),
+            65...84 => try fifo.expectTwoPartPeek(&ring, &model, random.uintAtMost(usize, model.items().len + 100)),
+            85...98 => try fifo.expectDiscard(&ring, &model, random.uintAtMost(usize, 6000)),
             else => {
                 ring.reset();
                 model.clear();
@@ -450,4 +426,5 @@ fn randomRun(allocator: Allocator, seed: u64) !void {
     try expectContent(&ring, model.items());
 }
 
-const Model = @import("fifo_model.zig").Model;
+const fifo = @import("fifo_model.zig");
+const Model = fifo.Model;
