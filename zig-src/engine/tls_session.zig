@@ -13,6 +13,10 @@ pub const Error = error{ OutOfMemory, TlsFailed };
 pub const Session = struct {
     ssl: *const openssl.Api,
     conn: *openssl.SSL,
+    /// The session's memory BIOs (it owns them; set once, never swapped): kept here rather
+    /// than asked of OpenSSL on every read and write.
+    rbio: *openssl.BIO,
+    wbio: *openssl.BIO,
     /// The OpenSSL error that ended the session (0: none yet).
     error_code: u32 = 0,
     /// The peer's close_notify was decrypted: every later decrypt says so again.
@@ -38,7 +42,8 @@ pub const Session = struct {
             ssl.SSL_set_connect_state(conn);
         }
         assert(ssl.SSL_get_rbio(conn) == rbio);
-        return .{ .ssl = ssl, .conn = conn };
+        assert(ssl.SSL_get_wbio(conn) == wbio);
+        return .{ .ssl = ssl, .conn = conn, .rbio = rbio, .wbio = wbio };
     }
 
     fn clientSetup(ssl: *const openssl.Api, conn: *openssl.SSL, context: *const Context, identity: []const u8) Error!void {
@@ -74,7 +79,7 @@ pub const Session = struct {
     /// Ciphertext read from the socket, for the next handshake step or decrypt.
     pub fn feed(session: *Session, bytes: []const u8) Error!void {
         assert(bytes.len > 0 and bytes.len <= std.math.maxInt(c_int));
-        const n = session.ssl.BIO_write(session.ssl.SSL_get_rbio(session.conn), bytes.ptr, @intCast(bytes.len));
+        const n = session.ssl.BIO_write(session.rbio, bytes.ptr, @intCast(bytes.len));
         // A memory BIO takes everything, or fails for lack of memory.
         if (n != bytes.len) return error.OutOfMemory;
     }
@@ -140,7 +145,7 @@ pub const Session = struct {
     pub fn readable(session: *const Session) bool {
         const ssl = session.ssl;
         if (session.peer_closed) return true;
-        return ssl.SSL_pending(session.conn) > 0 or ssl.BIO_ctrl_pending(ssl.SSL_get_rbio(session.conn)) > 0;
+        return ssl.SSL_pending(session.conn) > 0 or ssl.BIO_ctrl_pending(session.rbio) > 0;
     }
 
     /// Encrypts `plain` whole into the write BIO (a memory BIO never refuses a record).
@@ -163,13 +168,13 @@ pub const Session = struct {
         _ = openssl.takeError(ssl);
     }
 
-    /// Takes up to `out.len` bytes of ciphertext waiting to be sent; 0 when none waits.
+    /// Takes up to `out.len` bytes of ciphertext waiting to be sent; 0 when none waits. Fewer
+    /// than `out.len`: none waits any more (a memory BIO's read gives all it has, up to `out.len`).
     pub fn takeCipher(session: *Session, out: []u8) usize {
         assert(out.len > 0 and out.len <= std.math.maxInt(c_int));
         const ssl = session.ssl;
-        const wbio = ssl.SSL_get_wbio(session.conn);
-        if (ssl.BIO_ctrl_pending(wbio) == 0) return 0;
-        const n = ssl.BIO_read(wbio, out.ptr, @intCast(out.len));
+        if (ssl.BIO_ctrl_pending(session.wbio) == 0) return 0;
+        const n = ssl.BIO_read(session.wbio, out.ptr, @intCast(out.len));
         assert(n <= out.len);
         return if (n > 0) @intCast(n) else 0;
     }
