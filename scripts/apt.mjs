@@ -30,7 +30,7 @@ function apt(args) {
   });
 }
 
-/** What the Redis suite (tests/redis-example.test.ts) and the Redis benchmark drive. */
+/** What the Redis suite (tests/examples/redis-server.test.ts) and the Redis benchmark drive. */
 export const REDIS_TOOLS = [
   { cmd: 'redis-cli', pkg: 'redis-tools' },
   { cmd: 'redis-benchmark', pkg: 'redis-tools' },

@@ -14,13 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { exchange } from './support/exchange.js';
-import { testMode } from './support/mode.js';
+import { exchange } from '../support/exchange.js';
+import { testMode } from '../support/mode.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const script = path.join(here, '..', 'examples', 'redis-server.js');
-// the source tree's scripts/ (not compiled): two levels up from dist/tests
-const apt = (await import(new URL('../../scripts/apt.mjs', import.meta.url).href)) as typeof import('../scripts/apt.mjs');
+const script = path.join(here, '..', '..', 'examples', 'redis-server.js');
+// the source tree's scripts/ (not compiled): three levels up from dist/tests/examples
+const apt = (await import(new URL('../../../scripts/apt.mjs', import.meta.url).href)) as typeof import('../../scripts/apt.mjs');
 
 const children = new Set<ChildProcess>();
 let port = 0;

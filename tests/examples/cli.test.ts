@@ -10,9 +10,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { testMode } from './support/mode.js';
+import { testMode } from '../support/mode.js';
 
-const examples = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples');
+const examples = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
 const EXIT_TIMEOUT_MS = 20_000;
 
 /** Each example server and the flags that make it listen on 127.0.0.1:`port`. */

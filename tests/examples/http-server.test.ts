@@ -9,10 +9,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { exchange as rawExchange } from './support/exchange.js';
-import { testMode } from './support/mode.js';
+import { exchange as rawExchange } from '../support/exchange.js';
+import { testMode } from '../support/mode.js';
 
-const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'http-server.js');
+const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples', 'http-server.js');
 
 let server: ChildProcess;
 let port = 0;

@@ -9,12 +9,12 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { testMode } from './support/mode.js';
+import { testMode } from '../support/mode.js';
 import { promisify } from 'node:util';
-import { makeTestCerts, type TestCerts } from './support/tls-certs.js';
+import { makeTestCerts, type TestCerts } from '../support/tls-certs.js';
 
 const run = promisify(execFile);
-const examples = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples');
+const examples = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'examples');
 
 /** Starts an example and resolves with its port once it printed "listening host:port". */
 function start(script: string, args: string[]): Promise<{ child: ChildProcess; port: number }> {

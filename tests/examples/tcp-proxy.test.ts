@@ -13,10 +13,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { testMode } from './support/mode.js';
+import { testMode } from '../support/mode.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const script = path.join(here, '..', 'examples', 'tcp-proxy.js');
+const script = path.join(here, '..', '..', 'examples', 'tcp-proxy.js');
 const MiB = 1024 * 1024;
 
 /**
