@@ -13,9 +13,9 @@ import type { ServerTls } from '../tls/options.js';
 import { leveledLogger } from '../options.js';
 import { loadHandlerModule } from './handler-module.js';
 import { workerTls, type FromWorker, type ToWorker } from './protocol.js';
+import { connectionHandler, failedMessage, forwardingLogger } from './worker-side.js';
 
 type PassedConn = Extract<ToWorker, { t: 'conn' }>;
-import { connectionHandler, failedMessage, forwardingLogger } from './worker-side.js';
 
 /** Without the main process there is nothing to serve: a worker never outlives its IPC channel. */
 process.on('disconnect', () => process.exit(0));
@@ -74,8 +74,8 @@ class WorkerEngine extends FallbackEngine {
 
   /** A TLS server's handshakes, on this process's node:tls (not listening: passed sockets are handed to it). */
   private tlsAcceptor: tls.Server | undefined;
-  /** What the main process said of each passed socket still in its handshake. */
-  private readonly handshaking = new WeakMap<net.Socket, PassedConn>();
+  /** Each passed socket still in its handshake: its loop, and what the main process said of it. */
+  private readonly handshaking = new WeakMap<net.Socket, { index: number; m: PassedConn }>();
 
   serve(index: number, socket: net.Socket, m: PassedConn): void {
     if (!this.isRunning()) {
@@ -89,29 +89,34 @@ class WorkerEngine extends FallbackEngine {
 
   /** The socket opens once node:tls finished its handshake; a failure is counted, logged, and uncounted from the loop. */
   private handshake(index: number, socket: net.Socket, m: PassedConn, config: ServerTls): void {
-    if (this.tlsAcceptor === undefined) {
-      const acceptor = tlsServer(config, streamSocketOptions(this.options));
-      acceptor.on('secureConnection', (secure: tls.TLSSocket & { _parent?: net.Socket }) => {
-        const passed = secure._parent ? this.handshaking.get(secure._parent) : undefined;
-        if (passed === undefined) return void secure.destroy();
-        this.handshaking.delete(secure._parent!);
-        if (this.isRunning()) return this.open(index, secure, passed);
-        secure.destroy();
-        send({ t: 'count', delta: -1 });
-      });
-      acceptor.on('tlsClientError', (err: Error, secure: tls.TLSSocket & { _parent?: net.Socket }) => {
-        const passed = secure._parent ? this.handshaking.get(secure._parent) : undefined;
-        if (passed === undefined) return;
-        this.handshaking.delete(secure._parent!);
-        this.handshakeFailed(passed.local, err, secure);
-        send({ t: 'count', delta: -1 });
-      });
-      this.tlsAcceptor = acceptor;
-    }
+    this.tlsAcceptor ??= this.makeTlsAcceptor(config);
     // As a listener's accepted sockets are: the engine ends them itself, after onClose.
     socket.allowHalfOpen = true;
-    this.handshaking.set(socket, m);
+    this.handshaking.set(socket, { index, m });
     this.tlsAcceptor.emit('connection', socket);
+  }
+
+  private makeTlsAcceptor(config: ServerTls): tls.Server {
+    type Secure = tls.TLSSocket & { _parent?: net.Socket };
+    const settled = (secure: Secure) => {
+      const passed = secure._parent ? this.handshaking.get(secure._parent) : undefined;
+      if (passed !== undefined) this.handshaking.delete(secure._parent!);
+      return passed;
+    };
+    const acceptor = tlsServer(config, streamSocketOptions(this.options));
+    acceptor.on('secureConnection', (secure: Secure) => {
+      const passed = settled(secure);
+      if (passed !== undefined && this.isRunning()) return this.open(passed.index, secure, passed.m);
+      secure.destroy();
+      if (passed !== undefined) send({ t: 'count', delta: -1 });
+    });
+    acceptor.on('tlsClientError', (err: Error, secure: Secure) => {
+      const passed = settled(secure);
+      if (passed === undefined) return;
+      this.handshakeFailed(passed.m.local, err, secure);
+      send({ t: 'count', delta: -1 });
+    });
+    return acceptor;
   }
 
   /** Drops the handshakes still in progress (they never reached a handler), then stops. */
