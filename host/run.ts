@@ -78,7 +78,7 @@ function hintHandlerModule(resolvedOptions: ResolvedOptions): void {
 export function createEngine(handler: EventHandler, resolvedOptions: ResolvedOptions, moduleHref?: string): EngineBase {
   warnUnknownCallbacks(handler, resolvedOptions.logger);
   const onCores = moduleHref !== undefined && resolvedOptions.numEventLoop > 1;
-  if (resolvedOptions.tls !== undefined) return createTlsEngine(handler, resolvedOptions, onCores);
+  if (resolvedOptions.tls !== undefined) return createTlsEngine(handler, resolvedOptions, moduleHref, onCores);
   const mode = resolveMode(resolvedOptions.mode, (message) => resolvedOptions.logger.warn(message));
   if (resolvedOptions.mode === 'auto' && mode === 'wasm' && nativeUnavailableReason()) {
     resolvedOptions.logger.debug(`native library unavailable, using wasm: ${nativeUnavailableReason()}`);
@@ -89,15 +89,17 @@ export function createEngine(handler: EventHandler, resolvedOptions: ResolvedOpt
 }
 
 /**
- * A TLS server runs on node:tls, in wasm mode, on this thread (docs/tls.md): `'auto'` picks
- * it; an explicit `'native'`, or loops on several threads or processes, are refused rather
- * than served without TLS.
+ * A TLS server: native mode runs OpenSSL inside the Zig engine where this Node process has an
+ * OpenSSL it can use (else `'auto'` serves on node:tls, in wasm mode, and an explicit
+ * `'native'` is refused rather than served without TLS). A handler module on several loops
+ * runs them on threads (native) or processes (wasm) as a plain server does (docs/tls.md).
  */
-function createTlsEngine(handler: EventHandler, resolvedOptions: ResolvedOptions, onCores: boolean): EngineBase {
-  if (onCores) throw unsupportedOp('tls with a handler module on several event loops (pass the handler object: its loops share this thread)');
+function createTlsEngine(handler: EventHandler, resolvedOptions: ResolvedOptions, moduleHref: string | undefined, onCores: boolean): EngineBase {
   const mode = resolveMode(resolvedOptions.mode, (message) => resolvedOptions.logger.warn(message));
-  if (mode === 'native' && nativeTlsAvailable()) return new NativeEngine(handler, resolvedOptions);
+  if (mode === 'native' && nativeTlsAvailable()) {
+    return onCores ? new ThreadEngine(handler, resolvedOptions, moduleHref!) : new NativeEngine(handler, resolvedOptions);
+  }
   if (resolvedOptions.mode === 'native') throw unsupportedOp('tls in native mode: this Node process has no OpenSSL the native engine can use');
   resolvedOptions.logger.debug('tls: serving in wasm mode (node:tls)');
-  return new FallbackEngine(handler, resolvedOptions);
+  return onCores ? new ProcessEngine(handler, resolvedOptions, moduleHref!) : new FallbackEngine(handler, resolvedOptions);
 }

@@ -66,7 +66,7 @@ import { UdpEndpoint } from './udp.js';
 import { TlsStreamConn } from './tls-conn.js';
 import { dialTlsSocket } from './tls-dial.js';
 import { handshakeError, isTlsFailure } from '../tls/session.js';
-import { tlsConfigError, type DialTls } from '../tls/options.js';
+import { tlsConfigError, type DialTls, type ServerTls } from '../tls/options.js';
 import { HandshakeFailures } from '../tls/failures.js';
 
 export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwner {
@@ -85,12 +85,16 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   private connectionCount = 0;
   private readonly acceptLog = new RateLimitedLog(this.logger, 'error');
   /** Accepted TLS handshakes that failed or timed out (never seen by the handler). */
-  private readonly handshakeFailures = new HandshakeFailures(this.logger);
+  protected readonly handshakeFailures = new HandshakeFailures(this.logger);
   get tlsHandshakeFailures(): number {
     return this.handshakeFailures.count;
   }
   /** Accepted sockets start paused: the process engine hands them on before a byte is read here. */
   protected readonly pauseOnConnect: boolean = false;
+  /** What the listeners handshake; the process engine's workers do it instead (plain listeners here). */
+  protected get listenerTls(): ServerTls | undefined {
+    return this.options.tls;
+  }
 
   constructor(handler: EventHandler, options: ResolvedOptions) {
     super(handler, options);
@@ -117,9 +121,9 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
         this.udpEndpoints.push(endpoint);
         this.listeners.push(listener);
       } else {
-        const listener: StreamListener = await listenStream(addr, o, (socket) => this.accept(socket, listener), this.pauseOnConnect);
+        const listener: StreamListener = await listenStream(addr, o, (socket) => this.accept(socket, listener), this.pauseOnConnect, this.listenerTls);
         listener.server.on('error', (err) => this.acceptLog.note(() => `${listener.addr}: accepting failed, retrying: ${err.message}`));
-        listener.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => this.handshakeFailed(listener, err, socket));
+        listener.server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => this.handshakeFailed(listener.addr, err, socket));
         this.listeners.push(listener);
       }
     }
@@ -223,9 +227,9 @@ export class FallbackEngine extends EngineBase implements NodeConnOwner, LoopOwn
   }
 
   /** node:tls already destroyed the socket: count it and say so, at a rate limit. */
-  private handshakeFailed(listener: StreamListener, err: Error, socket: tls.TLSSocket): void {
+  protected handshakeFailed(listenerAddr: string, err: Error, socket: tls.TLSSocket): void {
     const from = socket.remoteAddress === undefined ? undefined : hostPort(socket.remoteAddress, socket.remotePort ?? 0);
-    this.handshakeFailures.failed(listener.addr, from, handshakeError(err).message);
+    this.handshakeFailures.failed(listenerAddr, from, handshakeError(err).message);
   }
 
   private track(socket: net.Socket): void {

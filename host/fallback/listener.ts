@@ -17,6 +17,7 @@ import { boundUnixPath, clearUnixPath, removeBoundUnixPath, UNIX_PATH_BYTES_MAX,
 import { fromNodeError, systemError, withAddress } from '../errors.js';
 import { dropHandshakes, tlsServer } from './tls-listener.js';
 import type { ResolvedOptions } from '../options.js';
+import type { ServerTls } from '../tls/options.js';
 
 export interface StreamListener {
   readonly network: 'tcp' | 'unix';
@@ -48,13 +49,9 @@ const backlog: number = (() => {
   }
 })();
 
-export async function listenStream(
-  addr: ResolvedAddr,
-  options: ResolvedOptions,
-  onConnection: (socket: net.Socket) => void,
-  pauseOnConnect = false,
-): Promise<StreamListener> {
-  const socketOptions: net.ServerOpts = {
+/** The accepted sockets' options (also those of a worker process's TLS acceptor, host/multicore/process-worker.ts). */
+export function streamSocketOptions(options: ResolvedOptions, pauseOnConnect = false): net.ServerOpts {
+  return {
     pauseOnConnect,
     // The engine ends the socket itself, after onClose and with queued bytes flushed.
     allowHalfOpen: true,
@@ -62,13 +59,24 @@ export async function listenStream(
     keepAlive: options.tcpKeepAliveMs > 0,
     keepAliveInitialDelay: options.tcpKeepAliveMs,
   };
+}
+
+export async function listenStream(
+  addr: ResolvedAddr,
+  options: ResolvedOptions,
+  onConnection: (socket: net.Socket) => void,
+  pauseOnConnect: boolean,
+  /** The listener's TLS (undefined: plain; a process engine's workers handshake instead). */
+  tls: ServerTls | undefined,
+): Promise<StreamListener> {
+  const socketOptions = streamSocketOptions(options, pauseOnConnect);
   let server: net.Server;
-  if (options.tls === undefined) {
+  if (tls === undefined) {
     server = net.createServer(socketOptions);
     server.on('connection', onConnection);
   } else {
     // A TLS connection becomes a connection once its handshake is done (tls-listener.ts).
-    server = tlsServer(options.tls, socketOptions);
+    server = tlsServer(tls, socketOptions);
     server.on('secureConnection', onConnection);
   }
   if (addr.network === 'unix') {

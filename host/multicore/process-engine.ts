@@ -54,6 +54,10 @@ function processEndpoint(child: ChildProcess): Endpoint {
 
 export class ProcessEngine extends FallbackEngine {
   protected override readonly pauseOnConnect = true;
+  /** A TLS server's handshakes run in the workers (node:tls there): the sockets are passed before it. */
+  protected override get listenerTls(): undefined {
+    return undefined;
+  }
   private readonly workers: WorkerLink[] = [];
   /** Each worker's open connections, as counted here (accepted ones from the moment they are passed). */
   private readonly counts: number[] = [];
@@ -96,6 +100,8 @@ export class ProcessEngine extends FallbackEngine {
       void this.shutdown('action', w.index);
     } else if (m.t === 'log') {
       this.logger[m.level](`loop ${w.index} (${w.endpoint.name}): ${m.message}`);
+    } else if (m.t === 'tlsFailures') {
+      this.handshakeFailures.reported(m.count);
     }
   }
 

@@ -5,11 +5,17 @@
  * onBoot, onShutdown and onTick are the main process's: only the connection callbacks run here.
  */
 import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import { FallbackEngine } from '../fallback/engine.js';
+import { streamSocketOptions } from '../fallback/listener.js';
+import { dropHandshakes, tlsServer } from '../fallback/tls-listener.js';
+import type { ServerTls } from '../tls/options.js';
 import { leveledLogger } from '../options.js';
 import { loadHandlerModule } from './handler-module.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import { workerTls, type FromWorker, type ToWorker } from './protocol.js';
 import { connectionHandler, failedMessage, forwardingLogger } from './worker-side.js';
+
+type PassedConn = Extract<ToWorker, { t: 'conn' }>;
 
 /** Without the main process there is nothing to serve: a worker never outlives its IPC channel. */
 process.on('disconnect', () => process.exit(0));
@@ -29,6 +35,12 @@ function send(message: FromWorker, done?: () => void): void {
 class WorkerEngine extends FallbackEngine {
   /** While opening a passed socket: its +1 was counted by the main process when it passed it. */
   private passing = false;
+
+  constructor(...args: ConstructorParameters<typeof FallbackEngine>) {
+    super(...args);
+    // Handshakes failed here are logged here, and counted by the main process too.
+    this.handshakeFailures.onCounted = (count) => send({ t: 'tlsFailures', count });
+  }
 
   override loopCountChanged(index: number, delta: 1 | -1): void {
     super.loopCountChanged(index, delta);
@@ -60,12 +72,60 @@ class WorkerEngine extends FallbackEngine {
     send({ t: 'shutdown' }); // the main process runs gnet's shutdown order for every loop
   }
 
-  serve(index: number, socket: net.Socket, m: Extract<ToWorker, { t: 'conn' }>): void {
+  /** A TLS server's handshakes, on this process's node:tls (not listening: passed sockets are handed to it). */
+  private tlsAcceptor: tls.Server | undefined;
+  /** Each passed socket still in its handshake: its loop, and what the main process said of it. */
+  private readonly handshaking = new WeakMap<net.Socket, { index: number; m: PassedConn }>();
+
+  serve(index: number, socket: net.Socket, m: PassedConn): void {
     if (!this.isRunning()) {
       socket.destroy();
       send({ t: 'count', delta: -1 });
       return;
     }
+    if (this.options.tls !== undefined) return this.handshake(index, socket, m, this.options.tls);
+    this.open(index, socket, m);
+  }
+
+  /** The socket opens once node:tls finished its handshake; a failure is counted, logged, and uncounted from the loop. */
+  private handshake(index: number, socket: net.Socket, m: PassedConn, config: ServerTls): void {
+    this.tlsAcceptor ??= this.makeTlsAcceptor(config);
+    // As a listener's accepted sockets are: the engine ends them itself, after onClose.
+    socket.allowHalfOpen = true;
+    this.handshaking.set(socket, { index, m });
+    this.tlsAcceptor.emit('connection', socket);
+  }
+
+  private makeTlsAcceptor(config: ServerTls): tls.Server {
+    type Secure = tls.TLSSocket & { _parent?: net.Socket };
+    const settled = (secure: Secure) => {
+      const passed = secure._parent ? this.handshaking.get(secure._parent) : undefined;
+      if (passed !== undefined) this.handshaking.delete(secure._parent!);
+      return passed;
+    };
+    const acceptor = tlsServer(config, streamSocketOptions(this.options));
+    acceptor.on('secureConnection', (secure: Secure) => {
+      const passed = settled(secure);
+      if (passed !== undefined && this.isRunning()) return this.open(passed.index, secure, passed.m);
+      secure.destroy();
+      if (passed !== undefined) send({ t: 'count', delta: -1 });
+    });
+    acceptor.on('tlsClientError', (err: Error, secure: Secure) => {
+      const passed = settled(secure);
+      if (passed === undefined) return;
+      this.handshakeFailed(passed.m.local, err, secure);
+      send({ t: 'count', delta: -1 });
+    });
+    return acceptor;
+  }
+
+  /** Drops the handshakes still in progress (they never reached a handler), then stops. */
+  protected override async closeConnections(loopIndex?: number): Promise<void> {
+    if (this.tlsAcceptor !== undefined) dropHandshakes(this.tlsAcceptor);
+    return super.closeConnections(loopIndex);
+  }
+
+  private open(index: number, socket: net.Socket, m: PassedConn): void {
     this.passing = true;
     try {
       this.openAccepted(this.loops[index]!, socket, m.network, m.local, m.remote);
@@ -111,7 +171,8 @@ async function init(m: Extract<ToWorker, { t: 'init' }>): Promise<void> {
     const { handler } = await loadHandlerModule(m.href, m.handlerData);
     const logger = leveledLogger(forwardingLogger(send), m.options.logLevel);
     // A client engine: no listeners, onBoot's action ignored; its ticker is the main process's.
-    engine = new WorkerEngine(connectionHandler(handler), { ...m.options, logger, signal: undefined, handlerData: m.handlerData, client: true, ticker: false, tls: undefined });
+    const tls = workerTls(m.options);
+    engine = new WorkerEngine(connectionHandler(handler), { ...m.options, logger, signal: undefined, handlerData: m.handlerData, client: true, ticker: false, tls });
     await engine.start([]);
     send({ t: 'ready', pid: process.pid });
   } catch (err) {

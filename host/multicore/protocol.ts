@@ -8,14 +8,23 @@
  */
 import type { EngineStats } from '../api.js';
 import type { ResolvedOptions } from '../options.js';
+import { resolveServerTls } from '../tls/options.js';
 
-/** The options a worker's engine needs: the resolved ones without what cannot be cloned. */
-/** TLS never reaches a worker: createEngine refuses TLS with loops on threads or processes. */
-export type WorkerOptions = Omit<ResolvedOptions, 'logger' | 'signal' | 'handlerData' | 'tls'>;
+/**
+ * The options a worker's engine needs: the resolved ones without what cannot be cloned. `tls`
+ * is the user's `options.tls` as given (PEM texts): each worker checks it again and builds its
+ * own node:tls server (processes) or serves the engine's OpenSSL context (threads).
+ */
+export type WorkerOptions = Omit<ResolvedOptions, 'logger' | 'signal' | 'handlerData' | 'tls'> & { tls: unknown };
 
 export function workerOptions(options: ResolvedOptions): WorkerOptions {
-  const { logger: _logger, signal: _signal, handlerData: _data, tls: _tls, ...clonable } = options;
-  return clonable;
+  const { logger: _logger, signal: _signal, handlerData: _data, tls, ...clonable } = options;
+  return { ...clonable, tls: tls?.input };
+}
+
+/** A worker's `options.tls`, checked again from what the main side was given. */
+export function workerTls(options: WorkerOptions): ResolvedOptions['tls'] {
+  return resolveServerTls(options.tls, ['tcp']);
 }
 
 /** A native loop's thread (host/multicore/thread-worker.ts) starts with this as its workerData. */
@@ -24,6 +33,8 @@ export interface ThreadInit {
   handlerData: unknown;
   options: WorkerOptions;
   index: number;
+  /** The engine's listener addresses (what a TLS failure's log line names). */
+  addrs: string[];
   /** The Zig engine's handle: every thread of the process sees the same engines. */
   engine: number;
   /** Open connections per loop, shared by every loop's thread (Atomics). */
@@ -54,5 +65,7 @@ export type FromWorker =
   | { t: 'shutdown' }
   /** A log line of the worker's engine, for the main process's logger (the user's, which cannot cross). */
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
+  /** `count` more accepted TLS handshakes failed on the worker's loop (it logged them). */
+  | { t: 'tlsFailures'; count: number }
   | { t: 'loopClosed' }
   | { t: 'stopped' };

@@ -70,6 +70,7 @@ export class ThreadEngine extends NativeEngine {
         handlerData: this.options.handlerData,
         options: workerOptions(this.options),
         index,
+        addrs: this.listenerAddrs,
         engine: this.handle,
         counts: this.counts.buffer as SharedArrayBuffer,
         stats: this.counters.cells.buffer as SharedArrayBuffer,
@@ -96,6 +97,7 @@ export class ThreadEngine extends NativeEngine {
   private fromWorker(w: WorkerLink, m: FromWorker): void {
     if (m.t === 'shutdown') void this.shutdown('action', w.index);
     else if (m.t === 'log') this.logger[m.level](`loop ${w.index} (${w.endpoint.name}): ${m.message}`);
+    else if (m.t === 'tlsFailures') this.handshakeFailures.reported(m.count);
   }
 
   private workerExited(w: WorkerLink): void {

@@ -10,7 +10,7 @@ import { NativeLoop } from '../native/event-loop.js';
 import { StatsBook } from '../engine/stats.js';
 import { leveledLogger } from '../options.js';
 import { loadHandlerModule } from './handler-module.js';
-import type { FromWorker, ThreadInit, ToWorker } from './protocol.js';
+import { workerTls, type FromWorker, type ThreadInit, type ToWorker } from './protocol.js';
 import { connectionHandler, failedMessage, forwardingLogger } from './worker-side.js';
 
 const init = workerData as ThreadInit;
@@ -32,6 +32,7 @@ class LoopThreadEngine extends NativeEngine {
   /** Nothing to bind: the engine is the main thread's. */
   protected override async listen(): Promise<void> {
     this.handle = init.engine;
+    this.listenerAddrs = init.addrs;
   }
 
   /** Attaches this thread's loop; polling waits for 'go' (the engine starts once every loop is attached). */
@@ -41,6 +42,12 @@ class LoopThreadEngine extends NativeEngine {
 
   go(): void {
     for (const loop of this.loops) loop.startPolling();
+    this.reapHandshakesOnTime();
+  }
+
+  /** Handshakes failed on this loop: logged here, counted on the main thread too. */
+  countTlsFailuresThere(): void {
+    this.handshakeFailures.onCounted = (count) => send({ t: 'tlsFailures', count });
   }
 
   closeLoop(): Promise<void> {
@@ -78,7 +85,11 @@ port.on('message', (m: ToWorker) => {
 try {
   const { handler } = await loadHandlerModule(init.href, init.handlerData);
   const logger = leveledLogger(forwardingLogger(send), init.options.logLevel);
-  engine = new LoopThreadEngine(connectionHandler(handler), { ...init.options, logger, signal: undefined, handlerData: init.handlerData, client: true, ticker: false, tls: undefined });
+  // A TLS server's loop: the engine's OpenSSL context is the main thread's (one SSL_CTX for
+  // every loop, zig-src/engine/tls_context.zig); this thread runs its connections' sessions.
+  const tls = workerTls(init.options);
+  engine = new LoopThreadEngine(connectionHandler(handler), { ...init.options, logger, signal: undefined, handlerData: init.handlerData, client: true, ticker: false, tls });
+  engine.countTlsFailuresThere();
   await engine.start([]);
   send({ t: 'ready', pid: process.pid });
 } catch (err) {

@@ -54,7 +54,7 @@ export class NativeEngine extends EngineBase {
   private readonly acceptLog: RateLimitedLog;
   /** A TLS server: Zig runs every handshake; failed ones are counted and logged here. */
   readonly servesTls: boolean;
-  private readonly handshakeFailures: HandshakeFailures;
+  protected readonly handshakeFailures: HandshakeFailures;
   private readonly failureWords = new Int32Array(2);
   /** Times out handshakes (Zig's reap) while a TLS server runs. */
   private handshakeTimer: NodeJS.Timeout | undefined;
@@ -171,10 +171,14 @@ export class NativeEngine extends EngineBase {
     for (let i = 0; i < this.options.numEventLoop; i++) this.loops.push(new NativeLoop(this, i, this.options.readBufferCap));
     this.check(this.api.zg_engine_start(this.handle));
     for (const loop of this.loops) loop.startPolling();
-    if (this.servesTls) {
-      this.handshakeTimer = setInterval(() => this.reapHandshakes(), Math.min(REAP_INTERVAL_MS, this.options.tls!.handshakeTimeoutMs));
-      this.handshakeTimer.unref();
-    }
+    this.reapHandshakesOnTime();
+  }
+
+  /** A TLS server times out the handshakes of its loops (those of this thread). */
+  protected reapHandshakesOnTime(): void {
+    if (!this.servesTls || this.handshakeTimer !== undefined) return;
+    this.handshakeTimer = setInterval(() => this.reapHandshakes(), Math.min(REAP_INTERVAL_MS, this.options.tls!.handshakeTimeoutMs));
+    this.handshakeTimer.unref();
   }
 
   protected async closeConnections(loopIndex?: number): Promise<void> {

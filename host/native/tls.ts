@@ -6,7 +6,6 @@
  * OpenSSL's error codes as ERR_TLS_CONFIG / ERR_TLS_HANDSHAKE messages.
  */
 import { X509Certificate } from 'node:crypto';
-import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import type { TlsInfo } from '../api.js';
 import { ErrorCode, ZgnetError } from '../errors.js';
@@ -93,8 +92,9 @@ export function configureServer(api: EngineApi, handle: number, config: ServerTl
 export function configureDial(api: EngineApi, handle: number, loop: number, slot: number, generation: number, config: DialTls, host: string): void {
   const flags = (config.rejectUnauthorized ? FLAG_REJECT_UNAUTHORIZED : 0) | (config.minVersion === 'TLSv1.3' ? FLAG_TLS13_ONLY : 0);
   const alpn = alpnWire(config.ALPNProtocols);
-  // node:tls's default: the dialled host when it is a name (an IP address is no SNI name).
-  const servername = Buffer.from(config.servername ?? (isIP(host) === 0 ? host : ''));
+  // As node:tls: the certificate must carry `servername`, else the dialled host — a name (also
+  // sent as SNI) or an address (an IP SAN; no SNI for it). Zig tells the two apart.
+  const servername = Buffer.from(config.servername ?? host);
   const cert = pemBytes(config.pem.cert);
   const key = pemBytes(config.pem.key);
   const pass = Buffer.from(config.pem.passphrase ?? '');

@@ -10,6 +10,8 @@ import { RateLimitedLog } from '../engine/limits.js';
 export class HandshakeFailures {
   /** Every failure so far (the engines expose it as `tlsHandshakeFailures`). */
   count = 0;
+  /** A loop's worker (host/multicore/) tells the main side of each count it adds. */
+  onCounted: ((failures: number) => void) | undefined;
   private readonly log: RateLimitedLog;
 
   constructor(logger: Logger) {
@@ -23,5 +25,11 @@ export class HandshakeFailures {
       this.count++;
       this.log.note(() => `${listenerAddr}: TLS handshake${peer} failed (${this.count} so far): ${reason}`);
     }
+    this.onCounted?.(failures);
+  }
+
+  /** `failures` more failed on a loop of another thread or process, which logged them. */
+  reported(failures: number): void {
+    this.count += failures;
   }
 }

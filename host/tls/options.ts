@@ -21,6 +21,11 @@ const DIAL_KEYS = ['servername', 'ca', 'rejectUnauthorized', 'ALPNProtocols', 'c
 
 /** `options.tls` after validation (internal). */
 export interface ServerTls {
+  /**
+   * `options.tls` as the user gave it (PEM texts and plain values only): a handler module's
+   * loops in other threads or processes check and parse it again there (host/multicore/).
+   */
+  readonly input: Readonly<Record<string, unknown>>;
   /** The default certificate, key, CA and version, checked: what node:tls's server parses again. */
   readonly contextOptions: SecureContextOptions;
   /** SNI names (lower case; `*.example.org` matches one label) to their contexts. */
@@ -157,6 +162,7 @@ export function resolveServerTls(value: unknown, networks: readonly Network[]): 
     throw tlsConfigError('tls.handshakeTimeoutMs must be an integer from 1 to 2147483647 (ms)');
   }
   return {
+    input: o,
     contextOptions,
     sni,
     sniPem,

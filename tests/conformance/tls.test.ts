@@ -227,6 +227,35 @@ describe(`tls mode selection (${testMode})`, () => {
   });
 
   describe(`zgnet's TLS client (${testMode})`, () => {
+    test('a dial to an IP address checks the IP SAN: the address in the certificate passes, a certificate without it fails', async () => {
+      // certs.server carries IP:127.0.0.1 and IP:::1; certs.other only DNS:other.test (same CA).
+      const withIp = await startServer(echoHandler(), [LOOPBACK.tcp, LOOPBACK.tcp6], { tls: serverTls() });
+      const withoutIp = await startServer(echoHandler(), LOOPBACK.tcp, { tls: { cert: certs.other.cert, key: certs.other.key } });
+      let opens = 0;
+      const client = new Client({ onOpen: () => void opens++ }, { mode: testMode });
+      await client.start();
+      try {
+        for (const addr of withIp.addrs) {
+          const c = await client.dial(addr, { tls: { ca: certs.ca } });
+          assert.equal(c.tls!.authorized, true, addr);
+          assert.equal(c.tls!.servername, null, `${addr}: an address is no SNI name`);
+        }
+        await assert.rejects(client.dial(withoutIp.addrs[0]!, { tls: { ca: certs.ca } }), (err: Error & { code?: string; cause?: unknown }) => {
+          assert.equal(err.code, ErrorCode.TLS_HANDSHAKE, err.message);
+          assert.ok(err.cause instanceof Error);
+          return true;
+        });
+        // Not verified, but served when asked so: authorized tells.
+        const lax = await client.dial(withoutIp.addrs[0]!, { tls: { ca: certs.ca, rejectUnauthorized: false } });
+        assert.equal(lax.tls!.authorized, false);
+        assert.equal(opens, 3);
+      } finally {
+        await client.stop();
+        await withIp.shutdown();
+        await withoutIp.shutdown();
+      }
+    });
+
     test('against node:tls: ALPN, SNI and verification; c.tls on the dialled conn', async () => {
       const nodeServer = tls.createServer({ cert: certs.server.cert, key: certs.server.key, ALPNProtocols: ['zg/1'] }, (s) => s.pipe(s));
       await new Promise<void>((resolve) => nodeServer.listen(0, '127.0.0.1', resolve));

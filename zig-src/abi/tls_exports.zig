@@ -120,8 +120,9 @@ pub export fn zg_engine_tls_error(handle: i32) isize {
 }
 
 /// Makes the dial `slot` (still connecting) a TLS client: a context of its own from these
-/// PEM texts (`ca` empty: nothing is trusted, so the host passes its roots), `servername` for
-/// SNI and the certificate check. The handshake starts once connected.
+/// PEM texts (`ca` empty: nothing is trusted, so the host passes its roots); `identity`, what
+/// the server's certificate must carry: a host name (also sent as SNI) or an IP address (an
+/// IP SAN), empty for no check. The handshake starts once connected.
 pub export fn zg_conn_tls_dial(
     handle: i32,
     loop_index: u32,
@@ -130,8 +131,8 @@ pub export fn zg_conn_tls_dial(
     flags: u32,
     alpn_ptr: ?[*]const u8,
     alpn_len: usize,
-    servername_ptr: ?[*]const u8,
-    servername_len: usize,
+    identity_ptr: ?[*]const u8,
+    identity_len: usize,
     cert_ptr: ?[*]const u8,
     cert_len: usize,
     key_ptr: ?[*]const u8,
@@ -144,7 +145,7 @@ pub export fn zg_conn_tls_dial(
     const conn = engine_exports.connOf(handle, loop_index, slot, generation) orelse return fail(.conn_closed);
     if (conn.state != .connecting or conn.tls != null) return fail(.invalid_argument);
     const alpn = bytesIn(alpn_ptr, alpn_len) orelse return fail(.invalid_argument);
-    const servername = bytesIn(servername_ptr, servername_len) orelse return fail(.invalid_argument);
+    const identity = bytesIn(identity_ptr, identity_len) orelse return fail(.invalid_argument);
     const pem = pemIn(cert_ptr, cert_len, key_ptr, key_len, pass_ptr, pass_len, ca_ptr, ca_len) orelse return fail(.invalid_argument);
     var client_flags: Flags = @bitCast(flags);
     client_flags.server = false;
@@ -153,7 +154,7 @@ pub export fn zg_conn_tls_dial(
     const context = Context.create(allocator, client_flags, alpn) catch |err| return contextFailed(err);
     defer context.destroy();
     context.load(context.ctx, pem) catch |err| return contextFailed(err);
-    conn.tls = tls_session.Session.create(context, servername) catch |err| return switch (err) {
+    conn.tls = tls_session.Session.create(context, identity) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
         error.TlsFailed => fail(.invalid_argument),
     };

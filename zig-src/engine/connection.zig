@@ -355,6 +355,7 @@ pub const Connection = struct {
             const n = conn.tls.?.takeCipher(&chunk);
             if (n == 0) return true;
             if (conn.sendStream(poller, trigger, &.{chunk[0..n]}) == .failed) return false;
+            if (n < chunk.len) return true; // the BIO is empty: no need to ask it again
         }
     }
 

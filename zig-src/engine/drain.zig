@@ -114,7 +114,14 @@ pub fn dispatch(loop: *EventLoop, event: poller_mod.Event) void {
     // its stale events are dropped here.
     const conn = loop.lookup(low, @intCast(event.token >> 32)) orelse return;
     switch (conn.state) {
-        .open => {},
+        .open => if (conn.tls != null and conn.pending) {
+            // A TLS session with more to decrypt, queued for the next drain: this readiness
+            // joins it there. One read per connection per batch, as on a plain socket: the
+            // host's pauseRead (and its writable record) then come before any further read.
+            conn.read_pending = conn.read_pending or event.readable or event.read_hangup or event.hangup;
+            conn.write_pending = conn.write_pending or event.writable;
+            return;
+        },
         .connecting => return connected(loop, conn, event),
         .handshaking => return tls_io.handshakeEvent(loop, conn, event),
         .opening => {

@@ -19,6 +19,7 @@ pub const X509 = opaque {};
 pub const X509_STORE = opaque {};
 pub const X509_STORE_CTX = opaque {};
 pub const EVP_PKEY = opaque {};
+pub const X509_VERIFY_PARAM = opaque {};
 
 pub const ERROR_NONE = 0;
 pub const ERROR_SSL = 1;
@@ -89,6 +90,8 @@ pub const Api = struct {
     SSL_set_SSL_CTX: *const fn (?*SSL, ?*SSL_CTX) callconv(.C) ?*SSL_CTX,
     SSL_set_alpn_protos: *const fn (?*SSL, [*]const u8, c_uint) callconv(.C) c_int,
     SSL_set1_host: *const fn (?*SSL, [*:0]const u8) callconv(.C) c_int,
+    SSL_get0_param: *const fn (?*SSL) callconv(.C) ?*X509_VERIFY_PARAM,
+    X509_VERIFY_PARAM_set1_ip_asc: *const fn (?*X509_VERIFY_PARAM, [*:0]const u8) callconv(.C) c_int,
     SSL_get_version: *const fn (?*const SSL) callconv(.C) ?[*:0]const u8,
     SSL_get_current_cipher: *const fn (?*const SSL) callconv(.C) ?*const SSL_CIPHER,
     SSL_CIPHER_standard_name: *const fn (?*const SSL_CIPHER) callconv(.C) ?[*:0]const u8,

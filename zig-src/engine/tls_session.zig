@@ -13,14 +13,18 @@ pub const Error = error{ OutOfMemory, TlsFailed };
 pub const Session = struct {
     ssl: *const openssl.Api,
     conn: *openssl.SSL,
+    /// The session's memory BIOs (it owns them; set once, never swapped): kept here rather
+    /// than asked of OpenSSL on every read and write.
+    rbio: *openssl.BIO,
+    wbio: *openssl.BIO,
     /// The OpenSSL error that ended the session (0: none yet).
     error_code: u32 = 0,
     /// The peer's close_notify was decrypted: every later decrypt says so again.
     peer_closed: bool = false,
 
-    /// A session of `context` with empty memory BIOs; a client one names `servername` for SNI
-    /// and for the certificate check.
-    pub fn create(context: *const Context, servername: []const u8) Error!Session {
+    /// A session of `context` with empty memory BIOs; a client one checks the server's
+    /// certificate against `identity` (a host name, also sent as SNI, or an IP address).
+    pub fn create(context: *const Context, identity: []const u8) Error!Session {
         const ssl = context.ssl;
         const conn = ssl.SSL_new(context.ctx) orelse return error.OutOfMemory;
         errdefer ssl.SSL_free(conn);
@@ -34,29 +38,36 @@ pub const Session = struct {
         if (context.flags.server) {
             ssl.SSL_set_accept_state(conn);
         } else {
-            try clientSetup(ssl, conn, context, servername);
+            try clientSetup(ssl, conn, context, identity);
             ssl.SSL_set_connect_state(conn);
         }
         assert(ssl.SSL_get_rbio(conn) == rbio);
-        return .{ .ssl = ssl, .conn = conn };
+        assert(ssl.SSL_get_wbio(conn) == wbio);
+        return .{ .ssl = ssl, .conn = conn, .rbio = rbio, .wbio = wbio };
     }
 
-    fn clientSetup(ssl: *const openssl.Api, conn: *openssl.SSL, context: *const Context, servername: []const u8) Error!void {
+    fn clientSetup(ssl: *const openssl.Api, conn: *openssl.SSL, context: *const Context, identity: []const u8) Error!void {
         assert(!context.flags.server);
         if (context.alpn.len > 0) {
             // 0 is success here, unlike every other call of OpenSSL's.
             if (ssl.SSL_set_alpn_protos(conn, context.alpn.ptr, @intCast(context.alpn.len)) != 0) return error.OutOfMemory;
         }
-        if (servername.len == 0) return;
+        if (identity.len == 0) return;
         var name: [tls_context.name_bytes_max + 1]u8 = undefined;
-        if (servername.len >= name.len) return error.TlsFailed;
-        @memcpy(name[0..servername.len], servername);
-        name[servername.len] = 0;
+        if (identity.len >= name.len) return error.TlsFailed;
+        @memcpy(name[0..identity.len], identity);
+        name[identity.len] = 0;
         const z: [*:0]const u8 = @ptrCast(&name);
+        // The certificate must carry the name, or the address in an IP SAN (node:tls's
+        // checkServerIdentity); without rejectUnauthorized a mismatch only makes `authorized`
+        // false. An address is no SNI name (RFC 6066 3): none is sent for it.
+        if (isIpAddress(identity)) {
+            const param = ssl.SSL_get0_param(conn) orelse return error.OutOfMemory;
+            if (ssl.X509_VERIFY_PARAM_set1_ip_asc(param, z) != 1) return error.TlsFailed;
+            return;
+        }
         const sni = ssl.SSL_ctrl(conn, openssl.CTRL_SET_TLSEXT_HOSTNAME, openssl.TLSEXT_NAMETYPE_host_name, @constCast(z));
         if (sni != 1) return error.TlsFailed;
-        // The certificate must carry the name (node:tls's checkServerIdentity); without
-        // rejectUnauthorized a mismatch only makes `authorized` false.
         if (ssl.SSL_set1_host(conn, z) != 1) return error.TlsFailed;
     }
 
@@ -68,7 +79,7 @@ pub const Session = struct {
     /// Ciphertext read from the socket, for the next handshake step or decrypt.
     pub fn feed(session: *Session, bytes: []const u8) Error!void {
         assert(bytes.len > 0 and bytes.len <= std.math.maxInt(c_int));
-        const n = session.ssl.BIO_write(session.ssl.SSL_get_rbio(session.conn), bytes.ptr, @intCast(bytes.len));
+        const n = session.ssl.BIO_write(session.rbio, bytes.ptr, @intCast(bytes.len));
         // A memory BIO takes everything, or fails for lack of memory.
         if (n != bytes.len) return error.OutOfMemory;
     }
@@ -134,7 +145,7 @@ pub const Session = struct {
     pub fn readable(session: *const Session) bool {
         const ssl = session.ssl;
         if (session.peer_closed) return true;
-        return ssl.SSL_pending(session.conn) > 0 or ssl.BIO_ctrl_pending(ssl.SSL_get_rbio(session.conn)) > 0;
+        return ssl.SSL_pending(session.conn) > 0 or ssl.BIO_ctrl_pending(session.rbio) > 0;
     }
 
     /// Encrypts `plain` whole into the write BIO (a memory BIO never refuses a record).
@@ -157,13 +168,13 @@ pub const Session = struct {
         _ = openssl.takeError(ssl);
     }
 
-    /// Takes up to `out.len` bytes of ciphertext waiting to be sent; 0 when none waits.
+    /// Takes up to `out.len` bytes of ciphertext waiting to be sent; 0 when none waits. Fewer
+    /// than `out.len`: none waits any more (a memory BIO's read gives all it has, up to `out.len`).
     pub fn takeCipher(session: *Session, out: []u8) usize {
         assert(out.len > 0 and out.len <= std.math.maxInt(c_int));
         const ssl = session.ssl;
-        const wbio = ssl.SSL_get_wbio(session.conn);
-        if (ssl.BIO_ctrl_pending(wbio) == 0) return 0;
-        const n = ssl.BIO_read(wbio, out.ptr, @intCast(out.len));
+        if (ssl.BIO_ctrl_pending(session.wbio) == 0) return 0;
+        const n = ssl.BIO_read(session.wbio, out.ptr, @intCast(out.len));
         assert(n <= out.len);
         return if (n > 0) @intCast(n) else 0;
     }
@@ -211,6 +222,21 @@ pub fn describe(session: *const Session, out: []u8) usize {
     }
     assert(at == needed);
     return needed;
+}
+
+/// An IPv4 or IPv6 literal (what OpenSSL's IP SAN check takes), not a host name.
+fn isIpAddress(text: []const u8) bool {
+    _ = std.net.Address.parseIp(text, 0) catch return false;
+    return true;
+}
+
+test "tls_session: IP literals are told from host names" {
+    try std.testing.expect(isIpAddress("127.0.0.1"));
+    try std.testing.expect(isIpAddress("::1"));
+    try std.testing.expect(isIpAddress("fe80::1"));
+    try std.testing.expect(!isIpAddress("localhost"));
+    try std.testing.expect(!isIpAddress("1.2.3.4.example"));
+    try std.testing.expect(!isIpAddress(""));
 }
 
 fn spanOrEmpty(text: ?[*:0]const u8) []const u8 {
