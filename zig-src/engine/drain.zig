@@ -114,33 +114,20 @@ pub fn dispatch(loop: *EventLoop, event: poller_mod.Event) void {
     // its stale events are dropped here.
     const conn = loop.lookup(low, @intCast(event.token >> 32)) orelse return;
     switch (conn.state) {
-        .open => if (conn.tls != null and conn.pending) {
-            // A TLS session with more to decrypt, queued for the next drain: this readiness
-            // joins it there. One read per connection per batch, as on a plain socket: the
-            // host's pauseRead (and its writable record) then come before any further read.
-            conn.read_pending = conn.read_pending or event.readable or event.read_hangup or event.hangup;
-            conn.write_pending = conn.write_pending or event.writable;
-            return;
-        },
+        // Queued for the next drain already (a TLS session with more to decrypt, a read cut
+        // short): this readiness joins it there.
+        .open => if (conn.pending) return deferEvent(loop, conn, event),
         .connecting => return connected(loop, conn, event),
         .handshaking => return tls_io.handshakeEvent(loop, conn, event),
-        .opening => {
-            // Its open record is still pending; edge-triggered readiness must not be lost.
-            conn.read_pending = conn.read_pending or event.readable or event.read_hangup;
-            conn.write_pending = conn.write_pending or event.writable;
-            return loop.pushPending(conn);
-        },
+        .opening => return deferEvent(loop, conn, event), // its open record is still pending
         .draining => return drainingEvent(loop, conn, event),
         .failed, .reported => return,
         .free => unreachable, // `lookup` finds no free slot
     }
     if (loop.recordsLeft() == 0 or loop.readRoom() == null) {
         loop.setMore();
-        if (loop.trigger == .edge) {
-            conn.read_pending = conn.read_pending or event.readable or event.read_hangup or event.hangup;
-            conn.write_pending = conn.write_pending or event.writable;
-            loop.pushPending(conn);
-        }
+        // Level-triggered readiness is reported again; an edge must be kept.
+        if (loop.trigger == .edge) deferEvent(loop, conn, event);
         return;
     }
     if (event.hangup and !event.readable and !event.writable) {
@@ -161,6 +148,18 @@ pub fn dispatch(loop: *EventLoop, event: poller_mod.Event) void {
         return loop.pushPending(conn);
     }
     conn_io.readable(loop, conn);
+}
+
+/// Readiness of a connection that the next drain serves (it is in the pending list, or goes
+/// there): kept on the connection for then. Nothing edge-triggered is lost, and a connection is
+/// read at most once per batch, so the host's pauseRead and its writable record come before
+/// any further read.
+fn deferEvent(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) void {
+    assert(conn.state == .opening or conn.state == .open);
+    conn.read_pending = conn.read_pending or event.readable or event.read_hangup or event.hangup;
+    conn.write_pending = conn.write_pending or event.writable;
+    loop.pushPending(conn);
+    assert(conn.pending);
 }
 
 /// A dial finished (writability or an error): announce it, or report why it failed.
