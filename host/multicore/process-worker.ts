@@ -12,7 +12,7 @@ import { dropHandshakes, tlsServer } from '../fallback/tls-listener.js';
 import type { ServerTls } from '../tls/options.js';
 import { leveledLogger } from '../options.js';
 import { loadHandlerModule } from './handler-module.js';
-import { workerTls, type FromWorker, type ToWorker } from './protocol.js';
+import { workerEngineOptions, type FromWorker, type ToWorker } from './protocol.js';
 import { connectionHandler, failedMessage, forwardingLogger } from './worker-side.js';
 
 type PassedConn = Extract<ToWorker, { t: 'conn' }>;
@@ -170,9 +170,7 @@ async function init(m: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   try {
     const { handler } = await loadHandlerModule(m.href, m.handlerData);
     const logger = leveledLogger(forwardingLogger(send), m.options.logLevel);
-    // A client engine: no listeners, onBoot's action ignored; its ticker is the main process's.
-    const tls = workerTls(m.options);
-    engine = new WorkerEngine(connectionHandler(handler), { ...m.options, logger, signal: undefined, handlerData: m.handlerData, client: true, ticker: false, tls });
+    engine = new WorkerEngine(connectionHandler(handler), workerEngineOptions(m.options, logger, m.handlerData));
     await engine.start([]);
     send({ t: 'ready', pid: process.pid });
   } catch (err) {

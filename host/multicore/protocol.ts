@@ -6,7 +6,7 @@
  * handlerData may hold Maps, Dates, typed arrays...; an accepted socket travels to a process as
  * the handle of a 'conn' message (threads get theirs from the Zig engine).
  */
-import type { EngineStats } from '../api.js';
+import type { EngineStats, Logger } from '../api.js';
 import type { ResolvedOptions } from '../options.js';
 import { resolveServerTls } from '../tls/options.js';
 
@@ -22,9 +22,14 @@ export function workerOptions(options: ResolvedOptions): WorkerOptions {
   return { ...clonable, tls: tls?.input };
 }
 
-/** A worker's `options.tls`, checked again from what the main side was given. */
-export function workerTls(options: WorkerOptions): ResolvedOptions['tls'] {
-  return resolveServerTls(options.tls, ['tcp']);
+/**
+ * A loop's engine options in its worker: a client engine (no listeners, onBoot's action
+ * ignored; its ticker is the main side's), logging to the main side, and `options.tls`
+ * checked again from what the main side was given.
+ */
+export function workerEngineOptions(options: WorkerOptions, logger: Logger, handlerData: unknown): ResolvedOptions {
+  const tls = resolveServerTls(options.tls, ['tcp']);
+  return { ...options, logger, signal: undefined, handlerData, client: true, ticker: false, tls };
 }
 
 /** A native loop's thread (host/multicore/thread-worker.ts) starts with this as its workerData. */

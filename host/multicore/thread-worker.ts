@@ -10,7 +10,7 @@ import { NativeLoop } from '../native/event-loop.js';
 import { StatsBook } from '../engine/stats.js';
 import { leveledLogger } from '../options.js';
 import { loadHandlerModule } from './handler-module.js';
-import { workerTls, type FromWorker, type ThreadInit, type ToWorker } from './protocol.js';
+import { workerEngineOptions, type FromWorker, type ThreadInit, type ToWorker } from './protocol.js';
 import { connectionHandler, failedMessage, forwardingLogger } from './worker-side.js';
 
 const init = workerData as ThreadInit;
@@ -23,6 +23,12 @@ function send(message: FromWorker, done?: () => void): void {
 
 class LoopThreadEngine extends NativeEngine {
   override counts = new Int32Array(init.counts);
+
+  constructor(...args: ConstructorParameters<typeof NativeEngine>) {
+    super(...args);
+    // Handshakes failed on this loop are logged here, and counted by the main thread too.
+    this.handshakeFailures.onCounted = (count) => send({ t: 'tlsFailures', count });
+  }
 
   /** This loop's row is the main thread's (shared memory): its engine.stats() sees it at once. */
   protected override makeStatsBook(loopCount: number): StatsBook {
@@ -45,10 +51,6 @@ class LoopThreadEngine extends NativeEngine {
     this.reapHandshakesOnTime();
   }
 
-  /** Handshakes failed on this loop: logged here, counted on the main thread too. */
-  countTlsFailuresThere(): void {
-    this.handshakeFailures.onCounted = (count) => send({ t: 'tlsFailures', count });
-  }
 
   closeLoop(): Promise<void> {
     return this.closeConnections(init.index);
@@ -87,9 +89,7 @@ try {
   const logger = leveledLogger(forwardingLogger(send), init.options.logLevel);
   // A TLS server's loop: the engine's OpenSSL context is the main thread's (one SSL_CTX for
   // every loop, zig-src/engine/tls_context.zig); this thread runs its connections' sessions.
-  const tls = workerTls(init.options);
-  engine = new LoopThreadEngine(connectionHandler(handler), { ...init.options, logger, signal: undefined, handlerData: init.handlerData, client: true, ticker: false, tls });
-  engine.countTlsFailuresThere();
+  engine = new LoopThreadEngine(connectionHandler(handler), workerEngineOptions(init.options, logger, init.handlerData));
   await engine.start([]);
   send({ t: 'ready', pid: process.pid });
 } catch (err) {

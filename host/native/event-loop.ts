@@ -115,36 +115,39 @@ export class NativeLoop extends LoopCommands implements EngineLoop {
     const base = i * REC;
     const kind = r[base + KIND];
     const slot = r[base + L.field_slot]!;
+    const generation = r[base + L.field_generation]!;
     if (kind === L.record_data) {
-      const conn = this.conns[slot];
-      if (conn === undefined || conn.generation !== r[base + L.field_generation] || conn.state !== OPEN) return;
-      conn.readRecord(r[base + L.field_offset]!, r[base + L.field_length]!, r[base + L.field_aux]! > 0, r[base + L.field_aux2]!);
-      return;
+      this.liveConn(slot, generation)?.readRecord(r[base + L.field_offset]!, r[base + L.field_length]!, r[base + L.field_aux]! > 0, r[base + L.field_aux2]!);
+    } else if (kind === L.record_writable) {
+      this.liveConn(slot, generation)?.writableRecord(r[base + L.field_aux]!, r[base + L.field_aux2]!);
+    } else if (kind === L.record_end) {
+      this.liveConn(slot, generation)?.peerEnd();
+    } else if (kind === L.record_datagram) {
+      this.datagram(i, slot, r[base + L.field_offset]!, r[base + L.field_length]!);
+    } else if (kind === L.record_open) {
+      this.open(slot, generation, r[base + L.field_aux]!, r[base + L.field_aux2]!);
+    } else if (kind === L.record_close) {
+      this.closed(slot, generation, base);
     }
-    if (kind === L.record_writable) {
-      const conn = this.conns[slot];
-      if (conn === undefined || conn.generation !== r[base + L.field_generation] || conn.state !== OPEN) return;
-      conn.writableRecord(r[base + L.field_aux]!, r[base + L.field_aux2]!);
-      return;
-    }
-    if (kind === L.record_end) {
-      const conn = this.conns[slot];
-      if (conn === undefined || conn.generation !== r[base + L.field_generation] || conn.state !== OPEN) return;
-      conn.peerEnd();
-      return;
-    }
-    if (kind === L.record_datagram) return this.datagram(i, slot, r[base + L.field_offset]!, r[base + L.field_length]!);
-    if (kind === L.record_open) return this.open(slot, r[base + L.field_generation]!, r[base + L.field_aux]!, r[base + L.field_aux2]!);
-    if (kind === L.record_close) {
-      const generation = r[base + L.field_generation]!;
-      if (this.dials.dropsAbandoned(slot, generation)) return;
-      const error = () => this.engine.closeError(r[base + L.field_aux]!, r[base + L.field_aux2]!, r[base + L.field_length]!);
-      const pending = this.dials.claim(slot, generation);
-      if (pending !== undefined) return this.dials.failed(slot, pending, error());
-      const conn = this.conns[slot];
-      if (conn === undefined || conn.generation !== generation || conn.state !== OPEN) return;
-      conn.closeWith(error());
-    }
+  }
+
+  /** The open conn a record of (slot, generation) is for; undefined for a stale record. */
+  private liveConn(slot: number, generation: number): NativeConn | undefined {
+    const conn = this.conns[slot];
+    return conn !== undefined && conn.generation === generation && conn.state === OPEN ? conn : undefined;
+  }
+
+  /** A close record: a dial that failed (its promise rejects), or an open conn's end. */
+  private closed(slot: number, generation: number, base: number): void {
+    if (this.dials.dropsAbandoned(slot, generation)) return;
+    const pending = this.dials.claim(slot, generation);
+    if (pending !== undefined) return this.dials.failed(slot, pending, this.closeErrorAt(base));
+    this.liveConn(slot, generation)?.closeWith(this.closeErrorAt(base));
+  }
+
+  private closeErrorAt(base: number): Error {
+    const r = this.records;
+    return this.engine.closeError(r[base + L.field_aux]!, r[base + L.field_aux2]!, r[base + L.field_length]!);
   }
 
   private open(slot: number, generation: number, fd: number, network: number): void {
