@@ -86,6 +86,9 @@ export const L = Object.freeze({
   tls_failure_out_of_memory: 3,
   tls_info_words: 6,
   tls_err_lib_shift: 23,
+  // A refused certificate's error: the first value plus the X509_V_ERR_* verify result.
+  tls_verify_failure_first: 1 << 16,
+  tls_verify_failure_limit: (1 << 16) + 256,
 });
 
 /** The syscall a close record or a system result names, by its number in `L`. */

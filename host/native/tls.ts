@@ -46,8 +46,33 @@ export function tlsReason(api: EngineApi, code: number): string {
   return n > 0 ? text.toString('latin1', 0, n) : `OpenSSL error ${code}`;
 }
 
+/**
+ * The codes node:tls gives a certificate its verification refused, by OpenSSL's X509_V_ERR_*
+ * value (x509_vfy.h); a name or address the certificate does not carry is node's
+ * ERR_TLS_CERT_ALTNAME_INVALID. A result not listed keeps OpenSSL's reason's code.
+ */
+const VERIFY_CODES: Record<number, string> = {
+  2: 'UNABLE_TO_GET_ISSUER_CERT',
+  9: 'CERT_NOT_YET_VALID',
+  10: 'CERT_HAS_EXPIRED',
+  18: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  19: 'SELF_SIGNED_CERT_IN_CHAIN',
+  20: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  21: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  22: 'CERT_CHAIN_TOO_LONG',
+  23: 'CERT_REVOKED',
+  26: 'INVALID_PURPOSE',
+  27: 'CERT_UNTRUSTED',
+  28: 'CERT_REJECTED',
+  62: 'ERR_TLS_CERT_ALTNAME_INVALID',
+  64: 'ERR_TLS_CERT_ALTNAME_INVALID',
+};
+
 /** OpenSSL's reason as node:tls names its errors' codes ("wrong version number" → ERR_SSL_WRONG_VERSION_NUMBER). */
 function reasonCode(code: number, text: string): string {
+  if (code >= L.tls_verify_failure_first && code < L.tls_verify_failure_limit) {
+    return VERIFY_CODES[code - L.tls_verify_failure_first] ?? 'ERR_SSL_CERTIFICATE_VERIFY_FAILED';
+  }
   if (code > 0 && code < 2 ** L.tls_err_lib_shift) return code === L.tls_failure_timeout ? 'ERR_TLS_HANDSHAKE_TIMEOUT' : 'ECONNRESET';
   const reason = text.slice(text.lastIndexOf(':') + 1).trim();
   return `ERR_SSL_${reason.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;

@@ -46,6 +46,17 @@ function echoHandler(): EventHandler & { opened: (TlsInfo | null)[] } {
 }
 
 /** node:tls client: connects, sends `text`, resolves with the echo and the session. */
+/** A dial refused for its server's certificate: ERR_TLS_HANDSHAKE, its cause named as node:tls names it. */
+function refusedAs(causeCode: string) {
+  return (err: Error & { code?: string; cause?: unknown }) => {
+    assert.equal(err.code, ErrorCode.TLS_HANDSHAKE, err.message);
+    assert.ok(err.cause instanceof Error, err.message);
+    assert.equal((err.cause as Error & { code?: string }).code, causeCode, err.message);
+    assert.ok(err.message.includes(`: ${causeCode}: `), err.message);
+    return true;
+  };
+}
+
 function nodeTlsEcho(port: number, text: string, options: tls.ConnectionOptions = {}): Promise<{ echo: string; socket: tls.TLSSocket }> {
   return within(
     'a node:tls echo',
@@ -240,11 +251,7 @@ describe(`tls mode selection (${testMode})`, () => {
           assert.equal(c.tls!.authorized, true, addr);
           assert.equal(c.tls!.servername, null, `${addr}: an address is no SNI name`);
         }
-        await assert.rejects(client.dial(withoutIp.addrs[0]!, { tls: { ca: certs.ca } }), (err: Error & { code?: string; cause?: unknown }) => {
-          assert.equal(err.code, ErrorCode.TLS_HANDSHAKE, err.message);
-          assert.ok(err.cause instanceof Error);
-          return true;
-        });
+        await assert.rejects(client.dial(withoutIp.addrs[0]!, { tls: { ca: certs.ca } }), refusedAs('ERR_TLS_CERT_ALTNAME_INVALID'));
         // Not verified, but served when asked so: authorized tells.
         const lax = await client.dial(withoutIp.addrs[0]!, { tls: { ca: certs.ca, rejectUnauthorized: false } });
         assert.equal(lax.tls!.authorized, false);
@@ -332,14 +339,10 @@ describe(`tls mode selection (${testMode})`, () => {
       const client = new Client({ onOpen: () => void opens++ }, { mode: testMode });
       await client.start();
       try {
-        await assert.rejects(client.dial(server.addrs[0]!, { tls: { ca: certs.ca, servername: 'localhost' } }), (err: Error & { code?: string; cause?: unknown }) => {
-          assert.equal(err.code, ErrorCode.TLS_HANDSHAKE, err.message);
-          assert.ok(err.cause instanceof Error);
-          return true;
-        });
+        await assert.rejects(client.dial(server.addrs[0]!, { tls: { ca: certs.ca, servername: 'localhost' } }), refusedAs('DEPTH_ZERO_SELF_SIGNED_CERT'));
         const good = await startServer(echoHandler(), LOOPBACK.tcp, { tls: serverTls() });
         try {
-          await assert.rejects(client.dial(good.addrs[0]!, { tls: { ca: certs.ca, servername: 'other.test' } }), { code: ErrorCode.TLS_HANDSHAKE });
+          await assert.rejects(client.dial(good.addrs[0]!, { tls: { ca: certs.ca, servername: 'other.test' } }), refusedAs('ERR_TLS_CERT_ALTNAME_INVALID'));
           const c = await client.dial(good.addrs[0]!, { tls: { ca: certs.ca, servername: 'localhost' } });
           assert.equal(c.tls!.authorized, true);
         } finally {

@@ -39,6 +39,8 @@ pub const items = boundary.enumItems("tls_failure", tls_io.Failure) ++
     [_]boundary.Item{
     .{ .name = "tls_info_words", .value = tls_session.info_words },
     .{ .name = "tls_err_lib_shift", .value = openssl.err_lib_shift },
+    .{ .name = "tls_verify_failure_first", .value = tls_session.verify_failure_first },
+    .{ .name = "tls_verify_failure_limit", .value = tls_session.verify_failure_first + openssl.x509_v_err_limit },
 };
 
 /// 1 when this process has OpenSSL (Node's), 0 when TLS cannot be served natively.
@@ -188,11 +190,20 @@ pub export fn zg_loop_tls_failures(handle: i32, loop_index: u32, out_ptr: ?[*]i3
     return out[0];
 }
 
-/// OpenSSL's text for an error code ("error:0A00010B:SSL routines::wrong version number").
+/// OpenSSL's text for an error code ("error:0A00010B:SSL routines::wrong version number"),
+/// or for a refused certificate (tls_session.verify_failure_first) the verify result's
+/// ("self-signed certificate"), truncated to fit.
 pub export fn zg_tls_error_text(code: u32, out_ptr: ?[*]u8, out_len: usize) isize {
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     if (out.len < 2) return fail(.buffer_too_small);
     const ssl = openssl.get() orelse return fail(.unsupported_op);
+    const first = tls_session.verify_failure_first;
+    if (code >= first and code < first + openssl.x509_v_err_limit) {
+        const text = std.mem.span(ssl.X509_verify_cert_error_string(code - first) orelse return 0);
+        const len = @min(text.len, out.len - 1);
+        @memcpy(out[0..len], text[0..len]);
+        return @intCast(len);
+    }
     ssl.ERR_error_string_n(code, out.ptr, out.len);
     const len = std.mem.indexOfScalar(u8, out, 0) orelse out.len;
     assert(len < out.len);

@@ -50,6 +50,12 @@ pub const NPN_NEGOTIATED = 1;
 pub const TLS1_2_VERSION = 0x0303;
 pub const TLS1_3_VERSION = 0x0304;
 pub const X509_V_OK = 0;
+/// OpenSSL 3.0's X509_V_ERR_* values run to 94: every verify result is below this.
+pub const x509_v_err_limit = 256;
+/// ERR_LIB_SSL's SSL_R_CERTIFICATE_VERIFY_FAILED: the handshake failed on the verify result.
+pub const ERR_LIB_SSL = 20;
+pub const R_CERTIFICATE_VERIFY_FAILED = 134;
+pub const err_reason_mask = (1 << err_lib_shift) - 1;
 /// ERR_PACK puts the library number in bits 23..30: every OpenSSL error code is at least this.
 pub const err_lib_shift = 23;
 
@@ -98,6 +104,7 @@ pub const Api = struct {
     SSL_get0_alpn_selected: *const fn (?*const SSL, *?[*]const u8, *c_uint) callconv(.C) void,
     SSL_get_servername: *const fn (?*const SSL, c_int) callconv(.C) ?[*:0]const u8,
     SSL_get_verify_result: *const fn (?*const SSL) callconv(.C) c_long,
+    X509_verify_cert_error_string: *const fn (c_long) callconv(.C) ?[*:0]const u8,
     SSL_get1_peer_certificate: *const fn (?*const SSL) callconv(.C) ?*X509,
     SSL_select_next_proto: *const fn (*?[*]u8, *u8, [*]const u8, c_uint, [*]const u8, c_uint) callconv(.C) c_int,
     BIO_new: *const fn (?*const BIO_METHOD) callconv(.C) ?*BIO,

@@ -10,6 +10,16 @@ const Context = tls_context.Context;
 
 pub const Error = error{ OutOfMemory, TlsFailed };
 
+/// A handshake refused for the peer's certificate ends with `verify_failure_first` plus the
+/// verify result (X509_V_ERR_*) as its error: OpenSSL's queue says only "certificate verify
+/// failed", and the host names the reason as node:tls does (self-signed, expired, wrong name).
+/// Above tls_io's Failure values and below every OpenSSL code (2^23), so none is mistaken.
+pub const verify_failure_first: u32 = 1 << 16;
+
+comptime {
+    assert(verify_failure_first + openssl.x509_v_err_limit <= 1 << openssl.err_lib_shift);
+}
+
 pub const Session = struct {
     ssl: *const openssl.Api,
     conn: *openssl.SSL,
@@ -100,8 +110,20 @@ pub const Session = struct {
 
     fn fail(session: *Session) error{TlsFailed} {
         const code = openssl.takeError(session.ssl);
-        if (session.error_code == 0) session.error_code = code;
+        if (session.error_code == 0) session.error_code = session.refusal(code);
         return error.TlsFailed;
+    }
+
+    /// `code`, or for "certificate verify failed" the verify result that made it.
+    fn refusal(session: *const Session, code: u32) u32 {
+        const library = code >> openssl.err_lib_shift;
+        const reason = code & openssl.err_reason_mask;
+        if (library != openssl.ERR_LIB_SSL or reason != openssl.R_CERTIFICATE_VERIFY_FAILED) return code;
+        const result = session.ssl.SSL_get_verify_result(session.conn);
+        if (result <= openssl.X509_V_OK or result >= openssl.x509_v_err_limit) return code;
+        const refused = verify_failure_first + @as(u32, @intCast(result));
+        assert(refused < 1 << openssl.err_lib_shift);
+        return refused;
     }
 
     pub const Decrypted = struct {
