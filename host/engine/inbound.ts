@@ -120,8 +120,10 @@ export abstract class InboundStream implements FrameSource {
   private fromRing(count: number, consume: boolean): Buffer {
     if (count === 0) return EMPTY;
     const out = Buffer.allocUnsafe(count);
-    if (consume) this.ringBytes -= this.ring.read(out, count);
-    else this.ring.peek(out, count);
+    const copied = consume ? this.ring.read(out, count) : this.ring.peek(out, count);
+    // `ringBytes` mirrors the ring: a shorter copy would hand out uninitialised memory as data.
+    if (copied !== count) throw new Error(`zgnet internal error: the ring gave ${copied} of ${count} buffered bytes`);
+    if (consume) this.ringBytes -= copied;
     return (this.handedOut = out);
   }
 
