@@ -45,7 +45,6 @@ function echoHandler(): EventHandler & { opened: (TlsInfo | null)[] } {
   };
 }
 
-/** node:tls client: connects, sends `text`, resolves with the echo and the session. */
 /** A dial refused for its server's certificate: ERR_TLS_HANDSHAKE, its cause named as node:tls names it. */
 function refusedAs(causeCode: string) {
   return (err: Error & { code?: string; cause?: unknown }) => {
@@ -57,6 +56,7 @@ function refusedAs(causeCode: string) {
   };
 }
 
+/** node:tls client: connects, sends `text`, resolves with the echo and the session. */
 function nodeTlsEcho(port: number, text: string, options: tls.ConnectionOptions = {}): Promise<{ echo: string; socket: tls.TLSSocket }> {
   return within(
     'a node:tls echo',
