@@ -121,9 +121,9 @@ export abstract class InboundStream implements FrameSource {
     if (count === 0) return EMPTY;
     const out = Buffer.allocUnsafe(count);
     const copied = consume ? this.ring.read(out, count) : this.ring.peek(out, count);
+    if (consume) this.ringBytes -= copied;
     // `ringBytes` mirrors the ring: a shorter copy would hand out uninitialised memory as data.
     if (copied !== count) throw new Error(`zgnet internal error: the ring gave ${copied} of ${count} buffered bytes`);
-    if (consume) this.ringBytes -= copied;
     return (this.handedOut = out);
   }
 

@@ -40,7 +40,7 @@ pub const items = boundary.enumItems("tls_failure", tls_io.Failure) ++
     .{ .name = "tls_info_words", .value = tls_session.info_words },
     .{ .name = "tls_err_lib_shift", .value = openssl.err_lib_shift },
     .{ .name = "tls_verify_failure_first", .value = tls_session.verify_failure_first },
-    .{ .name = "tls_verify_failure_limit", .value = tls_session.verify_failure_first + openssl.x509_v_err_limit },
+    .{ .name = "tls_verify_failure_limit", .value = tls_session.verify_failure_limit },
 };
 
 /// 1 when this process has OpenSSL (Node's), 0 when TLS cannot be served natively.
@@ -197,9 +197,8 @@ pub export fn zg_tls_error_text(code: u32, out_ptr: ?[*]u8, out_len: usize) isiz
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     if (out.len < 2) return fail(.buffer_too_small);
     const ssl = openssl.get() orelse return fail(.unsupported_op);
-    const first = tls_session.verify_failure_first;
-    if (code >= first and code < first + openssl.x509_v_err_limit) {
-        const text = std.mem.span(ssl.X509_verify_cert_error_string(code - first) orelse return 0);
+    if (tls_session.verifyResult(code)) |result| {
+        const text = std.mem.span(ssl.X509_verify_cert_error_string(result) orelse return 0);
         const len = @min(text.len, out.len - 1);
         @memcpy(out[0..len], text[0..len]);
         return @intCast(len);

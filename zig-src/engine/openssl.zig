@@ -52,10 +52,9 @@ pub const TLS1_3_VERSION = 0x0304;
 pub const X509_V_OK = 0;
 /// OpenSSL 3.0's X509_V_ERR_* values run to 94: every verify result is below this.
 pub const x509_v_err_limit = 256;
-/// ERR_LIB_SSL's SSL_R_CERTIFICATE_VERIFY_FAILED: the handshake failed on the verify result.
-pub const ERR_LIB_SSL = 20;
-pub const R_CERTIFICATE_VERIFY_FAILED = 134;
-pub const err_reason_mask = (1 << err_lib_shift) - 1;
+/// ERR_PACK(ERR_LIB_SSL 20, SSL_R_CERTIFICATE_VERIFY_FAILED 134) as takeError returns it
+/// ("error:0A000086"): the handshake failed on the verify result SSL_get_verify_result gives.
+pub const certificate_verify_failed: u32 = (20 << err_lib_shift) | 134;
 /// ERR_PACK puts the library number in bits 23..30: every OpenSSL error code is at least this.
 pub const err_lib_shift = 23;
 

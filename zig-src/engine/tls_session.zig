@@ -15,9 +15,16 @@ pub const Error = error{ OutOfMemory, TlsFailed };
 /// failed", and the host names the reason as node:tls does (self-signed, expired, wrong name).
 /// Above tls_io's Failure values and below every OpenSSL code (2^23), so none is mistaken.
 pub const verify_failure_first: u32 = 1 << 16;
+pub const verify_failure_limit: u32 = verify_failure_first + openssl.x509_v_err_limit;
 
 comptime {
-    assert(verify_failure_first + openssl.x509_v_err_limit <= 1 << openssl.err_lib_shift);
+    assert(verify_failure_limit <= 1 << openssl.err_lib_shift);
+}
+
+/// The verify result (X509_V_ERR_*) an error code carries, or null: any other code.
+pub fn verifyResult(code: u32) ?c_long {
+    if (code < verify_failure_first or code >= verify_failure_limit) return null;
+    return code - verify_failure_first;
 }
 
 pub const Session = struct {
@@ -116,14 +123,10 @@ pub const Session = struct {
 
     /// `code`, or for "certificate verify failed" the verify result that made it.
     fn refusal(session: *const Session, code: u32) u32 {
-        const library = code >> openssl.err_lib_shift;
-        const reason = code & openssl.err_reason_mask;
-        if (library != openssl.ERR_LIB_SSL or reason != openssl.R_CERTIFICATE_VERIFY_FAILED) return code;
+        if (code != openssl.certificate_verify_failed) return code;
         const result = session.ssl.SSL_get_verify_result(session.conn);
         if (result <= openssl.X509_V_OK or result >= openssl.x509_v_err_limit) return code;
-        const refused = verify_failure_first + @as(u32, @intCast(result));
-        assert(refused < 1 << openssl.err_lib_shift);
-        return refused;
+        return verify_failure_first + @as(u32, @intCast(result));
     }
 
     pub const Decrypted = struct {
@@ -263,4 +266,13 @@ test "tls_session: IP literals are told from host names" {
 
 fn spanOrEmpty(text: ?[*:0]const u8) []const u8 {
     return if (text) |t| std.mem.span(t) else "";
+}
+
+test "tls_session: a verify result survives its error code, and no OpenSSL code is taken for one" {
+    const self_signed: c_long = 18; // X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+    try std.testing.expectEqual(@as(?c_long, self_signed), verifyResult(verify_failure_first + 18));
+    try std.testing.expectEqual(@as(?c_long, null), verifyResult(openssl.certificate_verify_failed));
+    try std.testing.expectEqual(@as(?c_long, null), verifyResult(@intFromEnum(@import("tls_io.zig").Failure.timeout)));
+    try std.testing.expectEqual(@as(?c_long, null), verifyResult(verify_failure_limit));
+    try std.testing.expectEqual(@as(u32, 0x0A000086), openssl.certificate_verify_failed);
 }
