@@ -37,6 +37,8 @@ export const L = Object.freeze({
   header_accept_errno: 3,
   header_generation: 4,
   header_accept_shed: 5,
+  header_datagrams_refused: 6,
+  header_datagrams_refused_errno: 7,
   command_write: 1,
   command_keep: 2,
   command_close: 3,
@@ -44,6 +46,7 @@ export const L = Object.freeze({
   command_resume_read: 5,
   command_watch: 6,
   command_end: 7,
+  command_reply: 8,
   /** Zig's drain_timeout: the one flush-on-close bound (host/engine/conn.ts). */
   close_flush_ms: FLUSH_ON_CLOSE_MS,
   command_field_kind: 0,

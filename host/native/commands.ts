@@ -13,6 +13,8 @@ import type { NativeEngine } from './engine.js';
 /** Bytes of the per-loop arena that write() copies into; bigger writes go straight through. */
 const ARENA_BYTES = 256 * 1024;
 const DIRECT_WRITE_MIN = 64 * 1024;
+/** stage()'s answer for bytes too long for the arena: they go to Zig directly. */
+export const DIRECT = -1;
 const CMD = L.command_words;
 /** A command's words (layout.zig `CommandField`). */
 const C_KIND = L.command_field_kind;
@@ -28,6 +30,8 @@ export abstract class LoopCommands {
   readonly arena: Buffer;
   cmdCount = 0;
   private arenaUsed = 0;
+  /** Where stage() put the bytes it named. */
+  private stagedOffset = 0;
   /** A handler batch is running: its commands are flushed when it ends. */
   inBatch = false;
   private flushQueued = false;
@@ -120,39 +124,70 @@ export abstract class LoopCommands {
   writeBytes(conn: NativeConn, data: Uint8Array): number {
     const length = data.length;
     if (length === 0) return 0;
-    // A view of the bytes just read: the area is untouched until the next drain, and this
-    // batch is flushed before that, so it is written without a copy.
-    if (this.inBatch && data.buffer === this.area.buffer) {
-      this.writeCommand(conn, data.byteOffset - this.area.byteOffset, length, L.command_source_area);
+    const source = this.stage(data);
+    if (source !== DIRECT) {
+      this.writeCommand(conn, this.stagedOffset, length, source);
       return length;
     }
-    if (length >= DIRECT_WRITE_MIN) {
-      this.flushCommands();
-      const r = this.api.zg_conn_write(this.engine.handle, this.index, conn.slot, conn.generation, data, length);
-      if (r >= 0) return length;
-      conn.writeFailed(); // its close record follows; until then it is not writable
-      return 0;
-    }
-    this.arenaRoom(length);
-    const offset = this.arenaUsed;
-    this.arena.set(data, offset);
-    this.arenaUsed = offset + length;
-    this.writeCommand(conn, offset, length, L.command_source_arena);
-    return length;
+    this.flushCommands();
+    const r = this.api.zg_conn_write(this.engine.handle, this.index, conn.slot, conn.generation, data, length);
+    if (r >= 0) return length;
+    conn.writeFailed(); // its close record follows; until then it is not writable
+    return 0;
   }
 
   writeString(conn: NativeConn, text: string): number {
     if (text.length === 0) return 0;
-    // Worst case 3 bytes per UTF-16 unit; short strings are encoded straight into the arena.
-    if (text.length * 3 < DIRECT_WRITE_MIN) {
-      this.arenaRoom(text.length * 3);
-      const offset = this.arenaUsed;
-      const length = this.arena.write(text, offset);
-      this.arenaUsed = offset + length;
-      this.writeCommand(conn, offset, length, L.command_source_arena);
+    const length = this.stageString(text);
+    if (length === DIRECT) return this.writeBytes(conn, Buffer.from(text));
+    this.writeCommand(conn, this.stagedOffset, length, L.command_source_arena);
+    return length;
+  }
+
+  /**
+   * A datagram to the sender of this drain's record `record`, queued: a run of replies leaves
+   * in one sendmmsg when the batch is flushed (before the next drain rewrites the records).
+   * Returns the datagram's length, or DIRECT when it is too long for the arena: the caller then
+   * flushes and sends it now.
+   */
+  replyCommand(record: number, data: Uint8Array | string): number {
+    if (typeof data === 'string') {
+      const length = this.stageString(data);
+      if (length !== DIRECT) this.command(L.command_reply, record, 0, this.stagedOffset, length, L.command_source_arena);
       return length;
     }
-    return this.writeBytes(conn, Buffer.from(text));
+    const source = this.stage(data);
+    if (source !== DIRECT) this.command(L.command_reply, record, 0, this.stagedOffset, data.length, source);
+    return source === DIRECT ? DIRECT : data.length;
+  }
+
+  /**
+   * Names `data` for a command (its offset in `stagedOffset`; returns the source): a view of
+   * the bytes just read as it is (the area is untouched until the next drain, and this batch
+   * is flushed before that), short bytes copied into the arena; DIRECT for long ones.
+   */
+  private stage(data: Uint8Array): number {
+    if (this.inBatch && data.buffer === this.area.buffer) {
+      this.stagedOffset = data.byteOffset - this.area.byteOffset;
+      return L.command_source_area;
+    }
+    if (data.length >= DIRECT_WRITE_MIN) return DIRECT;
+    this.arenaRoom(data.length);
+    this.stagedOffset = this.arenaUsed;
+    this.arena.set(data, this.arenaUsed);
+    this.arenaUsed += data.length;
+    return L.command_source_arena;
+  }
+
+  /** `text` encoded into the arena (offset in `stagedOffset`): its length, or DIRECT when long. */
+  private stageString(text: string): number {
+    // Worst case 3 bytes per UTF-16 unit; short strings are encoded straight into the arena.
+    if (text.length * 3 >= DIRECT_WRITE_MIN) return DIRECT;
+    this.arenaRoom(text.length * 3);
+    this.stagedOffset = this.arenaUsed;
+    const length = this.arena.write(text, this.arenaUsed);
+    this.arenaUsed += length;
+    return length;
   }
 
   /**

@@ -13,6 +13,7 @@ import { DatagramConn } from '../engine/datagram.js';
 import { connClosed, quietReject } from '../errors.js';
 import type { TaskQueue } from '../engine/task-queue.js';
 import { INBOUND_OP, L, SOCKET_OPTION } from './binding.js';
+import { DIRECT } from './commands.js';
 import type { NativeLoop } from './event-loop.js';
 
 const RESOLVED = Promise.resolve();
@@ -383,18 +384,32 @@ export class UdpConn extends DatagramConn {
     this.sender = new Uint8Array(words.buffer, 0, r[base + L.field_aux2]!);
   }
 
+  /** In the callback, queued with the batch's other replies (one sendmmsg); after it, now. */
   protected reply(data: Uint8Array | string): number {
+    if (this.active) {
+      const n = this.loop.replyCommand(this.record, data);
+      if (n !== DIRECT) return n;
+    }
+    return this.replyNow(data);
+  }
+
+  /** Sends now, so that a refusal (EAGAIN, EMSGSIZE, ...) is thrown to the caller. */
+  private replyNow(data: Uint8Array | string): number {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const loop = this.loop;
     const engine = loop.engine;
-    if (this.active) return engine.check(loop.api.zg_datagram_reply(engine.handle, loop.index, this.record, bytes, bytes.length));
+    if (this.active) {
+      loop.flushCommands(); // the replies queued before this one leave first
+      return engine.check(loop.api.zg_datagram_reply(engine.handle, loop.index, this.record, bytes, bytes.length));
+    }
     if (this.sender === undefined || engine.freed) throw connClosed();
     return engine.check(loop.api.zg_udp_sendto_raw(this.fd, bytes, bytes.length, this.sender, this.sender.length));
   }
 
+  /** Settles once sent: sent now, not queued. */
   protected replyLater(data: Uint8Array | string): Promise<void> {
     try {
-      this.reply(data);
+      this.replyNow(data);
       return RESOLVED;
     } catch (err) {
       return quietReject(err as Error);
@@ -402,6 +417,7 @@ export class UdpConn extends DatagramConn {
   }
 
   protected sendToAddr(data: Uint8Array | string, addr: string): number {
+    this.loop.flushCommands(); // the replies queued before it leave first
     return this.loop.engine.sendTo(this.fd, data, addr);
   }
 

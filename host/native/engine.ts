@@ -52,6 +52,7 @@ export class NativeEngine extends EngineBase {
   private dirtyLoops = new Set<LoopCommands>();
   private reapTimer: NodeJS.Timeout | undefined;
   private readonly acceptLog: RateLimitedLog;
+  private readonly datagramLog: RateLimitedLog;
   /** A TLS server: Zig runs every handshake; failed ones are counted and logged here. */
   readonly servesTls: boolean;
   protected readonly handshakeFailures: HandshakeFailures;
@@ -64,6 +65,7 @@ export class NativeEngine extends EngineBase {
     this.binding = bindingFor('native');
     this.api = engineApi();
     this.acceptLog = new RateLimitedLog(this.logger, 'error');
+    this.datagramLog = new RateLimitedLog(this.logger, 'warn');
     this.counts = new Int32Array(new SharedArrayBuffer(4 * options.numEventLoop));
     this.servesTls = options.tls !== undefined;
     this.handshakeFailures = new HandshakeFailures(this.logger);
@@ -234,6 +236,11 @@ export class NativeEngine extends EngineBase {
     this.counters.shed(loopIndex, shed);
     if (shed > 0) this.acceptLog.note(() => `out of file descriptors: ${shed} new connection(s) accepted and closed at once`);
     if (errno !== 0) this.acceptLog.note(() => `accepting failed, retrying: ${systemError(errno, 'accept').message}`);
+  }
+
+  /** UDP replies of a batch the socket refused (full buffer, too big, no route): dropped, as UDP may; logged. */
+  datagramsRefused(count: number, errno: number): void {
+    this.datagramLog.note(() => `${count} UDP repl${count === 1 ? 'y' : 'ies'} dropped: ${systemError(errno, 'sendmmsg').message}`);
   }
 
   // ---- batches ------------------------------------------------------------------------------

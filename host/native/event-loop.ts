@@ -104,6 +104,8 @@ export class NativeLoop extends LoopCommands implements EngineLoop {
       const acceptErrno = records[L.header_accept_errno]!;
       const shed = records[L.header_accept_shed]!;
       if (acceptErrno !== 0 || shed !== 0) this.engine.acceptTrouble(acceptErrno, shed, this.index);
+      const refused = records[L.header_datagrams_refused]!;
+      if (refused !== 0) this.engine.datagramsRefused(refused, records[L.header_datagrams_refused_errno]!);
       if (this.engine.servesTls) this.engine.collectTlsFailures(this.index);
       if (acceptErrno !== 0) return; // accepting resumes at the next readiness
       if (records[L.header_more] === 0) return;

@@ -76,6 +76,19 @@ const Host = struct {
         host.commands_count += 1;
     }
 
+    /// A command over bytes already in `source` (the area: bytes the drain put there).
+    fn commandFrom(host: *Host, kind: layout.CommandKind, slot: i32, source: layout.CommandSource, offset: i32, length: i32) void {
+        const c = host.commands[host.commands_count * layout.command_words ..][0..layout.command_words];
+        const F = layout.CommandField;
+        @memset(c, 0);
+        c[F.kind] = @intFromEnum(kind);
+        c[F.slot] = slot;
+        c[F.offset] = offset;
+        c[F.length] = length;
+        c[F.source] = @intFromEnum(source);
+        host.commands_count += 1;
+    }
+
     fn flush(host: *Host) !void {
         try testing.expect(exports.zg_loop_flush(host.engine, 0, host.commands_count) >= 0);
         host.commands_count = 0;
@@ -220,6 +233,57 @@ test "engine: udp datagram, reply to its sender" {
     try testing.expectEqual(@as(isize, 4), exports.zg_datagram_reply(host.engine, 0, index, "pong", 4));
     var buf: [8]u8 = undefined;
     try testing.expectEqualStrings("pong", try receiveDatagram(client, &buf));
+}
+
+test "engine: datagrams in batches, replies by command in one sendmmsg each, a refused one counted" {
+    const values = defaultValues();
+    var host = try Host.init(&values);
+    defer host.deinit();
+    try testing.expectEqual(@as(isize, 0), exports.zg_engine_listen(host.engine, 1, "127.0.0.1", 9, 0, 0));
+    try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
+    const server = try socket.localAddress(@intCast(exports.zg_engine_listener_fd(host.engine, 0)));
+    var step: @import("../engine/syscall.zig").Syscall = .none;
+    var clients: [2]posix.fd_t = undefined;
+    for (&clients) |*fd| fd.* = try socket_listen.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{}, &step);
+    defer for (clients) |fd| posix.close(fd);
+    // More datagrams than a drain has slots (16 at the default cap): several batches.
+    const per_client = 20;
+    comptime std.debug.assert(2 * per_client > layout.datagramSlotsCount(64 * 1024));
+    var text: [16]u8 = undefined;
+    for (0..per_client) |i| {
+        for (clients, 0..) |fd, c| _ = try socket_io.sendTo(fd, try std.fmt.bufPrint(&text, "{c}{d}", .{ "ab"[c], i }), &server);
+    }
+    var replied: usize = 0;
+    var rounds: usize = 0;
+    var refused_seen = false;
+    while (replied < 2 * per_client or !refused_seen) : (rounds += 1) {
+        try testing.expect(rounds < 1000);
+        const n: usize = @intCast(exports.zg_loop_drain(host.engine, 0));
+        if (host.records[layout.Header.datagrams_refused] != 0) {
+            try testing.expectEqual(@as(i32, 1), host.records[layout.Header.datagrams_refused]);
+            try testing.expectEqual(@as(i32, @intFromEnum(posix.E.MSGSIZE)), host.records[layout.Header.datagrams_refused_errno]);
+            refused_seen = true;
+        }
+        for (0..n) |i| {
+            const r = host.record(i);
+            try testing.expectEqual(@as(i32, @intFromEnum(layout.RecordKind.datagram)), r[layout.Field.kind]);
+            const offset: usize = @intCast(r[layout.Field.offset]);
+            const got = host.area[offset..][0..@intCast(r[layout.Field.length])];
+            host.command(.reply, @intCast(i + 1), 0, got);
+            replied += 1;
+            // Too long for UDP, among the others: dropped alone, the rest still go out.
+            if (replied == 3) host.commandFrom(.reply, @intCast(i + 1), .area, 0, 70_000);
+        }
+        if (n == 0) std.time.sleep(std.time.ns_per_ms);
+        try host.flush();
+    }
+    try testing.expectEqual(@as(usize, 2 * per_client), replied);
+    var buf: [16]u8 = undefined;
+    for (0..per_client) |i| {
+        for (clients, 0..) |fd, c| {
+            try testing.expectEqualStrings(try std.fmt.bufPrint(&text, "{c}{d}", .{ "ab"[c], i }), try receiveDatagram(fd, &buf));
+        }
+    }
 }
 
 test "engine: a registered udp conn sends every write as its own datagram" {

@@ -1,7 +1,8 @@
 //! Listeners: what a loop does when one is readable. A stream listener accepts until EAGAIN
 //! (bounded by the records left in this drain) and hands each connection to the loop the
-//! engine picks; a UDP listener reads datagrams, one record each (gnet's readUDP). The loop
-//! the connection is placed on adopts it on its own thread (from its inbox when it is another).
+//! engine picks; a UDP listener reads datagrams, one record each (gnet's readUDP, but one
+//! recvmmsg for many). The loop the connection is placed on adopts it on its own thread (from
+//! its inbox when it is another).
 const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
@@ -78,32 +79,48 @@ fn shedOne(loop: *EventLoop, listener: *const Listener) bool {
     return true;
 }
 
-/// Reads datagrams while records and read-area room last; one record each.
+/// Reads datagrams while records and datagram slots last, a batch per call (recvmmsg); one
+/// record each. A batch that comes back short emptied the socket: no call is spent on
+/// hearing EAGAIN, since level triggering brings the listener back when more arrive.
 pub fn readDatagrams(loop: *EventLoop, listener_index: u32, listener: *const Listener) void {
     assert(listener.network == .udp);
     assert(loop.in_drain);
-    while (loop.recordsLeft() > 0) {
-        const area = loop.readRoom() orelse break;
-        const datagram = socket_io.recvFrom(listener.fd, area) catch |err| switch (err) {
-            error.WouldBlock => return,
-            // ICMP errors of earlier sends surface here; they concern nobody now.
-            error.ConnectionRefused, error.HostUnreachable, error.NetworkUnreachable, error.ConnectionReset => continue,
-            // The listener itself failing (ENOMEM, ...): gnet's readUDP returns the error and
-            // keeps the loop; level triggering brings the listener back next drain.
-            error.NotConnected,
-            error.TimedOut,
-            error.SystemResources,
-            error.NoBufferSpace,
-            error.NotSocket,
-            error.BadFileDescriptor,
-            error.Unexpected,
-            => |e| {
-                std.log.debug("recvfrom on a udp listener: {s}", .{@errorName(e)});
-                return;
-            },
+    const batch = loop.datagram_batch;
+    // Bounded by the slots: every round keeps at least one, or consumes a queued ICMP error.
+    while (true) {
+        const want = @min(loop.recordsLeft(), loop.datagramSlotsLeft(), socket_io.DatagramBatch.count_max);
+        if (want == 0) break;
+        var slots: [socket_io.DatagramBatch.count_max][]u8 = undefined;
+        const first_slot = loop.datagram_slots_used;
+        for (slots[0..want]) |*slot| slot.* = loop.takeDatagramSlot();
+        const count = socket_io.recvBatch(listener.fd, batch, slots[0..want]) catch |err| {
+            loop.datagram_slots_used = first_slot; // nothing landed in them
+            switch (err) {
+                error.WouldBlock => return,
+                // ICMP errors of earlier sends surface here; they concern nobody now.
+                error.ConnectionRefused, error.HostUnreachable, error.NetworkUnreachable, error.ConnectionReset => continue,
+                // The listener itself failing (ENOMEM, ...): gnet's readUDP returns the error
+                // and keeps the loop; level triggering brings the listener back next drain.
+                error.NotConnected,
+                error.TimedOut,
+                error.SystemResources,
+                error.NoBufferSpace,
+                error.NotSocket,
+                error.BadFileDescriptor,
+                error.Unexpected,
+                => |e| {
+                    std.log.debug("recvmmsg on a udp listener: {s}", .{@errorName(e)});
+                    return;
+                },
+            }
         };
-        assert(datagram.len <= area.len);
-        records.emitDatagram(loop, listener_index, datagram.len, &datagram.remote);
+        assert(count > 0 and count <= want);
+        for (0..count) |i| {
+            const datagram = batch.received(i);
+            records.emitDatagram(loop, listener_index, slots[i], datagram.len, &datagram.remote);
+        }
+        loop.datagram_slots_used = first_slot + count; // the slots left unfilled go back
+        if (count < want) return;
     }
     loop.setMore();
 }

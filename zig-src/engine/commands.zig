@@ -1,7 +1,7 @@
-//! flush(): the host's commands in order (layout.zig's CommandKind): writes (consecutive writes
-//! of a connection become one writev), unread bytes kept in the inbound ring, closes, read
-//! pauses and watches; plus the two calls the host makes outside a batch (a direct write, a
-//! flush of one connection).
+//! flush(): the host's commands in order (layout.zig's CommandKind): writes (consecutive
+//! writes of a connection become one writev), datagram replies (consecutive ones become one
+//! sendmmsg), unread bytes kept in the inbound ring, closes, read pauses and watches; plus
+//! the two calls the host makes outside a batch (a direct write, a flush of one connection).
 const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
@@ -9,6 +9,7 @@ const socket = @import("socket.zig");
 const socket_io = @import("socket_io.zig");
 const layout = @import("layout.zig");
 const lifecycle = @import("lifecycle.zig");
+const records = @import("records.zig");
 const conn_io = @import("conn_io.zig");
 const connection = @import("connection.zig");
 const Connection = connection.Connection;
@@ -34,6 +35,7 @@ pub fn flush(loop: *EventLoop, count: usize) FlushError!void {
         const generation: u32 = @bitCast(c[F.generation]);
         switch (kind) {
             .write => i = try flushWrites(loop, buffers, i, count),
+            .reply => i = try flushReplies(loop, buffers, i, count),
             .keep => {
                 i += 1;
                 const bytes = try range(try source(buffers, c[F.source]), c[F.offset], c[F.length]);
@@ -98,6 +100,35 @@ fn flushWrites(loop: *EventLoop, buffers: Buffers, first: usize, count: usize) F
     const conn = loop.lookup(@bitCast(c[F.slot]), @bitCast(c[F.generation])) orelse return j;
     if (conn.state != .open) return j;
     if (conn.send(&loop.poller, loop.trigger, parts[0..parts_count]) == .failed) lifecycle.reportFailed(loop, conn);
+    return j;
+}
+
+/// The run of reply commands from `first` to one listener's senders, sent by one sendmmsg
+/// (at most a batch); returns the index of the command after the run. Refused datagrams are
+/// dropped and counted for the next drain's header.
+fn flushReplies(loop: *EventLoop, buffers: Buffers, first: usize, count: usize) FlushError!usize {
+    assert(first < count);
+    const F = layout.CommandField;
+    const batch = loop.datagram_batch;
+    var listener_index: ?i32 = null;
+    var j = first;
+    while (j < count and j - first < socket_io.DatagramBatch.count_max) : (j += 1) {
+        const reply = command(buffers, j);
+        if (reply[F.kind] != @intFromEnum(layout.CommandKind.reply)) break;
+        // The record names the sender and the listener: host memory, checked before use.
+        const record_index: u32 = @bitCast(reply[F.slot]);
+        const remote = records.datagramRemote(loop, record_index) orelse return error.InvalidCommand;
+        const listener = buffers.records[record_index * layout.record_words + layout.Field.slot];
+        if (listener < 0 or listener >= loop.listeners.items.len) return error.InvalidCommand;
+        if (listener_index) |same| if (listener != same) break;
+        listener_index = listener;
+        const data = try range(try source(buffers, reply[F.source]), reply[F.offset], reply[F.length]);
+        batch.setOutgoing(j - first, data, &remote);
+    }
+    assert(j > first and j - first <= socket_io.DatagramBatch.count_max);
+    const fd = loop.listeners.items[@intCast(listener_index.?)].fd;
+    assert(fd >= 0); // a listener's socket is open while its loop lives
+    loop.datagrams_refused.absorb(socket_io.sendBatch(fd, batch, j - first));
     return j;
 }
 

@@ -38,6 +38,7 @@ pub fn drain(loop: *EventLoop) usize {
     const buffers = loop.buffers.?;
     loop.records_count = 0;
     loop.area_used = 0;
+    loop.datagram_slots_used = 0;
     loop.in_drain = true;
     @memset(buffers.records[0..layout.record_words], 0);
 
@@ -49,12 +50,13 @@ pub fn drain(loop: *EventLoop) usize {
     } else {
         loop.setMore();
     }
-    loop.in_drain = false;
     // Work queued during this drain (or left for lack of room) is the next drain's.
     if (loop.pending.items.len > 0) loop.poller.wake();
     buffers.records[layout.Header.draining] = @intCast(loop.draining_count);
+    records.reportRefused(loop);
+    loop.in_drain = false;
     assert(loop.records_count <= layout.records_max);
-    assert(loop.area_used <= buffers.area.len);
+    assert(loop.area_used <= layout.packedAreaSize(loop.read_buffer_cap));
     return loop.records_count;
 }
 

@@ -20,6 +20,7 @@ const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
 const socket = @import("socket.zig");
+const socket_io = @import("socket_io.zig");
 const layout = @import("layout.zig");
 const poller_mod = @import("poller.zig");
 const Poller = poller_mod.Poller;
@@ -89,7 +90,14 @@ pub const EventLoop = struct {
     listeners: std.ArrayListUnmanaged(Listener) = .{},
     buffers: ?Buffers = null,
     records_count: usize = 0,
+    /// Bytes of the area's packed part this drain's stream reads used.
     area_used: usize = 0,
+    /// Datagram slots (after the packed part) this drain's datagrams used.
+    datagram_slots_used: usize = 0,
+    /// The scratch of recvmmsg in a drain and of sendmmsg in a flush.
+    datagram_batch: *socket_io.DatagramBatch,
+    /// Datagram replies the flushes since the last drain dropped (records.reportRefused).
+    datagrams_refused: socket_io.Refused = .{},
     in_drain: bool = false,
     draining_count: u32 = 0,
     /// Draining connections closed for lack of progress since the host last asked.
@@ -127,6 +135,9 @@ pub const EventLoop = struct {
         const inbox_taken = try allocator.create(std.BoundedArray(Accepted, inbox_max));
         errdefer allocator.destroy(inbox_taken);
         inbox_taken.* = .{};
+        const datagram_batch = try allocator.create(socket_io.DatagramBatch);
+        errdefer allocator.destroy(datagram_batch);
+        datagram_batch.* = .{};
         return .{
             .index = index,
             .config = config,
@@ -135,6 +146,7 @@ pub const EventLoop = struct {
             .allocator = allocator,
             .inbox = inbox,
             .inbox_taken = inbox_taken,
+            .datagram_batch = datagram_batch,
             .poller = try Poller.open(step),
             .trigger = if (config.edge_triggered) .edge else .level,
             .read_buffer_cap = config.read_buffer_cap,
@@ -165,6 +177,7 @@ pub const EventLoop = struct {
         assert(loop.inbox_taken.len == 0);
         loop.allocator.destroy(loop.inbox);
         loop.allocator.destroy(loop.inbox_taken);
+        loop.allocator.destroy(loop.datagram_batch);
         if (loop.reserve_fd >= 0) posix.close(loop.reserve_fd);
         loop.poller.close();
         loop.* = undefined;
@@ -318,12 +331,27 @@ pub const EventLoop = struct {
         return layout.records_max - loop.records_count;
     }
 
-    /// Room for one full read (readBufferCap bytes), or null when the area is used up.
+    /// Room for one full read (readBufferCap bytes), or null when the packed part is used up.
     pub fn readRoom(loop: *EventLoop) ?[]u8 {
-        const area = loop.buffers.?.area;
-        assert(loop.area_used <= area.len);
-        if (area.len - loop.area_used < loop.read_buffer_cap) return null;
-        return area[loop.area_used..][0..loop.read_buffer_cap];
+        const packed_size = layout.packedAreaSize(loop.read_buffer_cap);
+        assert(loop.area_used <= packed_size);
+        if (packed_size - loop.area_used < loop.read_buffer_cap) return null;
+        return loop.buffers.?.area[loop.area_used..][0..loop.read_buffer_cap];
+    }
+
+    /// Datagram slots this drain has not used yet.
+    pub fn datagramSlotsLeft(loop: *const EventLoop) usize {
+        const count = layout.datagramSlotsCount(loop.read_buffer_cap);
+        assert(loop.datagram_slots_used <= count);
+        return count - loop.datagram_slots_used;
+    }
+
+    /// The next unused datagram slot (readBufferCap bytes after the packed part), taken.
+    pub fn takeDatagramSlot(loop: *EventLoop) []u8 {
+        assert(loop.datagramSlotsLeft() > 0);
+        const start = layout.packedAreaSize(loop.read_buffer_cap) + loop.datagram_slots_used * loop.read_buffer_cap;
+        loop.datagram_slots_used += 1;
+        return loop.buffers.?.area[start..][0..loop.read_buffer_cap];
     }
 
     pub fn setMore(loop: *EventLoop) void {

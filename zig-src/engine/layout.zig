@@ -3,7 +3,8 @@
 //! below through boundary.zig's item table and refuses to run when its own copy differs.
 //!
 //!   records  (i32 words): a header record, then `records_max` event records per drain
-//!   area     (bytes):     the loop's read buffer; reads are packed one after another
+//!   area     (bytes):     the loop's read buffer: stream reads packed one after another,
+//!                         then one slot of readBufferCap bytes per datagram of a batch
 //!   commands (i32 words): what the host's handlers asked for, executed in order by one flush
 //!   arena    (bytes):     the bytes those write commands point into
 const std = @import("std");
@@ -33,8 +34,29 @@ pub const read_area_extra = 256 * 1024;
 /// (host/engine/conn.ts FLUSH_ON_CLOSE_MS): the one flush-on-close bound.
 pub const close_flush_ms = 5000;
 
-pub fn readAreaSize(read_buffer_cap: usize) usize {
+/// Datagrams one recvmmsg/sendmmsg takes at most: 64 puts a syscall's fixed cost below a
+/// few percent of the batch's per-datagram work, while a drain's records (1024) still leave
+/// room for every stream connection's events.
+pub const datagram_batch_max = 64;
+/// The address space of a loop's datagram slots. A datagram is received whole into a slot of
+/// readBufferCap bytes (the kernel cannot be told where the next one starts), so the slots
+/// are counted by this bound: 16 at the default 64 KiB. Untouched pages cost no memory: a
+/// 64-byte datagram makes one page of its slot resident.
+pub const datagram_slots_bytes_max = 1024 * 1024;
+
+/// The packed part of the area: stream reads (one full read of readBufferCap and the extra).
+pub fn packedAreaSize(read_buffer_cap: usize) usize {
     return read_buffer_cap + read_area_extra;
+}
+
+/// Datagram slots per drain (at least one: a datagram of readBufferCap always fits).
+pub fn datagramSlotsCount(read_buffer_cap: usize) usize {
+    assert(read_buffer_cap > 0);
+    return std.math.clamp(datagram_slots_bytes_max / read_buffer_cap, 1, datagram_batch_max);
+}
+
+pub fn readAreaSize(read_buffer_cap: usize) usize {
+    return packedAreaSize(read_buffer_cap) + datagramSlotsCount(read_buffer_cap) * read_buffer_cap;
 }
 
 pub const RecordKind = enum(i32) {
@@ -48,8 +70,9 @@ pub const RecordKind = enum(i32) {
     /// the `Syscall` that failed; with syscall `tls`, length = the TLS failure (tls_io.zig).
     /// The host runs onClose and answers with a close command.
     close = 3,
-    /// A UDP datagram at area[offset..][0..length]; slot = the loop's listener index;
-    /// aux2 = sockaddr length, the sockaddr itself in words addr..addr+8.
+    /// A UDP datagram at area[offset..][0..length] (one of the area's datagram slots); slot =
+    /// the loop's listener index; aux2 = sockaddr length, the sockaddr itself in words
+    /// addr..addr+8.
     datagram = 4,
     /// What a watch command waited for happened: the outbound buffer is at its low mark or
     /// below, or the watched bytes left for the kernel. aux = bytes in the outbound buffer,
@@ -88,6 +111,10 @@ pub const Header = struct {
     /// Connections accepted and closed at once in this drain: the process was out of file
     /// descriptors (the reserve fd, acceptor.zig). The host logs them.
     pub const accept_shed = 5;
+    /// Datagram replies the socket refused (full send buffer, too big, no route) and dropped
+    /// since the last drain, and the errno of the last one: the host logs them.
+    pub const datagrams_refused = 6;
+    pub const datagrams_refused_errno = 7;
 };
 
 pub const CommandKind = enum(i32) {
@@ -106,6 +133,10 @@ pub const CommandKind = enum(i32) {
     watch = 6,
     /// The host's `end()`: shut the write side (FIN) once the outbound buffer is empty.
     end = 7,
+    /// A datagram to the sender of this drain's record `slot` (its listener's socket), the
+    /// bytes at `offset`/`length` in `source`. Consecutive replies leave in one sendmmsg; a
+    /// refused one is dropped and counted (Header.datagrams_refused).
+    reply = 8,
 };
 
 /// The words of a command.
@@ -145,6 +176,8 @@ comptime {
     assert(Field.addr_bytes >= @sizeOf(std.posix.sockaddr.in6));
     assert(Field.addr < record_words);
     assert(CommandField.source < command_words);
+    assert(Header.datagrams_refused_errno < record_words);
+    assert(datagram_batch_max <= records_max);
     // The most negative system result still fits the i32 a wasm-sized host reads.
     assert(System.base + @typeInfo(Syscall).@"enum".fields.len * System.errno_limit < std.math.maxInt(i32));
 }

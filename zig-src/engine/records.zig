@@ -5,6 +5,7 @@ const std = @import("std");
 const posix = std.posix;
 const assert = std.debug.assert;
 const layout = @import("layout.zig");
+const socket = @import("socket.zig");
 const connection = @import("connection.zig");
 const Connection = connection.Connection;
 const event_loop = @import("event_loop.zig");
@@ -70,14 +71,17 @@ pub fn emitClose(loop: *EventLoop, conn: *Connection) void {
     conn.become(.reported);
 }
 
-pub fn emitDatagram(loop: *EventLoop, listener_index: u32, length: usize, remote: *const std.net.Address) void {
+/// A datagram received into `slot`, one of the area's datagram slots.
+pub fn emitDatagram(loop: *EventLoop, listener_index: u32, slot: []const u8, length: usize, remote: *const std.net.Address) void {
     assert(listener_index < loop.listeners.items.len);
-    assert(loop.area_used + length <= loop.buffers.?.area.len);
+    assert(length <= slot.len);
+    const area = loop.buffers.?.area;
+    assert(@intFromPtr(slot.ptr) >= @intFromPtr(area.ptr) and @intFromPtr(slot.ptr + slot.len) <= @intFromPtr(area.ptr + area.len));
     const r = nextRecord(loop);
     r[layout.Field.kind] = @intFromEnum(layout.RecordKind.datagram);
     r[layout.Field.slot] = @intCast(listener_index);
     r[layout.Field.generation] = 0;
-    r[layout.Field.offset] = @intCast(loop.area_used);
+    r[layout.Field.offset] = @intCast(@intFromPtr(slot.ptr) - @intFromPtr(area.ptr));
     r[layout.Field.length] = @intCast(length);
     const sock_len = remote.getOsSockLen();
     assert(sock_len <= layout.Field.addr_bytes);
@@ -85,7 +89,17 @@ pub fn emitDatagram(loop: *EventLoop, listener_index: u32, length: usize, remote
     const addr_bytes = std.mem.sliceAsBytes(r[layout.Field.addr..]);
     @memset(addr_bytes, 0);
     @memcpy(addr_bytes[0..sock_len], std.mem.asBytes(remote)[0..sock_len]);
-    loop.area_used += length;
+}
+
+/// Datagram replies a flush dropped, told in the next drain's header (the host logs them).
+pub fn reportRefused(loop: *EventLoop) void {
+    assert(loop.in_drain);
+    const refused = loop.datagrams_refused;
+    if (refused.count == 0) return;
+    const header = loop.buffers.?.records[0..layout.record_words];
+    header[layout.Header.datagrams_refused] = @intCast(@min(refused.count, std.math.maxInt(i32)));
+    header[layout.Header.datagrams_refused_errno] = socket.errnoOf(refused.last.?);
+    loop.datagrams_refused = .{};
 }
 
 /// The remote address of datagram record `index` (for a reply).
