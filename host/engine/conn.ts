@@ -20,7 +20,6 @@ import {
 } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { IdleMember, IdleSweeper } from './limits.js';
-import { InboundStream, type InboundRing } from './inbound.js';
 import { AddressedStream } from './addressed.js';
 import { handlerError, invoke, toAction } from './invoke.js';
 import type { TaskQueue } from './task-queue.js';
@@ -69,11 +68,9 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
   abstract readonly network: 'tcp' | 'udp' | 'unix';
   abstract readonly eventLoop: EventLoop & { readonly index: number };
   /** The loop's task queue. */
-  protected abstract readonly tasks: TaskQueue;
+  protected abstract get tasks(): TaskQueue;
   private closed: Promise<void> | undefined;
   private settleClose: (() => void) | undefined;
-  protected readonly handler: EventHandler;
-  protected readonly logger: Logger;
   /** PAUSED_BY_* bits; reading stops while any is set. */
   private readPausedBy = 0;
   /** `writable` was false: onWritable is owed once the queue drains below the low mark. */
@@ -87,18 +84,21 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
   idleTimeoutMs: number;
   lastActive: number;
 
+  protected get handler(): EventHandler {
+    return this.owner.handler;
+  }
+
+  protected get logger(): Logger {
+    return this.owner.logger;
+  }
+
   /** A plain connection; TLS ones override it (host/fallback/tls-conn.ts). */
   get tls(): TlsInfo | null {
     return null;
   }
 
-  constructor(
-    protected readonly owner: ConnOwner,
-    makeRing: (stream: InboundStream) => InboundRing,
-  ) {
-    super(owner.binding, makeRing);
-    this.handler = owner.handler;
-    this.logger = owner.logger;
+  constructor(protected readonly owner: ConnOwner) {
+    super(owner.binding);
     this.idleTimeoutMs = owner.options.idleTimeoutMs;
     this.lastActive = owner.idle.now;
   }

@@ -27,7 +27,11 @@ export abstract class DatagramConn extends AddressedStream implements Conn {
 
   constructor(protected readonly owner: ConnOwner) {
     // A codec on a datagram is rare: the datagram then goes through a core ring of its own.
-    super(owner.binding, () => new CoreRing(owner.binding));
+    super(owner.binding);
+  }
+
+  protected newRing(): CoreRing {
+    return new CoreRing(this.owner.binding);
   }
 
   abstract readonly eventLoop: EventLoop & { readonly index: number };

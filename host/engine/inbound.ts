@@ -67,13 +67,19 @@ export abstract class InboundStream implements FrameSource {
   /** The last copy next()/peek() made from the ring: the engine's, like a view (see write). */
   protected handedOut: Buffer = EMPTY;
 
-  protected readonly ring: InboundRing;
+  private ringValue: InboundRing | null = null;
 
-  /** `makeRing` gets the stream itself (an engine's ring may need to know its connection). */
-  constructor(binding: CoreBinding, makeRing: (stream: InboundStream) => InboundRing) {
+  constructor(binding: CoreBinding) {
     this[coreBinding] = binding;
-    this.ring = makeRing(this);
   }
+
+  /** The engine's ring, made when first needed: most connections never leave bytes unread. */
+  protected get ring(): InboundRing {
+    return (this.ringValue ??= this.newRing());
+  }
+
+  /** A ring for this stream (an engine's ring may need to know its connection). */
+  protected abstract newRing(): InboundRing;
 
   inboundBuffered(): number {
     if (this[pendingConsume] !== 0) this.settle();
@@ -240,7 +246,7 @@ export abstract class InboundStream implements FrameSource {
     this.ringBytes = 0;
     this[pendingConsume] = 0;
     this[streamVersion]++;
-    this.ring.release();
+    this.ringValue?.release();
   }
 }
 

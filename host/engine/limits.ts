@@ -47,8 +47,13 @@ export interface IdleMember {
  * itself active with one property read (`now`), nothing per message beyond that.
  */
 export class IdleSweeper {
-  /** A coarse clock, updated at each sweep (Date.now() when the sweeper is off). */
-  now = Date.now();
+  /**
+   * Milliseconds since the sweeper was made (not since 1970): small enough for V8 to keep each
+   * connection's `lastActive` as a small integer in the object, not as a 16-byte boxed double.
+   */
+  private readonly origin = Date.now();
+  /** A coarse clock, updated at each sweep (fixed while the sweeper is off). */
+  now = 0;
   private timer: NodeJS.Timeout | undefined;
   private intervalMs = 0;
 
@@ -61,13 +66,13 @@ export class IdleSweeper {
     if (this.timer !== undefined && interval >= this.intervalMs) return;
     this.stop();
     this.intervalMs = interval;
-    this.now = Date.now();
+    this.now = Date.now() - this.origin;
     this.timer = setInterval(() => this.sweep(), interval);
     this.timer.unref();
   }
 
   private sweep(): void {
-    const now = (this.now = Date.now());
+    const now = (this.now = Date.now() - this.origin);
     for (const m of this.members()) {
       if (m.idleTimeoutMs > 0 && now - m.lastActive >= m.idleTimeoutMs + this.intervalMs) m.expire();
     }

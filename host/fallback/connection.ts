@@ -36,7 +36,6 @@ function destroyAfterFinish(this: net.Socket): void {
 export abstract class NodeConn extends EngineConn {
   /** The last chunk Node read: it and views of it are written without a copy. */
   private lastRead: Buffer = EMPTY;
-  protected readonly tasks: TaskQueue;
 
   constructor(
     protected override readonly owner: NodeConnOwner,
@@ -44,12 +43,19 @@ export abstract class NodeConn extends EngineConn {
     readonly localAddr: string,
     readonly remoteAddr: string,
   ) {
-    super(owner, () => new CoreRing(owner.binding));
-    this.tasks = loop.tasks;
+    super(owner);
   }
 
   get eventLoop(): FallbackEventLoop {
     return this.loop;
+  }
+
+  protected get tasks(): TaskQueue {
+    return this.loop.tasks;
+  }
+
+  protected newRing(): CoreRing {
+    return new CoreRing(this.owner.binding);
   }
 
   /** Joins the loop and runs onOpen (the subclass has wired its socket's events). */

@@ -109,7 +109,6 @@ export class NativeConn extends EngineConn {
   private local: string | undefined;
   private remote: string | undefined;
   private tlsValue: TlsInfo | null = null;
-  protected readonly tasks: TaskQueue;
 
   override get tls(): TlsInfo | null {
     return this.tlsValue;
@@ -127,8 +126,7 @@ export class NativeConn extends EngineConn {
     fd: number,
     network: 'tcp' | 'udp' | 'unix',
   ) {
-    super(loop.engine, (self) => new ZigRing(loop, self as NativeConn));
-    this.tasks = loop.tasks;
+    super(loop.engine);
     this.generation = generation;
     this.fdValue = fd;
     this.network = network;
@@ -136,6 +134,14 @@ export class NativeConn extends EngineConn {
 
   get eventLoop(): NativeLoop {
     return this.loop;
+  }
+
+  protected get tasks(): TaskQueue {
+    return this.loop.tasks;
+  }
+
+  protected newRing(): InboundRing {
+    return new ZigRing(this.loop, this);
   }
 
   open(): void {

@@ -387,7 +387,7 @@ pub export fn zg_conn_inbound(handle: i32, loop_index: u32, slot: u32, generatio
             const out = bytesOut(ptr, len) orelse return fail(.invalid_argument);
             if (which == .read) {
                 const n = conn.inbound.read(out);
-                conn.scan_hints.consume(n);
+                conn.consumeHints(n);
                 assert(n <= out.len);
                 return ok(n);
             }
@@ -401,7 +401,7 @@ pub export fn zg_conn_inbound(handle: i32, loop_index: u32, slot: u32, generatio
         },
         .discard => {
             const n = conn.inbound.discard(len);
-            conn.scan_hints.consume(n);
+            conn.consumeHints(n);
             assert(n <= len);
             return ok(n);
         },
@@ -439,22 +439,25 @@ pub export fn zg_conn_scan(
     if (chunk_offset > buffers.area.len or chunk_len > buffers.area.len - chunk_offset) return fail(.invalid_argument);
     if (ring_discard > conn.inbound.buffered()) return fail(.invalid_argument);
     const chunk = buffers.area[chunk_offset..][0..chunk_len];
-    if (reset_hint != 0) conn.scan_hints.reset();
+    const hints = conn.hintsForScan(loop.allocator) catch return fail(.out_of_memory);
+    if (reset_hint != 0) hints.reset();
     if (ring_discard > 0) {
         assert(conn.inbound.discard(ring_discard) == ring_discard);
-        conn.scan_hints.consume(ring_discard);
+        hints.consume(ring_discard);
     }
     const ring = conn.inbound.peek(conn.inbound.buffered());
     const input: core.codec.Input = .{ .parts = .{ ring[0], ring[1], chunk } };
-    return core_exports.scanInto(codec, input, &conn.scan_hints, out, frames);
+    return core_exports.scanInto(codec, input, hints, out, frames);
 }
 
 /// which: 0 local, 1 remote; Go's text form.
 pub export fn zg_conn_addr(handle: i32, loop_index: u32, slot: u32, generation: u32, which: u32, out_ptr: ?[*]u8, out_len: usize) isize {
     const conn = connOf(handle, loop_index, slot, generation) orelse return fail(.conn_closed);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
-    const address = if (which == 1) conn.remote else socket.localAddress(conn.fd) catch |err| return failSystem(err, .getsockname);
-    return addressText(out, address);
+    if (which != 1) return addressText(out, socket.localAddress(conn.fd) catch |err| return failSystem(err, .getsockname));
+    // A unix peer's path is the socket's to tell.
+    const remote = conn.remote.address() orelse socket.remoteAddress(conn.fd) catch |err| return failSystem(err, .getpeername);
+    return addressText(out, remote);
 }
 
 /// The text form of datagram record `record_index`'s sender.

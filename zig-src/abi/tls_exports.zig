@@ -156,9 +156,13 @@ pub export fn zg_conn_tls_dial(
     const context = Context.create(allocator, client_flags, alpn) catch |err| return contextFailed(err);
     defer context.destroy();
     context.load(context.ctx, pem) catch |err| return contextFailed(err);
-    conn.tls = tls_session.Session.create(context, identity) catch |err| return switch (err) {
+    const session = tls_session.Session.create(context, identity) catch |err| return switch (err) {
         error.OutOfMemory => fail(.out_of_memory),
         error.TlsFailed => fail(.invalid_argument),
+    };
+    const loop = engine_exports.loopOf(handle, loop_index).?; // connOf found the conn in it
+    conn.attachTls(loop.allocator, session) catch |err| return switch (err) {
+        error.OutOfMemory => fail(.out_of_memory),
     };
     assert(conn.tls != null);
     return 0;
@@ -170,7 +174,7 @@ pub export fn zg_conn_tls_info(handle: i32, loop_index: u32, slot: u32, generati
     const conn: *Connection = engine_exports.connOf(handle, loop_index, slot, generation) orelse return fail(.conn_closed);
     const out = bytesOut(out_ptr, out_len) orelse return fail(.invalid_argument);
     if (out.len < tls_session.info_words * 4) return fail(.buffer_too_small);
-    const session = if (conn.tls) |*s| s else return 0;
+    const session = if (conn.tls) |s| s else return 0;
     const needed = tls_session.describe(session, out);
     assert(needed >= tls_session.info_words * 4);
     return @intCast(@min(needed, std.math.maxInt(i32)));

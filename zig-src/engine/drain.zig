@@ -175,15 +175,16 @@ fn connected(loop: *EventLoop, conn: *Connection, event: poller_mod.Event) void 
     }
     // A TLS dial's handshake comes first (tls_io.zig).
     conn.become(if (conn.tls != null) .handshaking else .opening);
-    if (conn.remote.any.family != posix.AF.UNIX) {
-        conn.remote = socket.remoteAddress(conn.fd) catch |err| switch (err) {
+    if (conn.network != .unix) {
+        const peer: ?std.net.Address = socket.remoteAddress(conn.fd) catch |err| switch (err) {
             // The peer left already (its first read reports it): the dialled address stands.
-            error.NotConnected, error.ConnectionReset, error.InvalidArgument => conn.remote,
+            error.NotConnected, error.ConnectionReset, error.InvalidArgument => null,
             error.NotSocket, error.BadFileDescriptor, error.SystemResources, error.NoBufferSpace, error.Unexpected => |e| {
                 _ = conn.fail(socket.errnoOf(e), .getpeername);
                 return lifecycle.reportFailed(loop, conn);
             },
         };
+        if (peer) |address| conn.remote = socket.Peer.of(address);
     }
     // Writability was watched for the dial: the flush of an empty buffer settles it.
     assert(conn.outbound.isEmpty());

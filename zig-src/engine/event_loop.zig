@@ -240,7 +240,7 @@ pub const EventLoop = struct {
         conn.adopt(fd, network, remote, to);
         loop.poller.addRead(fd, conn.token(), loop.trigger) catch |err| {
             // Not registered, nothing reported: the slot goes back; the caller closes the fd.
-            conn.release();
+            conn.release(loop.allocator);
             loop.free_slots.appendAssumeCapacity(conn.slot);
             return err;
         };
@@ -322,7 +322,7 @@ pub const EventLoop = struct {
             .free => unreachable,
         }
         posix.close(conn.fd);
-        conn.release();
+        conn.release(loop.allocator);
         loop.free_slots.appendAssumeCapacity(conn.slot);
     }
 

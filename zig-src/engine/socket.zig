@@ -395,6 +395,33 @@ pub fn addressFrom(storage: *const posix.sockaddr.storage, len: posix.socklen_t)
     return Address.initPosix(@alignCast(sa));
 }
 
+/// A connection's peer address, kept small since every connection holds one for its life: an
+/// IP address whole (sockaddr_in6, 28 bytes, is the largest); a unix peer not at all, since
+/// its path, when it has one, is the socket's to tell (getpeername) for as long as it is open.
+pub const Peer = struct {
+    bytes: [@sizeOf(posix.sockaddr.in6)]u8 = undefined,
+    /// 0: a unix peer (or none yet).
+    len: u8 = 0,
+
+    pub fn of(full: Address) Peer {
+        if (full.any.family != posix.AF.INET and full.any.family != posix.AF.INET6) return .{};
+        const len = full.getOsSockLen();
+        assert(len <= @sizeOf(posix.sockaddr.in6));
+        var peer: Peer = .{ .len = @intCast(len) };
+        @memcpy(peer.bytes[0..len], std.mem.asBytes(&full)[0..len]);
+        return peer;
+    }
+
+    /// The IP address kept, or null for a unix peer.
+    pub fn address(peer: *const Peer) ?Address {
+        if (peer.len == 0) return null;
+        var result: Address = undefined;
+        @memcpy(std.mem.asBytes(&result)[0..peer.len], peer.bytes[0..peer.len]);
+        assert(result.any.family == posix.AF.INET or result.any.family == posix.AF.INET6);
+        return result;
+    }
+};
+
 pub fn localAddress(fd: fd_t) AddressError!Address {
     assert(fd >= 0);
     var storage: posix.sockaddr.storage = undefined;
@@ -518,4 +545,16 @@ test "errorIn: an errno the function's set names keeps its name; any other is Un
     try testing.expectEqual(error.WouldBlock, errorIn(ConnectError, .AGAIN));
     try testing.expectEqual(error.Unexpected, errorIn(DupError, .AGAIN));
     try testing.expectEqual(error.NotConnected, errorIn(PeerAddressError, .NOTCONN));
+}
+
+test "Peer: an IPv4 and an IPv6 address come back whole, a unix one is not kept" {
+    for ([_][]const u8{ "127.0.0.1", "::1", "fe80::1" }, [_]u16{ 9, 65535, 443 }) |host, port| {
+        var ip = try Address.parseIp(host, port);
+        if (ip.any.family == posix.AF.INET6) ip.in6.sa.scope_id = 3;
+        const back = Peer.of(ip).address().?;
+        try std.testing.expect(back.eql(ip));
+        if (ip.any.family == posix.AF.INET6) try std.testing.expectEqual(@as(u32, 3), back.in6.sa.scope_id);
+    }
+    try std.testing.expect(Peer.of(try Address.initUnix("/tmp/x.sock")).address() == null);
+    try std.testing.expect((Peer{}).address() == null);
 }

@@ -42,7 +42,7 @@ const handshake_reads_max = 8;
 pub fn startAccepted(loop: *EventLoop, conn: *Connection, context: *const tls_context.Context) void {
     assert(conn.state == .handshaking and conn.tls == null);
     assert(context.flags.server);
-    conn.tls = Session.create(context, "") catch |err| switch (err) {
+    attachSession(loop, conn, context) catch |err| switch (err) {
         // A server session names no peer: only memory can fail it.
         error.OutOfMemory, error.TlsFailed => {
             loop.tls_failures.count +|= 1;
@@ -51,6 +51,10 @@ pub fn startAccepted(loop: *EventLoop, conn: *Connection, context: *const tls_co
         },
     };
     startTimer(loop, conn);
+}
+
+fn attachSession(loop: *EventLoop, conn: *Connection, context: *const tls_context.Context) tls_session.Error!void {
+    try conn.attachTls(loop.allocator, try Session.create(context, ""));
 }
 
 /// A dial that connected, its session made at register (dial.zig): the ClientHello goes now.
@@ -96,7 +100,7 @@ pub fn handshakeEvent(loop: *EventLoop, conn: *Connection, event: poller_mod.Eve
 /// One handshake step over what was fed; its output sent; done: announced.
 fn step(loop: *EventLoop, conn: *Connection) void {
     assert(conn.state == .handshaking);
-    const session = &conn.tls.?;
+    const session = conn.tls.?;
     const progress = session.handshake() catch |err| {
         // The alert OpenSSL queued is sent if the socket takes it (a plain-text client then
         // reads a TLS alert, not silence), then the connection goes.
@@ -149,7 +153,7 @@ pub const ReadEnd = enum { done, peer_ended };
 pub fn readable(loop: *EventLoop, conn: *Connection, room: []u8) ReadEnd {
     assert(conn.state == .open and conn.tls != null);
     assert(room.len > 0);
-    const session = &conn.tls.?;
+    const session = conn.tls.?;
     // What the session holds already (the room was filled last time), then the socket's.
     var plain: Session.Decrypted = .{ .bytes = 0, .closed = false };
     if (session.readable()) plain = session.decrypt(room) catch |err| return readFailed(loop, conn, err);
