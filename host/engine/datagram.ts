@@ -4,7 +4,9 @@
  * datagram gets its own small conn, as gnet's: a handler may keep `c` and asyncWrite to that
  * sender later, whoever sent since. Unread bytes are dropped after the callback.
  *
- * `write` replies to the sender at once (no outbound buffer); `sendTo` sends anywhere;
+ * `write` replies to the sender (no outbound buffer: in native mode the replies a batch of
+ * datagrams writes leave together when it ends, by one sendmmsg; a reply the socket refuses is
+ * dropped, as UDP may, and logged); `sendTo` sends anywhere;
  * `writev`/`asyncWritev` are ERR_UNSUPPORTED_OP; `close` and `wake` do nothing.
  */
 import { Action, type Conn, type EventLoop } from '../api.js';

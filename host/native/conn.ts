@@ -404,12 +404,13 @@ export class UdpConn extends DatagramConn {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const loop = this.loop;
     const engine = loop.engine;
-    if (this.active) {
-      loop.flushCommands(); // the replies queued before this one leave first
+    const sender = this.sender;
+    if (!this.active && (sender === undefined || engine.freed)) throw connClosed();
+    loop.flushCommands(); // the replies queued before this one leave first
+    if (this.active || sender === undefined) {
       return engine.check(loop.api.zg_datagram_reply(engine.handle, loop.index, this.record, bytes, bytes.length));
     }
-    if (this.sender === undefined || engine.freed) throw connClosed();
-    return engine.check(loop.api.zg_udp_sendto_raw(this.fd, bytes, bytes.length, this.sender, this.sender.length));
+    return engine.check(loop.api.zg_udp_sendto_raw(this.fd, bytes, bytes.length, sender, sender.length));
   }
 
   /** Settles once sent: sent now, not queued. */

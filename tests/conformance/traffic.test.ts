@@ -204,64 +204,66 @@ describe(`inbound and outbound buffers (${testMode})`, () => {
     }
   });
 
-  test('udp: bursts from many senders: every datagram answered to its own sender, in order, however the reply is written', { timeout: 30_000 }, async () => {
-    // Replies are batched in native mode (one sendmmsg per run of them): a view of the datagram,
-    // a copy, a string, an empty datagram, a string too long to queue (up to 3 bytes a char:
-    // sent at once) and a sendTo must still leave in the order they were written.
-    const long = (text: string) => `${text}:${'*'.repeat(30_000)}`;
-    const repliesTo = (msg: Buffer): Buffer[] => {
-      const text = msg.toString();
-      switch (Number(text.split(':')[1]) % 6) {
-        case 0: return [msg];
-        case 1: return [Buffer.from(`copy:${text}`)];
-        case 2: return [Buffer.from(`str:${text}`)];
-        case 3: return [Buffer.alloc(0), Buffer.from(`tail:${text}`)];
-        case 4: return [Buffer.from(long(text))];
-        default: return [Buffer.from(`to:${text}`)];
-      }
-    };
-    let handled = 0;
-    const handler: EventHandler = {
-      onTraffic(c) {
-        handled++;
-        const msg = c.next()!;
+  for (const [family, listen] of [['udp', LOOPBACK.udp], ['udp6', LOOPBACK.udp6]] as const) {
+    test(`${family}: bursts from many senders: every datagram answered to its own sender, in order, however the reply is written`, { timeout: 30_000 }, async () => {
+      // Replies are batched in native mode (one sendmmsg per run of them): a view of the datagram,
+      // a copy, a string, an empty datagram, a string too long to queue (up to 3 bytes a char:
+      // sent at once) and a sendTo must still leave in the order they were written.
+      const long = (text: string) => `${text}:${'*'.repeat(30_000)}`;
+      const repliesTo = (msg: Buffer): Buffer[] => {
         const text = msg.toString();
         switch (Number(text.split(':')[1]) % 6) {
-          case 0: c.write(msg); break;
-          case 1: c.write(Buffer.from(`copy:${text}`)); break;
-          case 2: c.write(`str:${text}`); break;
-          case 3: c.write(Buffer.alloc(0)); c.write(`tail:${text}`); break;
-          case 4: c.write(long(text)); break;
-          default: c.sendTo(`to:${text}`, c.remoteAddr);
+          case 0: return [msg];
+          case 1: return [Buffer.from(`copy:${text}`)];
+          case 2: return [Buffer.from(`str:${text}`)];
+          case 3: return [Buffer.alloc(0), Buffer.from(`tail:${text}`)];
+          case 4: return [Buffer.from(long(text))];
+          default: return [Buffer.from(`to:${text}`)];
         }
-      },
-    };
-    const server = await startServer(handler, LOOPBACK.udp);
-    const senders = 8;
-    const perSender = 48;
-    // In windows, so that neither side's socket buffer overflows (loopback UDP drops then).
-    const window = 8;
-    const peers = await Promise.all(Array.from({ length: senders }, () => DatagramPeer.open(server.addrs[0]!)));
-    try {
-      await Promise.all(peers.map(async (peer, p) => {
-        for (let first = 0; first < perSender; first += window) {
-          const sent: Buffer[] = [];
-          for (let seq = first; seq < first + window; seq++) sent.push(Buffer.from(`${p}:${seq}`));
-          await Promise.all(sent.map((d) => peer.send(d)));
-          for (const d of sent) {
-            for (const want of repliesTo(d)) {
-              const got = await peer.receive(`the reply to ${d.toString()}`);
-              assert.equal(sameBytes(got, want), null, `sender ${p}, reply to ${d.toString()}`);
+      };
+      let handled = 0;
+      const handler: EventHandler = {
+        onTraffic(c) {
+          handled++;
+          const msg = c.next()!;
+          const text = msg.toString();
+          switch (Number(text.split(':')[1]) % 6) {
+            case 0: c.write(msg); break;
+            case 1: c.write(Buffer.from(`copy:${text}`)); break;
+            case 2: c.write(`str:${text}`); break;
+            case 3: c.write(Buffer.alloc(0)); c.write(`tail:${text}`); break;
+            case 4: c.write(long(text)); break;
+            default: c.sendTo(`to:${text}`, c.remoteAddr);
+          }
+        },
+      };
+      const server = await startServer(handler, listen);
+      const senders = 8;
+      const perSender = 48;
+      // In windows, so that neither side's socket buffer overflows (loopback UDP drops then).
+      const window = 8;
+      const peers = await Promise.all(Array.from({ length: senders }, () => DatagramPeer.open(server.addrs[0]!)));
+      try {
+        await Promise.all(peers.map(async (peer, p) => {
+          for (let first = 0; first < perSender; first += window) {
+            const sent: Buffer[] = [];
+            for (let seq = first; seq < first + window; seq++) sent.push(Buffer.from(`${p}:${seq}`));
+            await Promise.all(sent.map((d) => peer.send(d)));
+            for (const d of sent) {
+              for (const want of repliesTo(d)) {
+                const got = await peer.receive(`the reply to ${d.toString()}`);
+                assert.equal(sameBytes(got, want), null, `sender ${p}, reply to ${d.toString()}`);
+              }
             }
           }
-        }
-      }));
-      assert.equal(handled, senders * perSender);
-    } finally {
-      for (const peer of peers) peer.close();
-      await server.shutdown();
-    }
-  });
+        }));
+        assert.equal(handled, senders * perSender);
+      } finally {
+        for (const peer of peers) peer.close();
+        await server.shutdown();
+      }
+    });
+  }
 
   test('wake() from inside onTraffic runs it again with the leftovers, one frame per call', { timeout: 20_000 }, async () => {
     const lines = Array.from({ length: 20 }, (_, i) => `line-${i}`);

@@ -117,4 +117,5 @@ export const LOOPBACK = {
   tcp4: 'tcp4://127.0.0.1:0',
   tcp6: 'tcp6://[::1]:0',
   udp: 'udp://127.0.0.1:0',
+  udp6: 'udp6://[::1]:0',
 } as const;
