@@ -462,11 +462,17 @@ test "socket: tcp listen on port 0, connect, accept, exchange, EOF" {
     try setNoDelay(accepted.fd, false);
 }
 
-test "socket: udp sendTo and recvFrom on loopback" {
+/// Two UDP sockets on 127.0.0.1; the caller closes both.
+fn loopbackUdpPair() ![2]fd_t {
     var step: Syscall = .none;
     const a = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{}, &step);
+    errdefer posix.close(a);
+    return .{ a, try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{}, &step) };
+}
+
+test "socket: udp sendTo and recvFrom on loopback" {
+    const a, const b = try loopbackUdpPair();
     defer posix.close(a);
-    const b = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{}, &step);
     defer posix.close(b);
     const a_addr = try localAddress(a);
     try testing.expectEqual(@as(usize, 3), try sendTo(b, "abc", &a_addr));
@@ -487,10 +493,8 @@ test "socket: udp sendTo and recvFrom on loopback" {
 }
 
 test "socket: a udp batch goes out in order and comes back whole, a too-long one dropped alone" {
-    var step: Syscall = .none;
-    const a = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{}, &step);
+    const a, const b = try loopbackUdpPair();
     defer posix.close(a);
-    const b = try listen(.udp, try Address.parseIp("127.0.0.1", 0), .{}, &step);
     defer posix.close(b);
     const a_addr = try localAddress(a);
     var batch: DatagramBatch = .{};
