@@ -21,6 +21,7 @@ import {
 import type { ResolvedOptions } from '../options.js';
 import type { IdleMember, IdleSweeper } from './limits.js';
 import { AddressedStream } from './addressed.js';
+import { EMPTY } from './inbound.js';
 import { handlerError, invoke, toAction } from './invoke.js';
 import type { TaskQueue } from './task-queue.js';
 import type { StatsBook } from './stats.js';
@@ -114,7 +115,10 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
     else this.apply(outcome.action);
   }
 
-  /** onTraffic, the hot path: no closure or result object per call. */
+  /**
+   * onTraffic, the hot path: no closure or result object per call. The copy its next()/peek()
+   * made last is let go once it returns: an idle connection holds no copy of what it read.
+   */
   traffic(): void {
     const h = this.handler;
     if (h.onTraffic === undefined) return;
@@ -122,9 +126,11 @@ export abstract class EngineConn extends AddressedStream implements Conn, IdleMe
     try {
       result = h.onTraffic(this);
     } catch (thrown) {
+      this.handedOut = EMPTY;
       this.closeWith(handlerError(this.logger, 'onTraffic', thrown));
       return;
     }
+    this.handedOut = EMPTY;
     if (result !== undefined && result !== Action.None) this.apply(toAction(result, this.logger, 'onTraffic'));
   }
 

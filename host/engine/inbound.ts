@@ -23,7 +23,8 @@ import { BufferKind, check, type CoreBinding } from '../core/binding.js';
 import { countArg, uint8ArrayArg } from '../core/args.js';
 import { coreBinding, pendingConsume, scanFrames, streamVersion, type FrameSource } from '../core/source.js';
 
-const EMPTY = Buffer.alloc(0);
+/** The empty Buffer next()/peek() hand out, and what `handedOut` holds when it holds nothing. */
+export const EMPTY = Buffer.alloc(0);
 
 /** Where an engine keeps the bytes a callback left unread: the per-engine half of the stream. */
 export interface InboundRing {

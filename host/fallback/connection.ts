@@ -34,7 +34,11 @@ function destroyAfterFinish(this: net.Socket): void {
 }
 
 export abstract class NodeConn extends EngineConn {
-  /** The last chunk Node read: it and views of it are written without a copy. */
+  /**
+   * The chunk Node just read, while its callbacks run: it and views of it are written without a
+   * copy. Let go after them, so that an idle connection does not hold its last read (up to
+   * readBufferCap); a view written later is copied.
+   */
   private lastRead: Buffer = EMPTY;
 
   constructor(
@@ -79,6 +83,8 @@ export abstract class NodeConn extends EngineConn {
       // The wasm ring refused the leftovers (out of memory): this connection cannot go on.
       this.logger.error('keeping the unread bytes failed', err);
       this.closeWith(err as Error);
+    } finally {
+      this.lastRead = EMPTY;
     }
   }
 
