@@ -108,6 +108,10 @@ export abstract class NodeConn extends EngineConn {
   }
 }
 
+/** The connection a socket's shared listeners act for. */
+const CONN = Symbol('zgnet.conn');
+type WiredSocket = net.Socket & { [CONN]: StreamConn };
+
 export class StreamConn extends NodeConn {
   constructor(
     owner: NodeConnOwner,
@@ -120,18 +124,40 @@ export class StreamConn extends NodeConn {
     super(owner, loop, localAddr, remoteAddr);
   }
 
-  /** Wires the socket, joins the loop, runs onOpen, then reads. */
+  /**
+   * Wires the socket, joins the loop, runs onOpen, then reads. The listeners are the class's
+   * own functions, shared by every connection, which find theirs through the socket: an idle
+   * connection holds no closures.
+   */
   open(): void {
-    const s = this.socket;
-    s.on('data', (data: Buffer) => this.onData(data));
-    s.on('end', () => this.peerEnd());
-    s.on('error', (err: Error) => this.closeWith(this.socketError(err), true));
+    const s = this.socket as WiredSocket;
+    s[CONN] = this;
+    s.on('data', StreamConn.onSocketData);
+    s.on('end', StreamConn.onSocketEnd);
+    s.on('error', StreamConn.onSocketError);
     // Only reached without 'end' or 'error' when the socket was destroyed under us.
-    s.on('close', () => this.closeWith(eofError(), true));
+    s.on('close', StreamConn.onSocketClose);
     this.begin();
     // A socket passed from another process or adopted (register, enroll) may be paused: it
     // flows now, unless onOpen paused reading (then resumeRead starts it).
     if (this.state === OPEN && !this.readPaused) s.resume();
+  }
+
+  private static onSocketData(this: WiredSocket, data: Buffer): void {
+    this[CONN].onData(data);
+  }
+
+  private static onSocketEnd(this: WiredSocket): void {
+    this[CONN].peerEnd();
+  }
+
+  private static onSocketError(this: WiredSocket, err: Error): void {
+    const conn = this[CONN];
+    conn.closeWith(conn.socketError(err), true);
+  }
+
+  private static onSocketClose(this: WiredSocket): void {
+    this[CONN].closeWith(eofError(), true);
   }
 
   /** What onClose reports for an error of the socket (TLS connections name TLS failures). */
