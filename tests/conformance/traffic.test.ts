@@ -204,6 +204,26 @@ describe(`inbound and outbound buffers (${testMode})`, () => {
     }
   });
 
+  test('udp: the longest datagram comes whole when readBufferCap is larger still', { timeout: 20_000 }, async () => {
+    const handler: EventHandler = {
+      onTraffic(c) {
+        const d = c.next()!;
+        c.write(`${c.inboundBuffered()}:${d.length}:${d[0]}:${d[d.length - 1]}`);
+      },
+    };
+    const server = await startServer(handler, LOOPBACK.udp, { readBufferCap: 1024 * 1024 });
+    const peer = await DatagramPeer.open(server.addrs[0]!);
+    try {
+      const longest = Buffer.alloc(65_507, 3); // IPv4's most: 65,535 less the IP and UDP headers
+      longest[65_506] = 9;
+      await peer.send(longest);
+      assert.equal((await peer.receive()).toString(), '0:65507:3:9');
+    } finally {
+      peer.close();
+      await server.shutdown();
+    }
+  });
+
   for (const [family, listen] of [['udp', LOOPBACK.udp], ['udp6', LOOPBACK.udp6]] as const) {
     test(`${family}: bursts from many senders: every datagram answered to its own sender, in order, however the reply is written`, { timeout: 30_000 }, async () => {
       // Replies are batched in native mode (one sendmmsg per run of them): a view of the datagram,

@@ -346,12 +346,13 @@ pub const EventLoop = struct {
         return count - loop.datagram_slots_used;
     }
 
-    /// The next unused datagram slot (readBufferCap bytes after the packed part), taken.
+    /// The next unused datagram slot (after the packed part), taken.
     pub fn takeDatagramSlot(loop: *EventLoop) []u8 {
         assert(loop.datagramSlotsLeft() > 0);
-        const start = layout.packedAreaSize(loop.read_buffer_cap) + loop.datagram_slots_used * loop.read_buffer_cap;
+        const size = layout.datagramSlotSize(loop.read_buffer_cap);
+        const start = layout.packedAreaSize(loop.read_buffer_cap) + loop.datagram_slots_used * size;
         loop.datagram_slots_used += 1;
-        return loop.buffers.?.area[start..][0..loop.read_buffer_cap];
+        return loop.buffers.?.area[start..][0..size];
     }
 
     pub fn setMore(loop: *EventLoop) void {

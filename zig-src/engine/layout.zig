@@ -4,7 +4,7 @@
 //!
 //!   records  (i32 words): a header record, then `records_max` event records per drain
 //!   area     (bytes):     the loop's read buffer: stream reads packed one after another,
-//!                         then one slot of readBufferCap bytes per datagram of a batch
+//!                         then a slot per datagram of a batch (readBufferCap, 64 KiB at most)
 //!   commands (i32 words): what the host's handlers asked for, executed in order by one flush
 //!   arena    (bytes):     the bytes those write commands point into
 const std = @import("std");
@@ -39,24 +39,32 @@ pub const close_flush_ms = 5000;
 /// room for every stream connection's events.
 pub const datagram_batch_max = 64;
 /// The address space of a loop's datagram slots. A datagram is received whole into a slot of
-/// readBufferCap bytes (the kernel cannot be told where the next one starts), so the slots
-/// are counted by this bound: 16 at the default 64 KiB. Untouched pages cost no memory: a
-/// 64-byte datagram makes one page of its slot resident.
+/// its own (the kernel cannot be told where the next one starts), so the slots are counted by
+/// this bound: 16 at the default 64 KiB. Untouched pages cost no memory: a 64-byte datagram
+/// makes one page of its slot resident.
 pub const datagram_slots_bytes_max = 1024 * 1024;
+/// No UDP datagram is longer: its length field has 16 bits (header included).
+pub const datagram_bytes_max = 65_536;
 
 /// The packed part of the area: stream reads (one full read of readBufferCap and the extra).
 pub fn packedAreaSize(read_buffer_cap: usize) usize {
     return read_buffer_cap + read_area_extra;
 }
 
+/// A datagram slot: readBufferCap (gnet cuts a longer datagram to it), but never more than a
+/// datagram can be, so a big readBufferCap does not grow the slots.
+pub fn datagramSlotSize(read_buffer_cap: usize) usize {
+    assert(read_buffer_cap > 0);
+    return @min(read_buffer_cap, datagram_bytes_max);
+}
+
 /// Datagram slots per drain (at least one: a datagram of readBufferCap always fits).
 pub fn datagramSlotsCount(read_buffer_cap: usize) usize {
-    assert(read_buffer_cap > 0);
-    return std.math.clamp(datagram_slots_bytes_max / read_buffer_cap, 1, datagram_batch_max);
+    return std.math.clamp(datagram_slots_bytes_max / datagramSlotSize(read_buffer_cap), 1, datagram_batch_max);
 }
 
 pub fn readAreaSize(read_buffer_cap: usize) usize {
-    return packedAreaSize(read_buffer_cap) + datagramSlotsCount(read_buffer_cap) * read_buffer_cap;
+    return packedAreaSize(read_buffer_cap) + datagramSlotsCount(read_buffer_cap) * datagramSlotSize(read_buffer_cap);
 }
 
 pub const RecordKind = enum(i32) {
@@ -180,4 +188,20 @@ comptime {
     assert(datagram_batch_max <= records_max);
     // The most negative system result still fits the i32 a wasm-sized host reads.
     assert(System.base + @typeInfo(Syscall).@"enum".fields.len * System.errno_limit < std.math.maxInt(i32));
+}
+
+test "layout: datagram slots hold any datagram readBufferCap lets through, within their bound" {
+    const T = struct { cap: usize, size: usize, count: usize };
+    for ([_]T{
+        .{ .cap = 64 * 1024, .size = 64 * 1024, .count = 16 },
+        .{ .cap = 2048, .size = 2048, .count = datagram_batch_max },
+        .{ .cap = 16, .size = 16, .count = datagram_batch_max },
+        .{ .cap = 1 << 30, .size = datagram_bytes_max, .count = 16 },
+        .{ .cap = 3 * 1024 * 1024, .size = datagram_bytes_max, .count = 16 },
+    }) |t| {
+        try std.testing.expectEqual(t.size, datagramSlotSize(t.cap));
+        try std.testing.expectEqual(t.count, datagramSlotsCount(t.cap));
+        try std.testing.expect(datagramSlotsCount(t.cap) * datagramSlotSize(t.cap) <= datagram_slots_bytes_max);
+        try std.testing.expectEqual(packedAreaSize(t.cap) + t.size * t.count, readAreaSize(t.cap));
+    }
 }
