@@ -404,12 +404,13 @@ export class UdpConn extends DatagramConn {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const loop = this.loop;
     const engine = loop.engine;
-    const sender = this.sender;
-    if (!this.active && (sender === undefined || engine.freed)) throw connClosed();
-    loop.flushCommands(); // the replies queued before this one leave first
-    if (this.active || sender === undefined) {
+    if (this.active) {
+      loop.flushCommands(); // the replies queued before this one leave first
       return engine.check(loop.api.zg_datagram_reply(engine.handle, loop.index, this.record, bytes, bytes.length));
     }
+    const sender = this.sender;
+    if (sender === undefined || engine.freed) throw connClosed();
+    loop.flushCommands(); // as above: what this batch queued leaves first
     return engine.check(loop.api.zg_udp_sendto_raw(this.fd, bytes, bytes.length, sender, sender.length));
   }
 

@@ -214,16 +214,25 @@ test "engine: tcp echo through drain and flush, then peer EOF" {
     try testing.expect(exports.zg_conn_inbound(host.engine, 0, @intCast(slot), @bitCast(generation), 3, null, 0) < 0);
 }
 
+/// Starts `host`'s engine with one UDP listener on 127.0.0.1; returns its address.
+fn startUdpServer(host: *const Host) !std.net.Address {
+    try testing.expectEqual(@as(isize, 0), exports.zg_engine_listen(host.engine, 1, "127.0.0.1", 9, 0, 0));
+    try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
+    return socket.localAddress(@intCast(exports.zg_engine_listener_fd(host.engine, 0)));
+}
+
+/// A UDP socket on 127.0.0.1, port 0; the caller closes it.
+fn udpClient() !posix.fd_t {
+    var step: @import("../engine/syscall.zig").Syscall = .none;
+    return socket_listen.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{}, &step);
+}
+
 test "engine: udp datagram, reply to its sender" {
     const values = defaultValues();
     var host = try Host.init(&values);
     defer host.deinit();
-    try testing.expectEqual(@as(isize, 0), exports.zg_engine_listen(host.engine, 1, "127.0.0.1", 9, 0, 0));
-    try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
-    const server_fd: posix.fd_t = @intCast(exports.zg_engine_listener_fd(host.engine, 0));
-    const server = try socket.localAddress(server_fd);
-    var step: @import("../engine/syscall.zig").Syscall = .none;
-    const client = try socket_listen.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{}, &step);
+    const server = try startUdpServer(&host);
+    const client = try udpClient();
     defer posix.close(client);
     _ = try socket_io.sendTo(client, "ping", &server);
     _ = try host.waitFor(.datagram);
@@ -239,12 +248,8 @@ test "engine: datagrams in batches, replies by command in one sendmmsg each, a r
     const values = defaultValues();
     var host = try Host.init(&values);
     defer host.deinit();
-    try testing.expectEqual(@as(isize, 0), exports.zg_engine_listen(host.engine, 1, "127.0.0.1", 9, 0, 0));
-    try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
-    const server = try socket.localAddress(@intCast(exports.zg_engine_listener_fd(host.engine, 0)));
-    var step: @import("../engine/syscall.zig").Syscall = .none;
-    var clients: [2]posix.fd_t = undefined;
-    for (&clients) |*fd| fd.* = try socket_listen.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{}, &step);
+    const server = try startUdpServer(&host);
+    const clients = [2]posix.fd_t{ try udpClient(), try udpClient() };
     defer for (clients) |fd| posix.close(fd);
     // More datagrams than a drain has slots (16 at the default cap): several batches.
     const per_client = 20;
@@ -291,8 +296,7 @@ test "engine: a registered udp conn sends every write as its own datagram" {
     var host = try Host.init(&values);
     defer host.deinit();
     try testing.expectEqual(@as(isize, 0), exports.zg_engine_start(host.engine));
-    var step: @import("../engine/syscall.zig").Syscall = .none;
-    const peer = try socket_listen.listen(.udp, try std.net.Address.parseIp("127.0.0.1", 0), .{}, &step);
+    const peer = try udpClient();
     defer posix.close(peer);
     const peer_address = try socket.localAddress(peer);
     const slot = exports.zg_loop_register(host.engine, 0, 1, "127.0.0.1", 9, peer_address.getPort());

@@ -91,35 +91,31 @@ pub fn readDatagrams(loop: *EventLoop, listener_index: u32, listener: *const Lis
         const want = @min(loop.recordsLeft(), loop.datagramSlotsLeft(), socket_io.DatagramBatch.count_max);
         if (want == 0) break;
         var slots: [socket_io.DatagramBatch.count_max][]u8 = undefined;
-        const first_slot = loop.datagram_slots_used;
-        for (slots[0..want]) |*slot| slot.* = loop.takeDatagramSlot();
-        const count = socket_io.recvBatch(listener.fd, batch, slots[0..want]) catch |err| {
-            loop.datagram_slots_used = first_slot; // nothing landed in them
-            switch (err) {
-                error.WouldBlock => return,
-                // ICMP errors of earlier sends surface here; they concern nobody now.
-                error.ConnectionRefused, error.HostUnreachable, error.NetworkUnreachable, error.ConnectionReset => continue,
-                // The listener itself failing (ENOMEM, ...): gnet's readUDP returns the error
-                // and keeps the loop; level triggering brings the listener back next drain.
-                error.NotConnected,
-                error.TimedOut,
-                error.SystemResources,
-                error.NoBufferSpace,
-                error.NotSocket,
-                error.BadFileDescriptor,
-                error.Unexpected,
-                => |e| {
-                    std.log.debug("recvmmsg on a udp listener: {s}", .{@errorName(e)});
-                    return;
-                },
-            }
+        for (slots[0..want], loop.datagram_slots_used..) |*slot, index| slot.* = loop.datagramSlot(index);
+        const count = socket_io.recvBatch(listener.fd, batch, slots[0..want]) catch |err| switch (err) {
+            error.WouldBlock => return,
+            // ICMP errors of earlier sends surface here; they concern nobody now.
+            error.ConnectionRefused, error.HostUnreachable, error.NetworkUnreachable, error.ConnectionReset => continue,
+            // The listener itself failing (ENOMEM, ...): gnet's readUDP returns the error and
+            // keeps the loop; level triggering brings the listener back next drain.
+            error.NotConnected,
+            error.TimedOut,
+            error.SystemResources,
+            error.NoBufferSpace,
+            error.NotSocket,
+            error.BadFileDescriptor,
+            error.Unexpected,
+            => |e| {
+                std.log.debug("recvmmsg on a udp listener: {s}", .{@errorName(e)});
+                return;
+            },
         };
         assert(count > 0 and count <= want);
         for (0..count) |i| {
             const datagram = batch.received(i);
             records.emitDatagram(loop, listener_index, slots[i], datagram.len, &datagram.remote);
         }
-        loop.datagram_slots_used = first_slot + count; // the slots left unfilled go back
+        loop.datagram_slots_used += count; // only the filled slots are used
         if (count < want) return;
     }
     loop.setMore();

@@ -346,12 +346,11 @@ pub const EventLoop = struct {
         return count - loop.datagram_slots_used;
     }
 
-    /// The next unused datagram slot (after the packed part), taken.
-    pub fn takeDatagramSlot(loop: *EventLoop) []u8 {
-        assert(loop.datagramSlotsLeft() > 0);
+    /// Datagram slot `index` of the area (after the packed part).
+    pub fn datagramSlot(loop: *const EventLoop, index: usize) []u8 {
+        assert(index < layout.datagramSlotsCount(loop.read_buffer_cap));
         const size = layout.datagramSlotSize(loop.read_buffer_cap);
-        const start = layout.packedAreaSize(loop.read_buffer_cap) + loop.datagram_slots_used * size;
-        loop.datagram_slots_used += 1;
+        const start = layout.packedAreaSize(loop.read_buffer_cap) + index * size;
         return loop.buffers.?.area[start..][0..size];
     }
 
